@@ -1,0 +1,994 @@
+#!/usr/bin/env python
+"""Kernel websocket traffic: stock jupyter_server against jupyter_server + jupyter_sidecar_ext.
+
+Starts both servers side by side (loopback only), opens one kernel websocket per server with
+the ``v1.kernel.websocket.jupyter.org`` subprotocol, runs the same workloads on both in
+interleaved rounds and prints a table of medians with the ratio ours/stock:
+
+  (a) round trip of tiny execute_requests: send -> execute_reply (shell) AND status idle (iopub)
+  (b) one cell printing N lines: wall time send -> idle, every line checked at the client
+  (c) server process CPU (utime+stime of the server process, children excluded) per 10,000
+      iopub messages, with a cell that flushes stdout after every line
+
+Run from the repository root:
+
+    PYTHONPATH=/work/main .venv/bin/python benchmarks/kernel_traffic.py [--quick] [--rounds N]
+
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.session import Session
+from jupyter_server.services.kernels.connection.base import (
+    deserialize_msg_from_ws_v1,
+    serialize_msg_to_ws_v1,
+)
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
+STOCK_CLASS = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
+OURS_CLASS = "jupyter_sidecar_ext.connection.SidecarKernelConnection"
+EXTENSION = "jupyter_sidecar_ext"
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Server log lines expected in every run (our own probe, jupyter_server defaults, shutdown).
+BENIGN_LOG = (
+    "404 GET /api/sidecar ",
+    "websocket_ping_timeout",
+    "received signal 15, stopping",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# servers
+
+
+@dataclass
+class Flavour:
+    """One way of running jupyter_server."""
+
+    name: str
+    extension: bool
+    connection_class: str
+    extra_args: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads, children excluded), in seconds."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    # the command name is in parentheses and may contain spaces: split after the last ')'
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime is field 14, stime field 15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Server:
+    """A jupyter_server subprocess with its own temporary config, runtime and root dirs."""
+
+    def __init__(self, flavour: Flavour, base: Path, rate_limits_off: bool) -> None:
+        self.flavour = flavour
+        self.dir = base / flavour.name
+        self.root = self.dir / "root"
+        self.config_dir = self.dir / "config"
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.dir / "server.log"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.rate_limits_off = rate_limits_off
+        self.http = AsyncHTTPClient()
+
+    def config(self) -> dict[str, Any]:
+        # Explicit both ways: installed config (<venv>/etc/jupyter) may enable the extension,
+        # and the user config dir (JUPYTER_CONFIG_DIR) has the highest priority.
+        config: dict[str, Any] = {
+            "ServerApp": {
+                "jpserver_extensions": {EXTENSION: self.flavour.extension},
+                "kernel_websocket_connection_class": self.flavour.connection_class,
+            }
+        }
+        if self.rate_limits_off:
+            # Config on the parent class applies to subclasses (traitlets walks the MRO).
+            config["ZMQChannelsWebsocketConnection"] = {
+                "iopub_msg_rate_limit": 0,
+                "iopub_data_rate_limit": 0,
+            }
+        return config
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            *self.flavour.extra_args,
+        ]
+
+    def printable_command(self) -> str:
+        cmd = [
+            ("--IdentityProvider.token=<random>" if "token=" in a else a) for a in self.command()
+        ]
+        return shlex.join(cmd)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            JUPYTER_CONFIG_DIR=str(self.config_dir),
+            JUPYTER_RUNTIME_DIR=str(self.dir / "runtime"),
+            JUPYTER_DATA_DIR=str(self.dir / "data"),
+            IPYTHONDIR=str(self.dir / "ipython"),
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("JUPYTER_NO_CONFIG", None)  # the temp config must be read
+        return env
+
+    async def start(self, timeout: float) -> None:
+        for path in (self.root, self.config_dir, self.dir / "runtime", self.dir / "data"):
+            path.mkdir(parents=True, exist_ok=True)
+        (self.config_dir / "jupyter_server_config.json").write_text(
+            json.dumps(self.config(), indent=2)
+        )
+        with self.log_path.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command(),
+                env=self.env(),
+                cwd=self.root,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # so the kernel can be cleaned up with the server
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"{self.flavour.name}: server exited\n{self.log_tail()}")
+            try:
+                await self.api("GET", "/api/status", timeout=2.0)
+                return
+            except (OSError, HTTPClientError, asyncio.TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.flavour.name}: not ready in {timeout}s\n{self.log_tail()}"
+                )
+            await asyncio.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.pid)
+
+    async def api(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
+        request = HTTPRequest(
+            self.base_url + path,
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+            body=None if body is None else json.dumps(body),
+            request_timeout=timeout,
+            connect_timeout=timeout,
+        )
+        response = await self.http.fetch(request)
+        return json.loads(response.body) if response.body else None
+
+    async def status_of(self, path: str) -> int:
+        try:
+            await self.api("GET", path, timeout=10.0)
+            return 200
+        except HTTPClientError as err:
+            return err.code
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def log_problems(self) -> list[str]:
+        """Lines of the server log that are errors, tracebacks or rate-limit notices."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        keys = ("[E ", "[C ", "Traceback", "rate exceeded", "Exception", "[W ")
+        return [
+            line
+            for line in text.splitlines()
+            if any(k in line for k in keys) and not any(b in line for b in BENIGN_LOG)
+        ]
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)  # jupyter_server shuts its kernels down on SIGTERM
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), timeout)
+        # Whatever is left of the process group we started (the server and its kernel).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# kernel client
+
+
+@dataclass
+class ExecResult:
+    """What the client saw for one execute_request."""
+
+    reply: float  # seconds from send to execute_reply
+    idle: float  # seconds from send to status idle
+    done: float  # seconds from send to both
+    status: str
+    iopub: int  # iopub messages whose parent is the request
+    streams: int  # of which stream messages
+    text: str  # stdout text, when collected
+    cpu: float = 0.0  # server CPU seconds, when measured
+
+
+class ExecuteTimeout(Exception):
+    """A request got no reply or no idle in time (not a TimeoutError: that is the run bound)."""
+
+
+class KernelChannel:
+    """One kernel websocket (v1 subprotocol), used for one request at a time."""
+
+    def __init__(self, conn: WebSocketClientConnection, session: Session, name: str) -> None:
+        self.conn = conn
+        self.session = session
+        self.name = name
+        self.stuck: tuple[str, str] | None = None  # (msg_id, cellId) of a timed-out request
+
+    @classmethod
+    async def open(
+        cls, server: Server, kernel_id: str, client_nodelay: bool, timeout: float
+    ) -> KernelChannel:
+        session = Session(key=b"", username="benchmark")  # the server re-signs
+        url = (
+            f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
+            f"?session_id={session.session}"
+        )
+        request = HTTPRequest(
+            url,
+            headers={"Authorization": f"token {server.token}"},
+            connect_timeout=timeout,
+            request_timeout=timeout,
+        )
+        conn = await asyncio.wait_for(
+            websocket_connect(request, subprotocols=[V1_SUBPROTOCOL], max_message_size=1 << 28),
+            timeout,
+        )
+        if conn.selected_subprotocol != V1_SUBPROTOCOL:
+            raise RuntimeError(f"server selected subprotocol {conn.selected_subprotocol!r}")
+        if client_nodelay:  # browsers set TCP_NODELAY on their sockets
+            conn.protocol.set_nodelay(True)  # type: ignore[union-attr]
+        return cls(conn, session, server.flavour.name)
+
+    async def execute(
+        self,
+        code: str,
+        timeout: float,
+        collect_text: bool = False,
+        cpu: Callable[[], float] | None = None,
+        settle: float = 0.0,
+    ) -> ExecResult:
+        cell_id = str(uuid.uuid4())
+        msg = self.session.msg(
+            "execute_request",
+            content={
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+            # what JupyterLab sends with every execute_request
+            metadata={"cellId": cell_id, "deletedCells": [], "recordTiming": False},
+        )
+        msg_id: str = msg["header"]["msg_id"]
+        needle = msg_id.encode()
+        frame = serialize_msg_to_ws_v1(msg, "shell", self.session.pack)
+        chunks: list[str] = []
+        reply_at = idle_at = -1.0
+        status = "?"
+        iopub = streams = 0
+        cpu0 = cpu() if cpu is not None else 0.0
+        t0 = time.perf_counter()
+        await self.conn.write_message(frame, binary=True)
+        deadline = t0 + timeout
+        other: dict[str, int] = {}  # frames for other requests, by channel/msg_type
+        while reply_at < 0 or idle_at < 0:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                self.stuck = (msg_id, cell_id)
+                raise ExecuteTimeout(
+                    f"{self.name}: no {'reply' if reply_at < 0 else ''}"
+                    f"{'/' if reply_at < 0 and idle_at < 0 else ''}{'idle' if idle_at < 0 else ''}"
+                    f" within {timeout}s for {code[:60]!r} (msg_id {msg_id}); got so far: "
+                    f"execute_reply {'yes' if reply_at >= 0 else 'no'}, status idle "
+                    f"{'yes' if idle_at >= 0 else 'no'}, {iopub} iopub messages ({streams} "
+                    f"stream, {''.join(chunks).count(chr(10))} stdout lines collected); frames "
+                    f"for other parents meanwhile: {other}"
+                )
+            try:
+                raw = await asyncio.wait_for(self.conn.read_message(), remaining)
+            except TimeoutError:
+                continue  # reported above, with what arrived
+            now = time.perf_counter() - t0
+            if raw is None:
+                raise ConnectionError(f"{self.name}: kernel websocket closed")
+            if not isinstance(raw, bytes):
+                continue  # legacy JSON frames do not happen with the v1 subprotocol
+            channel, parts = deserialize_msg_from_ws_v1(raw)
+            if needle not in parts[1] or json.loads(parts[1]).get("msg_id") != msg_id:
+                key = f"{channel}/{json.loads(parts[0]).get('msg_type')}"
+                other[key] = other.get(key, 0) + 1
+                continue
+            msg_type = json.loads(parts[0]).get("msg_type")
+            if channel == "shell":
+                if msg_type == "execute_reply":
+                    reply_at = now
+                    status = str(json.loads(parts[3]).get("status"))
+                continue
+            if channel != "iopub":
+                continue
+            iopub += 1
+            if msg_type == "stream":
+                streams += 1
+                if collect_text:
+                    content = json.loads(parts[3])
+                    if content.get("name") == "stdout":
+                        chunks.append(content.get("text", ""))
+            elif msg_type == "status" and json.loads(parts[3]).get("execution_state") == "idle":
+                idle_at = now
+        used = 0.0
+        if cpu is not None:
+            used = await settled_cpu(cpu, settle) - cpu0
+        return ExecResult(
+            reply=reply_at,
+            idle=idle_at,
+            done=max(reply_at, idle_at),
+            status=status,
+            iopub=iopub,
+            streams=streams,
+            text="".join(chunks),
+            cpu=used,
+        )
+
+    async def close(self) -> None:
+        self.conn.close()
+        await asyncio.sleep(0)
+
+
+async def settled_cpu(cpu: Callable[[], float], settle: float) -> float:
+    """Server CPU once work triggered by the request (batched events, writes) has settled:
+    poll until it stops increasing for `settle` seconds, bounded by 10 * settle."""
+    if settle <= 0:
+        return cpu()
+    value = cpu()
+    deadline = time.monotonic() + 10 * settle
+    while time.monotonic() < deadline:
+        await asyncio.sleep(settle)
+        new = cpu()
+        if new == value:
+            break
+        value = new
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmark
+
+
+@dataclass
+class Target:
+    ratio: float
+    higher_is_better: bool
+    label: str
+
+
+@dataclass
+class Sample:
+    """Per round values of one flavour."""
+
+    lat_p50: list[float] = field(default_factory=list)
+    lat_p99: list[float] = field(default_factory=list)
+    reply_p50: list[float] = field(default_factory=list)
+    lines_wall: list[float] = field(default_factory=list)
+    lines_count: list[int] = field(default_factory=list)
+    lines_exact: list[bool] = field(default_factory=list)
+    lines_msgs: list[int] = field(default_factory=list)
+    msgs_wall: list[float] = field(default_factory=list)
+    msgs_iopub: list[int] = field(default_factory=list)
+    msgs_stream: list[int] = field(default_factory=list)
+    msgs_lines: list[int] = field(default_factory=list)
+    msgs_cpu: list[float] = field(default_factory=list)
+    msgs_cpu10k: list[float] = field(default_factory=list)
+    msgs_exact: list[bool] = field(default_factory=list)
+    msgs_iopub_all: list[int] = field(default_factory=list)
+    msgs_stream_all: list[int] = field(default_factory=list)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Side:
+    server: Server
+    channel: KernelChannel
+    kernel_id: str
+    sample: Sample = field(default_factory=Sample)
+
+
+async def open_side(server: Server, args: argparse.Namespace) -> Side:
+    session = await server.api(
+        "POST",
+        "/api/sessions",
+        {
+            "path": "benchmark.ipynb",
+            "name": "benchmark.ipynb",
+            "type": "notebook",
+            "kernel": {"name": args.kernel},
+        },
+        timeout=args.timeout,
+    )
+    kernel_id = str(session["kernel"]["id"])
+    channel = await KernelChannel.open(server, kernel_id, args.client_nodelay, args.timeout)
+    # wait for the kernel to answer, then warm up both the kernel and the server paths
+    for _ in range(args.warmup):
+        await channel.execute("1", timeout=args.timeout)
+    await channel.execute(lines_code(2000), timeout=args.timeout)
+    await channel.execute(messages_code(500), timeout=args.timeout)
+    return Side(server, channel, kernel_id)
+
+
+async def bench_latency(sides: Sequence[Side], args: argparse.Namespace) -> None:
+    for side in sides:
+        await latency_run(side, args)
+
+
+async def latency_run(side: Side, args: argparse.Namespace) -> None:
+    done: list[float] = []
+    reply: list[float] = []
+    for _ in range(args.latency_count):
+        result = await side.channel.execute(args.latency_code, timeout=args.timeout)
+        done.append(result.done)
+        reply.append(result.reply)
+    side.sample.lat_p50.append(percentile(done, 50))
+    side.sample.lat_p99.append(percentile(done, 99))
+    side.sample.reply_p50.append(percentile(reply, 50))
+
+
+def lines_code(n: int) -> str:
+    """(b): unflushed prints; ipykernel batches them into few stream messages."""
+    return f"for i in range({n}): print(i)"
+
+
+def messages_code(n: int) -> str:
+    """(c): one write and one flush per line, so exactly one stream message per line (a timer
+    flush between write and flush sends the line; the explicit flush then has nothing left).
+    `print(i, flush=True)` writes twice and sometimes splits a line into two messages."""
+    return (
+        "import sys\n"
+        f"for i in range({n}):\n"
+        "    sys.stdout.write(str(i) + '\\n')\n"
+        "    sys.stdout.flush()\n"
+    )
+
+
+def expected_text(n: int) -> str:
+    return "".join(f"{i}\n" for i in range(n))
+
+
+async def bench_lines(sides: Sequence[Side], args: argparse.Namespace) -> None:
+    runs: dict[int, list[ExecResult]] = {id(side): [] for side in sides}
+    for _ in range(args.reps):
+        for side in sides:
+            runs[id(side)].append(
+                await side.channel.execute(
+                    lines_code(args.lines), timeout=args.big_timeout, collect_text=True
+                )
+            )
+    expected = expected_text(args.lines)
+    for side in sides:
+        results = runs[id(side)]
+        side.sample.lines_wall.append(med([r.done for r in results]))
+        side.sample.lines_count.append(min(r.text.count("\n") for r in results))
+        side.sample.lines_exact.append(
+            all(r.text == expected and r.status == "ok" for r in results)
+        )
+        side.sample.lines_msgs.append(int(med([r.streams for r in results])))
+
+
+async def bench_messages(sides: Sequence[Side], args: argparse.Namespace) -> None:
+    runs: dict[int, list[ExecResult]] = {id(side): [] for side in sides}
+    for _ in range(args.reps):
+        for side in sides:
+            runs[id(side)].append(
+                await side.channel.execute(
+                    messages_code(args.messages),
+                    timeout=args.big_timeout,
+                    collect_text=True,
+                    cpu=side.server.cpu_seconds,
+                    settle=args.settle,
+                )
+            )
+    expected = expected_text(args.messages)
+    for side in sides:
+        results = runs[id(side)]
+        sample = side.sample
+        sample.msgs_wall.append(med([r.done for r in results]))
+        sample.msgs_iopub.append(int(med([r.iopub for r in results])))
+        sample.msgs_iopub_all.extend(r.iopub for r in results)
+        sample.msgs_stream_all.extend(r.streams for r in results)
+        sample.msgs_stream.append(int(med([r.streams for r in results])))
+        sample.msgs_lines.append(min(r.text.count("\n") for r in results))
+        sample.msgs_exact.append(all(r.text == expected and r.status == "ok" for r in results))
+        sample.msgs_cpu.append(med([r.cpu for r in results]))
+        total_msgs = sum(r.iopub for r in results)
+        sample.msgs_cpu10k.append(
+            sum(r.cpu for r in results) * 10_000 / total_msgs if total_msgs else math.nan
+        )
+
+
+def med(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else math.nan
+
+
+def cpu_per_10k(sample: Sample) -> list[float]:
+    return sample.msgs_cpu10k
+
+
+def verdict(ratio: float, target: Target | None) -> str:
+    if target is None or math.isnan(ratio):
+        return ""
+    ok = ratio >= target.ratio if target.higher_is_better else ratio <= target.ratio
+    return "PASS" if ok else "FAIL"
+
+
+def fmt(value: float, unit_scale: float = 1.0, digits: int = 2) -> str:
+    return "nan" if math.isnan(value) else f"{value * unit_scale:.{digits}f}"
+
+
+def print_table(stock: Sample, ours: Sample, args: argparse.Namespace) -> list[str]:
+    """Print the summary table; return the list of problems found."""
+    problems: list[str] = []
+    rows: list[tuple[str, float, float, int, Target | None, bool]] = []
+
+    def row(
+        label: str,
+        s: Sequence[float],
+        o: Sequence[float],
+        digits: int = 2,
+        target: Target | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        rows.append((label, med(s) * scale, med(o) * scale, digits, target, True))
+
+    row(
+        f"(a) round trip p50, {args.latency_count} x {args.latency_code!r} [ms]",
+        stock.lat_p50,
+        ours.lat_p50,
+        target=Target(0.2, False, "<= 0.20x issue 9; <= 1.05x foundation"),
+        scale=1000,
+    )
+    row("(a) round trip p99 [ms]", stock.lat_p99, ours.lat_p99, scale=1000)
+    row("(a) execute_reply only p50 [ms]", stock.reply_p50, ours.reply_p50, scale=1000)
+    row(
+        f"(b) {args.lines:,}-line cell wall, send->idle [s]",
+        stock.lines_wall,
+        ours.lines_wall,
+        digits=3,
+        target=Target(1.0, False, "<= 1.00x"),
+    )
+    row(
+        "(b) throughput [lines/s]",
+        [args.lines / w for w in stock.lines_wall],
+        [args.lines / w for w in ours.lines_wall],
+        digits=0,
+        target=Target(0.95, True, ">= 0.95x"),
+    )
+    row("(b) lines received at client", stock.lines_count, ours.lines_count, digits=0)
+    row("(b) stream messages received", stock.lines_msgs, ours.lines_msgs, digits=0)
+    row(
+        f"(c) server CPU per 10k iopub msgs [s] ({args.messages:,} flushes)",
+        cpu_per_10k(stock),
+        cpu_per_10k(ours),
+        digits=3,
+        target=Target(1.0, False, "<= 1.00x"),
+    )
+    row("(c) server CPU for the cell [s]", stock.msgs_cpu, ours.msgs_cpu, digits=3)
+    row("(c) iopub messages received", stock.msgs_iopub, ours.msgs_iopub, digits=0)
+    row("(c) of which stream", stock.msgs_stream, ours.msgs_stream, digits=0)
+    row("(c) lines received at client", stock.msgs_lines, ours.msgs_lines, digits=0)
+    row("(c) wall send->idle [s]", stock.msgs_wall, ours.msgs_wall, digits=3)
+    row(
+        "(c) throughput [iopub msgs/s]",
+        [n / w for n, w in zip(stock.msgs_iopub, stock.msgs_wall, strict=True)],
+        [n / w for n, w in zip(ours.msgs_iopub, ours.msgs_wall, strict=True)],
+        digits=0,
+        target=Target(0.95, True, ">= 0.95x"),
+    )
+
+    width = max(len(r[0]) for r in rows)
+    header = f"{'metric':<{width}}  {'stock':>10}  {'ours':>10}  {'ours/stock':>10}  target"
+    print(header)
+    print("-" * (len(header) + 40))
+    for label, s_val, o_val, digits, target, _ in rows:
+        ratio = o_val / s_val if s_val else math.nan
+        tgt = f"{target.label:<38} {verdict(ratio, target)}" if target else ""
+        print(
+            f"{label:<{width}}  {fmt(s_val, digits=digits):>10}  {fmt(o_val, digits=digits):>10}"
+            f"  {fmt(ratio, digits=3) + 'x':>10}  {tgt}"
+        )
+
+    # correctness: every line must arrive, and exactly one stream message per line in (c)
+    for name, sample in (("stock", stock), ("ours", ours)):
+        if not all(sample.lines_exact):
+            problems.append(
+                f"(b) {name}: stdout text not exactly the {args.lines} expected lines "
+                f"(fewest lines per round: {sample.lines_count})"
+            )
+        if not all(sample.msgs_exact):
+            problems.append(
+                f"(c) {name}: stdout text not exactly the {args.messages} expected lines "
+                f"(fewest lines per round: {sample.msgs_lines})"
+            )
+        want = (args.messages, args.messages + 3)  # stream; + busy, execute_input, idle
+        if any(n != want[0] for n in sample.msgs_stream_all) or any(
+            n != want[1] for n in sample.msgs_iopub_all
+        ):
+            problems.append(
+                f"(c) {name}: expected {want[0]} stream / {want[1]} iopub messages per cell, "
+                f"got stream {sample.msgs_stream_all}, iopub {sample.msgs_iopub_all}"
+            )
+    if stock.msgs_iopub_all != ours.msgs_iopub_all:
+        problems.append(
+            "(c) iopub message counts differ between stock and ours: "
+            f"stock {stock.msgs_iopub_all}, ours {ours.msgs_iopub_all}"
+        )
+    return problems
+
+
+def print_rounds(stock: Sample, ours: Sample) -> None:
+    print("\nper round (stock | ours):")
+
+    def pair(i: int, s: Sequence[float], o: Sequence[float], scale: float, d: int) -> str:
+        return f"{s[i] * scale:.{d}f} | {o[i] * scale:.{d}f}"
+
+    for i in range(len(stock.lat_p50)):
+        print(
+            f"  round {i + 1}: (a) p50 ms {pair(i, stock.lat_p50, ours.lat_p50, 1000, 2)}"
+            f"  p99 ms {pair(i, stock.lat_p99, ours.lat_p99, 1000, 2)}"
+            f"  (b) wall s {pair(i, stock.lines_wall, ours.lines_wall, 1, 3)}"
+            f"  (c) cpu/10k s {pair(i, cpu_per_10k(stock), cpu_per_10k(ours), 1, 3)}"
+            f"  msgs {stock.msgs_iopub[i]} | {ours.msgs_iopub[i]}"
+        )
+
+
+def machine_info() -> list[str]:
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return [
+        f"nproc: {len(os.sched_getaffinity(0))} (cpu_count {os.cpu_count()}), {model}",
+        f"loadavg at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"python: {platform.python_version()} ({sys.executable})",
+        f"platform: {platform.platform()}",
+        "versions: "
+        + ", ".join(
+            f"{p} {ver(p)}"
+            for p in ("jupyter_server", "jupyter_client", "ipykernel", "tornado", "pyzmq")
+        ),
+    ]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer iterations")
+    parser.add_argument("--latency-count", type=int, default=200, help="(a) requests per round")
+    parser.add_argument(
+        "--latency-code", default="1", help="(a) cell source (default '1': an execute_result)"
+    )
+    parser.add_argument("--lines", type=int, default=20_000, help="(b) lines printed")
+    parser.add_argument("--messages", type=int, default=10_000, help="(c) flushed prints")
+    parser.add_argument(
+        "--reps", type=int, default=3, help="(b) and (c) runs per server per round (default 3)"
+    )
+    parser.add_argument("--warmup", type=int, default=5, help="tiny executions before timing")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.2,
+        help="(c) after idle, poll server CPU until flat for this many seconds (default 0.2)",
+    )
+    parser.add_argument("--kernel", default="python3", help="kernelspec name")
+    parser.add_argument(
+        "--ours-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra traitlets config for our server, e.g. SidecarKernelConnection.tcp_nodelay=False"
+        " (repeatable; passed as --KEY=VALUE)",
+    )
+    parser.add_argument(
+        "--stock-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra traitlets config for the stock server (repeatable)",
+    )
+    parser.add_argument(
+        "--aa",
+        action="store_true",
+        help="A/A run: 'ours' is a second stock server (noise floor; no extension needed)",
+    )
+    parser.add_argument(
+        "--keep-rate-limits",
+        action="store_true",
+        help="keep the server's iopub rate limits (by default both servers run without them "
+        "so the same messages flow through both)",
+    )
+    parser.add_argument(
+        "--no-client-nodelay",
+        dest="client_nodelay",
+        action="store_false",
+        help="do not set TCP_NODELAY on the client socket (browsers do set it)",
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="per small request (s)")
+    parser.add_argument("--big-timeout", type=float, default=180.0, help="per big cell (s)")
+    parser.add_argument("--start-timeout", type=float, default=90.0, help="server start (s)")
+    parser.add_argument("--max-seconds", type=float, default=1800.0, help="whole run bound (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds = min(args.rounds, 1)
+        args.latency_count = min(args.latency_count, 40)
+        args.lines = min(args.lines, 5000)
+        args.messages = min(args.messages, 2000)
+        args.warmup = min(args.warmup, 2)
+        args.reps = min(args.reps, 1)
+    if (
+        args.rounds < 1
+        or args.reps < 1
+        or args.latency_count < 1
+        or args.lines < 1
+        or args.messages < 1
+    ):
+        parser.error("counts must be positive")
+    return args
+
+
+def config_args(pairs: Sequence[str]) -> list[str]:
+    out = []
+    for pair in pairs:
+        if "=" not in pair or "." not in pair.split("=", 1)[0]:
+            raise SystemExit(f"--*-config expects Class.trait=value, got {pair!r}")
+        out.append("--" + pair.removeprefix("--"))
+    return out
+
+
+async def check_flavours(stock: Server, ours: Server, aa: bool) -> list[str]:
+    """Make sure the extension is loaded exactly where it should be."""
+    lines = []
+    s_code = await stock.status_of("/api/sidecar")
+    o_code = await ours.status_of("/api/sidecar")
+    lines.append(f"GET /api/sidecar: stock {s_code}, ours {o_code}")
+    if s_code == 200:
+        raise RuntimeError("the extension is loaded in the stock server")
+    if not aa and o_code != 200:
+        raise RuntimeError(
+            "the extension did not load in our server (GET /api/sidecar -> "
+            f"{o_code}); see its log:\n{ours.log_tail(40)}\n(use --aa for a stock-vs-stock run)"
+        )
+    return lines
+
+
+async def recorder_check(ours: Server, kernel_id: str) -> str:
+    """What our server says about the kernel it recorded (informational)."""
+    try:
+        kernels = await ours.api("GET", "/api/sidecar/kernels")
+        mine = [k for k in kernels if isinstance(k, dict) and k.get("kernel_id") == kernel_id]
+        return f"GET /api/sidecar/kernels (ours): {json.dumps(mine)[:300]}"
+    except Exception as err:
+        return f"GET /api/sidecar/kernels (ours) failed: {err!r}"
+
+
+async def diagnose(sides: Sequence[Side]) -> None:
+    """After a failure: what each server believes about its kernel."""
+    print("\n-- failure diagnostics --")
+    for side in sides:
+        server = side.server
+        for path in (f"/api/kernels/{side.kernel_id}", "/api/sidecar/kernels"):
+            if path.startswith("/api/sidecar") and not server.flavour.extension:
+                continue
+            try:
+                body = await server.api("GET", path, timeout=5.0)
+                print(f"{server.flavour.name} GET {path}: {json.dumps(body)[:400]}")
+            except Exception as err:
+                print(f"{server.flavour.name} GET {path} failed: {err!r}")
+        stuck = side.channel.stuck
+        if stuck is not None and server.flavour.extension:
+            path = f"/api/sidecar/kernels/{side.kernel_id}/cells/{stuck[1]}"
+            try:
+                body = await server.api("GET", path, timeout=5.0)
+                if isinstance(body, dict):
+                    body = {k: v for k, v in body.items() if k != "outputs"} | {
+                        "n_outputs": len(body.get("outputs") or []),
+                        "stdout_lines": sum(
+                            str(o.get("text", "")).count("\n") for o in body.get("outputs") or []
+                        ),
+                    }
+                print(f"{server.flavour.name} GET {path}: {json.dumps(body)[:600]}")
+            except Exception as err:
+                print(f"{server.flavour.name} GET {path} failed: {err!r}")
+
+
+async def run(args: argparse.Namespace, base: Path) -> int:
+    print("== kernel traffic: stock jupyter_server vs jupyter_server + jupyter_sidecar_ext ==")
+    print("command: " + shlex.join([sys.executable, *sys.argv]))
+    print("PYTHONPATH=" + os.environ.get("PYTHONPATH", ""))
+    for line in machine_info():
+        print(line)
+
+    stock_flavour = Flavour("stock", False, STOCK_CLASS, config_args(args.stock_config))
+    ours_flavour = (
+        Flavour("ours", False, STOCK_CLASS, config_args(args.ours_config))
+        if args.aa
+        else Flavour("ours", True, OURS_CLASS, config_args(args.ours_config))
+    )
+    rate_off = not args.keep_rate_limits
+    stock = Server(stock_flavour, base, rate_off)
+    ours = Server(ours_flavour, base, rate_off)
+    servers = (stock, ours)
+    for server in servers:
+        print(f"{server.flavour.name} server: JUPYTER_CONFIG_DIR={server.config_dir}")
+        print(f"  {server.printable_command()}")
+        print(f"  jupyter_server_config.json: {json.dumps(server.config())}")
+    print(
+        f"workload: rounds={args.rounds} (interleaved, order alternates), "
+        f"(a) {args.latency_count} x {args.latency_code!r}, (b) {args.lines} lines, "
+        f"(c) {args.messages} flushed lines; (b), (c) x {args.reps} per round; "
+        f"warmup {args.warmup}; "
+        f"rate limits {'kept' if args.keep_rate_limits else 'off on both'}; "
+        f"client TCP_NODELAY {args.client_nodelay}"
+    )
+    sys.stdout.flush()
+
+    sides: list[Side] = []
+    ok = False
+    try:
+        await asyncio.gather(*(s.start(args.start_timeout) for s in servers))
+        for line in await check_flavours(stock, ours, args.aa):
+            print(line)
+        for server in servers:
+            sides.append(await open_side(server, args))
+        print(
+            f"kernels: stock {sides[0].kernel_id}, ours {sides[1].kernel_id}; server pids "
+            f"{stock.pid}, {ours.pid}"
+        )
+        sys.stdout.flush()
+
+        benches = (("a", bench_latency), ("b", bench_lines), ("c", bench_messages))
+        for rnd in range(args.rounds):
+            order = sides if rnd % 2 == 0 else sides[::-1]
+            for _, bench in benches:
+                await bench(order, args)
+            print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+
+        if not args.aa:
+            print(await recorder_check(ours, sides[1].kernel_id))
+        print()
+        problems = print_table(sides[0].sample, sides[1].sample, args)
+        print_rounds(sides[0].sample, sides[1].sample)
+        ok = True
+    finally:
+        if not ok:
+            await diagnose(sides)
+        for side in sides:
+            await side.channel.close()
+        await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
+        for server in servers:
+            found = server.log_problems()
+            if found:
+                print(f"\n{server.flavour.name} server log: {len(found)} warning/error lines:")
+                for line in found[:12]:
+                    print("  " + line[:300])
+            if not ok:
+                print(f"\n{server.flavour.name} server log tail ({server.log_path}):")
+                print(server.log_tail(25))
+        if not ok:
+            args.keep = True
+    if problems:
+        print("\nPROBLEMS:")
+        for problem in problems:
+            print("  - " + problem)
+        return 1
+    print("\nall lines and messages arrived on both servers")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="kernel_traffic_"))
+    try:
+        return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
+    except ExecuteTimeout as err:
+        print(f"\nABORTED: {err}")
+        return 2
+    except (asyncio.TimeoutError, TimeoutError):
+        print(f"\nABORTED: the run exceeded --max-seconds {args.max_seconds}")
+        return 2
+    finally:
+        if args.keep:
+            print(f"temp dir kept: {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""SidecarApp: the server extension. Owns the registry of kernel sidecars and its routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Int
+
+from .connection import SIDECAR_SETTING
+from .events import SCHEMA_FILES
+from .handlers import make_handlers
+from .registry import RecorderLimits, SidecarRegistry
+
+
+class SidecarApp(ExtensionApp):
+    """Records every kernel's executions server-side and serves them over REST and events."""
+
+    name = "jupyter_sidecar_ext"
+    load_other_extensions = True
+
+    max_output_bytes = Int(
+        4_000_000,
+        config=True,
+        help="Output kept per cell, in bytes. Past it the head and the tail are kept and "
+        "the drop is stated in the output.",
+    )
+    max_cells = Int(
+        1000,
+        config=True,
+        help="Cells kept per kernel; the oldest finished cells are evicted first.",
+    )
+    max_retired_kernels = Int(
+        50,
+        config=True,
+        help="Shut-down kernels whose recorded notebook stays readable over REST.",
+    )
+    start_timeout = Float(
+        60.0,
+        config=True,
+        help="Seconds to wait for a new kernel's iopub subscription to receive traffic.",
+    )
+    event_flush_interval = Float(
+        0.05,
+        config=True,
+        help="Seconds over which cell changes are batched into one event per cell.",
+    )
+
+    def initialize_settings(self) -> None:
+        serverapp = self.serverapp
+        assert serverapp is not None, "initialize_settings runs after linking to a server"
+        event_logger = getattr(serverapp, "event_logger", None)
+        if event_logger is not None:
+            for schema in SCHEMA_FILES:
+                event_logger.register_event_schema(schema)
+        self.registry = SidecarRegistry(
+            kernel_manager=serverapp.kernel_manager,
+            event_logger=event_logger,
+            limits=RecorderLimits(
+                max_output_bytes=self.max_output_bytes,
+                max_cells=self.max_cells,
+                max_retired_kernels=self.max_retired_kernels,
+                start_timeout=self.start_timeout,
+                flush_interval=self.event_flush_interval,
+            ),
+            log=self.log,
+            resolve_path=self._session_path,
+        )
+        self.settings[SIDECAR_SETTING] = self.registry
+        self.registry.listen()
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(make_handlers(self.registry))
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        await self.registry.adopt_running_kernels()
+
+    async def stop_extension(self) -> None:
+        await self.registry.stop()
+
+    async def _session_path(self, kernel_id: str) -> str | None:
+        session_manager = getattr(self.serverapp, "session_manager", None)
+        if session_manager is None:
+            return None
+        for session in await session_manager.list_sessions():
+            if session.get("kernel", {}).get("id") == kernel_id:
+                path = session.get("path")
+                return path if isinstance(path, str) else None
+        return None

@@ -1,0 +1,174 @@
+"""Pytest fixtures for testing the sidecar against a real server and real kernels.
+
+Fixtures are prefixed `sc_`. They build on pytest-jupyter's `jp_*` fixtures; the test
+suite's conftest enables the extension through `jp_server_config`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from jupyter_client.jsonutil import json_default
+from jupyter_client.session import Session
+from jupyter_server.services.kernels.connection.base import (
+    deserialize_binary_message,
+    deserialize_msg_from_ws_v1,
+    serialize_msg_to_ws_v1,
+)
+
+from .connection import SIDECAR_SETTING, V1_SUBPROTOCOL
+from .registry import SidecarRegistry
+
+SERVER_CONFIG: dict[str, Any] = {
+    "ServerApp": {
+        "jpserver_extensions": {"jupyter_sidecar_ext": True},
+        "kernel_websocket_connection_class": (
+            "jupyter_sidecar_ext.connection.SidecarKernelConnection"
+        ),
+    }
+}
+
+
+class KernelWebsocketClient:
+    """A small JupyterLab-like kernel websocket client speaking either subprotocol."""
+
+    def __init__(self, ws: Any, v1: bool) -> None:
+        self.ws = ws
+        self.v1 = v1
+        self.session = Session(key=b"", username="test")
+        self.received: list[dict[str, Any]] = []
+
+    def _encode(self, msg: dict[str, Any], channel: str) -> str | bytes:
+        if self.v1:
+            frame: bytes = serialize_msg_to_ws_v1(msg, channel, self.session.pack)
+            return frame
+        return json.dumps({**msg, "channel": channel}, default=json_default)
+
+    async def send(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        channel: str = "shell",
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        msg = self.session.msg(msg_type, content=content, metadata=metadata or {})
+        await self.ws.write_message(self._encode(msg, channel), binary=self.v1)
+        return str(msg["header"]["msg_id"])
+
+    async def execute(self, code: str, cell_id: str | None = None, **content: Any) -> str:
+        """Send an execute_request as JupyterLab does (cellId in metadata when given)."""
+        body = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+            **content,
+        }
+        metadata: dict[str, Any] = {"cellId": cell_id, "deletedCells": [], "recordTiming": False}
+        return await self.send("execute_request", body, metadata=metadata if cell_id else {})
+
+    async def receive(self, timeout: float = 30.0) -> dict[str, Any] | None:
+        """The next message (with its channel), or None when the socket closed."""
+        frame = await asyncio.wait_for(self.ws.read_message(), timeout)
+        if frame is None:
+            return None
+        if self.v1:
+            channel, parts = deserialize_msg_from_ws_v1(frame)
+            keys = ("header", "parent_header", "metadata", "content")
+            msg = {key: json.loads(part) for key, part in zip(keys, parts, strict=False)}
+            msg["channel"] = channel
+        elif isinstance(frame, bytes):
+            msg = deserialize_binary_message(frame)
+        else:
+            msg = json.loads(frame)
+        self.received.append(msg)
+        return msg
+
+    async def collect(self, msg_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Messages answering `msg_id` until both its execute_reply and its idle arrived."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        replies: list[dict[str, Any]] = []
+        got_reply = got_idle = False
+        while not (got_reply and got_idle):
+            msg = await self.receive(max(0.01, deadline - loop.time()))
+            if msg is None:
+                raise ConnectionError("websocket closed while waiting for a reply")
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            replies.append(msg)
+            msg_type = msg["header"]["msg_type"]
+            if msg_type == "execute_reply":
+                got_reply = True
+            elif msg_type == "status" and msg["content"].get("execution_state") == "idle":
+                got_idle = True
+        return replies
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+ConnectFactory = Callable[..., Awaitable[KernelWebsocketClient]]
+
+
+@pytest.fixture
+def sc_registry(jp_serverapp: Any) -> SidecarRegistry:
+    """The running extension's registry of kernel sidecars."""
+    registry: SidecarRegistry = jp_serverapp.web_app.settings[SIDECAR_SETTING]
+    return registry
+
+
+@pytest.fixture
+def sc_start_kernel(jp_fetch: Any) -> Callable[..., Awaitable[str]]:
+    """Start a real ipykernel through the REST API; returns its id."""
+
+    async def start(name: str = "python3") -> str:
+        response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": name}))
+        return str(json.loads(response.body)["id"])
+
+    return start
+
+
+@pytest.fixture
+def sc_connect(jp_ws_fetch: Any) -> Iterator[ConnectFactory]:
+    """Open kernel websockets (`protocol="v1"` or `"legacy"`); closed after the test."""
+    clients: list[KernelWebsocketClient] = []
+
+    async def connect(
+        kernel_id: str, protocol: str = "v1", session_id: str | None = None
+    ) -> KernelWebsocketClient:
+        v1 = protocol == "v1"
+        params = {"session_id": session_id or uuid.uuid4().hex}
+        kwargs: dict[str, Any] = {"subprotocols": [V1_SUBPROTOCOL]} if v1 else {}
+        ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels", params=params, **kwargs)
+        client = KernelWebsocketClient(ws, v1)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def sc_wait_until() -> Callable[..., Awaitable[None]]:
+    """Wait for a condition on server state, bounded by a timeout (polls the condition)."""
+
+    async def wait_until(
+        condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition"
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            if loop.time() > deadline:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    return wait_until

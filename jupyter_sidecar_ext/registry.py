@@ -1,0 +1,195 @@
+"""SidecarRegistry: a KernelSidecar for every kernel the server runs.
+
+Kernels are followed through the server's own kernel action events (start, restart,
+shutdown, from REST, sessions or the restarter alike); websocket connections and REST
+handlers also call `ensure`, so no kernel goes unrecorded whatever fires first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .events import CELL_CHANGED_SCHEMA
+from .shadow import ShadowCell, ShadowNotebook
+from .sidecar import KernelSidecar
+
+KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+
+PathResolver = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class RecorderLimits:
+    """Bounds given to every kernel's recorder (from the extension's traits)."""
+
+    max_output_bytes: int
+    max_cells: int
+    max_retired_kernels: int
+    start_timeout: float
+    flush_interval: float
+
+
+class SidecarRegistry:
+    """Owns the live sidecars and keeps the notebooks of recently retired kernels."""
+
+    def __init__(
+        self,
+        kernel_manager: Any,
+        event_logger: Any,
+        limits: RecorderLimits,
+        log: logging.Logger,
+        resolve_path: PathResolver | None = None,
+    ) -> None:
+        self._kernel_manager = kernel_manager
+        self._event_logger = event_logger
+        self._limits = limits
+        self._log = log
+        self._resolve_path = resolve_path
+        self._live: dict[str, KernelSidecar] = {}
+        self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lookup --------------------------------------------------------------------------------
+
+    def get(self, kernel_id: str) -> KernelSidecar | None:
+        """The live sidecar of a kernel (the hot path uses this)."""
+        return self._live.get(kernel_id)
+
+    def find(self, kernel_id: str) -> KernelSidecar | None:
+        """A live or retired sidecar."""
+        return self._live.get(kernel_id) or self._retired.get(kernel_id)
+
+    def all(self) -> list[KernelSidecar]:
+        return [*self._live.values(), *self._retired.values()]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def listen(self) -> None:
+        """Follow the server's kernel actions (needs no running loop: call at init)."""
+        if self._event_logger is not None:
+            self._event_logger.add_listener(
+                schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action
+            )
+
+    async def adopt_running_kernels(self) -> None:
+        """Record kernels that were already running when the extension started."""
+        for kernel_id in list(self._kernel_manager.list_kernel_ids()):
+            await self.ensure(kernel_id)
+
+    async def stop(self) -> None:
+        """Stop every recorder and wait for background work (server shutdown)."""
+        if self._event_logger is not None:
+            self._event_logger.remove_listener(
+                schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action
+            )
+        for kernel_id in list(self._live):
+            self.retire(kernel_id)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def ensure(self, kernel_id: str) -> KernelSidecar | None:
+        """The kernel's sidecar, created and receiving; None for an unknown kernel."""
+        sidecar = self._live.get(kernel_id)
+        if sidecar is None:
+            if kernel_id not in self._kernel_manager:
+                return None
+            km = self._kernel_manager.get_kernel(kernel_id)
+            notebook = ShadowNotebook(
+                max_output_bytes=self._limits.max_output_bytes, max_cells=self._limits.max_cells
+            )
+            previous = self._retired.pop(kernel_id, None)
+            if previous is not None:  # same id started again: keep what it recorded
+                notebook = previous.notebook
+                notebook.mark_restart()
+            sidecar = KernelSidecar(
+                kernel_id,
+                km,
+                notebook,
+                self._emit_changes,
+                self._log,
+                flush_interval=self._limits.flush_interval,
+            )
+            self._live[kernel_id] = sidecar
+            self._kernel_manager.add_restart_callback(
+                kernel_id, lambda: self.retire(kernel_id), "dead"
+            )
+            self._track(self._remember_path(sidecar))
+        try:
+            await asyncio.shield(sidecar.start(self._limits.start_timeout))
+        except asyncio.CancelledError:
+            if sidecar.alive:
+                raise
+        except Exception:
+            self._log.exception("jupyter_sidecar_ext: recorder for %s failed to start", kernel_id)
+        return sidecar
+
+    def retire(self, kernel_id: str) -> None:
+        """The kernel is gone: keep its notebook readable, bounded in number."""
+        sidecar = self._live.pop(kernel_id, None)
+        if sidecar is None:
+            return
+        sidecar.retire()
+        self._retired[kernel_id] = sidecar
+        while len(self._retired) > self._limits.max_retired_kernels:
+            self._retired.popitem(last=False)
+
+    async def path_of(self, sidecar: KernelSidecar) -> str | None:
+        """The notebook path of the kernel's session, remembered after the kernel is gone."""
+        if sidecar.alive:
+            await self._remember_path(sidecar)
+        return sidecar.path
+
+    async def _remember_path(self, sidecar: KernelSidecar) -> None:
+        if self._resolve_path is None:
+            return
+        try:
+            path = await self._resolve_path(sidecar.kernel_id)
+        except Exception:
+            self._log.debug("jupyter_sidecar_ext: no session path for %s", sidecar.kernel_id)
+            return
+        if path:
+            sidecar.path = path
+
+    # -- events --------------------------------------------------------------------------------
+
+    async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        kernel_id = data.get("kernel_id")
+        if not isinstance(kernel_id, str) or data.get("status") != "success":
+            return
+        action = data.get("action")
+        if action == "start":
+            await self.ensure(kernel_id)
+        elif action == "restart":
+            sidecar = self._live.get(kernel_id)
+            if sidecar is not None:
+                sidecar.on_restarted()
+            else:
+                await self.ensure(kernel_id)
+        elif action == "shutdown":
+            self.retire(kernel_id)
+
+    def _emit_changes(self, sidecar: KernelSidecar, cells: list[ShadowCell]) -> None:
+        if self._event_logger is None:
+            return
+        for cell in cells:
+            self._event_logger.emit(
+                schema_id=CELL_CHANGED_SCHEMA,
+                data={
+                    "kernel_id": sidecar.kernel_id,
+                    "cell_id": cell.id,
+                    "msg_id": cell.msg_id,
+                    "status": cell.status,
+                    "execution_count": cell.execution_count,
+                    "seq": cell.seq,
+                },
+            )
+
+    def _track(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

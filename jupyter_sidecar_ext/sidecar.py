@@ -1,0 +1,148 @@
+"""KernelSidecar: one per kernel, for as long as the kernel lives.
+
+It owns the kernel's shadow notebook and an always-on iopub subscription, so outputs are
+recorded whether or not any browser is connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .connection import IopubSubscription, KernelMessage
+from .shadow import ShadowCell, ShadowNotebook
+
+# iopub messages that can change what a cell shows. Anything else is not decoded at all.
+_CELL_IOPUB = frozenset(
+    {"stream", "display_data", "execute_input", "execute_result", "error", "clear_output", "status"}
+)
+
+_DISPLAY_IOPUB = frozenset({"update_display_data", "display_data"})
+
+ChangeListener = Callable[["KernelSidecar", list[ShadowCell]], None]
+
+
+class KernelSidecar:
+    """Records one kernel's executions into its ShadowNotebook and batches change events."""
+
+    def __init__(
+        self,
+        kernel_id: str,
+        kernel_manager: Any,
+        notebook: ShadowNotebook,
+        on_change: ChangeListener,
+        log: logging.Logger,
+        flush_interval: float = 0.05,
+    ) -> None:
+        self.kernel_id = kernel_id
+        self.kernel_name: str = getattr(kernel_manager, "kernel_name", "") or ""
+        self.notebook = notebook
+        self.path: str | None = None
+        self.alive = True
+        self._km = kernel_manager
+        self._on_change = on_change
+        self._log = log
+        self._flush_interval = flush_interval
+        self._iopub = IopubSubscription(kernel_manager, self._on_iopub)
+        self._receiving = asyncio.Event()
+        self._dirty: dict[str, ShadowCell] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._started: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, timeout: float) -> asyncio.Task[None]:
+        """Start receiving; the returned task resolves once iopub messages arrive."""
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start(timeout))
+        return self._started
+
+    async def _start(self, timeout: float) -> None:
+        ready = getattr(self._km, "ready", None)
+        if ready is not None:
+            await (ready if isinstance(ready, asyncio.Future) else asyncio.wrap_future(ready))
+        self._iopub.open()
+        await self._wait_until_receiving(timeout)
+
+    async def _wait_until_receiving(self, timeout: float) -> None:
+        """Nudge the kernel over control until our subscription sees an iopub message.
+
+        ZMQ subscriptions take a moment to propagate; without this, a fast first execution
+        could be missed. Control requests are answered even while the shell is busy.
+        """
+        control = self._km.connect_control()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while not self._receiving.is_set() and loop.time() < deadline and self.alive:
+                self._km.session.send(control, "kernel_info_request")
+                try:
+                    await asyncio.wait_for(self._receiving.wait(), 0.25)
+                except asyncio.TimeoutError:
+                    continue
+        finally:
+            control.close(linger=0)
+        if not self._receiving.is_set() and self.alive:
+            self._log.warning(
+                "jupyter_sidecar_ext: no iopub traffic from kernel %s", self.kernel_id
+            )
+
+    def on_restarted(self) -> None:
+        """The kernel restarted: old cells are marked, the subscription follows new ports."""
+        self._iopub.open()
+        self._changed(self.notebook.mark_restart())
+
+    def retire(self) -> None:
+        """The kernel is gone: stop receiving, keep the notebook for readers."""
+        self.alive = False
+        self._iopub.close()
+        if self._started is not None and not self._started.done():
+            self._started.cancel()
+        self.flush()
+
+    # -- traffic -----------------------------------------------------------------------------
+
+    def on_execute_request(self, msg_id: str, code: str, cell_id: str | None) -> None:
+        """A client sent an execute_request (seen before it reaches the kernel)."""
+        self._changed([self.notebook.add_request(msg_id, code, cell_id)])
+
+    def on_shell_reply(self, msg: KernelMessage) -> None:
+        """An execute_reply travelled to a client."""
+        parent = msg.parent_msg_id
+        if parent is not None:
+            self._changed(self.notebook.handle_reply(parent, msg.content))
+
+    def _on_iopub(self, msg: KernelMessage) -> None:
+        if not self._receiving.is_set():
+            self._receiving.set()
+        msg_type = msg.msg_type
+        # Display-id updates apply whatever their parent (e.g. widget callbacks), as in
+        # JupyterLab; everything else only matters when it answers an execute_request.
+        if msg_type in _DISPLAY_IOPUB or (
+            msg_type in _CELL_IOPUB and msg.parent_msg_type == "execute_request"
+        ):
+            self._changed(self.notebook.handle_iopub(msg_type, msg.parent_msg_id, msg.content))
+
+    # -- change batching -----------------------------------------------------------------------
+
+    def _changed(self, cells: list[ShadowCell]) -> None:
+        if not cells:
+            return
+        for cell in cells:
+            self._dirty[cell.id] = cell
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self._flush_interval, self.flush)
+
+    def flush(self) -> None:
+        """Hand the cells changed since the last flush to the listener, once each."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._dirty:
+            return
+        cells = list(self._dirty.values())
+        self._dirty.clear()
+        self._on_change(self, cells)

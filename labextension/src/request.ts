@@ -1,0 +1,55 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { API_NAMESPACE } from './tokens';
+
+/**
+ * Call the sidecar server extension's REST API.
+ *
+ * @param endPoint Path below `api/sidecar` (empty for `api/sidecar` itself).
+ * @param init Initial values for the request (method, body, ...).
+ * @param settings Server connection settings; the application's by default.
+ * @returns The decoded JSON body of the response.
+ * @throws ServerConnection.NetworkError when the server cannot be reached.
+ * @throws ServerConnection.ResponseError when the response status is not 2xx;
+ *   its message is the `message` field of the JSON error body.
+ */
+export async function requestAPI<T>(
+  endPoint = '',
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endPoint);
+
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+
+  const text = await response.text();
+  let data: unknown = text;
+  if (text.length > 0) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      if (response.ok) {
+        throw new ServerConnection.ResponseError(
+          response,
+          `Invalid JSON in the response of ${url}`
+        );
+      }
+    }
+  }
+
+  if (!response.ok) {
+    const message =
+      typeof data === 'object' && data !== null && 'message' in data
+        ? String((data as { message: unknown }).message)
+        : text || response.statusText;
+    throw new ServerConnection.ResponseError(response, message);
+  }
+
+  return data as T;
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run every check and test (Python and browser).
+#   - Chromium from Debian's packages (the browser tests drive it; nothing downloads one)
+#   - .venv with the package and its test extras (builds the labextension with jlpm
+#     from the committed yarn.lock)
+# Works as root on a fresh machine; elsewhere it uses sudo for the one apt step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q ".[test]"
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest "$@"

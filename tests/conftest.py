@@ -1,0 +1,18 @@
+"""Test configuration: pytest-jupyter's server fixtures plus ours, extension enabled."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from traitlets.config import Config
+
+from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
+
+pytest_plugins = ["pytest_jupyter.jupyter_server", "jupyter_sidecar_ext.pytest_plugin"]
+
+
+@pytest.fixture
+def jp_server_config() -> Config:
+    """Enable the extension and its kernel websocket connection class."""
+    return Config(copy.deepcopy(SERVER_CONFIG))

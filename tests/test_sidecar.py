@@ -1,0 +1,296 @@
+"""KernelSidecar end to end: real kernels, real websockets, both subprotocols."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+PROTOCOLS = ["v1", "legacy"]
+
+FINAL = {"ok", "error", "aborted"}
+
+
+async def fetch_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
+    response = await jp_fetch(*parts, **kwargs)
+    return json.loads(response.body)
+
+
+def assert_valid(cells: list[dict[str, Any]]) -> None:
+    """The recorded outputs form an nbformat-valid notebook."""
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                source=cell["source"],
+                outputs=cell["outputs"],
+                execution_count=cell["execution_count"],
+            )
+            for cell in cells
+        ]
+    )
+    nbformat.validate(nb)
+
+
+@pytest.fixture
+def recorded(sc_registry: Any, sc_wait_until: Any) -> Any:
+    """Wait until a cell is final in the kernel's shadow notebook, then return its dict."""
+
+    async def wait(kernel_id: str, cell_id: str, status: set[str] | None = None) -> dict[str, Any]:
+        wanted = status or FINAL
+
+        def done() -> bool:
+            sidecar = sc_registry.find(kernel_id)
+            cell = sidecar and sidecar.notebook.get(cell_id)
+            return bool(cell) and cell.status in wanted and cell.ended is not None
+
+        await sc_wait_until(done, what=f"cell {cell_id} to finish")
+        cell_dict: dict[str, Any] = sc_registry.find(kernel_id).notebook.get(cell_id).to_dict()
+        return cell_dict
+
+    return wait
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_records_cell_under_cell_id(
+    protocol: str, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, protocol)
+    msg_id = await client.execute("print('hello')\n6 * 7", cell_id="cell-a")
+    await client.collect(msg_id)
+    await recorded(kernel_id, "cell-a")
+
+    cell = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "cells", "cell-a")
+    assert cell["id"] == "cell-a"
+    assert cell["msg_id"] == msg_id
+    assert cell["source"] == "print('hello')\n6 * 7"
+    assert cell["status"] == "ok"
+    assert cell["execution_count"] == 1
+    assert cell["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
+        {
+            "output_type": "execute_result",
+            "execution_count": 1,
+            "data": {"text/plain": "42"},
+            "metadata": {},
+        },
+    ]
+    assert cell["started"] and cell["ended"]
+    assert_valid([cell])
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_closing_every_websocket_mid_run_loses_nothing(
+    protocol: str, sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, protocol)
+    code = (
+        "import time\n"
+        "print('line 0', flush=True)\n"
+        "time.sleep(0.5)\n"
+        "for i in range(1, 40):\n"
+        "    print(f'line {i}', flush=True)\n"
+        "    time.sleep(0.01)\n"
+    )
+    msg_id = await client.execute(code, cell_id="long")
+    while True:  # wait for the first line, then walk away
+        msg = await client.receive()
+        assert msg is not None
+        if msg["header"]["msg_type"] == "stream" and msg["parent_header"]["msg_id"] == msg_id:
+            break
+    client.close()
+
+    cell = await recorded(kernel_id, "long")
+    assert cell["outputs"] == [
+        {
+            "output_type": "stream",
+            "name": "stdout",
+            "text": "".join(f"line {i}\n" for i in range(40)),
+        }
+    ]
+    assert cell["status"] == "ok"
+
+
+async def test_two_clients_record_each_cell_once(
+    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    first = await sc_connect(kernel_id, "v1")
+    second = await sc_connect(kernel_id, "legacy")
+    one = await first.execute("print('from first')", cell_id="c1")
+    await first.collect(one)
+    two = await second.execute("print('from second')", cell_id="c2")
+    await second.collect(two)
+
+    assert (await recorded(kernel_id, "c1"))["outputs"][0]["text"] == "from first\n"
+    assert (await recorded(kernel_id, "c2"))["outputs"][0]["text"] == "from second\n"
+
+
+async def test_request_without_cell_id_is_recorded_under_msg_id(
+    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    msg_id = await client.execute("print('anonymous')")
+    await client.collect(msg_id)
+    cell = await recorded(kernel_id, msg_id)
+    assert cell["id"] == msg_id
+    assert cell["outputs"][0]["text"] == "anonymous\n"
+
+
+async def test_records_a_client_that_bypasses_the_server(
+    jp_serverapp: Any, sc_start_kernel: Any, sc_registry: Any, recorded: Any
+) -> None:
+    """A ZMQ client (e.g. a console on the connection file) is recorded from iopub alone."""
+    kernel_id = await sc_start_kernel()
+    await sc_registry.ensure(kernel_id)
+    kernel_client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    kernel_client.start_channels()
+    try:
+        reply = await kernel_client.execute_interactive("print('direct')", timeout=60)
+    finally:
+        kernel_client.stop_channels()
+    msg_id = reply["parent_header"]["msg_id"]
+    cell = await recorded(kernel_id, msg_id)
+    assert cell["source"] == "print('direct')"
+    assert cell["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "direct\n"}]
+
+
+OUTPUT_RULES: list[tuple[str, str, list[dict[str, Any]]]] = [
+    (
+        "stream-merge",
+        "import sys\nprint('a'); print('b', flush=True)\nsys.stderr.write('e\\n')\n"
+        "sys.stderr.flush()\n"
+        "print('c')",
+        [
+            {"output_type": "stream", "name": "stdout", "text": "a\nb\n"},
+            {"output_type": "stream", "name": "stderr", "text": "e\n"},
+            {"output_type": "stream", "name": "stdout", "text": "c\n"},
+        ],
+    ),
+    (
+        "carriage-return",
+        "import sys\nfor i in range(5):\n    sys.stdout.write(f'\\r{i*25}%'); sys.stdout.flush()\n"
+        "print()\nprint('done')",
+        [{"output_type": "stream", "name": "stdout", "text": "100%\ndone\n"}],
+    ),
+    (
+        "backspace",
+        "import sys\nsys.stdout.write('abc'); sys.stdout.flush()\n"
+        "sys.stdout.write('\\b\\bX\\n'); sys.stdout.flush()",
+        [{"output_type": "stream", "name": "stdout", "text": "aX\n"}],
+    ),
+    (
+        "clear-output-wait",
+        "from IPython.display import clear_output\nprint('old')\nclear_output(wait=True)\n"
+        "print('new')",
+        [{"output_type": "stream", "name": "stdout", "text": "new\n"}],
+    ),
+    (
+        "clear-output-now",
+        "from IPython.display import clear_output\nprint('old')\nclear_output()",
+        [],
+    ),
+    (
+        "error",
+        "1/0",
+        [{"output_type": "error", "ename": "ZeroDivisionError"}],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "expected"), OUTPUT_RULES, ids=[r[0] for r in OUTPUT_RULES]
+)
+async def test_output_rules_with_a_real_kernel(
+    name: str,
+    code: str,
+    expected: list[dict[str, Any]],
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    recorded: Any,
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    msg_id = await client.execute(code, cell_id=name)
+    await client.collect(msg_id)
+    cell = await recorded(kernel_id, name)
+    if name == "error":
+        assert cell["status"] == "error"
+        (output,) = cell["outputs"]
+        assert output["ename"] == "ZeroDivisionError"
+        assert output["evalue"] == "division by zero"
+        assert output["traceback"]
+    else:
+        assert cell["status"] == "ok"
+        assert cell["outputs"] == expected
+    assert_valid([cell])
+
+
+async def test_display_id_updates_reach_every_cell(
+    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    first = await client.execute(
+        "from IPython.display import display\nh = display('v1', display_id='progress')",
+        cell_id="show",
+    )
+    await client.collect(first)
+    second = await client.execute(
+        "display('v1-again', display_id='progress')\nh.update('v2')", cell_id="update"
+    )
+    await client.collect(second)
+
+    shown = await recorded(kernel_id, "show")
+    updated = await recorded(kernel_id, "update")
+    assert shown["outputs"] == [
+        {"output_type": "display_data", "data": {"text/plain": "'v2'"}, "metadata": {}}
+    ]
+    assert updated["outputs"] == shown["outputs"]
+    assert all("transient" not in out for out in shown["outputs"] + updated["outputs"])
+    assert_valid([shown, updated])
+
+
+async def test_restart_marks_old_cells_and_keeps_new_ones_apart(
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, recorded: Any, sc_registry: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    before = await client.execute("print('before')", cell_id="cell")
+    await client.collect(before)
+    await recorded(kernel_id, "cell")
+
+    await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
+    client2 = await sc_connect(kernel_id, "v1")
+    after = await client2.execute("print('after')", cell_id="cell")
+    await client2.collect(after)
+    cell = await recorded(kernel_id, "cell")
+    assert cell["msg_id"] == after
+    assert cell["outputs"][0]["text"] == "after\n"
+    assert cell["execution_count"] == 1
+    assert cell["run"] == 1
+    assert not cell["stale"]
+
+
+async def test_shutdown_keeps_the_record_readable(
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    msg_id = await client.execute("print('kept')", cell_id="kept")
+    await client.collect(msg_id)
+    await recorded(kernel_id, "kept")
+    await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+
+    notebook = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "notebook")
+    assert notebook["alive"] is False
+    assert [cell["id"] for cell in notebook["cells"]] == ["kept"]
+    kernels = await fetch_json(jp_fetch, "api", "sidecar", "kernels")
+    (summary,) = [k for k in kernels if k["kernel_id"] == kernel_id]
+    assert summary["alive"] is False
+    assert summary["execution_state"] == "gone"

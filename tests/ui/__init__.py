@@ -1,0 +1,1 @@
+"""Real-browser tests (Playwright on Debian's Chromium)."""

@@ -1,0 +1,166 @@
+"""Real-browser test harness: a real `jupyter lab` subprocess and Debian's Chromium.
+
+Fixtures (prefix `sc_`):
+
+- `sc_lab_server` (session): JupyterLab started from the current venv, isolated in temp
+  dirs, with a method to stop and restart it on the same port and dirs.
+- `sc_browser` (session): a Playwright persistent context on `/usr/bin/chromium`.
+- `sc_page` (function): a fresh page of that context; on failure its screenshot and
+  console are saved and their paths printed.
+
+UI tests are plain sync functions (Playwright's sync API) marked `@pytest.mark.ui`;
+helpers live in `harness.py`. Tests install nothing: the package (with its built
+labextension) must be installed in the venv that runs pytest, and Chromium must be at
+`/usr/bin/chromium`.
+
+Playwright and pytest-jupyter share the main thread. Between two sync calls Playwright
+keeps its own event loop marked as the thread's *running* loop. pytest-jupyter's autouse
+`jp_asyncio_loop` would then pick that loop up, run async tests in it ("This event loop
+is already running") and close it at teardown. So the loop is marked only while a test
+that uses the browser runs (`_sc_playwright_loop`), and unmarked in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+
+from .harness import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, LabServer
+
+
+@pytest.fixture(scope="session")
+def sc_lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A running JupyterLab from the current venv, in temp dirs, for the whole session."""
+    server = LabServer(base_dir=tmp_path_factory.mktemp("sc_lab"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- Playwright -------------------------------------------------------------------------
+
+
+@dataclass
+class _PlaywrightSession:
+    playwright: Playwright
+    context: BrowserContext
+    loop: asyncio.AbstractEventLoop
+
+
+_SESSION_KEY = pytest.StashKey[_PlaywrightSession]()
+
+
+@contextmanager
+def _loop_marked(loop: asyncio.AbstractEventLoop | None) -> Iterator[None]:
+    """Mark Playwright's loop as the thread's running loop for a while (see module doc)."""
+    previous = asyncio._get_running_loop()
+    asyncio._set_running_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(previous)
+
+
+@pytest.fixture(scope="session")
+def sc_browser(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrowserContext]:
+    """Headless Chromium (Debian's) with a fresh profile, shared by the session."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium "
+            "(apt-get install -y chromium; scripts/test.sh does it)"
+        )
+    profile = tmp_path_factory.mktemp("sc_chromium_profile")
+    # Playwright's sync API starts its own loop; it needs none marked as running.
+    with _loop_marked(None):
+        playwright = sync_playwright().start()
+        try:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+            )
+        except BaseException:
+            playwright.stop()
+            raise
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        loop = asyncio._get_running_loop()
+        assert loop is not None, "Playwright's sync API left no loop marked as running"
+    session = _PlaywrightSession(playwright=playwright, context=context, loop=loop)
+    request.config.stash[_SESSION_KEY] = session
+    try:
+        yield context
+    finally:
+        del request.config.stash[_SESSION_KEY]
+        with _loop_marked(loop):
+            try:
+                context.close()
+            finally:
+                playwright.stop()
+
+
+@pytest.fixture(autouse=True)
+def _sc_playwright_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """While a test that uses the browser runs, mark Playwright's loop as running."""
+    if "sc_browser" not in request.fixturenames:
+        yield
+        return
+    if "jp_asyncio_loop" in request.fixturenames:
+        # Set up pytest-jupyter's loop first (and so tear it down after us) while no
+        # loop is marked: it must get a loop of its own, never Playwright's.
+        request.getfixturevalue("jp_asyncio_loop")
+    request.getfixturevalue("sc_browser")
+    session = request.config.stash[_SESSION_KEY]
+    with _loop_marked(session.loop):
+        yield
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item, so fixtures can tell a failed test."""
+    report = yield
+    setattr(item, f"sc_report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def sc_page(
+    request: pytest.FixtureRequest,
+    sc_browser: BrowserContext,
+    sc_lab_server: LabServer,
+    tmp_path: Path,
+) -> Iterator[Page]:
+    """A fresh page; on failure, its screenshot and console are saved under tmp_path."""
+    sc_lab_server.ensure_running()
+    page = sc_browser.new_page()
+    console: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        console.append(f"[{message.type}] {message.text}")
+
+    page.on("console", record)
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "sc_report_call", None)
+        if report is not None and report.failed and not page.is_closed():
+            shot = tmp_path / "failure.png"
+            try:
+                page.screenshot(path=shot, full_page=True)
+            except Exception as err:  # the page may be gone; keep the other artifacts
+                print(f"screenshot failed: {err!r}")
+            (tmp_path / "console.log").write_text("\n".join(console) + "\n")
+            print(f"UI failure artifacts: {shot} and {tmp_path / 'console.log'}")
+            print(f"--- server log tail ---\n{sc_lab_server.log_tail()}")
+        page.close()
