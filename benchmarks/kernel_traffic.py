@@ -353,7 +353,8 @@ class KernelChannel:
                     f" within {timeout}s for {code[:60]!r} (msg_id {msg_id}); got so far: "
                     f"execute_reply {'yes' if reply_at >= 0 else 'no'}, status idle "
                     f"{'yes' if idle_at >= 0 else 'no'}, {iopub} iopub messages ({streams} "
-                    f"stream, {''.join(chunks).count(chr(10))} stdout lines collected); frames "
+                    f"stream, {''.join(chunks).count(chr(10))} stdout lines collected"
+                    f"{missing_lines(''.join(chunks)) if collect_text else ''}); frames "
                     f"for other parents meanwhile: {other}"
                 )
             try:
@@ -450,6 +451,8 @@ class Sample:
     msgs_lines: list[int] = field(default_factory=list)
     msgs_cpu: list[float] = field(default_factory=list)
     msgs_cpu10k: list[float] = field(default_factory=list)
+    lines_detail: str = ""
+    msgs_detail: str = ""
     msgs_exact: list[bool] = field(default_factory=list)
     msgs_iopub_all: list[int] = field(default_factory=list)
     msgs_stream_all: list[int] = field(default_factory=list)
@@ -526,6 +529,35 @@ def messages_code(n: int) -> str:
     )
 
 
+def missing_lines(text: str, n: int | None = None) -> str:
+    """For the output of the (b)/(c) cells (lines 0, 1, 2, ...): which line numbers are
+    missing, duplicated or out of order, compactly."""
+    try:
+        seen = [int(line) for line in text.splitlines()]
+    except ValueError:
+        return "; output is not one integer per line"
+    if not seen:
+        return "; no lines"
+    top = (n - 1) if n is not None else max(seen)
+    present = set(seen)
+    gaps: list[str] = []
+    start: int | None = None
+    for i in range(top + 2):
+        if i <= top and i not in present:
+            start = i if start is None else start
+        elif start is not None:
+            gaps.append(f"{start}" if start == i - 1 else f"{start}-{i - 1}")
+            start = None
+    notes = [f"; lines seen {seen[0]}..{seen[-1]}"]
+    if gaps:
+        notes.append(f"missing {', '.join(gaps[:10])}{' ...' if len(gaps) > 10 else ''}")
+    if len(present) != len(seen):
+        notes.append(f"{len(seen) - len(present)} duplicated")
+    if seen != sorted(seen):
+        notes.append("out of order")
+    return ", ".join(notes)
+
+
 def expected_text(n: int) -> str:
     return "".join(f"{i}\n" for i in range(n))
 
@@ -548,6 +580,9 @@ async def bench_lines(sides: Sequence[Side], args: argparse.Namespace) -> None:
             all(r.text == expected and r.status == "ok" for r in results)
         )
         side.sample.lines_msgs.append(int(med([r.streams for r in results])))
+        for r in results:
+            if r.text != expected:
+                side.sample.lines_detail += missing_lines(r.text, args.lines)
 
 
 async def bench_messages(sides: Sequence[Side], args: argparse.Namespace) -> None:
@@ -574,6 +609,9 @@ async def bench_messages(sides: Sequence[Side], args: argparse.Namespace) -> Non
         sample.msgs_stream.append(int(med([r.streams for r in results])))
         sample.msgs_lines.append(min(r.text.count("\n") for r in results))
         sample.msgs_exact.append(all(r.text == expected and r.status == "ok" for r in results))
+        for r in results:
+            if r.text != expected:
+                sample.msgs_detail += missing_lines(r.text, args.messages)
         sample.msgs_cpu.append(med([r.cpu for r in results]))
         total_msgs = sum(r.iopub for r in results)
         sample.msgs_cpu10k.append(
@@ -677,12 +715,12 @@ def print_table(stock: Sample, ours: Sample, args: argparse.Namespace) -> list[s
         if not all(sample.lines_exact):
             problems.append(
                 f"(b) {name}: stdout text not exactly the {args.lines} expected lines "
-                f"(fewest lines per round: {sample.lines_count})"
+                f"(fewest lines per round: {sample.lines_count}){sample.lines_detail}"
             )
         if not all(sample.msgs_exact):
             problems.append(
                 f"(c) {name}: stdout text not exactly the {args.messages} expected lines "
-                f"(fewest lines per round: {sample.msgs_lines})"
+                f"(fewest lines per round: {sample.msgs_lines}){sample.msgs_detail}"
             )
         want = (args.messages, args.messages + 3)  # stream; + busy, execute_input, idle
         if any(n != want[0] for n in sample.msgs_stream_all) or any(

@@ -10,13 +10,11 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import zmq
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets import Bool
-from zmq.eventloop.zmqstream import ZMQStream
 
 DELIM = b"<IDS|MSG>"
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
@@ -168,67 +166,6 @@ def execute_request_from_ws(ws_msg: str | bytes, v1: bool) -> tuple[str, str, st
         return None
 
 
-MessageCallback = Callable[[KernelMessage], None]
-
-
-class IopubSubscription:
-    """The sidecar's own SUB socket on a kernel's iopub, independent of any websocket.
-
-    The receive high-water mark is set to 0 (unbounded) before connecting: ZMQ's default
-    (1000) silently drops messages under load, which is exactly when users need the copy.
-    """
-
-    def __init__(self, kernel_manager: Any, on_message: MessageCallback) -> None:
-        self._km = kernel_manager
-        self._on_message = on_message
-        self._stream: ZMQStream | None = None
-        self._url = ""
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    def _iopub_url(self) -> str:
-        info = self._km.get_connection_info()
-        transport, ip, port = info["transport"], info["ip"], info["iopub_port"]
-        return f"tcp://{ip}:{port}" if transport == "tcp" else f"{transport}://{ip}-{port}"
-
-    def open(self) -> None:
-        """Connect (or reconnect when the kernel's ports changed)."""
-        url = self._iopub_url()
-        if self._stream is not None and not self._stream.closed() and url == self._url:
-            return
-        self.close()
-        sock = self._km.context.socket(zmq.SUB, socket_class=zmq.Socket)
-        sock.linger = 0
-        sock.setsockopt(zmq.RCVHWM, 0)
-        public_key = getattr(self._km, "curve_publickey", None)
-        if public_key is not None:
-            sock.curve_secretkey = self._km.curve_secretkey
-            sock.curve_publickey = public_key
-            sock.curve_serverkey = public_key
-        sock.setsockopt(zmq.SUBSCRIBE, b"")
-        sock.connect(url)
-        self._url = url
-        self._stream = ZMQStream(sock)
-        self._stream.on_recv(self._receive)
-
-    def _receive(self, msg_list: list[bytes]) -> None:
-        msg = KernelMessage.from_zmq(msg_list)
-        if msg is None:
-            return
-        try:
-            self._on_message(msg)
-        except Exception:
-            log.exception("jupyter_sidecar_ext: failed to record an iopub message")
-
-    def close(self) -> None:
-        if self._stream is not None and not self._stream.closed():
-            self._stream.on_recv(None)
-            self._stream.close(linger=0)
-        self._stream = None
-
-
 class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
     """The server's kernel websocket connection, tapped for the sidecar.
 
@@ -244,6 +181,13 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
         "delayed ACKs add tens of milliseconds to every small message round trip.",
     )
 
+    share_iopub = Bool(
+        True,
+        config=True,
+        help="Serve this connection's iopub from the kernel's one sidecar subscription "
+        "instead of a SUB socket per connection: recording then costs no extra subscriber.",
+    )
+
     @property
     def _sidecar(self) -> Any:
         registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
@@ -255,6 +199,19 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
         if registry is not None:
             # The recorder must be receiving before the first client can send anything.
             await registry.ensure(self.kernel_id)
+
+    def create_stream(self) -> None:
+        """Like the server's, but iopub is the kernel's shared subscription (fan-out)."""
+        sidecar = self._sidecar if self.share_iopub else None
+        if sidecar is None:
+            super().create_stream()
+            return
+        identity = self.session.bsession
+        for channel in ("shell", "control", "stdin"):
+            stream = getattr(self.kernel_manager, "connect_" + channel)(identity=identity)
+            stream.channel = channel
+            self.channels[channel] = stream
+        self.channels["iopub"] = sidecar.iopub_stream()
 
     def connect(self) -> Any:
         if self.tcp_nodelay and self.websocket_handler.ws_connection is not None:

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .connection import IopubSubscription, KernelMessage
+from .connection import KernelMessage
+from .iopub import FanoutStream, IopubSubscription
 from .shadow import ShadowCell, ShadowNotebook
 
 # iopub messages that can change what a cell shows. Anything else is not decoded at all.
@@ -50,6 +51,7 @@ class KernelSidecar:
         self._dirty: dict[str, ShadowCell] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._started: asyncio.Task[None] | None = None
+        self._busy: dict[str, None] = {}  # requests that went busy and not yet idle, in order
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -89,9 +91,14 @@ class KernelSidecar:
                 "jupyter_sidecar_ext: no iopub traffic from kernel %s", self.kernel_id
             )
 
+    def iopub_stream(self) -> FanoutStream:
+        """An iopub stream for a websocket connection, fed by this sidecar's subscription."""
+        return self._iopub.stream()
+
     def on_restarted(self) -> None:
         """The kernel restarted: old cells are marked, the subscription follows new ports."""
         self._iopub.open()
+        self._busy.clear()
         self._changed(self.notebook.mark_restart())
 
     def retire(self) -> None:
@@ -123,7 +130,27 @@ class KernelSidecar:
         if msg_type in _DISPLAY_IOPUB or (
             msg_type in _CELL_IOPUB and msg.parent_msg_type == "execute_request"
         ):
+            if msg_type == "status":
+                self._track_gaps(msg)
             self._changed(self.notebook.handle_iopub(msg_type, msg.parent_msg_id, msg.content))
+
+    def _track_gaps(self, msg: KernelMessage) -> None:
+        """Detect lost iopub messages from ordering: one kernel PUB socket sends in order and
+        the main shell runs one request at a time, so a request going busy while an earlier
+        one never went idle means that idle (and maybe outputs) was dropped on the way."""
+        parent_id = msg.parent_msg_id
+        if parent_id is None or msg.parent_header.get("subshell_id"):
+            return
+        state = msg.content.get("execution_state")
+        if state == "idle":
+            self._busy.pop(parent_id, None)
+        elif state == "busy":
+            for lost in [other for other in self._busy if other != parent_id]:
+                del self._busy[lost]
+                self._changed(self.notebook.mark_gap(lost))
+                idle = {"execution_state": "idle"}
+                self._changed(self.notebook.handle_iopub("status", lost, idle))
+            self._busy[parent_id] = None
 
     # -- change batching -----------------------------------------------------------------------
 

@@ -294,3 +294,73 @@ async def test_shutdown_keeps_the_record_readable(
     (summary,) = [k for k in kernels if k["kernel_id"] == kernel_id]
     assert summary["alive"] is False
     assert summary["execution_state"] == "gone"
+
+
+def _iopub(session: Any, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> Any:
+    from jupyter_sidecar_ext.connection import KernelMessage
+
+    msg = session.msg(msg_type, content=content, parent=parent)
+    return KernelMessage.from_zmq(session.serialize(msg, ident=[b"kernel.1." + msg_type.encode()]))
+
+
+async def test_a_lost_idle_is_detected_and_marked_as_a_gap() -> None:
+    """Scripted: request A goes busy, prints, and B goes busy before A's idle arrived."""
+    import logging
+
+    from jupyter_client.session import Session
+
+    from jupyter_sidecar_ext.shadow import ShadowNotebook
+    from jupyter_sidecar_ext.sidecar import KernelSidecar
+
+    session = Session(key=b"")
+    changes: list[str] = []
+    sidecar = KernelSidecar(
+        "k",
+        None,
+        ShadowNotebook(),
+        lambda _, cells: changes.extend(c.id for c in cells),
+        logging.getLogger("test"),
+    )
+    a = session.msg("execute_request", content={"code": "print(1)"})
+    b = session.msg("execute_request", content={"code": "print(2)"})
+    sidecar.on_execute_request(a["header"]["msg_id"], "print(1)", "A")
+    sidecar.on_execute_request(b["header"]["msg_id"], "print(2)", "B")
+    sidecar._on_iopub(_iopub(session, "status", {"execution_state": "busy"}, a))
+    sidecar._on_iopub(_iopub(session, "stream", {"name": "stdout", "text": "1\n"}, a))
+    # A's idle was dropped by the kernel's PUB socket; B starts.
+    sidecar._on_iopub(_iopub(session, "status", {"execution_state": "busy"}, b))
+    sidecar._on_iopub(_iopub(session, "stream", {"name": "stdout", "text": "2\n"}, b))
+    sidecar._on_iopub(_iopub(session, "status", {"execution_state": "idle"}, b))
+
+    cell_a, cell_b = sidecar.notebook.get("A"), sidecar.notebook.get("B")
+    assert cell_a is not None and cell_b is not None
+    assert cell_a.gap and cell_a.status == "ok" and cell_a.ended is not None
+    assert cell_a.outputs == [{"output_type": "stream", "name": "stdout", "text": "1\n"}]
+    assert not cell_b.gap and cell_b.status == "ok"
+    sidecar.flush()
+    assert set(changes) == {"A", "B"}
+
+
+async def test_every_line_is_recorded_under_cpu_load(
+    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+) -> None:
+    """Two CPU-bound processes beside the server; 10 runs of a 20,000-line cell."""
+    import subprocess
+    import sys
+
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        kernel_id = await sc_start_kernel()
+        client = await sc_connect(kernel_id, "v1")
+        expected = "".join(f"{i}\n" for i in range(20_000))
+        for run in range(10):
+            cell_id = f"run-{run}"
+            msg_id = await client.execute("for i in range(20000): print(i)", cell_id=cell_id)
+            await client.collect(msg_id, timeout=120)
+            cell = await recorded(kernel_id, cell_id)
+            assert not cell["gap"]
+            assert "".join(out["text"] for out in cell["outputs"]) == expected, run
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()

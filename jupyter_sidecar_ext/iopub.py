@@ -1,0 +1,197 @@
+"""One iopub subscription per kernel, fanned out to the recorder and every websocket.
+
+Stock jupyter_server opens a SUB socket per websocket connection; each extra subscriber
+costs the kernel's PUB socket a copy of every message. Here a kernel has one SUB socket
+(plus the server's own activity watcher, as in stock), whatever the number of connections.
+Websocket connections get a `FanoutStream`, a stand-in for the ZMQStream the server would
+have created, so the server's buffering, replay, nudging and rate limiting work unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+from zmq.eventloop.zmqstream import ZMQStream
+
+from .connection import KernelMessage
+
+log = logging.getLogger(__name__)
+
+MessageCallback = Callable[[KernelMessage], None]
+RawCallback = Callable[[list[bytes]], None]
+
+# Messages a connection holds while it has no callback (ZMQ's default receive HWM).
+PENDING_LIMIT = 1000
+
+
+class IopubSubscription:
+    """The kernel's single SUB socket: forwards raw frames first, then records.
+
+    The receive high-water mark is 0 (unbounded), set before connecting: ZMQ's default
+    (1000) silently drops messages under load, which is exactly when users need the copy.
+    """
+
+    def __init__(self, kernel_manager: Any, on_message: MessageCallback) -> None:
+        self._km = kernel_manager
+        self._on_message = on_message
+        self._stream: ZMQStream | None = None
+        self._url = ""
+        self._fanout: list[FanoutStream] = []
+
+    @property
+    def closed(self) -> bool:
+        return self._stream is None or self._stream.closed()
+
+    def _iopub_url(self) -> str:
+        info = self._km.get_connection_info()
+        transport, ip, port = info["transport"], info["ip"], info["iopub_port"]
+        return f"tcp://{ip}:{port}" if transport == "tcp" else f"{transport}://{ip}-{port}"
+
+    def open(self) -> None:
+        """Connect, or reconnect when the kernel's ports changed (restart with new ports)."""
+        url = self._iopub_url()
+        if not self.closed and url == self._url:
+            return
+        self._close_socket()
+        sock = self._km.context.socket(zmq.SUB, socket_class=zmq.Socket)
+        sock.linger = 0
+        sock.setsockopt(zmq.RCVHWM, 0)
+        public_key = getattr(self._km, "curve_publickey", None)
+        if public_key is not None:
+            sock.curve_secretkey = self._km.curve_secretkey
+            sock.curve_publickey = public_key
+            sock.curve_serverkey = public_key
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(url)
+        self._url = url
+        self._stream = ZMQStream(sock)
+        self._stream.on_recv(self._receive)
+
+    def stream(self) -> FanoutStream:
+        """A new stand-in iopub stream for one websocket connection."""
+        return FanoutStream(self)
+
+    def flush(self) -> int:
+        """Deliver what is already queued on the socket (before a restart notice)."""
+        return 0 if self._stream is None or self._stream.closed() else self._stream.flush()
+
+    def close(self) -> None:
+        """Stop receiving for good: the kernel is gone."""
+        self._close_socket()
+        self._fanout.clear()
+
+    def _close_socket(self) -> None:
+        if self._stream is not None and not self._stream.closed():
+            self._stream.on_recv(None)
+            self._stream.close(linger=0)
+        self._stream = None
+
+    def _attach(self, stream: FanoutStream) -> None:
+        if stream not in self._fanout:
+            self._fanout.append(stream)
+
+    def _detach(self, stream: FanoutStream) -> None:
+        if stream in self._fanout:
+            self._fanout.remove(stream)
+
+    def _receive(self, msg_list: list[bytes]) -> None:
+        # Clients first, untouched; each isolated so one failing connection can't starve
+        # the others or the recorder.
+        for stream in tuple(self._fanout):
+            try:
+                stream.deliver(msg_list)
+            except Exception:
+                log.exception("jupyter_sidecar_ext: an iopub subscriber failed")
+        msg = KernelMessage.from_zmq(msg_list)
+        if msg is None:
+            return
+        try:
+            self._on_message(msg)
+        except Exception:
+            log.exception("jupyter_sidecar_ext: failed to record an iopub message")
+
+
+class _SocketState:
+    """What the server reads of `stream.socket` (only `.closed`, when it stops buffering)."""
+
+    def __init__(self, stream: FanoutStream) -> None:
+        self._stream = stream
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed()
+
+
+class FanoutStream:
+    """The part of the ZMQStream interface the server uses on an iopub channel.
+
+    Like a SUB socket, it is subscribed from creation until closed: messages arriving
+    while no callback is set wait in a queue (bounded like ZMQ's default high-water mark)
+    and are delivered, in order, from the event loop once a callback is set.
+    """
+
+    def __init__(self, subscription: IopubSubscription) -> None:
+        self._subscription = subscription
+        self._callback: RawCallback | None = None
+        self._pending: deque[list[bytes]] = deque()
+        self._drain_scheduled = False
+        self._closed = False
+        self.channel = "iopub"
+        self.socket = _SocketState(self)
+        subscription._attach(self)
+
+    def on_recv(self, callback: RawCallback | None, copy: bool = True) -> None:
+        self._callback = callback
+        if callback is not None and self._pending:
+            self._schedule_drain()
+
+    def on_recv_stream(
+        self, callback: Callable[[Any, list[bytes]], None] | None, copy: bool = True
+    ) -> None:
+        if callback is None:
+            self.on_recv(None)
+        else:
+            self.on_recv(lambda msg_list: callback(self, msg_list))
+
+    def stop_on_recv(self) -> None:
+        self.on_recv(None)
+
+    def deliver(self, msg_list: list[bytes]) -> None:
+        if self._callback is not None and not self._pending:
+            self._callback(msg_list)
+            return
+        if len(self._pending) >= PENDING_LIMIT:
+            return  # what a SUB socket does at its high-water mark
+        self._pending.append(msg_list)
+        if self._callback is not None:
+            self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        while self._pending and self._callback is not None and not self._closed:
+            self._callback(self._pending.popleft())
+
+    def flush(self, flag: int = zmq.POLLIN | zmq.POLLOUT, limit: int | None = None) -> int:
+        count = self._subscription.flush()
+        if self._callback is not None:
+            self._drain()
+        return count
+
+    def closed(self) -> bool:
+        return self._closed or self._subscription.closed
+
+    def close(self, linger: int | None = None) -> None:
+        self._closed = True
+        self._callback = None
+        self._pending.clear()
+        self._subscription._detach(self)

@@ -1,0 +1,108 @@
+"""One iopub subscription per kernel, fanned out: the server's own behaviours stay intact."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from jupyter_sidecar_ext.iopub import FanoutStream
+
+
+def established_connections_to(port: int) -> int:
+    """TCP connections on this machine whose remote end is `port` (client sides only)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01":
+                count += 1
+    return count
+
+
+async def test_three_websockets_share_one_subscription(
+    jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    clients = [await sc_connect(kernel_id, protocol) for protocol in ("v1", "v1", "legacy")]
+    msg_id = await clients[0].execute("print('to all')", cell_id="shared")
+    for client in clients:
+        replies = await client.collect(msg_id) if client is clients[0] else None
+        if replies is None:  # the others see the iopub traffic too
+            while True:
+                msg = await client.receive()
+                assert msg is not None
+                if msg["header"]["msg_type"] == "stream":
+                    assert msg["content"]["text"] == "to all\n"
+                    break
+
+    iopub_port = jp_serverapp.kernel_manager.get_kernel(kernel_id).iopub_port
+    # the server's activity watcher (as in stock) + the sidecar's shared subscription;
+    # stock would have one more per websocket (4 here).
+    assert established_connections_to(iopub_port) == 2
+    fanout = sc_registry.find(kernel_id)._iopub._fanout
+    assert len(fanout) == 3
+    assert all(isinstance(stream, FanoutStream) for stream in fanout)
+
+
+async def test_reconnect_replays_what_the_session_missed(
+    sc_start_kernel: Any, sc_connect: Any, sc_wait_until: Any, jp_serverapp: Any
+) -> None:
+    """The server buffers for the last session and replays on its reconnect (stock)."""
+    kernel_id = await sc_start_kernel()
+    session_id = uuid.uuid4().hex
+    first = await sc_connect(kernel_id, "v1", session_id=session_id)
+    code = (
+        "import time\nprint('start', flush=True)\ntime.sleep(0.5)\n"
+        "for i in range(20):\n    print(i, flush=True)\n"
+    )
+    msg_id = await first.execute(code, cell_id="replayed")
+    seen: list[str] = []
+    while not seen:
+        msg = await first.receive()
+        assert msg is not None
+        if msg["header"]["msg_type"] == "stream":
+            seen.append(msg["content"]["text"])
+    first.close()
+    manager = jp_serverapp.kernel_manager
+    await sc_wait_until(
+        lambda: manager._kernel_connections.get(kernel_id) == 0, what="the websocket to close"
+    )
+
+    second = await sc_connect(kernel_id, "v1", session_id=session_id)
+    replies = await second.collect(msg_id)
+    seen += [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
+    assert "".join(seen) == "start\n" + "".join(f"{i}\n" for i in range(20))
+
+
+async def test_activity_tracking_still_follows_the_kernel(
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_wait_until: Any, jp_serverapp: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    before = json.loads((await jp_fetch("api", "kernels", kernel_id)).body)["last_activity"]
+    msg_id = await client.execute("import time; time.sleep(0.3)", cell_id="busy")
+    kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+    await sc_wait_until(lambda: kernel.execution_state == "busy", what="busy")
+    await client.collect(msg_id)
+    await sc_wait_until(lambda: kernel.execution_state == "idle", what="idle")
+    after = json.loads((await jp_fetch("api", "kernels", kernel_id)).body)["last_activity"]
+    assert after > before
+
+
+async def test_same_websocket_keeps_working_across_a_restart(
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    await client.collect(await client.execute("x = 1", cell_id="a"))
+    await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
+    msg_id = await client.execute("print('after restart')", cell_id="b")
+    replies = await client.collect(msg_id)
+    texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
+    assert texts == ["after restart\n"]
