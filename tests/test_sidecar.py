@@ -345,10 +345,13 @@ async def test_every_line_is_recorded_under_cpu_load(
     sc_start_kernel: Any, sc_connect: Any, recorded: Any
 ) -> None:
     """Two CPU-bound processes beside the server; 10 runs of a 20,000-line cell."""
-    import subprocess
+    import asyncio
     import sys
 
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    burners = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+        for _ in range(2)
+    ]
     try:
         kernel_id = await sc_start_kernel()
         client = await sc_connect(kernel_id, "v1")
@@ -363,4 +366,4 @@ async def test_every_line_is_recorded_under_cpu_load(
     finally:
         for burner in burners:
             burner.kill()
-            burner.wait()
+            await burner.wait()
