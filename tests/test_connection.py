@@ -145,3 +145,27 @@ def test_hostile_frames_are_not_well_formed_v1(frame: str | bytes) -> None:
     assert not is_well_formed(frame, v1=True)
     if isinstance(frame, bytes):
         assert not is_well_formed(frame, v1=False)
+
+
+@pytest.mark.parametrize("protocol", ["v1", "legacy"])
+async def test_kernel_websockets_have_tcp_nodelay(
+    protocol: str, sc_start_kernel: Any, sc_connect: Any
+) -> None:
+    """Without TCP_NODELAY, Nagle + delayed ACK add tens of ms to every tiny round trip."""
+    import socket
+
+    from jupyter_server.services.kernels.connection.channels import (
+        ZMQChannelsWebsocketConnection,
+    )
+
+    from jupyter_sidecar_ext.connection import SidecarKernelConnection
+
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, protocol)
+    await client.collect(await client.execute("1"))
+    (connection,) = [
+        c for c in ZMQChannelsWebsocketConnection._open_sockets if c.kernel_id == kernel_id
+    ]
+    assert isinstance(connection, SidecarKernelConnection)
+    sock = connection.websocket_handler.ws_connection.stream.socket
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

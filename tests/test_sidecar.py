@@ -367,3 +367,17 @@ async def test_every_line_is_recorded_under_cpu_load(
         for burner in burners:
             burner.kill()
             await burner.wait()
+
+
+async def test_kernel_started_by_a_session_is_recorded_with_its_path(
+    jp_fetch: Any, sc_connect: Any, recorded: Any
+) -> None:
+    body = {"path": "work/analysis.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
+    response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
+    kernel_id = json.loads(response.body)["kernel"]["id"]
+    client = await sc_connect(kernel_id, "v1")
+    await client.collect(await client.execute("print('in a session')", cell_id="s1"))
+    await recorded(kernel_id, "s1")
+    notebook = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "notebook")
+    assert notebook["path"] == "work/analysis.ipynb"
+    assert notebook["cells"][0]["outputs"][0]["text"] == "in a session\n"
