@@ -7,12 +7,12 @@ import copy
 import pytest
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
-
 pytest_plugins = ["pytest_jupyter.jupyter_server", "jupyter_sidecar_ext.pytest_plugin"]
 
 
 @pytest.fixture
 def jp_server_config() -> Config:
     """Enable the extension and its kernel websocket connection class."""
+    from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG  # registered by now
+
     return Config(copy.deepcopy(SERVER_CONFIG))

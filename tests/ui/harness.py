@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,9 +94,15 @@ class LabServer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def lab_url(self, path: str = "lab") -> str:
-        """URL of a JupyterLab page, logged in with the token."""
-        return f"{self.url}{path.lstrip('/')}?token={self.token}"
+    def lab_url(self, path: str = "lab", **query: str) -> str:
+        """URL of a JupyterLab page, logged in with the token.
+
+        A test that needs a known layout opens a workspace of its own, e.g.
+        `lab_url("lab/workspaces/mytest", reset="")`: the server and its workspaces
+        directory are shared by the whole session.
+        """
+        params = urllib.parse.urlencode({**query, "token": self.token})
+        return f"{self.url}{path.lstrip('/')}?{params}"
 
     def request(
         self, method: str, path: str, body: Any = None, timeout: float = 30.0

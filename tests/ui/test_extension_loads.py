@@ -30,10 +30,10 @@ def test_extension_loads_and_reaches_server(
 
     sc_page.on("console", record)
 
-    sc_page.goto(sc_lab_server.lab_url())
+    sc_page.goto(sc_lab_server.lab_url("lab/workspaces/sc-extension-loads", reset=""))
     # The plugin sets the marker once its first call to the server has settled.
     sc_page.wait_for_selector(READY, state="attached", timeout=60_000)
-    # JupyterLab itself rendered: the launcher of a fresh workspace is visible.
+    # JupyterLab itself rendered: a reset workspace shows the launcher.
     sc_page.locator(".jp-Launcher").first.wait_for(state="visible")
     sc_page.screenshot(path=tmp_path / "lab.png")
 
