@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int
+from traitlets import Bool, Float, Int, Unicode
 
 from .connection import SIDECAR_SETTING
 from .events import SCHEMA_FILES
 from .handlers import make_handlers
 from .registry import RecorderLimits, SidecarRegistry
+from .store import CellStore, StoreLimits
+
+STORE_FILE = "outputs.sqlite"
 
 
 class SidecarApp(ExtensionApp):
@@ -46,6 +50,43 @@ class SidecarApp(ExtensionApp):
         help="Seconds over which cell changes are batched into one event per cell.",
     )
 
+    store_enabled = Bool(
+        True,
+        config=True,
+        help="Persist recorded cells in SQLite so they survive a server restart.",
+    )
+    store_path = Unicode(
+        "",
+        config=True,
+        help="The SQLite file; empty means jupyter_sidecar_ext/outputs.sqlite in the "
+        "server's data directory.",
+    )
+    store_interval = Float(
+        1.0,
+        config=True,
+        help="Seconds over which changed cells are batched into one write.",
+    )
+    store_max_kernels = Int(200, config=True, help="Kernels kept in the store, newest first.")
+    store_max_bytes = Int(
+        512 * 1024 * 1024,
+        config=True,
+        help="Bytes of recorded cells kept in the store; the oldest kernels go first.",
+    )
+    store_retention_days = Float(
+        30.0, config=True, help="Days a kernel's recorded cells are kept after its last change."
+    )
+
+    def _make_store(self, data_dir: str) -> CellStore | None:
+        if not self.store_enabled:
+            return None
+        path = Path(self.store_path) if self.store_path else Path(data_dir) / self.name / STORE_FILE
+        limits = StoreLimits(
+            max_kernels=self.store_max_kernels,
+            max_bytes=self.store_max_bytes,
+            retention_seconds=self.store_retention_days * 86400,
+        )
+        return CellStore(path, limits, self.log, interval=self.store_interval)
+
     def initialize_settings(self) -> None:
         serverapp = self.serverapp
         assert serverapp is not None, "initialize_settings runs after linking to a server"
@@ -65,6 +106,7 @@ class SidecarApp(ExtensionApp):
             ),
             log=self.log,
             resolve_path=self._session_path,
+            store=self._make_store(serverapp.data_dir),
         )
         self.settings[SIDECAR_SETTING] = self.registry
         self.registry.listen()

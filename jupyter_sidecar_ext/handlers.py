@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -13,7 +14,12 @@ from . import __version__
 from .registry import SidecarRegistry
 from .sidecar import KernelSidecar
 
-FEATURES = ["record", "notebook", "events"]
+FEATURES = ["record", "notebook", "events", "persist"]
+
+
+def iso(epoch: float) -> str:
+    """Epoch seconds as the ISO-8601 UTC form the rest of the API uses."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class SidecarHandler(APIHandler):
@@ -28,20 +34,12 @@ class SidecarHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload))
 
-    def sidecar_or_404(self, kernel_id: str) -> KernelSidecar:
-        sidecar = self.registry.find(kernel_id)
-        if sidecar is None:
+    async def stored_or_404(self, kernel_id: str) -> dict[str, Any]:
+        """A kernel's notebook from the store (kernels of earlier server runs)."""
+        stored = await self.registry.stored_notebook(kernel_id)
+        if stored is None:
             raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
-        return sidecar
-
-    async def known_sidecar(self, kernel_id: str) -> KernelSidecar:
-        """A live kernel's sidecar (adopted on first sight) or a retired one."""
-        sidecar = self.registry.find(kernel_id)
-        if sidecar is None and kernel_id in self.kernel_manager:
-            sidecar = await self.registry.ensure(kernel_id)
-        if sidecar is None:
-            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
-        return sidecar
+        return stored
 
 
 class InfoHandler(SidecarHandler):
@@ -55,10 +53,36 @@ class KernelsHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        path = self.get_query_argument("path", None)
         for kernel_id in self.kernel_manager.list_kernel_ids():
-            if self.registry.get(kernel_id) is None:
-                await self.registry.ensure(kernel_id)
-        self.write_json([self._summary(sidecar) for sidecar in self.registry.all()])
+            self.registry.adopt(kernel_id)
+        summaries = [
+            self._summary(sidecar)
+            for sidecar in self.registry.all()
+            if path is None or sidecar.path == path
+        ]
+        known = {summary["kernel_id"] for summary in summaries}
+        for stored in await self.registry.stored_kernels(path):
+            if stored["kernel_id"] not in known:
+                summaries.append(self._stored_summary(stored))
+        summaries.sort(key=lambda summary: str(summary["updated"]), reverse=True)
+        self.write_json(summaries)
+
+    @staticmethod
+    def _stored_summary(stored: dict[str, Any]) -> dict[str, Any]:
+        """A kernel known only from the store (e.g. from before a server restart)."""
+        return {
+            "kernel_id": stored["kernel_id"],
+            "kernel_name": stored["kernel_name"],
+            "alive": False,
+            "execution_state": "gone",
+            "connections": 0,
+            "cells": stored["cells"],
+            "queued": 0,
+            "last_activity": None,
+            "path": stored["path"],
+            "updated": iso(stored["updated"]),
+        }
 
     def _summary(self, sidecar: KernelSidecar) -> dict[str, Any]:
         cells = sidecar.notebook.cells()
@@ -72,6 +96,7 @@ class KernelsHandler(SidecarHandler):
             "queued": sum(1 for cell in cells if cell.status == "queued"),
             "last_activity": None,
             "path": sidecar.path,
+            "updated": iso(sidecar.updated),
         }
         if sidecar.alive and sidecar.kernel_id in self.kernel_manager:
             model = self.kernel_manager.kernel_model(sidecar.kernel_id)
@@ -86,10 +111,17 @@ class NotebookHandler(SidecarHandler):
     @authorized
     async def get(self, kernel_id: str) -> None:
         since = self._since()
-        sidecar = await self.known_sidecar(kernel_id)
-        path = await self.registry.path_of(sidecar)
-        payload = sidecar.notebook.to_dict(since=since)
-        self.write_json({"kernel_id": kernel_id, "path": path, "alive": sidecar.alive, **payload})
+        sidecar = self.registry.find(kernel_id) or self.registry.adopt(kernel_id)
+        if sidecar is not None:
+            path = await self.registry.path_of(sidecar)
+            payload = sidecar.notebook.to_dict(since=since)
+            self.write_json(
+                {"kernel_id": kernel_id, "path": path, "alive": sidecar.alive, **payload}
+            )
+            return
+        stored = await self.stored_or_404(kernel_id)
+        stored["cells"] = [cell for cell in stored["cells"] if cell.get("seq", 0) > since]
+        self.write_json({**stored, "alive": False})
 
     def _since(self) -> int:
         raw = self.get_query_argument("since", "0")
@@ -106,11 +138,16 @@ class CellHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str, cell_id: str) -> None:
-        sidecar = await self.known_sidecar(kernel_id)
-        cell = sidecar.notebook.get(cell_id)
-        if cell is None:
+        sidecar = self.registry.find(kernel_id) or self.registry.adopt(kernel_id)
+        if sidecar is not None:
+            cell = sidecar.notebook.get(cell_id)
+            payload = None if cell is None else cell.to_dict()
+        else:
+            stored = await self.stored_or_404(kernel_id)
+            payload = next((c for c in stored["cells"] if c.get("id") == cell_id), None)
+        if payload is None:
             raise web.HTTPError(404, f"Cell not found: {cell_id}")
-        self.write_json(cell.to_dict())
+        self.write_json(payload)
 
 
 class NotFoundHandler(SidecarHandler):

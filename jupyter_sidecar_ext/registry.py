@@ -17,6 +17,7 @@ from typing import Any
 from .events import CELL_CHANGED_SCHEMA
 from .shadow import ShadowCell, ShadowNotebook
 from .sidecar import KernelSidecar
+from .store import CellStore, KernelRecord
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
@@ -44,12 +45,14 @@ class SidecarRegistry:
         limits: RecorderLimits,
         log: logging.Logger,
         resolve_path: PathResolver | None = None,
+        store: CellStore | None = None,
     ) -> None:
         self._kernel_manager = kernel_manager
         self._event_logger = event_logger
         self._limits = limits
         self._log = log
         self._resolve_path = resolve_path
+        self._store = store
         self._live: dict[str, KernelSidecar] = {}
         self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -91,9 +94,34 @@ class SidecarRegistry:
             self.retire(kernel_id)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._store is not None:
+            await self._store.close()
+
+    async def stored_kernels(self, path: str | None = None) -> list[dict[str, Any]]:
+        """Kernels recorded in the store (also those of earlier server runs), newest first."""
+        return [] if self._store is None else await self._store.kernels(path)
+
+    async def stored_notebook(self, kernel_id: str) -> dict[str, Any] | None:
+        """A kernel's notebook as last stored, for kernels no longer in memory."""
+        return None if self._store is None else await self._store.notebook(kernel_id)
 
     async def ensure(self, kernel_id: str) -> KernelSidecar | None:
         """The kernel's sidecar, created and receiving; None for an unknown kernel."""
+        sidecar = self.adopt(kernel_id)
+        if sidecar is None:
+            return None
+        try:
+            await asyncio.shield(sidecar.start(self._limits.start_timeout))
+        except asyncio.CancelledError:
+            if sidecar.alive:
+                raise
+        except Exception:
+            self._log.exception("jupyter_sidecar_ext: recorder for %s failed to start", kernel_id)
+        return sidecar
+
+    def adopt(self, kernel_id: str) -> KernelSidecar | None:
+        """The kernel's sidecar, created if needed and starting in the background (readers
+        must never wait for a kernel); None for an unknown kernel."""
         sidecar = self._live.get(kernel_id)
         if sidecar is None:
             if kernel_id not in self._kernel_manager:
@@ -110,7 +138,7 @@ class SidecarRegistry:
                 kernel_id,
                 km,
                 notebook,
-                self._emit_changes,
+                self._cells_changed,
                 self._log,
                 flush_interval=self._limits.flush_interval,
             )
@@ -119,13 +147,7 @@ class SidecarRegistry:
                 kernel_id, lambda: self.retire(kernel_id), "dead"
             )
             self._track(self._remember_path(sidecar))
-        try:
-            await asyncio.shield(sidecar.start(self._limits.start_timeout))
-        except asyncio.CancelledError:
-            if sidecar.alive:
-                raise
-        except Exception:
-            self._log.exception("jupyter_sidecar_ext: recorder for %s failed to start", kernel_id)
+            self._track(sidecar.start(self._limits.start_timeout))
         return sidecar
 
     def retire(self, kernel_id: str) -> None:
@@ -173,7 +195,14 @@ class SidecarRegistry:
         elif action == "shutdown":
             self.retire(kernel_id)
 
-    def _emit_changes(self, sidecar: KernelSidecar, cells: list[ShadowCell]) -> None:
+    def _cells_changed(self, sidecar: KernelSidecar, cells: list[ShadowCell]) -> None:
+        """A sidecar's batch of changed cells: persist them and push one event per cell."""
+        if self._store is not None:
+            notebook = sidecar.notebook
+            record = KernelRecord(
+                sidecar.kernel_id, sidecar.kernel_name, sidecar.path, notebook.seq, notebook.run
+            )
+            self._store.save(record, {cell.id: cell.to_dict for cell in cells})
         if self._event_logger is None:
             return
         for cell in cells:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ class KernelSidecar:
         self.notebook = notebook
         self.path: str | None = None
         self.alive = True
+        self.updated = time.time()  # last change to any of its cells
         self._km = kernel_manager
         self._on_change = on_change
         self._log = log
@@ -157,6 +159,7 @@ class KernelSidecar:
     def _changed(self, cells: list[ShadowCell]) -> None:
         if not cells:
             return
+        self.updated = time.time()
         for cell in cells:
             self._dirty[cell.id] = cell
         if self._flush_handle is None:

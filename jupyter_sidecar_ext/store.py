@@ -1,0 +1,312 @@
+"""SQLite persistence of shadow cells, so recorded outputs survive a server restart.
+
+All database work runs on one dedicated thread that owns the connection; the event loop
+only collects the latest state of changed cells and hands over a batch every
+`interval` seconds. A broken disk never stops recording: cells stay in memory and the
+store says once, clearly, that it is not persisting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kernels (
+    kernel_id TEXT PRIMARY KEY,
+    kernel_name TEXT NOT NULL DEFAULT '',
+    path TEXT,
+    seq INTEGER NOT NULL DEFAULT 0,
+    run INTEGER NOT NULL DEFAULT 0,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kernels_by_path ON kernels (path, updated);
+CREATE TABLE IF NOT EXISTS cells (
+    kernel_id TEXT NOT NULL,
+    cell_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (kernel_id, cell_id)
+);
+"""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KernelRecord:
+    """What is stored about a kernel beside its cells."""
+
+    kernel_id: str
+    kernel_name: str
+    path: str | None
+    seq: int
+    run: int
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    """Bounds on what the store keeps."""
+
+    max_kernels: int
+    max_bytes: int
+    retention_seconds: float
+
+
+SnapshotSource = Callable[[], list[tuple[KernelRecord, list[dict[str, Any]]]]]
+
+
+class CellStore:
+    """Batched writer and on-demand reader of recorded cells."""
+
+    def __init__(
+        self,
+        path: Path,
+        limits: StoreLimits,
+        log: logging.Logger,
+        interval: float = 1.0,
+        prune_interval: float = 60.0,
+    ) -> None:
+        self.path = path
+        self._limits = limits
+        self._log = log
+        self._interval = interval
+        self._prune_interval = prune_interval
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidecar-store")
+        self._db: sqlite3.Connection | None = None
+        self._pending: dict[str, tuple[KernelRecord, dict[str, Callable[[], dict[str, Any]]]]] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Future[None]] = set()
+        self._healthy = True
+        self._opened = False
+        self._last_prune = -float("inf")  # retention passes scan the table: rarely
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _ensure_open(self) -> sqlite3.Connection | None:
+        """Open on first use, on the store's thread (no event-loop start hook needed)."""
+        if not self._opened:
+            self._opened = True
+            self._open()
+        return self._db
+
+    def _open(self) -> None:
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as error:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            self._log.warning(
+                "jupyter_sidecar_ext: the output store %s is unreadable (%s); moved it to %s "
+                "and starting with an empty store",
+                self.path,
+                error,
+                aside,
+            )
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(f"{self.path}{suffix}")
+                if source.exists():
+                    source.replace(Path(f"{aside}{suffix}"))
+            self._db = self._connect()
+        except OSError as error:
+            self._log.warning(
+                "jupyter_sidecar_ext: cannot open the output store %s (%s); outputs are kept "
+                "in memory only",
+                self.path,
+                error,
+            )
+            self._db = None
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10.0)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.commit()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        """Write what is pending and release the database (server shutdown)."""
+        self.flush()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, kernel: KernelRecord, cells: dict[str, Callable[[], dict[str, Any]]]) -> None:
+        """Remember the latest state of changed cells; they are serialized at the next batch
+        (`cells` maps cell id -> a function giving its JSON, called on the event loop)."""
+        pending = self._pending.get(kernel.kernel_id, (kernel, {}))[1]
+        pending.update(cells)
+        self._pending[kernel.kernel_id] = (kernel, pending)
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self._interval, self.flush)
+
+    def flush(self) -> asyncio.Future[None] | None:
+        """Serialize pending cells now and write them on the store's thread."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._pending:
+            return None
+        now = time.time()
+        kernels: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []
+        for kernel, cells in self._pending.values():
+            kernels.append(
+                (kernel.kernel_id, kernel.kernel_name, kernel.path, kernel.seq, kernel.run, now)
+            )
+            for cell_id, snapshot in cells.items():
+                data = snapshot()
+                rows.append((kernel.kernel_id, cell_id, data.get("seq", 0), json.dumps(data), now))
+        self._pending.clear()
+        future = asyncio.ensure_future(self._run(self._write, kernels, rows))
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+        return future
+
+    def _write(self, kernels: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+        db = self._ensure_open()
+        if db is None:
+            return
+        try:
+            with db:
+                db.executemany(
+                    "INSERT INTO kernels (kernel_id, kernel_name, path, seq, run, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kernel_id) DO UPDATE SET "
+                    "kernel_name=excluded.kernel_name, path=COALESCE(excluded.path, path), "
+                    "seq=excluded.seq, run=excluded.run, updated=excluded.updated",
+                    kernels,
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO cells (kernel_id, cell_id, seq, data, updated) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+            if time.monotonic() - self._last_prune >= self._prune_interval:
+                self._last_prune = time.monotonic()
+                self._prune(db)
+        except sqlite3.Error as error:
+            if self._healthy:
+                self._log.warning(
+                    "jupyter_sidecar_ext: cannot write to the output store %s (%s); recording "
+                    "continues in memory and writes will be retried",
+                    self.path,
+                    error,
+                )
+            self._healthy = False
+            return
+        if not self._healthy:
+            self._log.warning(
+                "jupyter_sidecar_ext: the output store %s is writable again", self.path
+            )
+        self._healthy = True
+
+    def _prune(self, db: sqlite3.Connection) -> None:
+        """Apply retention: age, number of kernels, then total size (oldest kernels first)."""
+        cutoff = time.time() - self._limits.retention_seconds
+        stale = [
+            k for (k,) in db.execute("SELECT kernel_id FROM kernels WHERE updated < ?", (cutoff,))
+        ]
+        stale += [
+            k
+            for (k,) in db.execute(
+                "SELECT kernel_id FROM kernels ORDER BY updated DESC LIMIT -1 OFFSET ?",
+                (self._limits.max_kernels,),
+            )
+        ]
+        (total,) = db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM cells").fetchone()
+        if total > self._limits.max_bytes:
+            for kernel_id, size in db.execute(
+                "SELECT k.kernel_id, COALESCE(SUM(LENGTH(c.data)), 0) FROM kernels k "
+                "LEFT JOIN cells c USING (kernel_id) GROUP BY k.kernel_id ORDER BY k.updated"
+            ).fetchall():
+                if total <= self._limits.max_bytes:
+                    break
+                stale.append(kernel_id)
+                total -= size
+        if stale:
+            with db:
+                for table in ("cells", "kernels"):
+                    db.executemany(
+                        f"DELETE FROM {table} WHERE kernel_id = ?", [(k,) for k in set(stale)]
+                    )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def kernels(self, path: str | None = None) -> list[dict[str, Any]]:
+        """Stored kernels (newest first), optionally only those of one notebook path."""
+        return await self._run(self._kernels, path)
+
+    def _kernels(self, path: str | None) -> list[dict[str, Any]]:
+        db = self._ensure_open()
+        if db is None:
+            return []
+        query = (
+            "SELECT k.kernel_id, k.kernel_name, k.path, k.updated, COUNT(c.cell_id) "
+            "FROM kernels k LEFT JOIN cells c USING (kernel_id) "
+        )
+        args: tuple[Any, ...] = ()
+        if path is not None:
+            query += "WHERE k.path = ? "
+            args = (path,)
+        query += "GROUP BY k.kernel_id ORDER BY k.updated DESC"
+        return [
+            {"kernel_id": kid, "kernel_name": name, "path": p, "updated": updated, "cells": n}
+            for kid, name, p, updated, n in db.execute(query, args)
+        ]
+
+    async def notebook(self, kernel_id: str) -> dict[str, Any] | None:
+        """A stored kernel's notebook: {kernel_id, path, seq, run, cells} or None."""
+        return await self._run(self._notebook, kernel_id)
+
+    def _notebook(self, kernel_id: str) -> dict[str, Any] | None:
+        db = self._ensure_open()
+        if db is None:
+            return None
+        row = db.execute(
+            "SELECT kernel_name, path, seq, run FROM kernels WHERE kernel_id = ?", (kernel_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        cells = [
+            json.loads(data)
+            for (data,) in db.execute(
+                "SELECT data FROM cells WHERE kernel_id = ? ORDER BY seq", (kernel_id,)
+            )
+        ]
+        return {
+            "kernel_id": kernel_id,
+            "path": row[1],
+            "seq": row[2],
+            "run": row[3],
+            "cells": cells,
+        }
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
