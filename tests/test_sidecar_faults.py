@@ -1,0 +1,107 @@
+"""Faults around a running cell: what was recorded before the fault is kept, the cell is
+marked, and recording goes on for the next run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+
+async def wait_for_lines(
+    sc_registry: Any, sc_wait_until: Any, kernel_id: str, cell_id: str, n: int
+) -> None:
+    def printed() -> bool:
+        cell = sc_registry.find(kernel_id).notebook.get(cell_id)
+        return cell is not None and bool(cell.outputs) and cell.outputs[0]["text"].count("\n") >= n
+
+    await sc_wait_until(printed, what=f"{n} lines in {cell_id}")
+
+
+LONG_CELL = (
+    "import time\nfor i in range(1000):\n    print(f'line {i}', flush=True)\n    time.sleep(0.02)\n"
+)
+
+
+async def test_restart_mid_cell_keeps_what_was_printed(
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    await client.execute(LONG_CELL, cell_id="long")
+    await wait_for_lines(sc_registry, sc_wait_until, kernel_id, "long", 5)
+    await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
+
+    cell = sc_registry.find(kernel_id).notebook.get("long")
+    # ipykernel interrupts the running cell on shutdown: it ends with KeyboardInterrupt
+    assert cell.status in {"error", "aborted"} and cell.stale and cell.ended is not None
+    text = cell.outputs[0]["text"]
+    assert text.startswith("line 0\nline 1\nline 2\nline 3\nline 4\n")
+
+    client2 = await sc_connect(kernel_id, "v1")
+    await client2.collect(await client2.execute("print('new run')", cell_id="next"))
+    await sc_wait_until(
+        lambda: (
+            (c := sc_registry.find(kernel_id).notebook.get("next")) is not None and c.status == "ok"
+        ),
+        what="the next cell",
+    )
+    assert sc_registry.find(kernel_id).notebook.get("long").outputs[0]["text"] == text
+
+
+async def test_kernel_killed_mid_output_is_restarted_and_marked(
+    jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    await client.execute(LONG_CELL, cell_id="doomed")
+    await wait_for_lines(sc_registry, sc_wait_until, kernel_id, "doomed", 5)
+    notebook = sc_registry.find(kernel_id).notebook
+    run = notebook.run
+    km = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+    os.kill(km.provisioner.process.pid, signal.SIGKILL)
+
+    await sc_wait_until(lambda: notebook.run == run + 1, timeout=90, what="the auto-restart")
+    cell = notebook.get("doomed")
+    assert cell.status == "aborted" and cell.stale
+    assert cell.outputs[0]["text"].startswith("line 0\nline 1\nline 2\nline 3\nline 4\n")
+
+    client2 = await sc_connect(kernel_id, "v1")
+    msg_id = await client2.execute("print('alive again')", cell_id="after-kill")
+    await client2.collect(msg_id)
+    await sc_wait_until(
+        lambda: (c := notebook.get("after-kill")) is not None and c.status == "ok",
+        what="the cell after the kill",
+    )
+    assert notebook.get("after-kill").outputs == [
+        {"output_type": "stream", "name": "stdout", "text": "alive again\n"}
+    ]
+
+
+async def test_a_million_lines_stay_within_the_budget(
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    msg_id = await client.execute("for i in range(1_000_000): print(i)", cell_id="flood")
+    await client.collect(msg_id, timeout=300)
+    await sc_wait_until(
+        lambda: (
+            (c := sc_registry.find(kernel_id).notebook.get("flood")) is not None
+            and c.status == "ok"
+        ),
+        timeout=120,
+        what="the flood to finish",
+    )
+    cell = json.loads(
+        (await jp_fetch("api", "sidecar", "kernels", kernel_id, "cells", "flood")).body
+    )
+    budget = sc_registry.find(kernel_id).notebook.max_output_bytes
+    (output,) = cell["outputs"]
+    text = output["text"]
+    assert cell["truncated"] is True
+    assert len(text) <= budget
+    assert text.startswith("0\n1\n2\n")
+    assert text.endswith("999998\n999999\n")
+    assert "of output dropped]" in text
