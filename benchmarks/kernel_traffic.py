@@ -731,9 +731,20 @@ def print_table(stock: Sample, ours: Sample, args: argparse.Namespace) -> list[s
                 f"got stream {sample.msgs_stream_all}, iopub {sample.msgs_iopub_all}"
             )
     if stock.msgs_iopub_all != ours.msgs_iopub_all:
+        short = [
+            name
+            for name, sample in (("stock", stock), ("ours", ours))
+            if any(n < args.messages + 3 for n in sample.msgs_iopub_all)
+        ]
+        why = {
+            "stock": "stock lost messages: its per-websocket SUB socket and the kernel's PUB "
+            "keep ZMQ's default high-water mark (1000), so they drop when the server lags",
+            "ours": "ours lost messages: a bug in ours when stock delivered all of them",
+        }
         problems.append(
             "(c) iopub message counts differ between stock and ours: "
             f"stock {stock.msgs_iopub_all}, ours {ours.msgs_iopub_all}"
+            + "".join(f"; {why[name]}" for name in short)
         )
     return problems
 
