@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
@@ -19,7 +21,10 @@ from traitlets import Bool
 DELIM = b"<IDS|MSG>"
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 SIDECAR_SETTING = "jupyter_sidecar_ext_registry"
-MAX_V1_PARTS = 1024  # channel + header, parent, metadata, content + buffers
+MAX_V1_PARTS = 1024
+CORK: int | None = getattr(
+    socket, "TCP_CORK", None
+)  # Linux  # channel + header, parent, metadata, content + buffers
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +216,26 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
             stream = getattr(self.kernel_manager, "connect_" + channel)(identity=identity)
             stream.channel = channel
             self.channels[channel] = stream
-        self.channels["iopub"] = sidecar.iopub_stream()
+        iopub = sidecar.iopub_stream()
+        iopub.batching = self._corked
+        self.channels["iopub"] = iopub
+
+    @contextmanager
+    def _corked(self, size: int) -> Iterator[None]:
+        """Send a burst of iopub messages as few TCP segments: with TCP_NODELAY each
+        websocket frame would otherwise leave as its own packet. A single message goes
+        out at once, as before."""
+        sock = None
+        if size > 1 and CORK is not None and self.websocket_handler.ws_connection is not None:
+            sock = getattr(self.websocket_handler.ws_connection.stream, "socket", None)
+        if sock is None:
+            yield
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, CORK, 1)
+        try:
+            yield
+        finally:
+            sock.setsockopt(socket.IPPROTO_TCP, CORK, 0)
 
     def connect(self) -> Any:
         if self.tcp_nodelay and self.websocket_handler.ws_connection is not None:

@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import zmq
-from zmq.eventloop.zmqstream import ZMQStream
 
 from .connection import KernelMessage
 
@@ -27,6 +27,8 @@ RawCallback = Callable[[list[bytes]], None]
 
 # Messages a connection holds while it has no callback (ZMQ's default receive HWM).
 PENDING_LIMIT = 1000
+# Messages read per event-loop turn before yielding to other work.
+MAX_BATCH = 256
 
 
 class IopubSubscription:
@@ -34,18 +36,23 @@ class IopubSubscription:
 
     The receive high-water mark is 0 (unbounded), set before connecting: ZMQ's default
     (1000) silently drops messages under load, which is exactly when users need the copy.
+    Messages are read in batches straight from the socket's file descriptor (no ZMQStream
+    per message), and each connection gets a batch at once so it can send it in one go.
     """
 
     def __init__(self, kernel_manager: Any, on_message: MessageCallback) -> None:
         self._km = kernel_manager
         self._on_message = on_message
-        self._stream: ZMQStream | None = None
+        self._sock: zmq.Socket[bytes] | None = None
+        self._fd: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._url = ""
         self._fanout: list[FanoutStream] = []
+        self._reading = False
 
     @property
     def closed(self) -> bool:
-        return self._stream is None or self._stream.closed()
+        return self._sock is None or self._sock.closed
 
     def _iopub_url(self) -> str:
         info = self._km.get_connection_info()
@@ -69,16 +76,19 @@ class IopubSubscription:
         sock.setsockopt(zmq.SUBSCRIBE, b"")
         sock.connect(url)
         self._url = url
-        self._stream = ZMQStream(sock)
-        self._stream.on_recv(self._receive)
+        self._sock = sock
+        self._loop = asyncio.get_running_loop()
+        self._fd = sock.getsockopt(zmq.FD)
+        self._loop.add_reader(self._fd, self._read)
+        self._loop.call_soon(self._read)  # the FD is edge-triggered: look once now
 
     def stream(self) -> FanoutStream:
         """A new stand-in iopub stream for one websocket connection."""
         return FanoutStream(self)
 
     def flush(self) -> int:
-        """Deliver what is already queued on the socket (before a restart notice)."""
-        return 0 if self._stream is None or self._stream.closed() else self._stream.flush()
+        """Deliver what is already queued on the socket now (before a restart notice)."""
+        return self._read()
 
     def close(self) -> None:
         """Stop receiving for good: the kernel is gone."""
@@ -86,10 +96,11 @@ class IopubSubscription:
         self._fanout.clear()
 
     def _close_socket(self) -> None:
-        if self._stream is not None and not self._stream.closed():
-            self._stream.on_recv(None)
-            self._stream.close(linger=0)
-        self._stream = None
+        if self._loop is not None and self._fd is not None:
+            self._loop.remove_reader(self._fd)
+        if self._sock is not None and not self._sock.closed:
+            self._sock.close(linger=0)
+        self._sock = self._fd = None
 
     def _attach(self, stream: FanoutStream) -> None:
         if stream not in self._fanout:
@@ -99,21 +110,46 @@ class IopubSubscription:
         if stream in self._fanout:
             self._fanout.remove(stream)
 
-    def _receive(self, msg_list: list[bytes]) -> None:
+    def _read(self) -> int:
+        """Drain up to a batch from the socket and dispatch it; returns messages read."""
+        sock = self._sock
+        if sock is None or sock.closed or self._reading:
+            return 0
+        self._reading = True
+        batch: list[list[bytes]] = []
+        try:
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(sock.recv_multipart(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            if batch:
+                self._dispatch(batch)
+        except zmq.ZMQError as error:
+            log.warning("jupyter_sidecar_ext: iopub socket error: %s", error)
+        finally:
+            self._reading = False
+        # ZMQ's FD only signals new edges: if we stopped early, come back on our own.
+        if len(batch) == MAX_BATCH and self._loop is not None:
+            self._loop.call_soon(self._read)
+        return len(batch)
+
+    def _dispatch(self, batch: list[list[bytes]]) -> None:
         # Clients first, untouched; each isolated so one failing connection can't starve
         # the others or the recorder.
         for stream in tuple(self._fanout):
             try:
-                stream.deliver(msg_list)
+                stream.deliver(batch)
             except Exception:
                 log.exception("jupyter_sidecar_ext: an iopub subscriber failed")
-        msg = KernelMessage.from_zmq(msg_list)
-        if msg is None:
-            return
-        try:
-            self._on_message(msg)
-        except Exception:
-            log.exception("jupyter_sidecar_ext: failed to record an iopub message")
+        for msg_list in batch:
+            msg = KernelMessage.from_zmq(msg_list)
+            if msg is None:
+                continue
+            try:
+                self._on_message(msg)
+            except Exception:
+                log.exception("jupyter_sidecar_ext: failed to record an iopub message")
 
 
 class _SocketState:
@@ -125,6 +161,10 @@ class _SocketState:
     @property
     def closed(self) -> bool:
         return self._stream.closed()
+
+
+def _no_batching(size: int) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 class FanoutStream:
@@ -143,6 +183,9 @@ class FanoutStream:
         self._closed = False
         self.channel = "iopub"
         self.socket = _SocketState(self)
+        # Wraps the delivery of a burst of n messages; a connection may set it to send a
+        # burst as one network write.
+        self.batching: Callable[[int], AbstractContextManager[None]] = _no_batching
         subscription._attach(self)
 
     def on_recv(self, callback: RawCallback | None, copy: bool = True) -> None:
@@ -161,13 +204,15 @@ class FanoutStream:
     def stop_on_recv(self) -> None:
         self.on_recv(None)
 
-    def deliver(self, msg_list: list[bytes]) -> None:
+    def deliver(self, batch: list[list[bytes]]) -> None:
+        """Hand a batch to the connection, or hold it while the connection has no callback."""
         if self._callback is not None and not self._pending:
-            self._callback(msg_list)
+            with self.batching(len(batch)):
+                for msg_list in batch:
+                    self._callback(msg_list)
             return
-        if len(self._pending) >= PENDING_LIMIT:
-            return  # what a SUB socket does at its high-water mark
-        self._pending.append(msg_list)
+        room = PENDING_LIMIT - len(self._pending)
+        self._pending.extend(batch[:room])  # beyond: what a SUB socket does at its HWM
         if self._callback is not None:
             self._schedule_drain()
 
@@ -178,8 +223,9 @@ class FanoutStream:
 
     def _drain(self) -> None:
         self._drain_scheduled = False
-        while self._pending and self._callback is not None and not self._closed:
-            self._callback(self._pending.popleft())
+        with self.batching(len(self._pending)):
+            while self._pending and self._callback is not None and not self._closed:
+                self._callback(self._pending.popleft())
 
     def flush(self, flag: int = zmq.POLLIN | zmq.POLLOUT, limit: int | None = None) -> int:
         count = self._subscription.flush()

@@ -110,6 +110,8 @@ class SidecarRegistry:
         sidecar = self.adopt(kernel_id)
         if sidecar is None:
             return None
+        if sidecar.path is None:  # by the time a client connects, its session exists
+            await self._remember_path(sidecar)
         try:
             await asyncio.shield(sidecar.start(self._limits.start_timeout))
         except asyncio.CancelledError:

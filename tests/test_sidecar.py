@@ -378,6 +378,8 @@ async def test_kernel_started_by_a_session_is_recorded_with_its_path(
     client = await sc_connect(kernel_id, "v1")
     await client.collect(await client.execute("print('in a session')", cell_id="s1"))
     await recorded(kernel_id, "s1")
+    kernels = await fetch_json(jp_fetch, "api", "sidecar", "kernels")
+    assert [k["path"] for k in kernels if k["kernel_id"] == kernel_id] == ["work/analysis.ipynb"]
     notebook = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "notebook")
     assert notebook["path"] == "work/analysis.ipynb"
     assert notebook["cells"][0]["outputs"][0]["text"] == "in a session\n"

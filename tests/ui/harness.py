@@ -34,6 +34,12 @@ LOG_TAIL_CHARS = 6_000
 
 # No news toast, no update check: nothing in the page that a test did not ask for.
 NOTIFICATION_SETTINGS = {"fetchNews": "false", "checkForUpdates": False}
+# No autosave: what is on disk is what a test wrote (closing a page never saves).
+DOCMANAGER_SETTINGS = {"autosave": False}
+DEFAULT_USER_SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": NOTIFICATION_SETTINGS,
+    "@jupyterlab/docmanager-extension:plugin": DOCMANAGER_SETTINGS,
+}
 
 
 def _free_port() -> int:
@@ -136,11 +142,20 @@ class LabServer:
             self.workspaces_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)
-        notification = self.user_settings_dir / "@jupyterlab" / "apputils-extension"
-        notification.mkdir(parents=True, exist_ok=True)
-        settings_file = notification / "notification.jupyterlab-settings"
-        if not settings_file.exists():
-            settings_file.write_text(json.dumps(NOTIFICATION_SETTINGS))
+        for plugin_id, values in DEFAULT_USER_SETTINGS.items():
+            if not self.settings_path(plugin_id).exists():
+                self.write_settings(plugin_id, values)
+
+    def settings_path(self, plugin_id: str) -> Path:
+        """The user settings file of a JupyterLab plugin (`package:plugin`)."""
+        package, plugin = plugin_id.split(":", 1)
+        return self.user_settings_dir / package / f"{plugin}.jupyterlab-settings"
+
+    def write_settings(self, plugin_id: str, values: dict[str, Any]) -> None:
+        """Replace a plugin's user settings; pages opened afterwards load them."""
+        path = self.settings_path(plugin_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
