@@ -7,6 +7,7 @@ untouched, and the recorder decodes only the small JSON parts it needs.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -193,6 +194,11 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
         "instead of a SUB socket per connection: recording then costs no extra subscriber.",
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._held: list[str] = []  # client messages held while the recorder reconnects
+        self._release: asyncio.Future[None] | None = None
+
     @property
     def _sidecar(self) -> Any:
         registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
@@ -247,6 +253,29 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
         if not is_well_formed(incoming_msg, v1):
             self.log.warning("jupyter_sidecar_ext: dropped a malformed websocket frame")
             return
+        sidecar = self._sidecar
+        if self._held or (sidecar is not None and not sidecar.receiving):
+            self._hold(incoming_msg, sidecar)
+            return
+        self._forward(incoming_msg, v1)
+
+    def _hold(self, incoming_msg: str, sidecar: Any) -> None:
+        """Keep client messages, in order, while the recorder reconnects to a restarted
+        kernel: what the new kernel process answers must not be missed."""
+        self._held.append(incoming_msg)
+        if self._release is None and sidecar is not None:
+            self._release = asyncio.ensure_future(self._release_when_receiving(sidecar))
+
+    async def _release_when_receiving(self, sidecar: Any) -> None:
+        try:
+            await sidecar.until_receiving()
+        finally:
+            held, self._held, self._release = self._held, [], None
+            v1 = self.subprotocol == V1_SUBPROTOCOL
+            for incoming_msg in held:
+                self._forward(incoming_msg, v1)
+
+    def _forward(self, incoming_msg: str, v1: bool) -> None:
         if self.channels:
             request = execute_request_from_ws(incoming_msg, v1)
             sidecar = self._sidecar if request is not None else None

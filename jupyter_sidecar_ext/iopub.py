@@ -208,8 +208,17 @@ class FanoutStream:
         """Hand a batch to the connection, or hold it while the connection has no callback."""
         if self._callback is not None and not self._pending:
             with self.batching(len(batch)):
-                for msg_list in batch:
-                    self._callback(msg_list)
+                for index, msg_list in enumerate(batch):
+                    callback = self._callback  # a callback may stop receiving mid-batch
+                    if callback is None:
+                        self._hold(batch[index:])
+                        return
+                    callback(msg_list)
+            return
+        self._hold(batch)
+
+    def _hold(self, batch: list[list[bytes]]) -> None:
+        if self._closed:
             return
         room = PENDING_LIMIT - len(self._pending)
         self._pending.extend(batch[:room])  # beyond: what a SUB socket does at its HWM

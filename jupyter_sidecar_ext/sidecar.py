@@ -54,11 +54,23 @@ class KernelSidecar:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._started: asyncio.Task[None] | None = None
         self._busy: dict[str, None] = {}  # requests that went busy and not yet idle, in order
+        self._nudges: set[str] = set()  # msg_ids of our kernel_info nudges
+        self._renudge: asyncio.Future[None] | None = None
+        self._timeout = 60.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @property
+    def receiving(self) -> bool:
+        """Whether the iopub subscription is known to receive from the current kernel."""
+        return self._receiving.is_set()
+
+    async def until_receiving(self) -> None:
+        await self._receiving.wait()
+
     def start(self, timeout: float) -> asyncio.Task[None]:
         """Start receiving; the returned task resolves once iopub messages arrive."""
+        self._timeout = timeout
         if self._started is None:
             self._started = asyncio.ensure_future(self._start(timeout))
         return self._started
@@ -71,44 +83,56 @@ class KernelSidecar:
         await self._wait_until_receiving(timeout)
 
     async def _wait_until_receiving(self, timeout: float) -> None:
-        """Nudge the kernel over control until our subscription sees an iopub message.
+        """Nudge the kernel over control until our subscription sees the iopub answer.
 
-        ZMQ subscriptions take a moment to propagate; without this, a fast first execution
-        could be missed. Control requests are answered even while the shell is busy.
+        ZMQ subscriptions take a moment to (re)connect and propagate; without this, a fast
+        first execution, or the first one after a restart, could be missed. Control
+        requests are answered even while the shell is busy. Only a status answering one of
+        our own nudges counts, so late messages from a previous kernel process do not.
         """
         control = self._km.connect_control()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             while not self._receiving.is_set() and loop.time() < deadline and self.alive:
-                self._km.session.send(control, "kernel_info_request")
+                sent = self._km.session.send(control, "kernel_info_request")
+                self._nudges.add(sent["header"]["msg_id"])
                 try:
                     await asyncio.wait_for(self._receiving.wait(), 0.25)
                 except asyncio.TimeoutError:
                     continue
         finally:
             control.close(linger=0)
+            self._nudges.clear()
         if not self._receiving.is_set() and self.alive:
             self._log.warning(
                 "jupyter_sidecar_ext: no iopub traffic from kernel %s", self.kernel_id
             )
+            self._receiving.set()  # nothing to wait for: never hold clients forever
 
     def iopub_stream(self) -> FanoutStream:
         """An iopub stream for a websocket connection, fed by this sidecar's subscription."""
         return self._iopub.stream()
 
     def on_restarted(self) -> None:
-        """The kernel restarted: old cells are marked, the subscription follows new ports."""
+        """The kernel restarted: old cells are marked, the subscription follows new ports,
+        and clients' requests are held until it receives from the new kernel process."""
         self._iopub.open()
         self._busy.clear()
         self._changed(self.notebook.mark_restart())
+        self._receiving.clear()
+        if self._renudge is not None:
+            self._renudge.cancel()
+        self._renudge = asyncio.ensure_future(self._wait_until_receiving(self._timeout))
 
     def retire(self) -> None:
         """The kernel is gone: stop receiving, keep the notebook for readers."""
         self.alive = False
         self._iopub.close()
-        if self._started is not None and not self._started.done():
-            self._started.cancel()
+        for task in (self._started, self._renudge):
+            if task is not None and not task.done():
+                task.cancel()
+        self._receiving.set()  # release anything held for it
         self.flush()
 
     # -- traffic -----------------------------------------------------------------------------
@@ -124,7 +148,7 @@ class KernelSidecar:
             self._changed(self.notebook.handle_reply(parent, msg.content))
 
     def _on_iopub(self, msg: KernelMessage) -> None:
-        if not self._receiving.is_set():
+        if not self._receiving.is_set() and msg.parent_msg_id in self._nudges:
             self._receiving.set()
         msg_type = msg.msg_type
         # Display-id updates apply whatever their parent (e.g. widget callbacks), as in

@@ -106,3 +106,44 @@ async def test_same_websocket_keeps_working_across_a_restart(
     replies = await client.collect(msg_id)
     texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
     assert texts == ["after restart\n"]
+
+
+async def test_a_callback_that_stops_mid_batch_keeps_the_rest_in_order() -> None:
+    """The server's nudge stops receiving from inside its callback; nothing may be lost."""
+    from jupyter_sidecar_ext.iopub import IopubSubscription
+
+    subscription = IopubSubscription(None, lambda msg: None)
+    stream = subscription.stream()
+    first: list[list[bytes]] = []
+
+    def stop_after_two(msg_list: list[bytes]) -> None:
+        first.append(msg_list)
+        if len(first) == 2:
+            stream.stop_on_recv()
+
+    stream.on_recv(stop_after_two)
+    subscription._dispatch([[b"1"], [b"2"], [b"3"], [b"4"]])
+    assert first == [[b"1"], [b"2"]]
+    later: list[list[bytes]] = []
+    stream.on_recv(later.append)
+    subscription._dispatch([[b"5"]])
+    stream.flush()
+    assert later == [[b"3"], [b"4"], [b"5"]]
+
+
+async def test_streams_hold_messages_like_a_sub_socket_until_closed() -> None:
+    from jupyter_sidecar_ext.iopub import PENDING_LIMIT, IopubSubscription
+
+    subscription = IopubSubscription(None, lambda msg: None)
+    stream = subscription.stream()
+    subscription._dispatch([[str(i).encode()] for i in range(PENDING_LIMIT + 10)])
+    received: list[list[bytes]] = []
+    stream.on_recv(received.append)
+    stream.flush()
+    assert len(received) == PENDING_LIMIT  # the rest dropped, as at a SUB socket's HWM
+    assert received[0] == [b"0"]
+
+    stream.close()
+    subscription._dispatch([[b"after close"]])
+    assert received[-1] != [b"after close"]
+    assert stream not in subscription._fanout

@@ -198,6 +198,13 @@ def wait_cell_done(server: LabServer, kernel_id: str, cell_id: str) -> dict[str,
             return dict(last)
         time.sleep(0.2)
     _, record = server.request("GET", f"api/sidecar/kernels/{kernel_id}/notebook")
+    unmatched = [cell["id"] for cell in record.get("cells", []) if cell["id"] == cell["msg_id"]]
+    if unmatched:
+        raise AssertionError(
+            f"the server recorded executions without JupyterLab's cellId ({unmatched}): "
+            "its execute_requests did not go through SidecarKernelConnection "
+            f"(ServerApp.kernel_websocket_connection_class not applied?); record: {record}"
+        )
     raise AssertionError(f"cell {cell_id} did not finish on the server: {last}; record: {record}")
 
 
