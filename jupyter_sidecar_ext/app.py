@@ -10,7 +10,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .connection import SIDECAR_SETTING
 from .events import SCHEMA_FILES
-from .handlers import make_handlers
+from .handlers import Services, make_handlers
 from .registry import RecorderLimits, SidecarRegistry
 from .store import CellStore, StoreLimits
 
@@ -112,7 +112,7 @@ class SidecarApp(ExtensionApp):
         self.registry.listen()
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(make_handlers(self.registry))
+        self.handlers.extend(make_handlers(Services(registry=self.registry)))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await self.registry.adopt_running_kernels()

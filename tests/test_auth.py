@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyter_sidecar_ext.handlers import SidecarHandler, make_handlers
+from jupyter_sidecar_ext.handlers import Services, SidecarHandler, make_handlers
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -17,7 +17,7 @@ MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 def routes() -> list[tuple[str, str]]:
     """(concrete path, verb) for every verb each registered handler implements."""
     found = []
-    for pattern, handler, _ in make_handlers(registry=None):  # type: ignore[arg-type]
+    for pattern, handler, _ in make_handlers(Services(registry=None)):  # type: ignore[arg-type]
         path = re.sub(r"\(\?P<[^>]+>[^)]*\)", "x", pattern).replace("/?", "").lstrip("/")
         for verb in ("GET", *MUTATING):
             if getattr(handler, verb.lower()) is not getattr(SidecarHandler, verb.lower()):
@@ -30,7 +30,7 @@ ROUTES = routes()
 
 def test_every_route_is_enumerated() -> None:
     assert ("api/sidecar", "GET") in ROUTES
-    assert len({path for path, _ in ROUTES}) == len(make_handlers(registry=None))  # type: ignore[arg-type]
+    assert len({path for path, _ in ROUTES}) == len(make_handlers(Services(registry=None)))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("path", "verb"), ROUTES)

@@ -1,52 +1,22 @@
-"""Thin REST handlers over the sidecar registry (`{base_url}api/sidecar/...`)."""
+"""Handlers for recorded kernels: info, kernel list, shadow notebook, one cell."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from . import __version__
-from .registry import SidecarRegistry
-from .sidecar import KernelSidecar
-
-FEATURES = ["record", "notebook", "events", "persist"]
-
-
-def iso(epoch: float) -> str:
-    """Epoch seconds as the ISO-8601 UTC form the rest of the API uses."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class SidecarHandler(APIHandler):
-    """Base: JSON errors, kernels resource, dependencies passed via initialize()."""
-
-    auth_resource = "kernels"
-
-    def initialize(self, registry: SidecarRegistry) -> None:
-        self.registry = registry
-
-    def write_json(self, payload: Any) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload))
-
-    async def stored_or_404(self, kernel_id: str) -> dict[str, Any]:
-        """A kernel's notebook from the store (kernels of earlier server runs)."""
-        stored = await self.registry.stored_notebook(kernel_id)
-        if stored is None:
-            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
-        return stored
+from .. import __version__
+from ..sidecar import KernelSidecar
+from .base import SidecarHandler, iso
 
 
 class InfoHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.write_json({"version": __version__, "features": FEATURES})
+        self.write_json({"version": __version__, "features": self.services.features()})
 
 
 class KernelsHandler(SidecarHandler):
@@ -55,14 +25,14 @@ class KernelsHandler(SidecarHandler):
     async def get(self) -> None:
         path = self.get_query_argument("path", None)
         for kernel_id in self.kernel_manager.list_kernel_ids():
-            self.registry.adopt(kernel_id)
+            self.services.registry.adopt(kernel_id)
         summaries = [
             self._summary(sidecar)
-            for sidecar in self.registry.all()
+            for sidecar in self.services.registry.all()
             if path is None or sidecar.path == path
         ]
         known = {summary["kernel_id"] for summary in summaries}
-        for stored in await self.registry.stored_kernels(path):
+        for stored in await self.services.registry.stored_kernels(path):
             if stored["kernel_id"] not in known:
                 summaries.append(self._stored_summary(stored))
         summaries.sort(key=lambda summary: str(summary["updated"]), reverse=True)
@@ -111,9 +81,9 @@ class NotebookHandler(SidecarHandler):
     @authorized
     async def get(self, kernel_id: str) -> None:
         since = self._since()
-        sidecar = self.registry.find(kernel_id) or self.registry.adopt(kernel_id)
+        sidecar = self.services.registry.find(kernel_id) or self.services.registry.adopt(kernel_id)
         if sidecar is not None:
-            path = await self.registry.path_of(sidecar)
+            path = await self.services.registry.path_of(sidecar)
             payload = sidecar.notebook.to_dict(since=since)
             self.write_json(
                 {"kernel_id": kernel_id, "path": path, "alive": sidecar.alive, **payload}
@@ -138,7 +108,7 @@ class CellHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str, cell_id: str) -> None:
-        sidecar = self.registry.find(kernel_id) or self.registry.adopt(kernel_id)
+        sidecar = self.services.registry.find(kernel_id) or self.services.registry.adopt(kernel_id)
         if sidecar is not None:
             cell = sidecar.notebook.get(cell_id)
             payload = None if cell is None else cell.to_dict()
@@ -157,20 +127,3 @@ class NotFoundHandler(SidecarHandler):
     @authorized
     async def get(self, path: str) -> None:
         raise web.HTTPError(404, f"No such sidecar endpoint: {path}")
-
-
-_KERNEL = r"(?P<kernel_id>[^/]+)"
-
-
-def make_handlers(
-    registry: SidecarRegistry,
-) -> list[tuple[str, type[SidecarHandler], dict[str, Any]]]:
-    """Routes relative to base_url (the ExtensionApp prepends it)."""
-    deps = {"registry": registry}
-    return [
-        (r"/api/sidecar/?", InfoHandler, deps),
-        (r"/api/sidecar/kernels/?", KernelsHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/notebook/?", NotebookHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/cells/(?P<cell_id>[^/]+)/?", CellHandler, deps),
-        (r"/api/sidecar/(?P<path>.*)", NotFoundHandler, deps),
-    ]
