@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets import Bool, Float, Int, Unicode
 
-from .connection import SIDECAR_SETTING
+from .connection import SIDECAR_SETTING, SidecarKernelConnection
 from .events import SCHEMA_FILES
 from .handlers import Services, make_handlers
 from .registry import RecorderLimits, SidecarRegistry
@@ -109,7 +110,27 @@ class SidecarApp(ExtensionApp):
             store=self._make_store(serverapp.data_dir),
         )
         self.settings[SIDECAR_SETTING] = self.registry
+        self._use_connection_class(serverapp.kernel_websocket_connection_class)
         self.registry.listen()
+
+    def _use_connection_class(self, configured: type) -> None:
+        """Serve kernel websockets through SidecarKernelConnection.
+
+        jupyter_server reads only `jpserver_extensions` from `jupyter_server_config.d`, so
+        installed config cannot set the connection class; the extension puts it into the
+        web app's settings (read per websocket) instead, unless the user configured a class
+        of their own, which is kept."""
+        if issubclass(configured, SidecarKernelConnection):
+            return
+        if configured is ZMQChannelsWebsocketConnection:
+            self.settings["kernel_websocket_connection_class"] = SidecarKernelConnection
+            return
+        self.log.warning(
+            "jupyter_sidecar_ext: keeping the configured kernel websocket connection class "
+            "%s; outputs are recorded from iopub only (no cell ids, no TCP_NODELAY, one more "
+            "iopub subscriber per connection)",
+            configured.__name__,
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(make_handlers(Services(registry=self.registry)))

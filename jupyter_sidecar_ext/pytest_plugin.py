@@ -24,13 +24,9 @@ from jupyter_server.services.kernels.connection.base import (
 from .connection import SIDECAR_SETTING, V1_SUBPROTOCOL
 from .registry import SidecarRegistry
 
+# As installed: the extension enabled, nothing else (it selects its connection class).
 SERVER_CONFIG: dict[str, Any] = {
-    "ServerApp": {
-        "jpserver_extensions": {"jupyter_sidecar_ext": True},
-        "kernel_websocket_connection_class": (
-            "jupyter_sidecar_ext.connection.SidecarKernelConnection"
-        ),
-    }
+    "ServerApp": {"jpserver_extensions": {"jupyter_sidecar_ext": True}}
 }
 
 

@@ -102,8 +102,14 @@ class SidecarRegistry:
         return [] if self._store is None else await self._store.kernels(path)
 
     async def stored_notebook(self, kernel_id: str) -> dict[str, Any] | None:
-        """A kernel's notebook as last stored, for kernels no longer in memory."""
-        return None if self._store is None else await self._store.notebook(kernel_id)
+        """A kernel's notebook as last stored, for kernels no longer in memory. Cells that
+        were still queued or running when it was stored never finished: they read as
+        aborted, with a gap (the server went away, or the store fell behind)."""
+        stored = None if self._store is None else await self._store.notebook(kernel_id)
+        for cell in [] if stored is None else stored["cells"]:
+            if cell.get("status") in ("queued", "running"):
+                cell.update(status="aborted", gap=True)
+        return stored
 
     async def ensure(self, kernel_id: str) -> KernelSidecar | None:
         """The kernel's sidecar, created and receiving; None for an unknown kernel."""
