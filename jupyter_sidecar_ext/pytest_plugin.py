@@ -168,3 +168,34 @@ def sc_wait_until() -> Callable[..., Awaitable[None]]:
             await asyncio.sleep(0.01)
 
     return wait_until
+
+
+FINAL_STATUSES = frozenset({"ok", "error", "aborted"})
+
+
+@pytest.fixture
+def sc_cell_finished(
+    sc_registry: SidecarRegistry, sc_wait_until: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Wait until a cell of a kernel's shadow notebook has ended (or reached one of the
+    given statuses) and return its REST form."""
+
+    async def finished(
+        kernel_id: str,
+        cell_id: str,
+        statuses: frozenset[str] = FINAL_STATUSES,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
+        def done() -> bool:
+            sidecar = sc_registry.find(kernel_id)
+            cell = None if sidecar is None else sidecar.notebook.get(cell_id)
+            return cell is not None and cell.status in statuses and cell.ended is not None
+
+        await sc_wait_until(done, timeout=timeout, what=f"cell {cell_id} to finish")
+        sidecar = sc_registry.find(kernel_id)
+        assert sidecar is not None
+        cell = sidecar.notebook.get(cell_id)
+        assert cell is not None
+        return cell.to_dict()
+
+    return finished

@@ -11,8 +11,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 PROTOCOLS = ["v1", "legacy"]
 
-FINAL = {"ok", "error", "aborted"}
-
 
 async def fetch_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
     response = await jp_fetch(*parts, **kwargs)
@@ -34,34 +32,15 @@ def assert_valid(cells: list[dict[str, Any]]) -> None:
     nbformat.validate(nb)
 
 
-@pytest.fixture
-def recorded(sc_registry: Any, sc_wait_until: Any) -> Any:
-    """Wait until a cell is final in the kernel's shadow notebook, then return its dict."""
-
-    async def wait(kernel_id: str, cell_id: str, status: set[str] | None = None) -> dict[str, Any]:
-        wanted = status or FINAL
-
-        def done() -> bool:
-            sidecar = sc_registry.find(kernel_id)
-            cell = sidecar and sidecar.notebook.get(cell_id)
-            return bool(cell) and cell.status in wanted and cell.ended is not None
-
-        await sc_wait_until(done, what=f"cell {cell_id} to finish")
-        cell_dict: dict[str, Any] = sc_registry.find(kernel_id).notebook.get(cell_id).to_dict()
-        return cell_dict
-
-    return wait
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_records_cell_under_cell_id(
-    protocol: str, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    protocol: str, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, protocol)
     msg_id = await client.execute("print('hello')\n6 * 7", cell_id="cell-a")
     await client.collect(msg_id)
-    await recorded(kernel_id, "cell-a")
+    await sc_cell_finished(kernel_id, "cell-a")
 
     cell = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "cells", "cell-a")
     assert cell["id"] == "cell-a"
@@ -84,7 +63,7 @@ async def test_records_cell_under_cell_id(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_closing_every_websocket_mid_run_loses_nothing(
-    protocol: str, sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    protocol: str, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, protocol)
@@ -104,7 +83,7 @@ async def test_closing_every_websocket_mid_run_loses_nothing(
             break
     client.close()
 
-    cell = await recorded(kernel_id, "long")
+    cell = await sc_cell_finished(kernel_id, "long")
     assert cell["outputs"] == [
         {
             "output_type": "stream",
@@ -116,7 +95,7 @@ async def test_closing_every_websocket_mid_run_loses_nothing(
 
 
 async def test_two_clients_record_each_cell_once(
-    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     first = await sc_connect(kernel_id, "v1")
@@ -126,24 +105,24 @@ async def test_two_clients_record_each_cell_once(
     two = await second.execute("print('from second')", cell_id="c2")
     await second.collect(two)
 
-    assert (await recorded(kernel_id, "c1"))["outputs"][0]["text"] == "from first\n"
-    assert (await recorded(kernel_id, "c2"))["outputs"][0]["text"] == "from second\n"
+    assert (await sc_cell_finished(kernel_id, "c1"))["outputs"][0]["text"] == "from first\n"
+    assert (await sc_cell_finished(kernel_id, "c2"))["outputs"][0]["text"] == "from second\n"
 
 
 async def test_request_without_cell_id_is_recorded_under_msg_id(
-    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
     msg_id = await client.execute("print('anonymous')")
     await client.collect(msg_id)
-    cell = await recorded(kernel_id, msg_id)
+    cell = await sc_cell_finished(kernel_id, msg_id)
     assert cell["id"] == msg_id
     assert cell["outputs"][0]["text"] == "anonymous\n"
 
 
 async def test_records_a_client_that_bypasses_the_server(
-    jp_serverapp: Any, sc_start_kernel: Any, sc_registry: Any, recorded: Any
+    jp_serverapp: Any, sc_start_kernel: Any, sc_registry: Any, sc_cell_finished: Any
 ) -> None:
     """A ZMQ client (e.g. a console on the connection file) is recorded from iopub alone."""
     kernel_id = await sc_start_kernel()
@@ -155,7 +134,7 @@ async def test_records_a_client_that_bypasses_the_server(
     finally:
         kernel_client.stop_channels()
     msg_id = reply["parent_header"]["msg_id"]
-    cell = await recorded(kernel_id, msg_id)
+    cell = await sc_cell_finished(kernel_id, msg_id)
     assert cell["source"] == "print('direct')"
     assert cell["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "direct\n"}]
 
@@ -212,13 +191,13 @@ async def test_output_rules_with_a_real_kernel(
     expected: list[dict[str, Any]],
     sc_start_kernel: Any,
     sc_connect: Any,
-    recorded: Any,
+    sc_cell_finished: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
     msg_id = await client.execute(code, cell_id=name)
     await client.collect(msg_id)
-    cell = await recorded(kernel_id, name)
+    cell = await sc_cell_finished(kernel_id, name)
     if name == "error":
         assert cell["status"] == "error"
         (output,) = cell["outputs"]
@@ -232,7 +211,7 @@ async def test_output_rules_with_a_real_kernel(
 
 
 async def test_display_id_updates_reach_every_cell(
-    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
@@ -246,8 +225,8 @@ async def test_display_id_updates_reach_every_cell(
     )
     await client.collect(second)
 
-    shown = await recorded(kernel_id, "show")
-    updated = await recorded(kernel_id, "update")
+    shown = await sc_cell_finished(kernel_id, "show")
+    updated = await sc_cell_finished(kernel_id, "update")
     assert shown["outputs"] == [
         {"output_type": "display_data", "data": {"text/plain": "'v2'"}, "metadata": {}}
     ]
@@ -257,19 +236,19 @@ async def test_display_id_updates_reach_every_cell(
 
 
 async def test_restart_marks_old_cells_and_keeps_new_ones_apart(
-    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, recorded: Any, sc_registry: Any
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any, sc_registry: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
     before = await client.execute("print('before')", cell_id="cell")
     await client.collect(before)
-    await recorded(kernel_id, "cell")
+    await sc_cell_finished(kernel_id, "cell")
 
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
     client2 = await sc_connect(kernel_id, "v1")
     after = await client2.execute("print('after')", cell_id="cell")
     await client2.collect(after)
-    cell = await recorded(kernel_id, "cell")
+    cell = await sc_cell_finished(kernel_id, "cell")
     assert cell["msg_id"] == after
     assert cell["outputs"][0]["text"] == "after\n"
     assert cell["execution_count"] == 1
@@ -278,13 +257,13 @@ async def test_restart_marks_old_cells_and_keeps_new_ones_apart(
 
 
 async def test_shutdown_keeps_the_record_readable(
-    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
     msg_id = await client.execute("print('kept')", cell_id="kept")
     await client.collect(msg_id)
-    await recorded(kernel_id, "kept")
+    await sc_cell_finished(kernel_id, "kept")
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
     notebook = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "notebook")
@@ -342,7 +321,7 @@ async def test_a_lost_idle_is_detected_and_marked_as_a_gap() -> None:
 
 
 async def test_every_line_is_recorded_under_cpu_load(
-    sc_start_kernel: Any, sc_connect: Any, recorded: Any
+    sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     """Two CPU-bound processes beside the server; 10 runs of a 20,000-line cell."""
     import asyncio
@@ -360,7 +339,7 @@ async def test_every_line_is_recorded_under_cpu_load(
             cell_id = f"run-{run}"
             msg_id = await client.execute("for i in range(20000): print(i)", cell_id=cell_id)
             await client.collect(msg_id, timeout=120)
-            cell = await recorded(kernel_id, cell_id)
+            cell = await sc_cell_finished(kernel_id, cell_id)
             assert not cell["gap"]
             assert "".join(out["text"] for out in cell["outputs"]) == expected, run
     finally:
@@ -370,14 +349,14 @@ async def test_every_line_is_recorded_under_cpu_load(
 
 
 async def test_kernel_started_by_a_session_is_recorded_with_its_path(
-    jp_fetch: Any, sc_connect: Any, recorded: Any
+    jp_fetch: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     body = {"path": "work/analysis.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
     response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
     kernel_id = json.loads(response.body)["kernel"]["id"]
     client = await sc_connect(kernel_id, "v1")
     await client.collect(await client.execute("print('in a session')", cell_id="s1"))
-    await recorded(kernel_id, "s1")
+    await sc_cell_finished(kernel_id, "s1")
     kernels = await fetch_json(jp_fetch, "api", "sidecar", "kernels")
     assert [k["path"] for k in kernels if k["kernel_id"] == kernel_id] == ["work/analysis.ipynb"]
     notebook = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "notebook")

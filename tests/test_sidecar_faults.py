@@ -25,7 +25,12 @@ LONG_CELL = (
 
 
 async def test_restart_mid_cell_keeps_what_was_printed(
-    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+    jp_fetch: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    sc_cell_finished: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
@@ -41,17 +46,17 @@ async def test_restart_mid_cell_keeps_what_was_printed(
 
     client2 = await sc_connect(kernel_id, "v1")
     await client2.collect(await client2.execute("print('new run')", cell_id="next"))
-    await sc_wait_until(
-        lambda: (
-            (c := sc_registry.find(kernel_id).notebook.get("next")) is not None and c.status == "ok"
-        ),
-        what="the next cell",
-    )
+    await sc_cell_finished(kernel_id, "next", frozenset({"ok"}))
     assert sc_registry.find(kernel_id).notebook.get("long").outputs[0]["text"] == text
 
 
 async def test_kernel_killed_mid_output_is_restarted_and_marked(
-    jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+    jp_serverapp: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    sc_cell_finished: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
@@ -70,30 +75,25 @@ async def test_kernel_killed_mid_output_is_restarted_and_marked(
     client2 = await sc_connect(kernel_id, "v1")
     msg_id = await client2.execute("print('alive again')", cell_id="after-kill")
     await client2.collect(msg_id)
-    await sc_wait_until(
-        lambda: (c := notebook.get("after-kill")) is not None and c.status == "ok",
-        what="the cell after the kill",
-    )
+    await sc_cell_finished(kernel_id, "after-kill", frozenset({"ok"}))
     assert notebook.get("after-kill").outputs == [
         {"output_type": "stream", "name": "stdout", "text": "alive again\n"}
     ]
 
 
 async def test_a_million_lines_stay_within_the_budget(
-    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+    jp_fetch: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    sc_cell_finished: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
     msg_id = await client.execute("for i in range(1_000_000): print(i)", cell_id="flood")
     await client.collect(msg_id, timeout=300)
-    await sc_wait_until(
-        lambda: (
-            (c := sc_registry.find(kernel_id).notebook.get("flood")) is not None
-            and c.status == "ok"
-        ),
-        timeout=120,
-        what="the flood to finish",
-    )
+    await sc_cell_finished(kernel_id, "flood", frozenset({"ok"}), timeout=120)
     cell = json.loads(
         (await jp_fetch("api", "sidecar", "kernels", kernel_id, "cells", "flood")).body
     )

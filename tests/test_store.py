@@ -152,20 +152,14 @@ async def test_server_serves_kernels_known_only_from_the_store(
     sc_start_kernel: Any,
     sc_connect: Any,
     sc_registry: Any,
-    sc_wait_until: Any,
+    sc_cell_finished: Any,
 ) -> None:
     body = {"path": "kept.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
     response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
     kernel_id = json.loads(response.body)["kernel"]["id"]
     client = await sc_connect(kernel_id, "v1")
     await client.collect(await client.execute("print('persisted')", cell_id="p1"))
-    await sc_wait_until(
-        lambda: (
-            (c := sc_registry.find(kernel_id).notebook.get("p1")) is not None
-            and c.ended is not None
-        ),
-        what="the cell to finish",
-    )
+    await sc_cell_finished(kernel_id, "p1")
     await sc_registry.path_of(sc_registry.find(kernel_id))
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     flushed = sc_registry._store.flush()
