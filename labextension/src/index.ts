@@ -2,9 +2,20 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator } from '@jupyterlab/translation';
 
+import { RestoreManager } from './manager';
 import { requestAPI } from './request';
-import { IServerInfo, PLUGIN_ID, READY_MARKER } from './tokens';
+import {
+  DEFAULT_SETTINGS,
+  IServerInfo,
+  ISidecarSettings,
+  PLUGIN_ID,
+  READY_MARKER,
+  RESTORE_PLUGIN_ID
+} from './tokens';
 
 /**
  * Set the readiness marker (see {@link READY_MARKER}).
@@ -51,4 +62,67 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin];
+/**
+ * The `restoreOutputs` setting of the main plugin, followed live.
+ */
+async function followRestoreSetting(
+  registry: ISettingRegistry | null,
+  apply: (value: boolean) => void
+): Promise<boolean> {
+  if (!registry) {
+    return DEFAULT_SETTINGS.restoreOutputs;
+  }
+  try {
+    const settings = await registry.load(PLUGIN_ID);
+    const read = (): boolean =>
+      (settings.composite as Partial<ISidecarSettings>).restoreOutputs ??
+      DEFAULT_SETTINGS.restoreOutputs;
+    settings.changed.connect(() => apply(read()));
+    return read();
+  } catch (reason) {
+    console.warn('jupyter-sidecar-ext: cannot load the settings', reason);
+    return DEFAULT_SETTINGS.restoreOutputs;
+  }
+}
+
+/**
+ * Output restoring: puts back into notebooks what the server recorded while
+ * no page was watching, follows executions started by an earlier page, and
+ * offers outputs recorded by earlier kernels.
+ */
+const restorePlugin: JupyterFrontEndPlugin<void> = {
+  id: RESTORE_PLUGIN_ID,
+  description:
+    'Restores notebook outputs recorded server-side by jupyter_sidecar_ext.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ISettingRegistry, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    registry: ISettingRegistry | null,
+    translator: ITranslator | null
+  ): void => {
+    // Notebooks are followed once the setting is known, so that a disabled
+    // restore never runs, even briefly.
+    let manager: RestoreManager | null = null;
+    void followRestoreSetting(registry, value => {
+      if (manager) {
+        manager.enabled = value;
+      }
+    }).then(enabled => {
+      const restore = new RestoreManager({
+        enabled,
+        translator: translator ?? undefined
+      });
+      manager = restore;
+      tracker.forEach(panel => restore.add(panel));
+      tracker.widgetAdded.connect((_, panel) => restore.add(panel));
+      app.serviceManager.events.stream.connect((_, emission) =>
+        restore.handleEvent(emission)
+      );
+    });
+  }
+};
+
+export default [plugin, restorePlugin];

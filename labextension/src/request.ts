@@ -1,7 +1,12 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { API_NAMESPACE } from './tokens';
+import {
+  API_NAMESPACE,
+  IKernelSummary,
+  IShadowCell,
+  IShadowNotebook
+} from './tokens';
 
 /**
  * Call the sidecar server extension's REST API.
@@ -52,4 +57,65 @@ export async function requestAPI<T>(
   }
 
   return data as T;
+}
+
+/**
+ * The server's record of a kernel's executions (`null` if the server has none:
+ * an unknown kernel, or a server without the sidecar extension).
+ */
+export async function fetchShadowNotebook(
+  kernelId: string
+): Promise<IShadowNotebook | null> {
+  return orNullIfMissing(
+    requestAPI<IShadowNotebook>(
+      `kernels/${encodeURIComponent(kernelId)}/notebook`
+    )
+  );
+}
+
+/**
+ * The server's record of one cell of a kernel (`null` if it has none).
+ */
+export async function fetchShadowCell(
+  kernelId: string,
+  cellId: string
+): Promise<IShadowCell | null> {
+  return orNullIfMissing(
+    requestAPI<IShadowCell>(
+      `kernels/${encodeURIComponent(kernelId)}/cells/${encodeURIComponent(cellId)}`
+    )
+  );
+}
+
+/**
+ * Kernels that recorded cells for a notebook path, newest first when the
+ * server says so.
+ *
+ * Servers that ignore the `path` query answer with every kernel: the list is
+ * filtered here too, so both kinds of servers give the same answer.
+ */
+export async function fetchKernelsForPath(
+  path: string
+): Promise<IKernelSummary[]> {
+  const query = URLExt.objectToQueryString({ path });
+  const kernels = await orNullIfMissing(
+    requestAPI<IKernelSummary[]>(`kernels${query}`)
+  );
+  return Array.isArray(kernels)
+    ? kernels.filter(kernel => kernel.path === path)
+    : [];
+}
+
+async function orNullIfMissing<T>(request: Promise<T>): Promise<T | null> {
+  try {
+    return await request;
+  } catch (error) {
+    if (
+      error instanceof ServerConnection.ResponseError &&
+      error.response.status === 404
+    ) {
+      return null;
+    }
+    throw error;
+  }
 }

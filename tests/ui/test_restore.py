@@ -80,37 +80,48 @@ def restore_setting(sc_lab_server: LabServer) -> Iterator[Callable[[bool], None]
     path.unlink(missing_ok=True)
 
 
-@pytest.fixture
-def open_notebook(
-    request: pytest.FixtureRequest,
-    sc_browser: BrowserContext,
-    sc_lab_server: LabServer,
-    tmp_path: Path,
-) -> Iterator[Callable[[str], Page]]:
-    """Open a notebook in a new page (own workspace); on failure, every page's screenshot
-    and console are saved under tmp_path."""
-    pages: list[tuple[Page, list[str]]] = []
+class Pages:
+    """Pages of one test, each opening a notebook in a workspace of its own."""
 
-    def open_page(path: str) -> Page:
-        sc_lab_server.ensure_running()
-        page = sc_browser.new_page()
+    def __init__(self, browser: BrowserContext, server: LabServer) -> None:
+        self._browser = browser
+        self._server = server
+        self.opened: list[tuple[Page, list[str]]] = []
+
+    def open(self, path: str) -> Page:
+        self._server.ensure_running()
+        page = self._browser.new_page()
         console: list[str] = []
 
         def record(message: ConsoleMessage) -> None:
             console.append(f"[{message.type}] {message.text}")
 
         page.on("console", record)
-        pages.append((page, console))
+        self.opened.append((page, console))
         workspace = f"sc-restore-{secrets.token_hex(4)}"
-        page.goto(sc_lab_server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
+        page.goto(self._server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
         page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
         code_cell(page).wait_for(timeout=LOAD_TIMEOUT_MS)
         return page
 
-    yield open_page
+    def console(self, page: Page) -> list[str]:
+        return next(lines for opened, lines in self.opened if opened is page)
+
+
+@pytest.fixture
+def pages(
+    request: pytest.FixtureRequest,
+    sc_browser: BrowserContext,
+    sc_lab_server: LabServer,
+    tmp_path: Path,
+) -> Iterator[Pages]:
+    """Opens notebooks in new pages; on failure, every page's screenshot and console are
+    saved under tmp_path."""
+    opener = Pages(sc_browser, sc_lab_server)
+    yield opener
     report = getattr(request.node, "sc_report_call", None)
     failed = report is not None and report.failed
-    for index, (page, console) in enumerate(pages):
+    for index, (page, console) in enumerate(opener.opened):
         if failed:
             if not page.is_closed():
                 page.screenshot(path=tmp_path / f"page{index}.png", full_page=True)
@@ -220,12 +231,12 @@ def assert_recorded_everything(cell: dict[str, Any]) -> None:
 def test_outputs_of_a_closed_page_are_restored(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    open_notebook: Callable[[str], Page],
+    pages: Pages,
     tmp_path: Path,
 ) -> None:
     """(a) The page closes after the first line; the cell ends on the server; a new page
     shows every line once and the execution count."""
-    first = open_notebook(notebook.path)
+    first = pages.open(notebook.path)
     wait_restore_state(first, "synced")
     wait_kernel_idle(first)
     run_first_line(first)
@@ -236,32 +247,36 @@ def test_outputs_of_a_closed_page_are_restored(
     )
     assert_recorded_everything(recorded)
 
-    second = open_notebook(notebook.path)
+    second = pages.open(notebook.path)
     wait_restore_state(second, "synced")
     expect_all_lines_once(second, recorded["execution_count"])
+    restored = [line for line in pages.console(second) if "restored outputs" in line]
+    assert len(restored) == 1 and f"filled [{notebook.cell_id}]" in restored[0], restored
     second.screenshot(path=tmp_path / "restored.png")
 
 
 def test_a_running_cell_continues_live_in_a_new_page(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    open_notebook: Callable[[str], Page],
+    pages: Pages,
     tmp_path: Path,
 ) -> None:
     """(b) The new page opens while the cell still runs: [*], then lines keep arriving
     live, each once, and the prompt gets its number."""
-    first = open_notebook(notebook.path)
+    first = pages.open(notebook.path)
     wait_restore_state(first, "synced")
     wait_kernel_idle(first)
     run_first_line(first)
     first.close()
 
-    second = open_notebook(notebook.path)
+    second = pages.open(notebook.path)
     wait_restore_state(second, "synced")
     expect(prompt(second)).to_have_text("[*]:")
     expect(outputs(second).first).to_contain_text("line 0")
     seen = len(shown_lines(second))
     assert 0 < seen < LINES, shown_lines(second)
+    restored = [line for line in pages.console(second) if "restored outputs" in line]
+    assert any(f"followed [{notebook.cell_id}]" in line for line in restored), restored
     second.screenshot(path=tmp_path / "following.png")
     # A line arrives while the cell still shows as running: live, not fetched at the end.
     second.wait_for_function(
@@ -285,12 +300,12 @@ def test_a_running_cell_continues_live_in_a_new_page(
 def test_outputs_from_before_a_server_restart_are_offered(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    open_notebook: Callable[[str], Page],
+    pages: Pages,
     tmp_path: Path,
 ) -> None:
     """(c) The cell ended, the page closed unsaved, the server restarted: a new page offers
     the recorded outputs; "Restore outputs" puts them back."""
-    first = open_notebook(notebook.path)
+    first = pages.open(notebook.path)
     wait_restore_state(first, "synced")
     wait_kernel_idle(first)
     run_first_line(first)
@@ -301,7 +316,7 @@ def test_outputs_from_before_a_server_restart_are_offered(
 
     sc_lab_server.restart()
 
-    second = open_notebook(notebook.path)
+    second = pages.open(notebook.path)
     toast = second.locator(".jp-toast-message", has_text="earlier kernel session")
     expect(toast).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(toast).to_contain_text(f"1 cell of {notebook.path} has outputs recorded")
@@ -320,14 +335,14 @@ def test_outputs_from_before_a_server_restart_are_offered(
 def test_restore_setting_off_restores_nothing_until_turned_on(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    open_notebook: Callable[[str], Page],
+    pages: Pages,
     restore_setting: Callable[[bool], None],
     tmp_path: Path,
 ) -> None:
     """(d) With `restoreOutputs` false nothing is restored; turning it on in the settings
     editor applies at once."""
     restore_setting(False)
-    first = open_notebook(notebook.path)
+    first = pages.open(notebook.path)
     wait_restore_state(first, "off")
     wait_kernel_idle(first)
     run_first_line(first)
@@ -337,7 +352,7 @@ def test_restore_setting_off_restores_nothing_until_turned_on(
     )
     assert_recorded_everything(recorded)
 
-    second = open_notebook(notebook.path)
+    second = pages.open(notebook.path)
     wait_restore_state(second, "off")
     wait_kernel_idle(second)  # connected to the kernel that recorded the cell
     expect(outputs(second)).to_have_count(0)
@@ -355,3 +370,62 @@ def test_restore_setting_off_restores_nothing_until_turned_on(
     wait_restore_state(second, "synced")
     expect_all_lines_once(second, recorded["execution_count"])
     second.screenshot(path=tmp_path / "turned-on.png")
+
+
+def test_an_edited_cell_is_not_overwritten(
+    sc_lab_server: LabServer,
+    notebook: NotebookFile,
+    pages: Pages,
+) -> None:
+    """The recorded execution ran code that the notebook no longer has: nothing is put
+    back into that cell."""
+    first = pages.open(notebook.path)
+    wait_restore_state(first, "synced")
+    wait_kernel_idle(first)
+    run_first_line(first)
+    first.close()
+    recorded = wait_cell_done(
+        sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
+    )
+    assert_recorded_everything(recorded)
+
+    # The cell's code changes on disk (e.g. edited by another client, then saved).
+    file = sc_lab_server.root_dir / notebook.path
+    nb = nbformat.read(file, as_version=4)
+    nb.cells[0].source = CODE.replace("line", "row")
+    nbformat.write(nb, file)
+
+    second = pages.open(notebook.path)
+    wait_restore_state(second, "synced")
+    expect(code_cell(second).locator(".jp-InputArea-editor")).to_contain_text("row {i}")
+    expect(outputs(second)).to_have_count(0)
+    expect(prompt(second)).to_have_text("[ ]:")
+
+
+def test_outputs_already_shown_are_not_duplicated(
+    sc_lab_server: LabServer,
+    notebook: NotebookFile,
+    pages: Pages,
+) -> None:
+    """The page saved the finished cell, so the file has its outputs: a new page shows them
+    once, as saved."""
+    first = pages.open(notebook.path)
+    wait_restore_state(first, "synced")
+    wait_kernel_idle(first)
+    run_first_line(first)
+    recorded = wait_cell_done(
+        sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
+    )
+    expect_all_lines_once(first, recorded["execution_count"])
+    first.keyboard.press("Control+s")
+    first.locator(".jp-mod-dirty").wait_for(state="detached")  # saved: tab no longer dirty
+    saved = nbformat.read(sc_lab_server.root_dir / notebook.path, as_version=4)
+    assert "".join(saved.cells[0].outputs[0].text).splitlines() == EXPECTED_LINES
+    first.close()
+
+    second = pages.open(notebook.path)
+    wait_restore_state(second, "synced")
+    expect_all_lines_once(second, recorded["execution_count"])
+    # Found identical ("same"): nothing was put back.
+    restored = [line for line in pages.console(second) if "restored outputs" in line]
+    assert restored == [], restored

@@ -1,0 +1,152 @@
+/**
+ * RestoreManager: one NotebookRestorer per open notebook, the
+ * `restoreOutputs` setting applied to all of them live, and the server's
+ * `cell_changed` events routed to them.
+ */
+
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import type { Event } from '@jupyterlab/services';
+import type { ITranslator } from '@jupyterlab/translation';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { NotebookRestorer } from './restore';
+import {
+  CELL_CHANGED_SCHEMA,
+  CellStatus,
+  FINAL_STATUSES,
+  ICellChangedEvent,
+  IRestoreReport
+} from './tokens';
+
+export class RestoreManager implements IDisposable {
+  constructor(options: RestoreManager.IOptions) {
+    this._enabled = options.enabled;
+    this._translator = options.translator;
+  }
+
+  /**
+   * Emitted after each synchronisation of any open notebook.
+   */
+  get restored(): ISignal<
+    this,
+    { panel: NotebookPanel; report: IRestoreReport }
+  > {
+    return this._restored;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /**
+   * The `restoreOutputs` setting; changes apply to open notebooks at once.
+   */
+  get enabled(): boolean {
+    return this._enabled;
+  }
+  set enabled(value: boolean) {
+    this._enabled = value;
+    for (const restorer of this._restorers.values()) {
+      restorer.enabled = value;
+    }
+  }
+
+  /**
+   * Start restoring a notebook panel (once per document: views share it).
+   */
+  add(panel: NotebookPanel): void {
+    const context = panel.context;
+    if (this._isDisposed || this._restorers.has(context)) {
+      return;
+    }
+    const restorer = new NotebookRestorer({
+      panel,
+      enabled: this._enabled,
+      translator: this._translator
+    });
+    restorer.restored.connect((_, report) =>
+      this._restored.emit({ panel, report })
+    );
+    this._restorers.set(context, restorer);
+    context.disposed.connect(() => {
+      this._restorers.delete(context);
+      restorer.dispose();
+    });
+  }
+
+  /**
+   * Route an event of the server's event bus.
+   */
+  handleEvent(emission: Event.Emission): void {
+    const event = asCellChanged(emission);
+    if (event) {
+      for (const restorer of this._restorers.values()) {
+        restorer.handleCellChanged(event);
+      }
+    }
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    for (const restorer of this._restorers.values()) {
+      restorer.dispose();
+    }
+    this._restorers.clear();
+    Signal.clearData(this);
+  }
+
+  private _enabled: boolean;
+  private _translator?: ITranslator;
+  private _isDisposed = false;
+  private _restorers = new Map<NotebookPanel['context'], NotebookRestorer>();
+  private _restored = new Signal<
+    this,
+    { panel: NotebookPanel; report: IRestoreReport }
+  >(this);
+}
+
+export namespace RestoreManager {
+  export interface IOptions {
+    enabled: boolean;
+    translator?: ITranslator;
+  }
+}
+
+function isCellStatus(value: unknown): value is CellStatus {
+  return (
+    value === 'queued' ||
+    value === 'running' ||
+    (typeof value === 'string' && FINAL_STATUSES.has(value as CellStatus))
+  );
+}
+
+/**
+ * The data of a `cell_changed` event, or null for any other emission.
+ */
+function asCellChanged(emission: Event.Emission): ICellChangedEvent | null {
+  if (emission.schema_id !== CELL_CHANGED_SCHEMA) {
+    return null;
+  }
+  const { kernel_id, cell_id, msg_id, status, execution_count, seq } = emission;
+  if (
+    typeof kernel_id !== 'string' ||
+    typeof cell_id !== 'string' ||
+    typeof msg_id !== 'string' ||
+    !isCellStatus(status)
+  ) {
+    return null;
+  }
+  return {
+    kernel_id,
+    cell_id,
+    msg_id,
+    status,
+    execution_count:
+      typeof execution_count === 'number' ? execution_count : null,
+    seq: typeof seq === 'number' ? seq : 0
+  };
+}
