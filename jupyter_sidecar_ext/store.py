@@ -128,6 +128,8 @@ class CellStore:
             self._db = None
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            self._log.info("jupyter_sidecar_ext: starting a new output store at %s", self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=10.0)
         try:

@@ -43,10 +43,12 @@ async def save(store: CellStore, kernel: KernelRecord, *cells: dict[str, Any]) -
     await future
 
 
-async def test_cells_survive_a_restart(tmp_path: Path) -> None:
+async def test_cells_survive_a_restart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "data" / "outputs.sqlite"  # the directory does not exist yet
     store = make_store(path)
-    await save(store, record("k1", seq=2), cell("a", 1), cell("b", 2))
+    with caplog.at_level(logging.INFO, logger="test-store"):
+        await save(store, record("k1", seq=2), cell("a", 1), cell("b", 2))
+    assert any("starting a new output store" in r.getMessage() for r in caplog.records)
     await save(store, record("k1", seq=3), cell("a", 3, "rerun\n"))
     await store.close()
 
