@@ -6,14 +6,20 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.gateway.connections import GatewayWebSocketConnection
+from jupyter_server.services.contents.fileio import FileManagerMixin
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 
 from .connection import SIDECAR_SETTING, SidecarKernelConnection
 from .events import SCHEMA_FILES
+from .gateway import SidecarGatewayConnection
 from .handlers import Services, make_handlers
+from .lint import LintEngine, LintService
 from .registry import RecorderLimits, SidecarRegistry
 from .store import CellStore, StoreLimits
+from .variables import VariablesConfig, VariablesService
+from .variables_inspect import VariableFilter
 
 STORE_FILE = "outputs.sqlite"
 
@@ -77,6 +83,149 @@ class SidecarApp(ExtensionApp):
         30.0, config=True, help="Days a kernel's recorded cells are kept after its last change."
     )
 
+    variables_enabled = Bool(
+        True,
+        config=True,
+        help="Keep a variable snapshot per kernel, refreshed after each user execution "
+        "through the kernel's control channel (debug_request inspectVariables): nothing "
+        "runs in the user's shell.",
+    )
+    variables_timeout = Float(
+        5.0,
+        config=True,
+        help="Seconds a kernel has to list its variables or render one; past it the previous "
+        "snapshot is kept, marked stale.",
+    )
+    variables_debounce = Float(
+        0.02,
+        config=True,
+        help="Seconds of quiet after an execution before refreshing, so a burst of cells "
+        "costs one refresh (never postponed more than a second).",
+    )
+    variables_backoff = Float(
+        30.0,
+        config=True,
+        help="Seconds automatic refreshes pause after a slow one (doubling, up to 10 min), "
+        "so an object with a slow __repr__ does not hold the kernel's control thread after "
+        "every cell.",
+    )
+    variables_max_count = Int(
+        500, config=True, help="Variables kept per snapshot; the others are only counted."
+    )
+    variables_max_value_chars = Int(
+        200, config=True, help="Characters of each variable's value preview."
+    )
+    variables_max_rich_bytes = Int(
+        2_000_000,
+        config=True,
+        help="Bytes of a variable's rich view; past it only its text/plain head is served.",
+    )
+    variables_show_private = Bool(
+        False, config=True, help="List names starting with an underscore."
+    )
+    variables_hidden_types = List(
+        Unicode(),
+        ["module", "function", "builtin_function_or_method", "method", "type"],
+        config=True,
+        help="Type names not listed. (Functions and classes defined in the kernel are grouped "
+        "away by the kernel's debugger already.)",
+    )
+
+    lint_enabled = Bool(
+        True, config=True, help="Serve POST /api/sidecar/lint (isort + black for notebook cells)."
+    )
+    lint_workers = Int(
+        0,
+        config=True,
+        help="Worker processes that format cells (black and isort are CPU-bound and never run "
+        "on the server's event loop); 0 means min(2, CPU count).",
+    )
+    lint_prewarm = Bool(
+        False,
+        config=True,
+        help="Start the lint workers when the server starts, so the first lint is not slowed "
+        "by their start-up (about a second: they import black and isort). Otherwise they "
+        "start on the first lint request; a request with no cells starts them without "
+        "waiting (what a client does when it loads).",
+    )
+    lint_worker_nice = Int(
+        5,
+        config=True,
+        help="Niceness added to lint workers, so formatting yields the CPU to the server and "
+        "to kernels. 0 leaves their priority alone.",
+    )
+    lint_timeout = Float(
+        120.0,
+        config=True,
+        help="Seconds one lint request may take; cells not done by then get an error and the "
+        "workers are restarted.",
+    )
+    lint_max_request_bytes = Int(
+        8 * 1024 * 1024, config=True, help="Largest lint request body, in bytes (413 beyond)."
+    )
+    lint_max_cells = Int(10_000, config=True, help="Most cells in one lint request (400 beyond).")
+    lint_cache_entries = Int(
+        20_000, config=True, help="Formatted cells remembered, by (settings, source)."
+    )
+    lint_cache_chars = Int(
+        64 * 1024 * 1024,
+        config=True,
+        help="Characters of formatted source the lint cache may hold.",
+    )
+    lint_verify = Bool(
+        True,
+        config=True,
+        help="Check that black's output parses to the same AST as its input before using it "
+        "(black's safety check, without its second formatting pass).",
+    )
+
+    def _make_lint(self) -> LintService | None:
+        if not self.lint_enabled:
+            return None
+        assert self.serverapp is not None
+        contents_manager = self.serverapp.contents_manager
+        # Config files are read only under a file-backed contents manager's root.
+        on_disk = isinstance(contents_manager, FileManagerMixin)
+        root = contents_manager.root_dir if on_disk else None
+        engine = LintEngine(
+            workers=self.lint_workers,
+            cache_entries=self.lint_cache_entries,
+            cache_chars=self.lint_cache_chars,
+            timeout=self.lint_timeout,
+            worker_nice=self.lint_worker_nice,
+            log=self.log,
+        )
+        return LintService.for_root(
+            root,
+            engine,
+            max_request_bytes=self.lint_max_request_bytes,
+            max_cells=self.lint_max_cells,
+            verify=self.lint_verify,
+            log=self.log,
+        )
+
+    def _make_variables(self, event_logger: Any) -> VariablesService | None:
+        if not self.variables_enabled:
+            return None
+        config = VariablesConfig(
+            filter=VariableFilter(
+                show_private=self.variables_show_private,
+                hidden_types=frozenset(self.variables_hidden_types),
+                max_count=self.variables_max_count,
+                max_value_chars=self.variables_max_value_chars,
+            ),
+            timeout=self.variables_timeout,
+            debounce=self.variables_debounce,
+            backoff=self.variables_backoff,
+            max_rich_bytes=self.variables_max_rich_bytes,
+        )
+        assert self.serverapp is not None
+        service = VariablesService(
+            self.registry, self.serverapp.kernel_manager, event_logger, config, self.log
+        )
+        service.listen()
+        return service
+
     def _make_store(self, data_dir: str) -> CellStore | None:
         if not self.store_enabled:
             return None
@@ -111,6 +260,8 @@ class SidecarApp(ExtensionApp):
         )
         self.settings[SIDECAR_SETTING] = self.registry
         self._use_connection_class(serverapp.kernel_websocket_connection_class)
+        self.variables = self._make_variables(event_logger)
+        self.lint = self._make_lint()
         self.registry.listen()
 
     def _use_connection_class(self, configured: type) -> None:
@@ -119,11 +270,15 @@ class SidecarApp(ExtensionApp):
         jupyter_server reads only `jpserver_extensions` from `jupyter_server_config.d`, so
         installed config cannot set the connection class; the extension puts it into the
         web app's settings (read per websocket) instead, unless the user configured a class
-        of their own, which is kept."""
-        if issubclass(configured, SidecarKernelConnection):
+        of their own, which is kept. In gateway mode the server's default is its gateway
+        relay, replaced by SidecarGatewayConnection (the same relay, with TCP_NODELAY)."""
+        if issubclass(configured, (SidecarKernelConnection, SidecarGatewayConnection)):
             return
         if configured is ZMQChannelsWebsocketConnection:
             self.settings["kernel_websocket_connection_class"] = SidecarKernelConnection
+            return
+        if configured is GatewayWebSocketConnection:
+            self.settings["kernel_websocket_connection_class"] = SidecarGatewayConnection
             return
         self.log.warning(
             "jupyter_sidecar_ext: keeping the configured kernel websocket connection class "
@@ -133,12 +288,19 @@ class SidecarApp(ExtensionApp):
         )
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(make_handlers(Services(registry=self.registry)))
+        services = Services(registry=self.registry, variables=self.variables, lint=self.lint)
+        self.handlers.extend(make_handlers(services))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await self.registry.adopt_running_kernels()
+        if self.lint is not None:
+            self.lint.start(prewarm=self.lint_prewarm)
 
     async def stop_extension(self) -> None:
+        if self.lint is not None:
+            await self.lint.engine.shutdown()
+        if self.variables is not None:
+            await self.variables.stop()
         await self.registry.stop()
 
     async def _session_path(self, kernel_id: str) -> str | None:

@@ -7,19 +7,32 @@ suite's conftest enables the extension through `jp_server_config`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
+from jupyter_server.gateway.gateway_client import GatewayClient
 from jupyter_server.services.kernels.connection.base import (
     deserialize_binary_message,
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
+from traitlets.config import Config
 
 from .connection import SIDECAR_SETTING, V1_SUBPROTOCOL
 from .registry import SidecarRegistry
@@ -199,3 +212,114 @@ def sc_cell_finished(
         return cell.to_dict()
 
     return finished
+
+
+# -- gateway mode --------------------------------------------------------------------------------
+
+GATEWAY_START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class KernelGateway:
+    """A running `jupyter kernelgateway`: where it listens, its token, and its log."""
+
+    url: str
+    auth_token: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for_gateway(gateway: KernelGateway, process: subprocess.Popen[bytes]) -> None:
+    """Poll the gateway's `/api` until it answers; fail with its log if it exits or is
+    not up within GATEWAY_START_TIMEOUT."""
+    request = urllib.request.Request(
+        f"{gateway.url}/api", headers={"Authorization": f"token {gateway.auth_token}"}
+    )
+    deadline = time.monotonic() + GATEWAY_START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"kernel gateway exited ({process.returncode}):\n{gateway.log()}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            pytest.fail(f"kernel gateway not up after {GATEWAY_START_TIMEOUT}s:\n{gateway.log()}")
+        time.sleep(0.1)  # polling interval, not synchronization
+
+
+@pytest.fixture(scope="session")
+def sc_kernel_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelGateway]:
+    """A real `jupyter kernelgateway` on 127.0.0.1 (a free port, a random token, temporary
+    Jupyter dirs) for the whole session: the remote-kernel engine of gateway-mode tests.
+
+    `list_kernels` is on because jupyter_server lists the gateway's kernels to follow them.
+    The token travels in the environment, not on the command line."""
+    root = tmp_path_factory.mktemp("kernel_gateway")
+    token = secrets.token_hex(16)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KG_AUTH_TOKEN": token,
+        "JUPYTER_CONFIG_DIR": str(root / "config"),
+        "JUPYTER_DATA_DIR": str(root / "data"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "IPYTHONDIR": str(root / "ipython"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "kernel_gateway",
+        "--KernelGatewayApp.ip=127.0.0.1",
+        f"--KernelGatewayApp.port={port}",
+        "--KernelGatewayApp.port_retries=0",
+        "--JupyterWebsocketPersonality.list_kernels=True",
+    ]
+    gateway = KernelGateway(f"http://127.0.0.1:{port}", token, root / "gateway.log")
+    with gateway.log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=log)
+    try:
+        _wait_for_gateway(gateway, process)
+        yield gateway
+    finally:
+        process.terminate()  # the gateway shuts its kernels down on SIGTERM
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sc_gateway_client_reset() -> Iterator[None]:
+    """Forget the server's GatewayClient singleton after a module of gateway-mode tests.
+
+    ServerApp takes `GatewayClient.instance()`, which outlives the app: left configured,
+    every later test server would run in gateway mode. It must outlive each test's server
+    cleanup (which shuts kernels down through the gateway), hence module scope."""
+    yield
+    GatewayClient.clear_instance()
+
+
+@pytest.fixture
+def sc_gateway_server_config(
+    sc_kernel_gateway: KernelGateway, sc_gateway_client_reset: None
+) -> Config:
+    """Server config for gateway mode (`--gateway-url`) against `sc_kernel_gateway`, the
+    extension enabled as installed. Use it as the module's `jp_server_config`."""
+    GatewayClient.clear_instance()  # a fresh one, configured by this test's server
+    config = Config(copy.deepcopy(SERVER_CONFIG))
+    config.GatewayClient.url = sc_kernel_gateway.url
+    config.GatewayClient.auth_token = sc_kernel_gateway.auth_token
+    return config

@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jupyter_server.gateway.managers import GatewayKernelManager
+
 from .events import CELL_CHANGED_SCHEMA
 from .shadow import ShadowCell, ShadowNotebook
-from .sidecar import KernelSidecar
+from .sidecar import ExecutedListener, KernelSidecar
 from .store import CellStore, KernelRecord
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
@@ -56,6 +58,12 @@ class SidecarRegistry:
         self._live: dict[str, KernelSidecar] = {}
         self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._execution_listeners: list[ExecutedListener] = []
+        self._gateway_noted = False  # said once that gateway kernels are not recorded
+
+    def add_execution_listener(self, listener: ExecutedListener) -> None:
+        """Be told when a user execution finished on any kernel (e.g. the variables service)."""
+        self._execution_listeners.append(listener)
 
     # -- lookup --------------------------------------------------------------------------------
 
@@ -129,12 +137,21 @@ class SidecarRegistry:
 
     def adopt(self, kernel_id: str) -> KernelSidecar | None:
         """The kernel's sidecar, created if needed and starting in the background (readers
-        must never wait for a kernel); None for an unknown kernel."""
+        must never wait for a kernel); None for an unknown kernel, and for a kernel run by a
+        gateway: it has no local ZMQ channels to record from (not supported yet)."""
         sidecar = self._live.get(kernel_id)
         if sidecar is None:
             if kernel_id not in self._kernel_manager:
                 return None
             km = self._kernel_manager.get_kernel(kernel_id)
+            if isinstance(km, GatewayKernelManager):
+                if not self._gateway_noted:
+                    self._gateway_noted = True
+                    self._log.warning(
+                        "jupyter_sidecar_ext: kernels run by a gateway (--gateway-url) are "
+                        "not recorded; recording outputs in gateway mode is not available yet"
+                    )
+                return None
             notebook = ShadowNotebook(
                 max_output_bytes=self._limits.max_output_bytes, max_cells=self._limits.max_cells
             )
@@ -149,6 +166,7 @@ class SidecarRegistry:
                 self._cells_changed,
                 self._log,
                 flush_interval=self._limits.flush_interval,
+                on_executed=self._executed if self._execution_listeners else None,
             )
             self._live[kernel_id] = sidecar
             self._kernel_manager.add_restart_callback(
@@ -225,6 +243,13 @@ class SidecarRegistry:
                     "seq": cell.seq,
                 },
             )
+
+    def _executed(self, sidecar: KernelSidecar, execution_count: int | None) -> None:
+        for listener in self._execution_listeners:
+            try:  # one failing listener must not keep the others (or recording) from running
+                listener(sidecar, execution_count)
+            except Exception:
+                self._log.exception("jupyter_sidecar_ext: an execution listener failed")
 
     def _track(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)

@@ -24,6 +24,8 @@ _CELL_IOPUB = frozenset(
 _DISPLAY_IOPUB = frozenset({"update_display_data", "display_data"})
 
 ChangeListener = Callable[["KernelSidecar", list[ShadowCell]], None]
+# Called when a non-silent execution finished (its idle), with its execution count.
+ExecutedListener = Callable[["KernelSidecar", int | None], None]
 
 
 class KernelSidecar:
@@ -37,6 +39,7 @@ class KernelSidecar:
         on_change: ChangeListener,
         log: logging.Logger,
         flush_interval: float = 0.05,
+        on_executed: ExecutedListener | None = None,
     ) -> None:
         self.kernel_id = kernel_id
         self.kernel_name: str = getattr(kernel_manager, "kernel_name", "") or ""
@@ -57,6 +60,8 @@ class KernelSidecar:
         self._nudges: set[str] = set()  # msg_ids of our kernel_info nudges
         self._renudge: asyncio.Future[None] | None = None
         self._timeout = 60.0
+        self._on_executed = on_executed
+        self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -119,6 +124,7 @@ class KernelSidecar:
         and clients' requests are held until it receives from the new kernel process."""
         self._iopub.open()
         self._busy.clear()
+        self._inputs.clear()
         self._changed(self.notebook.mark_restart())
         self._receiving.clear()
         if self._renudge is not None:
@@ -159,6 +165,22 @@ class KernelSidecar:
             if msg_type == "status":
                 self._track_gaps(msg)
             self._changed(self.notebook.handle_iopub(msg_type, msg.parent_msg_id, msg.content))
+            if self._on_executed is not None and msg_type in ("execute_input", "status"):
+                self._track_executed(msg)
+
+    def _track_executed(self, msg: KernelMessage) -> None:
+        """Tell the listener when a user execution finished: the idle of a request that had
+        an execute_input (silent requests publish none). Content is already decoded here."""
+        parent_id = msg.parent_msg_id
+        if parent_id is None or self._on_executed is None:
+            return
+        if msg.msg_type == "execute_input":
+            count = msg.content.get("execution_count")
+            self._inputs[parent_id] = count if isinstance(count, int) else None
+            while len(self._inputs) > 64:  # idles lost on the way: do not grow
+                del self._inputs[next(iter(self._inputs))]
+        elif parent_id in self._inputs and msg.content.get("execution_state") == "idle":
+            self._on_executed(self, self._inputs.pop(parent_id))
 
     def _track_gaps(self, msg: KernelMessage) -> None:
         """Detect lost iopub messages from ordering: one kernel PUB socket sends in order and

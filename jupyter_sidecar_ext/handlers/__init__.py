@@ -6,6 +6,8 @@ from typing import Any
 
 from .base import Services, SidecarHandler
 from .kernels import CellHandler, InfoHandler, KernelsHandler, NotebookHandler, NotFoundHandler
+from .lint import LintHandler
+from .variables import VariableHandler, VariablesHandler
 
 Route = tuple[str, type[SidecarHandler], dict[str, Any]]
 
@@ -20,6 +22,9 @@ def make_handlers(services: Services) -> list[Route]:
         (r"/api/sidecar/kernels/?", KernelsHandler, deps),
         (rf"/api/sidecar/kernels/{_KERNEL}/notebook/?", NotebookHandler, deps),
         (rf"/api/sidecar/kernels/{_KERNEL}/cells/(?P<cell_id>[^/]+)/?", CellHandler, deps),
+        (rf"/api/sidecar/kernels/{_KERNEL}/variables/?", VariablesHandler, deps),
+        (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/?", VariableHandler, deps),
+        (r"/api/sidecar/lint/?", LintHandler, deps),
         (r"/api/sidecar/(?P<path>.*)", NotFoundHandler, deps),
     ]
 

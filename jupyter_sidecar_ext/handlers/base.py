@@ -10,7 +10,9 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..lint import LintService
 from ..registry import SidecarRegistry
+from ..variables import VariablesService
 
 
 def iso(epoch: float) -> str:
@@ -24,9 +26,16 @@ class Services:
 
     registry: SidecarRegistry
     max_body_bytes: int = 10 * 1024 * 1024
+    variables: VariablesService | None = None
+    lint: LintService | None = None
 
     def features(self) -> list[str]:
-        return ["record", "notebook", "events", "persist"]
+        features = ["record", "notebook", "events", "persist"]
+        if self.variables is not None:
+            features.append("variables")
+        if self.lint is not None:
+            features.append("lint")
+        return features
 
 
 class SidecarHandler(APIHandler):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
@@ -27,7 +28,7 @@ class KernelsHandler(SidecarHandler):
         for kernel_id in self.kernel_manager.list_kernel_ids():
             self.services.registry.adopt(kernel_id)
         summaries = [
-            self._summary(sidecar)
+            await self._summary(sidecar)
             for sidecar in self.services.registry.all()
             if path is None or sidecar.path == path
         ]
@@ -54,7 +55,7 @@ class KernelsHandler(SidecarHandler):
             "updated": iso(stored["updated"]),
         }
 
-    def _summary(self, sidecar: KernelSidecar) -> dict[str, Any]:
+    async def _summary(self, sidecar: KernelSidecar) -> dict[str, Any]:
         cells = sidecar.notebook.cells()
         summary: dict[str, Any] = {
             "kernel_id": sidecar.kernel_id,
@@ -69,7 +70,8 @@ class KernelsHandler(SidecarHandler):
             "updated": iso(sidecar.updated),
         }
         if sidecar.alive and sidecar.kernel_id in self.kernel_manager:
-            model = self.kernel_manager.kernel_model(sidecar.kernel_id)
+            # async in gateway mode, sync otherwise
+            model = await ensure_async(self.kernel_manager.kernel_model(sidecar.kernel_id))
             summary["execution_state"] = model.get("execution_state")
             summary["connections"] = model.get("connections", 0)
             summary["last_activity"] = model.get("last_activity")

@@ -1,0 +1,60 @@
+"""Handlers for kernel variables: the cached snapshot, and one variable's rich view."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..sidecar import KernelSidecar
+from ..variables import VariableError, VariablesService
+from .base import SidecarHandler
+
+UNRECORDED = "The sidecar does not follow this kernel (e.g. one run by a gateway)."
+
+
+class _VariablesBase(SidecarHandler):
+    def _service(self) -> VariablesService:
+        service = self.services.variables
+        if service is None:
+            raise web.HTTPError(404, "Variables are disabled on this server")
+        return service
+
+    def _sidecar(self, kernel_id: str) -> KernelSidecar | None:
+        """The kernel's sidecar; None for a running kernel the sidecar does not record
+        (a gateway kernel); 404 for an unknown kernel."""
+        registry = self.services.registry
+        sidecar = registry.find(kernel_id) or registry.adopt(kernel_id)
+        if sidecar is None and kernel_id not in self.kernel_manager:
+            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
+        return sidecar
+
+
+class VariablesHandler(_VariablesBase):
+    """The kernel's snapshot from memory: answers at once, whatever the kernel is doing."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, kernel_id: str) -> None:
+        service = self._service()
+        sidecar = self._sidecar(kernel_id)
+        if sidecar is None:
+            self.write_json(service.unavailable(kernel_id, UNRECORDED))
+            return
+        self.write_json(service.snapshot(sidecar))
+
+
+class VariableHandler(_VariablesBase):
+    """One variable's mime bundle, asked of the kernel on demand (bounded in time)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, kernel_id: str, name: str) -> None:
+        service = self._service()
+        sidecar = self._sidecar(kernel_id)
+        if sidecar is None:
+            raise web.HTTPError(503, UNRECORDED)
+        try:
+            payload = await service.rich(sidecar, name)
+        except VariableError as error:
+            raise web.HTTPError(error.status, error.message) from None
+        self.write_json(payload)

@@ -1,0 +1,250 @@
+"""Turn a kernel's `inspectVariables` answer into the rows the variables API serves (pure).
+
+ipykernel answers `inspectVariables` with the Debug Adapter Protocol's variable records
+(`{name, value, type, evaluateName, variablesReference}`), built by debugpy's pydevd from
+the user namespace. Their `value` is pydevd's bounded repr (`SafeRepr`): strings past 65,536
+characters keep their head and tail around `...`, collections show at most 60 top-level
+items (then `...`), other objects are cut at 65,536 characters, and a failing `__repr__`
+falls back to the default `<T object at 0x...>`. Functions and classes never appear one by
+one: pydevd folds them into "function variables" / "class variables" groups (not
+identifiers), which are dropped here.
+
+The protocol carries no length, shape or byte size, and asking the kernel would mean running
+code in it. So `shape` and `size` are derived from the preview **only where that is exact**,
+and are null otherwise (a 1e6-element list has no shape here; its rich view has the data):
+
+- `str`, `bytes`: the preview is a complete literal up to 65,536 characters -> `shape [len]`,
+  `size` = bytes of data (UTF-8 for a str).
+- `list`, `tuple`, `set`, `frozenset`, `dict`: complete previews (up to ~60 items) that are
+  Python literals -> `shape [len]`.
+- `ndarray`: numpy's own repr when it is complete (no `...`) and literal -> its shape.
+- pandas `DataFrame` / `Series`: the `[R rows x C columns]` / `Length: N` footer pandas
+  prints when it truncates.
+
+Parsing uses `json.loads`, then `ast.literal_eval` (never evaluates code). It costs about
+0.7 us per character of a container preview (one token per item) but only ~0.01 us per
+character of a string literal, so container previews over CONTAINER_MAX_CHARS are not parsed
+and the estimated work per refresh is bounded by PARSE_BUDGET_US (`parse_cost` tells callers
+whether it is small enough for the event loop).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# pydevd SafeRepr: strings longer than this are cut (head + "..." + tail).
+SAFEREPR_MAX_STRING = 2**16
+# Previews parsed for shapes: estimated microseconds per refresh, and the longest container
+# preview considered (pydevd shows at most ~60 items; longer ones are items with long reprs).
+PARSE_BUDGET_US = 50_000.0
+CONTAINER_MAX_CHARS = 4096
+_US_PER_CHAR = {"text": 0.01, "container": 0.7}
+
+_SIZED_LITERALS = frozenset({"list", "tuple", "set", "frozenset", "dict"})
+_DATAFRAME_DIMS = re.compile(r"\[(\d+) rows x (\d+) columns\]\s*$")
+_SERIES_LENGTH = re.compile(r"Length: (\d+)")
+_NDARRAY = re.compile(r"^array\((?P<body>.*?)(?:,\s*dtype=[\w.\[\]<>']+)?\)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class VariableFilter:
+    """What a snapshot keeps (from the extension's traits)."""
+
+    show_private: bool = False
+    hidden_types: frozenset[str] = frozenset(
+        {"module", "function", "builtin_function_or_method", "method", "type"}
+    )
+    max_count: int = 500
+    max_value_chars: int = 200
+
+
+@dataclass
+class ParsedSnapshot:
+    """The rows kept, how many variables passed the filter, and whether rows were cut."""
+
+    variables: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.variables)
+
+
+def parse_variables(raw: Any, flt: VariableFilter) -> ParsedSnapshot:
+    """Filter, bound and describe the records of an `inspectVariables` body.
+
+    Malformed records (other kernels implement the request too) are skipped, never fatal.
+    """
+    records = raw if isinstance(raw, list) else []
+    parsed = ParsedSnapshot()
+    budget = PARSE_BUDGET_US
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        name = record.get("name")
+        type_name = record.get("type")
+        type_name = type_name if isinstance(type_name, str) else ""
+        if not isinstance(name, str) or not _visible(name, type_name, flt):
+            continue
+        parsed.total += 1
+        if len(parsed.variables) >= flt.max_count:
+            continue  # keep counting: the total says how many were left out
+        value = record.get("value")
+        value = value if isinstance(value, str) else ""
+        shape: list[int] | None = None
+        size: int | None = None
+        cost = _cost(type_name, value)
+        if cost <= budget:
+            budget -= cost
+            shape, size = shape_and_size(type_name, value)
+        parsed.variables.append(
+            {
+                "name": name,
+                "type": type_name,
+                "value": preview(value, flt.max_value_chars),
+                "size": size,
+                "shape": shape,
+            }
+        )
+    return parsed
+
+
+def parse_cost(raw: Any) -> float:
+    """Estimated microseconds `parse_variables` spends deriving shapes (bounded by budget)."""
+    records = raw if isinstance(raw, list) else []
+    total = sum(
+        _cost(str(r.get("type")), r.get("value") or "") for r in records if isinstance(r, dict)
+    )
+    return min(total, PARSE_BUDGET_US) + len(records)  # plus ~1 us of filtering per record
+
+
+def _cost(type_name: str, value: Any) -> float:
+    if not isinstance(value, str):
+        return 0.0
+    if type_name in ("str", "bytes", "bytearray"):
+        return len(value) * _US_PER_CHAR["text"]
+    if type_name in _SIZED_LITERALS or type_name == "ndarray":
+        if len(value) > CONTAINER_MAX_CHARS:
+            return 0.0  # not parsed at all
+        return len(value) * _US_PER_CHAR["container"]
+    return 0.0
+
+
+def rich_view(
+    body: dict[str, Any], row: dict[str, Any] | None, limit: int
+) -> dict[str, Any] | None:
+    """A `richInspectVariables` body as the API's rich view, at most `limit` characters of
+    data (past it, only the text/plain head). An empty bundle is an unknown name (None), or,
+    for a variable of the snapshot (`row`), a display that failed: its preview stands in."""
+    data = body.get("data") if isinstance(body.get("data"), dict) else None
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+    if not data:
+        if row is None:
+            return None
+        return {
+            "data": {"text/plain": row["value"]},
+            "metadata": {},
+            "truncated": False,
+            "error": "The kernel could not format this variable; showing its preview.",
+        }
+    if sum(len(str(value)) for value in data.values()) <= limit:
+        return {"data": data, "metadata": metadata or {}, "truncated": False}
+    text = data.get("text/plain")
+    text = preview(text if isinstance(text, str) else "", limit)
+    return {"data": {"text/plain": text}, "metadata": {}, "truncated": True}
+
+
+def _visible(name: str, type_name: str, flt: VariableFilter) -> bool:
+    if not name.isidentifier():  # pydevd's groups ("special variables", ...)
+        return False
+    if name.startswith("_") and not flt.show_private:
+        return False
+    return type_name not in flt.hidden_types
+
+
+def preview(value: str, limit: int) -> str:
+    """At most `limit` characters; a cut value ends with an ellipsis."""
+    if len(value) <= limit:
+        return value
+    return value[: max(0, limit - 1)] + "\u2026"
+
+
+def shape_and_size(type_name: str, value: str) -> tuple[list[int] | None, int | None]:
+    """(shape, size in bytes) when the preview determines them exactly, else None each."""
+    try:
+        if type_name in ("str", "bytes", "bytearray"):
+            return _text_shape(type_name, value)
+        if type_name in _SIZED_LITERALS:
+            count = _literal_len(type_name, value)
+            return ([count] if count is not None else None), None
+        if type_name == "ndarray":
+            return _ndarray_shape(value), None
+        if type_name == "DataFrame":
+            match = _DATAFRAME_DIMS.search(value)
+            return ([int(match[1]), int(match[2])] if match else None), None
+        if type_name == "Series":
+            match = _SERIES_LENGTH.search(value)
+            return ([int(match[1])] if match else None), None
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    return None, None
+
+
+def _text_shape(type_name: str, value: str) -> tuple[list[int] | None, int | None]:
+    if type_name == "bytearray":
+        if not (value.startswith("bytearray(") and value.endswith(")")):
+            return None, None
+        value = value[len("bytearray(") : -1]
+    if len(value) > 4 * SAFEREPR_MAX_STRING + 16:
+        return None, None
+    text = ast.literal_eval(value)
+    if not isinstance(text, str | bytes) or len(text) > SAFEREPR_MAX_STRING:
+        return None, None  # longer ones were cut by the kernel: the preview is not the value
+    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
+    return [len(text)], size
+
+
+def _literal_len(type_name: str, value: str) -> int | None:
+    if type_name == "frozenset":
+        if value == "frozenset()":
+            return 0
+        if not (value.startswith("frozenset(") and value.endswith(")")):
+            return None
+        value = value[len("frozenset(") : -1]
+    if type_name == "set" and value == "set()":
+        return 0
+    if len(value) > CONTAINER_MAX_CHARS:
+        return None
+    container = _literal(value)
+    if not isinstance(container, list | tuple | set | frozenset | dict):
+        return None
+    if isinstance(container, list | tuple) and container and container[-1] is Ellipsis:
+        return None  # pydevd's "..." past the item limit: the preview is partial
+    return len(container)
+
+
+def _literal(value: str) -> Any:
+    """A Python literal: JSON first (numeric lists are valid JSON and parse ~20x faster)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return ast.literal_eval(value)
+
+
+def _ndarray_shape(value: str) -> list[int] | None:
+    match = _NDARRAY.match(value.strip())
+    if match is None or "..." in value or len(value) > CONTAINER_MAX_CHARS:
+        return None
+    nested = _literal(match["body"])
+    shape: list[int] = []
+    level: Any = nested
+    while isinstance(level, list):
+        shape.append(len(level))
+        if not level:
+            break
+        level = level[0]
+    return shape if shape else []

@@ -1,0 +1,223 @@
+"""POST /api/sidecar/lint through a real server: formatting, per-cell errors, 400/413,
+authorization (resource `contents`), config discovery from `path`, and the cache."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from jupyter_server.auth import Authorizer
+from test_lint_corpus import CASES
+from tornado.httpclient import HTTPClientError
+from traitlets.config import Config
+
+from jupyter_sidecar_ext.lint import LintService
+from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
+
+MAX_CELLS = 300
+MAX_BYTES = 200_000
+
+
+class RecordingAuthorizer(Authorizer):
+    """Allows everything but the resources in `denied`; records what it was asked."""
+
+    denied: ClassVar[set[str]] = set()
+    asked: ClassVar[list[tuple[str, str]]] = []
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        self.asked.append((action, resource))
+        return resource not in self.denied
+
+
+@pytest.fixture
+def jp_server_config() -> Config:
+    config = Config(copy.deepcopy(SERVER_CONFIG))
+    config.SidecarApp.lint_max_cells = MAX_CELLS
+    config.SidecarApp.lint_max_request_bytes = MAX_BYTES
+    config.ServerApp.authorizer_class = RecordingAuthorizer
+    return config
+
+
+@pytest.fixture
+def lint_service(jp_serverapp: Any) -> LintService:
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_sidecar_ext"]))
+    service: LintService = app.lint
+    return service
+
+
+async def lint(jp_fetch: Any, body: Any) -> list[dict[str, Any]]:
+    raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    response = await jp_fetch("api", "sidecar", "lint", method="POST", body=raw)
+    cells: list[dict[str, Any]] = json.loads(response.body)["cells"]
+    return cells
+
+
+async def lint_error(jp_fetch: Any, body: Any, status: int) -> str:
+    with pytest.raises(HTTPClientError) as info:
+        await lint(jp_fetch, body)
+    assert info.value.code == status
+    assert info.value.response is not None
+    payload = json.loads(info.value.response.body)
+    assert "traceback" not in payload or not payload["traceback"]
+    message: str = payload["message"]
+    return message
+
+
+async def test_features_include_lint(jp_fetch: Any) -> None:
+    info = json.loads((await jp_fetch("api", "sidecar")).body)
+    assert "lint" in info["features"]
+
+
+async def test_formats_cells_and_isolates_errors(jp_fetch: Any) -> None:
+    cells = await lint(
+        jp_fetch,
+        {
+            "cells": [
+                {"id": "a", "source": "import sys\nimport os\n%matplotlib inline\nx=1"},
+                {"id": "b", "source": "x = (1,"},
+                {"id": "c", "source": ["y=2\n", "obj?"]},
+                {"id": "d", "source": "z = 3"},
+                {"id": "e", "source": "%%bash\necho  hi"},
+            ]
+        },
+    )
+    assert cells == [
+        {
+            "id": "a",
+            "source": "import os\nimport sys\n%matplotlib inline\n\nx = 1",
+            "changed": True,
+        },
+        {"id": "b", "source": "x = (1,", "changed": False, "error": cells[1]["error"]},
+        {"id": "c", "source": "y = 2\nobj?", "changed": True},
+        {"id": "d", "source": "z = 3", "changed": False},
+        {"id": "e", "source": "%%bash\necho  hi", "changed": False},
+    ]
+    assert cells[1]["error"].startswith("black: cannot parse: 1:")
+
+
+async def test_empty_request(jp_fetch: Any) -> None:
+    assert await lint(jp_fetch, {"cells": []}) == []
+
+
+async def test_corpus_through_the_server(jp_fetch: Any) -> None:
+    groups: dict[str, list[Any]] = {}
+    for case in CASES:
+        groups.setdefault(json.dumps(case.options, sort_keys=True), []).append(case)
+    for key, cases in groups.items():
+        options = json.loads(key)
+        body: dict[str, Any] = {"cells": [{"id": c.name, "source": c.source} for c in cases]}
+        if "tools" in options:
+            body["tools"] = options.pop("tools")
+        if options:
+            body["options"] = options
+        for case, cell in zip(cases, await lint(jp_fetch, body), strict=True):
+            assert cell["id"] == case.name
+            if case.error:
+                assert cell["error"].startswith(case.error) and cell["source"] == case.source
+            else:
+                assert (cell["source"], cell["changed"]) == (case.expected, case.changed)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        ({}, "cells must be a list"),
+        ({"cells": {"id": "a"}}, "cells must be a list"),
+        ({"cells": ["x = 1"]}, "cells[0] must be an object"),
+        ({"cells": [{"source": "x"}]}, "cells[0].id must be a string"),
+        ({"cells": [{"id": 1, "source": "x"}]}, "cells[0].id must be a string"),
+        ({"cells": [{"id": "a"}]}, "cells[0].source must be a string"),
+        ({"cells": [{"id": "a", "source": 3}]}, "cells[0].source must be a string"),
+        ({"cells": [{"id": "a", "source": "x"}] * (MAX_CELLS + 1)}, "too many cells: 301"),
+        ({"cells": [], "tools": ["ruff"]}, "unknown tool 'ruff'"),
+        ({"cells": [], "tools": []}, "non-empty list"),
+        ({"cells": [], "tools": "black"}, "non-empty list"),
+        ({"cells": [], "tools": ["black", "black"]}, "must not repeat"),
+        ({"cells": [], "tool": ["black"]}, "unknown field 'tool'"),
+        ({"cells": [], "path": 3}, "path must be a string"),
+        ({"cells": [], "path": "../x.ipynb"}, "outside the server's root"),
+        ({"cells": [], "options": {"black": {"line_length": "x"}}}, "positive integer"),
+        ({"cells": [], "options": {"isort": {"settings_file": "/etc/passwd"}}}, "cannot be set"),
+        ({"cells": [], "options": {"black": {"bad%s": 1}}}, "unknown black option 'bad%s'"),
+        ({"cells": [], "options": {"isort": {"bogus": 1}}}, "unknown isort option 'bogus'"),
+        ({"cells": [], "options": {"isort": {"profile": "nope"}}}, "profile of nope does not"),
+        ({"cells": [], "options": {"black": {"target_version": "py2"}}}, "unknown value 'PY2'"),
+    ],
+)
+async def test_bad_bodies_are_400(jp_fetch: Any, body: Any, message: str) -> None:
+    assert message in await lint_error(jp_fetch, body, 400)
+
+
+async def test_too_large_is_413(jp_fetch: Any) -> None:
+    body = {"cells": [{"id": "a", "source": "x = 1\n" * (MAX_BYTES // 6)}]}
+    assert "over 200000 bytes" in await lint_error(jp_fetch, body, 413)
+
+
+async def test_authorized_as_contents_write(jp_fetch: Any) -> None:
+    RecordingAuthorizer.asked.clear()
+    await lint(jp_fetch, {"cells": []})
+    assert ("write", "contents") in RecordingAuthorizer.asked
+    RecordingAuthorizer.denied = {"contents"}
+    try:
+        await lint_error(jp_fetch, {"cells": []}, 403)
+    finally:
+        RecordingAuthorizer.denied = set()
+
+
+async def test_config_is_read_from_the_notebooks_directory(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "project" / "notebooks").mkdir(parents=True)
+    (jp_root_dir / "project" / "pyproject.toml").write_text(
+        "[tool.black]\nline-length = 30\n[tool.isort]\nforce_single_line = true\n"
+    )
+    source = "from os import sep, path\nresult = function(argument_one, argument_two)"
+    body: dict[str, Any] = {"cells": [{"id": "a", "source": source}]}
+    default = (await lint(jp_fetch, body))[0]["source"]
+    assert default == ("from os import path, sep\n\nresult = function(argument_one, argument_two)")
+    body["path"] = "project/notebooks/analysis.ipynb"
+    assert (await lint(jp_fetch, body))[0]["source"] == (
+        "from os import path\nfrom os import sep\n\n"
+        "result = function(\n    argument_one, argument_two\n)"
+    )
+    body["options"] = {"black": {"line_length": 88}, "isort": {"force_single_line": False}}
+    assert (await lint(jp_fetch, body))[0]["source"] == default
+
+
+async def test_relinting_is_served_from_the_cache(jp_fetch: Any, lint_service: LintService) -> None:
+    stats = lint_service.engine.stats
+    body = {"cells": [{"id": str(i), "source": f"x{i}=[ {i} ]"} for i in range(40)]}
+    first = await lint(jp_fetch, body)
+    tasks, pool_cells, hits = stats.pool_tasks, stats.pool_cells, stats.cache_hits
+    assert tasks > 0 and pool_cells >= 40
+    body["cells"] = [{**cell, "id": f"again-{cell['id']}"} for cell in body["cells"]]
+    second = await lint(jp_fetch, body)
+    assert [c["source"] for c in second] == [c["source"] for c in first]
+    assert (stats.pool_tasks, stats.pool_cells) == (tasks, pool_cells)  # the pool was not used
+    assert stats.cache_hits == hits + 40
+    # other settings are other cache entries
+    await lint(jp_fetch, {**body, "options": {"black": {"line_length": 50}}})
+    assert stats.pool_tasks > tasks
+
+
+async def test_identical_cells_are_formatted_once(jp_fetch: Any, lint_service: LintService) -> None:
+    stats = lint_service.engine.stats
+    before = stats.pool_cells
+    cells = await lint(jp_fetch, {"cells": [{"id": str(i), "source": "same=1"} for i in range(5)]})
+    assert {c["source"] for c in cells} == {"same = 1"}
+    assert stats.pool_cells == before + 1
+
+
+async def test_odd_characters_do_not_break_the_request(jp_fetch: Any) -> None:
+    sources = ["s = '\ud800'", "n = '\x00'", "e='😀 漢字'", "c = '\u200b\x1b'"]
+    cells = await lint(
+        jp_fetch, {"cells": [{"id": str(i), "source": s} for i, s in enumerate(sources)]}
+    )
+    assert [c["source"] for c in cells] == [*sources[:2], 'e = "😀 漢字"', 'c = "\u200b\x1b"']
+    assert cells[0]["error"].startswith("UnicodeEncodeError") and "error" in cells[1]
+    assert "error" not in cells[2] and "error" not in cells[3]
