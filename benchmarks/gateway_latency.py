@@ -17,7 +17,7 @@ execute_reply and its idle status arrived. Flavours:
 
 Run from the repository root:
 
-    PYTHONPATH=/work/main .venv/bin/python benchmarks/gateway_latency.py [--rounds N]
+    PYTHONPATH=. .venv/bin/python benchmarks/gateway_latency.py [--rounds N]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ interleaved rounds and prints a table of medians with the ratio ours/stock:
 
 Run from the repository root:
 
-    PYTHONPATH=/work/main .venv/bin/python benchmarks/kernel_traffic.py [--quick] [--rounds N]
+    PYTHONPATH=. .venv/bin/python benchmarks/kernel_traffic.py [--quick] [--rounds N]
 
 See benchmarks/README.md.
 """

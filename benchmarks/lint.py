@@ -12,7 +12,7 @@ against plain serial isort + black per cell in this one process (black.format_ce
 default safe mode, as `black notebook.ipynb` runs; also shown with --fast), and prints a table
 with the targets of issue 4: cold <= 0.4x serial on 2 cores, warm <= 50 ms, no stall > 20 ms.
 
-    PYTHONPATH=/work/main .venv/bin/python benchmarks/lint.py [--rounds N] [--workers N]
+    PYTHONPATH=. .venv/bin/python benchmarks/lint.py [--rounds N] [--workers N]
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ list defined in both kernels, then measures in one run:
 
 Run from the repository root:
 
-    PYTHONPATH=/work/main .venv/bin/python benchmarks/variables.py [--quick] [--blocks N]
+    PYTHONPATH=. .venv/bin/python benchmarks/variables.py [--quick] [--blocks N]
 
 See benchmarks/README.md.
 """
