@@ -6,36 +6,47 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-
-async def wait_for_lines(
-    sc_registry: Any, sc_wait_until: Any, kernel_id: str, cell_id: str, n: int
-) -> None:
-    def printed() -> bool:
-        cell = sc_registry.find(kernel_id).notebook.get(cell_id)
-        return cell is not None and bool(cell.outputs) and cell.outputs[0]["text"].count("\n") >= n
-
-    await sc_wait_until(printed, what=f"{n} lines in {cell_id}")
-
+import pytest
 
 LONG_CELL = (
     "import time\nfor i in range(1000):\n    print(f'line {i}', flush=True)\n    time.sleep(0.02)\n"
 )
 
 
+@pytest.fixture
+def long_cell_printing(
+    sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any
+) -> Callable[[str], Awaitable[str]]:
+    """Start a kernel running a long printing cell; returns once 5 lines were recorded."""
+
+    async def start(cell_id: str) -> str:
+        kernel_id: str = await sc_start_kernel()
+        client = await sc_connect(kernel_id, "v1")
+        await client.execute(LONG_CELL, cell_id=cell_id)
+
+        def printed() -> bool:
+            cell = sc_registry.find(kernel_id).notebook.get(cell_id)
+            return (
+                cell is not None and bool(cell.outputs) and cell.outputs[0]["text"].count("\n") >= 5
+            )
+
+        await sc_wait_until(printed, what=f"5 lines in {cell_id}")
+        return kernel_id
+
+    return start
+
+
 async def test_restart_mid_cell_keeps_what_was_printed(
     jp_fetch: Any,
-    sc_start_kernel: Any,
     sc_connect: Any,
     sc_registry: Any,
-    sc_wait_until: Any,
     sc_cell_finished: Any,
+    long_cell_printing: Any,
 ) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id, "v1")
-    await client.execute(LONG_CELL, cell_id="long")
-    await wait_for_lines(sc_registry, sc_wait_until, kernel_id, "long", 5)
+    kernel_id = await long_cell_printing("long")
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
 
     cell = sc_registry.find(kernel_id).notebook.get("long")
@@ -52,16 +63,13 @@ async def test_restart_mid_cell_keeps_what_was_printed(
 
 async def test_kernel_killed_mid_output_is_restarted_and_marked(
     jp_serverapp: Any,
-    sc_start_kernel: Any,
     sc_connect: Any,
     sc_registry: Any,
     sc_wait_until: Any,
     sc_cell_finished: Any,
+    long_cell_printing: Any,
 ) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id, "v1")
-    await client.execute(LONG_CELL, cell_id="doomed")
-    await wait_for_lines(sc_registry, sc_wait_until, kernel_id, "doomed", 5)
+    kernel_id = await long_cell_printing("doomed")
     notebook = sc_registry.find(kernel_id).notebook
     run = notebook.run
     km = jp_serverapp.kernel_manager.get_kernel(kernel_id)
