@@ -136,11 +136,17 @@ def sc_registry(jp_serverapp: Any) -> SidecarRegistry:
 
 @pytest.fixture
 def sc_start_kernel(jp_fetch: Any) -> Callable[..., Awaitable[str]]:
-    """Start a real ipykernel through the REST API; returns its id."""
+    """Start a real ipykernel through the REST API; returns its id. With `path`, start it
+    as JupyterLab does for a notebook: through a session for that path."""
 
-    async def start(name: str = "python3") -> str:
-        response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": name}))
-        return str(json.loads(response.body)["id"])
+    async def start(name: str = "python3", path: str | None = None) -> str:
+        if path is None:
+            body = json.dumps({"name": name})
+            response = await jp_fetch("api", "kernels", method="POST", body=body)
+            return str(json.loads(response.body)["id"])
+        body = json.dumps({"path": path, "type": "notebook", "kernel": {"name": name}})
+        response = await jp_fetch("api", "sessions", method="POST", body=body)
+        return str(json.loads(response.body)["kernel"]["id"])
 
     return start
 

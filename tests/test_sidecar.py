@@ -349,11 +349,9 @@ async def test_every_line_is_recorded_under_cpu_load(
 
 
 async def test_kernel_started_by_a_session_is_recorded_with_its_path(
-    jp_fetch: Any, sc_connect: Any, sc_cell_finished: Any
+    jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
-    body = {"path": "work/analysis.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
-    response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
-    kernel_id = json.loads(response.body)["kernel"]["id"]
+    kernel_id = await sc_start_kernel(path="work/analysis.ipynb")
     client = await sc_connect(kernel_id, "v1")
     await client.collect(await client.execute("print('in a session')", cell_id="s1"))
     await sc_cell_finished(kernel_id, "s1")

@@ -156,13 +156,10 @@ async def test_server_serves_kernels_known_only_from_the_store(
     sc_registry: Any,
     sc_cell_finished: Any,
 ) -> None:
-    body = {"path": "kept.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
-    response = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
-    kernel_id = json.loads(response.body)["kernel"]["id"]
+    kernel_id = await sc_start_kernel(path="kept.ipynb")
     client = await sc_connect(kernel_id, "v1")
     await client.collect(await client.execute("print('persisted')", cell_id="p1"))
     await sc_cell_finished(kernel_id, "p1")
-    await sc_registry.path_of(sc_registry.find(kernel_id))
     await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     flushed = sc_registry._store.flush()
     if flushed is not None:
