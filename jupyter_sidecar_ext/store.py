@@ -89,21 +89,34 @@ class CellStore:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
         self._healthy = True
-        self._opened = False
         self._last_prune = -float("inf")  # retention passes scan the table: rarely
+        # Owned by the store's thread: rows of batches that failed, keyed for coalescing.
+        self._unwritten_kernels: dict[str, tuple[Any, ...]] = {}
+        self._unwritten_rows: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def _ensure_open(self) -> sqlite3.Connection | None:
-        """Open on first use, on the store's thread (no event-loop start hook needed)."""
-        if not self._opened:
-            self._opened = True
+        """Open on first use, on the store's thread (no event-loop start hook needed); after
+        a failure that may pass (locked, read-only, no such directory), again next time."""
+        if self._db is None:
             self._open()
         return self._db
 
     def _open(self) -> None:
         try:
             self._db = self._connect()
+        except (sqlite3.OperationalError, OSError) as error:
+            # Not the file's fault (another writer holds a lock, a read-only or full disk):
+            # never move a healthy database aside for it.
+            if self._healthy:
+                self._log.warning(
+                    "jupyter_sidecar_ext: cannot open the output store %s (%s); outputs are "
+                    "kept in memory and opening is retried with the next write",
+                    self.path,
+                    error,
+                )
+            self._healthy = False
         except sqlite3.DatabaseError as error:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             self._log.warning(
@@ -118,20 +131,14 @@ class CellStore:
                 if source.exists():
                     source.replace(Path(f"{aside}{suffix}"))
             self._db = self._connect()
-        except OSError as error:
-            self._log.warning(
-                "jupyter_sidecar_ext: cannot open the output store %s (%s); outputs are kept "
-                "in memory only",
-                self.path,
-                error,
-            )
-            self._db = None
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.exists():
             self._log.info("jupyter_sidecar_ext: starting a new output store at %s", self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10.0)
+        # IMMEDIATE: take the write lock when a batch starts, so a concurrent writer makes
+        # us wait (busy timeout) instead of failing on a lock upgrade.
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level="IMMEDIATE")
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -152,6 +159,8 @@ class CellStore:
         self._executor.shutdown(wait=True)
 
     def _close(self) -> None:
+        if self._unwritten_rows or self._unwritten_kernels:
+            self._write([], [])  # a last try for batches that failed
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -192,9 +201,15 @@ class CellStore:
         return future
 
     def _write(self, kernels: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+        # A batch that could not be written is retried with the next one (newest row per
+        # kernel and per cell wins), so a passing failure loses nothing.
+        self._unwritten_kernels.update((k[0], k) for k in kernels)
+        self._unwritten_rows.update(((r[0], r[1]), r) for r in rows)
+        kernels = list(self._unwritten_kernels.values())
+        rows = list(self._unwritten_rows.values())
         db = self._ensure_open()
         if db is None:
-            return
+            return  # kept for the next attempt
         try:
             with db:
                 db.executemany(
@@ -222,6 +237,8 @@ class CellStore:
                 )
             self._healthy = False
             return
+        self._unwritten_kernels.clear()
+        self._unwritten_rows.clear()
         if not self._healthy:
             self._log.warning(
                 "jupyter_sidecar_ext: the output store %s is writable again", self.path
