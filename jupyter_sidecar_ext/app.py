@@ -11,6 +11,7 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets import Bool, Float, Int, List, Unicode
 
+from .activity import ActivityTracker
 from .connection import SIDECAR_SETTING, SidecarKernelConnection
 from .events import SCHEMA_FILES
 from .gateway import SidecarGatewayConnection
@@ -55,6 +56,14 @@ class SidecarApp(ExtensionApp):
         0.05,
         config=True,
         help="Seconds over which cell changes are batched into one event per cell.",
+    )
+
+    track_activity = Bool(
+        True,
+        config=True,
+        help="Keep the server's kernel activity markers (last_activity, execution_state, "
+        "used by the culler and the kernels API) from the sidecar's iopub subscription, "
+        "instead of a second subscription per kernel that decodes every message again.",
     )
 
     store_enabled = Bool(
@@ -259,6 +268,9 @@ class SidecarApp(ExtensionApp):
             store=self._make_store(serverapp.data_dir),
         )
         self.settings[SIDECAR_SETTING] = self.registry
+        self.activity = ActivityTracker(serverapp.kernel_manager, self.registry, self.log)
+        if self.track_activity:
+            self.activity.install()
         self._use_connection_class(serverapp.kernel_websocket_connection_class)
         self.variables = self._make_variables(event_logger)
         self.lint = self._make_lint()
@@ -297,6 +309,7 @@ class SidecarApp(ExtensionApp):
             self.lint.start(prewarm=self.lint_prewarm)
 
     async def stop_extension(self) -> None:
+        self.activity.uninstall()
         if self.lint is not None:
             await self.lint.engine.shutdown()
         if self.variables is not None:

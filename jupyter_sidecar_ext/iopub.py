@@ -1,8 +1,9 @@
 """One iopub subscription per kernel, fanned out to the recorder and every websocket.
 
 Stock jupyter_server opens a SUB socket per websocket connection; each extra subscriber
-costs the kernel's PUB socket a copy of every message. Here a kernel has one SUB socket
-(plus the server's own activity watcher, as in stock), whatever the number of connections.
+costs the kernel's PUB socket a copy of every message, and the server's activity watcher
+one more. Here a kernel has one SUB socket, whatever the number of connections, which also
+keeps the server's activity markers (see activity.py).
 Websocket connections get a `FanoutStream`, a stand-in for the ZMQStream the server would
 have created, so the server's buffering, replay, nudging and rate limiting work unchanged.
 """

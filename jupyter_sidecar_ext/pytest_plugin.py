@@ -101,7 +101,7 @@ class KernelWebsocketClient:
         return msg
 
     async def collect(self, msg_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
-        """Messages answering `msg_id` until both its execute_reply and its idle arrived."""
+        """Messages answering `msg_id` until both its reply and its idle arrived."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         replies: list[dict[str, Any]] = []
@@ -114,7 +114,7 @@ class KernelWebsocketClient:
                 continue
             replies.append(msg)
             msg_type = msg["header"]["msg_type"]
-            if msg_type == "execute_reply":
+            if msg_type.endswith("_reply"):
                 got_reply = True
             elif msg_type == "status" and msg["content"].get("execution_state") == "idle":
                 got_idle = True

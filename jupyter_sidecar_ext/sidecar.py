@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .activity import KernelActivity
 from .connection import KernelMessage
 from .iopub import FanoutStream, IopubSubscription
 from .shadow import ShadowCell, ShadowNotebook
@@ -62,6 +63,7 @@ class KernelSidecar:
         self._timeout = 60.0
         self._on_executed = on_executed
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
+        self._activity: KernelActivity | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -115,6 +117,10 @@ class KernelSidecar:
             )
             self._receiving.set()  # nothing to wait for: never hold clients forever
 
+    def watch_activity(self, activity: KernelActivity | None) -> None:
+        """Keep the server's activity markers from this sidecar's iopub (None: stop)."""
+        self._activity = activity
+
     def iopub_stream(self) -> FanoutStream:
         """An iopub stream for a websocket connection, fed by this sidecar's subscription."""
         return self._iopub.stream()
@@ -154,6 +160,8 @@ class KernelSidecar:
             self._changed(self.notebook.handle_reply(parent, msg.content))
 
     def _on_iopub(self, msg: KernelMessage) -> None:
+        if self._activity is not None:
+            self._activity.record(msg)
         if not self._receiving.is_set() and msg.parent_msg_id in self._nudges:
             self._receiving.set()
         msg_type = msg.msg_type
