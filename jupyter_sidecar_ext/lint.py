@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +314,11 @@ class LintService:
         return spec
 
     def _settings(self, path: str | None, tools: tuple[str, ...], options: Any) -> FormatSpec:
-        """Config discovery reads files: in a thread."""
+        """Config discovery reads files: in a thread. A `.py` path is a Python file: its
+        sources are formatted as whole files (a `%` line is Python there, not a magic, and
+        the trailing newline is kept as black writes files)."""
         directory = self.finder.directory_for(path)
         found = self.finder.find(directory)
-        return build_spec(found, options, tools, directory, self.verify, check=False)
+        spec = build_spec(found, options, tools, directory, self.verify, check=False)
+        is_python_file = path is not None and path.endswith(".py")
+        return replace(spec, python_file=True) if is_python_file else spec

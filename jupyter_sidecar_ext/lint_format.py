@@ -44,6 +44,7 @@ class FormatSpec:
     isort_stamp: int = 0  # its mtime_ns: part of the cache key
     directory: str = ""  # where isort looks for first-party packages when there is no file
     verify: bool = True  # check black's output is AST-equivalent to its input
+    python_file: bool = False  # sources are whole .py files (no IPython syntax)
 
     def cache_key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -97,7 +98,8 @@ def isort_config(
 
 def format_cells(sources: list[str], spec: FormatSpec) -> list[Outcome]:
     """Format many cells (one pool task); each cell's failure stays its own."""
-    return [format_cell(source, spec) for source in sources]
+    format_one = format_python if spec.python_file else format_cell
+    return [format_one(source, spec) for source in sources]
 
 
 def format_cell(source: str, spec: FormatSpec) -> Outcome:

@@ -98,6 +98,16 @@ async def test_formats_cells_and_isolates_errors(jp_fetch: Any) -> None:
     assert cells[1]["error"].startswith("black: cannot parse: 1:")
 
 
+async def test_a_py_path_formats_whole_python_files(jp_fetch: Any) -> None:
+    """In a .py file a `%` line is Python (a modulo continuation), not a magic, and the
+    file keeps the newline it ends with."""
+    source = "import sys,os\nx=(10\n%3)\n"
+    (cell,) = await lint(jp_fetch, {"cells": [{"id": "f", "source": source}], "path": "m.py"})
+    assert cell == {"id": "f", "source": "import os\nimport sys\n\nx = 10 % 3\n", "changed": True}
+    (as_cell,) = await lint(jp_fetch, {"cells": [{"id": "f", "source": source}]})
+    assert as_cell["source"] != cell["source"]
+
+
 async def test_empty_request(jp_fetch: Any) -> None:
     assert await lint(jp_fetch, {"cells": []}) == []
 

@@ -2,7 +2,8 @@
 
 Body `{cells: [{id, source}], path?, tools?, options?}` -> `{cells: [{id, source, changed,
 error?}]}`. A cell that cannot be formatted keeps its source and gets an `error`; the others
-are formatted anyway. The request's fault is a 400, a body over the bound a 413.
+are formatted anyway. The request's fault is a 400, a body over the bound a 413. With a
+`.py` path the sources are whole Python files, not notebook cells (no IPython syntax).
 """
 
 from __future__ import annotations
