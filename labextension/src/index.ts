@@ -16,6 +16,9 @@ import {
   READY_MARKER,
   RESTORE_PLUGIN_ID
 } from './tokens';
+import variablesPlugin from './variables';
+import queuePlugin from './queue';
+import { lintPlugin } from './lint-commands';
 
 /**
  * Set the readiness marker (see {@link READY_MARKER}).
@@ -125,4 +128,10 @@ const restorePlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, restorePlugin];
+export default [
+  plugin,
+  restorePlugin,
+  variablesPlugin,
+  lintPlugin,
+  queuePlugin
+];

@@ -1,1 +1,3 @@
 import './base.css';
+import './variables.css';
+import './lint.css';

@@ -1,0 +1,448 @@
+/**
+ * VariablesModel: the variable snapshot of one kernel as the server caches it,
+ * plus the panel's sort and filter.
+ *
+ * The snapshot is read from the server's cache (`GET .../variables`) when the
+ * kernel changes and on each `variables_updated` event for that kernel. Nothing
+ * is ever executed in the kernel: the server lists variables on the kernel's
+ * control channel after each execution.
+ */
+
+import type { Event, Kernel, KernelMessage } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { requestAPI } from './request';
+
+/**
+ * Schema of the server's `variables_updated` events on the event bus.
+ */
+export const VARIABLES_UPDATED_SCHEMA =
+  'https://events.jupyter.org/jupyter_sidecar_ext/variables_updated/v1';
+
+/**
+ * One row of a snapshot.
+ */
+export interface IVariable {
+  name: string;
+  type: string;
+  /**
+   * The kernel's bounded repr of the value.
+   */
+  value: string;
+  /**
+   * Bytes of data, when the preview determines it exactly.
+   */
+  size: number | null;
+  /**
+   * Dimensions, when the preview determines them exactly.
+   */
+  shape: number[] | null;
+}
+
+/**
+ * Reply of `GET api/sidecar/kernels/{kernel_id}/variables`.
+ */
+export interface IVariablesSnapshot {
+  kernel_id: string;
+  state: 'ok' | 'unavailable' | 'pending';
+  reason?: string | null;
+  /**
+   * Whether the kernel ran code after the snapshot (as the server saw it).
+   */
+  stale?: boolean;
+  updated_at: string | null;
+  /**
+   * Execution count of the last user execution the snapshot includes.
+   */
+  execution_count: number | null;
+  kernel_busy: boolean;
+  /**
+   * Variables that passed the server's filter (rows may be fewer).
+   */
+  count?: number;
+  truncated?: boolean;
+  variables: IVariable[];
+}
+
+/**
+ * Reply of `GET api/sidecar/kernels/{kernel_id}/variables/{name}`.
+ */
+export interface IVariableView {
+  kernel_id: string;
+  name: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  truncated: boolean;
+  /**
+   * Set when the kernel could not format the variable (the preview stands in).
+   */
+  error?: string;
+}
+
+export type SortColumn = 'name' | 'type' | 'shape' | 'size' | 'value';
+
+export interface ISort {
+  column: SortColumn;
+  ascending: boolean;
+}
+
+/**
+ * What the panel shows as a whole: no kernel to follow, the first answer
+ * awaited, a request that failed, or the server's snapshot state.
+ */
+export type PanelState =
+  | 'no-kernel'
+  | 'loading'
+  | 'error'
+  | IVariablesSnapshot['state'];
+
+export async function fetchVariables(
+  kernelId: string
+): Promise<IVariablesSnapshot> {
+  return requestAPI<IVariablesSnapshot>(
+    `kernels/${encodeURIComponent(kernelId)}/variables`
+  );
+}
+
+export async function fetchVariableView(
+  kernelId: string,
+  name: string
+): Promise<IVariableView> {
+  return requestAPI<IVariableView>(
+    `kernels/${encodeURIComponent(kernelId)}/variables/${encodeURIComponent(name)}`
+  );
+}
+
+export class VariablesModel implements IDisposable {
+  /**
+   * Emitted whenever anything shown changes.
+   */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  get kernelId(): string | null {
+    return this._kernel?.id ?? null;
+  }
+
+  get snapshot(): IVariablesSnapshot | null {
+    return this._snapshot;
+  }
+
+  /**
+   * Why the last request failed (state `error`).
+   */
+  get error(): string | null {
+    return this._error;
+  }
+
+  get state(): PanelState {
+    if (!this._kernel) {
+      return 'no-kernel';
+    }
+    if (this._error !== null) {
+      return 'error';
+    }
+    return this._snapshot?.state ?? 'loading';
+  }
+
+  /**
+   * The kernel is running code: live from the kernel connection, or from the
+   * snapshot when the connection has not said yet.
+   */
+  get busy(): boolean {
+    const status = this._kernel?.status;
+    if (status === 'busy' || status === 'idle') {
+      return status === 'busy';
+    }
+    return this._snapshot?.kernel_busy ?? false;
+  }
+
+  /**
+   * The snapshot may not show the latest values: the server has none yet,
+   * says it is stale, or the kernel counted an execution it does not include.
+   */
+  get stale(): boolean {
+    const snapshot = this._snapshot;
+    if (!this._kernel || !snapshot || snapshot.state === 'unavailable') {
+      return false;
+    }
+    if (snapshot.state === 'pending' || snapshot.stale === true) {
+      return true;
+    }
+    const latest = this._latestCount;
+    return latest !== null && (snapshot.execution_count ?? 0) < latest;
+  }
+
+  /**
+   * While paused (the panel is hidden), news only mark the snapshot out of
+   * date; it is read again when unpaused.
+   */
+  get paused(): boolean {
+    return this._paused;
+  }
+  set paused(value: boolean) {
+    this._paused = value;
+    if (!value && this._outdated) {
+      void this.refresh();
+    }
+  }
+
+  get sort(): ISort {
+    return this._sort;
+  }
+
+  get filter(): string {
+    return this._filter;
+  }
+  set filter(value: string) {
+    if (value !== this._filter) {
+      this._filter = value;
+      this._changed.emit();
+    }
+  }
+
+  /**
+   * Sort by a column; the same column again toggles the direction.
+   */
+  sortBy(column: SortColumn): void {
+    this._sort =
+      this._sort.column === column
+        ? { column, ascending: !this._sort.ascending }
+        : { column, ascending: true };
+    this._changed.emit();
+  }
+
+  /**
+   * The snapshot's rows, filtered (substring of name or type, any case) and sorted.
+   */
+  get rows(): IVariable[] {
+    const needle = this._filter.trim().toLowerCase();
+    const rows = (this._snapshot?.variables ?? []).filter(
+      row =>
+        !needle ||
+        row.name.toLowerCase().includes(needle) ||
+        row.type.toLowerCase().includes(needle)
+    );
+    const { column, ascending } = this._sort;
+    const sign = ascending ? 1 : -1;
+    return rows.sort((a, b) => {
+      const order = compareBy(column, a, b);
+      // Unknown shapes and sizes stay last whatever the direction.
+      if (order.unknown !== 0) {
+        return order.unknown;
+      }
+      return sign * order.value || a.name.localeCompare(b.name);
+    });
+  }
+
+  /**
+   * Follow another kernel (null: none); reads its snapshot at once.
+   */
+  setKernel(kernel: Kernel.IKernelConnection | null): void {
+    if (kernel === this._kernel) {
+      return;
+    }
+    this._unwire();
+    this._kernel = kernel;
+    this._snapshot = null;
+    this._error = null;
+    this._latestCount = null;
+    if (kernel) {
+      kernel.statusChanged.connect(this._onStatus, this);
+      kernel.iopubMessage.connect(this._onIOPub, this);
+      kernel.disposed.connect(this._onKernelDisposed, this);
+    }
+    this._changed.emit();
+    void this.refresh();
+  }
+
+  /**
+   * Route an event of the server's event bus: refetch on news for our kernel.
+   */
+  handleEvent(emission: Event.Emission): void {
+    if (
+      emission.schema_id === VARIABLES_UPDATED_SCHEMA &&
+      this._kernel &&
+      emission.kernel_id === this._kernel.id
+    ) {
+      void this.refresh();
+    }
+  }
+
+  /**
+   * Read the kernel's snapshot from the server's cache. Requests never
+   * overlap: one asked while another is in flight runs after it, once.
+   */
+  async refresh(): Promise<void> {
+    if (this._paused) {
+      this._outdated = true;
+      return;
+    }
+    this._outdated = false;
+    if (this._inFlight) {
+      this._again = true;
+      return this._inFlight;
+    }
+    this._inFlight = this._fetchLoop().finally(() => {
+      this._inFlight = null;
+    });
+    return this._inFlight;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._unwire();
+    this._kernel = null;
+    Signal.clearData(this);
+  }
+
+  private async _fetchLoop(): Promise<void> {
+    do {
+      this._again = false;
+      const kernel = this._kernel;
+      if (!kernel || this._isDisposed) {
+        return;
+      }
+      let snapshot: IVariablesSnapshot | null = null;
+      let error: string | null = null;
+      try {
+        snapshot = await fetchVariables(kernel.id);
+      } catch (reason) {
+        error = reason instanceof Error ? reason.message : String(reason);
+      }
+      if (kernel !== this._kernel || this._isDisposed) {
+        continue; // the kernel changed meanwhile: setKernel asked again
+      }
+      this._error = error;
+      if (snapshot) {
+        this._snapshot = snapshot;
+      }
+      this._changed.emit();
+    } while (this._again);
+  }
+
+  private _onStatus(kernel: Kernel.IKernelConnection): void {
+    if (kernel.status === 'restarting' || kernel.status === 'autorestarting') {
+      this._latestCount = null; // counts start again from 1
+    }
+    this._changed.emit();
+  }
+
+  /**
+   * Remember the latest execution count the kernel announced (iopub
+   * `execute_input`, seen by every client of the kernel).
+   */
+  private _onIOPub(
+    _: Kernel.IKernelConnection,
+    msg: KernelMessage.IIOPubMessage
+  ): void {
+    if (msg.header.msg_type !== 'execute_input') {
+      return;
+    }
+    const count = (msg as KernelMessage.IExecuteInputMsg).content
+      .execution_count;
+    if (typeof count === 'number' && count !== this._latestCount) {
+      this._latestCount = count;
+      this._changed.emit();
+    }
+  }
+
+  private _onKernelDisposed(): void {
+    this.setKernel(null);
+  }
+
+  private _unwire(): void {
+    const kernel = this._kernel;
+    if (kernel) {
+      kernel.statusChanged.disconnect(this._onStatus, this);
+      kernel.iopubMessage.disconnect(this._onIOPub, this);
+      kernel.disposed.disconnect(this._onKernelDisposed, this);
+    }
+  }
+
+  private _isDisposed = false;
+  private _kernel: Kernel.IKernelConnection | null = null;
+  private _snapshot: IVariablesSnapshot | null = null;
+  private _error: string | null = null;
+  private _latestCount: number | null = null;
+  private _filter = '';
+  private _sort: ISort = { column: 'name', ascending: true };
+  private _inFlight: Promise<void> | null = null;
+  private _again = false;
+  private _paused = false;
+  private _outdated = false;
+  private _changed = new Signal<this, void>(this);
+}
+
+/**
+ * Order of two rows on a column: `unknown` puts rows without a shape or
+ * size after the others (0 when both or neither are known).
+ */
+function compareBy(
+  column: SortColumn,
+  a: IVariable,
+  b: IVariable
+): { unknown: number; value: number } {
+  switch (column) {
+    case 'size':
+      return compareNumbers(a.size, b.size);
+    case 'shape':
+      return compareNumbers(elements(a.shape), elements(b.shape));
+    default:
+      return {
+        unknown: 0,
+        value: a[column].localeCompare(b[column], undefined, { numeric: true })
+      };
+  }
+}
+
+function compareNumbers(
+  a: number | null,
+  b: number | null
+): { unknown: number; value: number } {
+  if (a === null || b === null) {
+    return { unknown: (a === null ? 1 : 0) - (b === null ? 1 : 0), value: 0 };
+  }
+  return { unknown: 0, value: a - b };
+}
+
+function elements(shape: number[] | null): number | null {
+  return shape === null ? null : shape.reduce((product, n) => product * n, 1);
+}
+
+/**
+ * A byte count for people: 512 B, 1.5 KiB, 12 MiB.
+ */
+export function formatBytes(size: number | null): string {
+  if (size === null) {
+    return '';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = size;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${Number(value.toFixed(digits))} ${units[unit]}`;
+}
+
+/**
+ * A shape for people: `5` for one dimension, `3 × 4` for more, `()` for a scalar.
+ */
+export function formatShape(shape: number[] | null): string {
+  if (shape === null) {
+    return '';
+  }
+  return shape.length === 0 ? '()' : shape.join(' × ');
+}

@@ -1,0 +1,357 @@
+"""Formatting from JupyterLab: the toolbar button, the shortcut, undo, errors on the failing
+cell, format on save and the Python file editor, in a real browser.
+
+Each test writes its files into the server's root_dir and opens them in a page of its own.
+Cell sources are read from the CodeMirror lines of the page, and from the file on disk once
+saved; expected sources are what isort then black give with their default settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Request, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from .harness import LabServer
+
+pytestmark = pytest.mark.ui
+
+LINT_PLUGIN = "jupyter-sidecar-ext:lint"
+LINT_URL = "/api/sidecar/lint"
+READY = 'body[data-sidecar-ext="active"]'
+FORMAT_BUTTON = '.jp-NotebookPanel-toolbar [data-command="sidecar:format-notebook"]'
+LOAD_TIMEOUT_MS = 60_000
+FORMAT_TIMEOUT_MS = 30_000
+DISK_TIMEOUT = 30.0
+
+BAD = "x=[1,2 ,3]\nimport os,sys"
+BAD_FORMATTED = "x = [1, 2, 3]\nimport os\nimport sys"
+IMPORTS = "import sys,os\nprint( sys.path,os.sep )"
+IMPORTS_FORMATTED = "import os\nimport sys\n\nprint(sys.path, os.sep)"
+LINE_MAGIC = "%matplotlib inline\nimport sys,os\ny  =  {'a':1}"
+LINE_MAGIC_FORMATTED = '%matplotlib inline\nimport os\nimport sys\n\ny = {"a": 1}'
+CELL_MAGIC = "%%bash\necho  hi"  # not Python: left exactly as it is
+BROKEN = "def f(:\n  pass"
+MARKDOWN = "# Title\n\nsome  *text*"
+
+# JavaScript: the source of the i-th cell of the page's notebook, from its editor's lines.
+CELL_SOURCE_JS = """([index]) => {
+    const cell = document.querySelectorAll('.jp-NotebookPanel .jp-Cell')[index];
+    const lines = cell.querySelectorAll('.jp-InputArea-editor .cm-line');
+    return Array.from(lines, line => line.textContent).join('\\n');
+}"""
+EDITOR_SOURCE_JS = """() => {
+    const lines = document.querySelectorAll('.jp-FileEditor .cm-line');
+    return Array.from(lines, line => line.textContent).join('\\n');
+}"""
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+class Files:
+    """Notebooks and files of one test, in the server's root_dir; their kernels are shut
+    down afterwards."""
+
+    def __init__(self, server: LabServer) -> None:
+        self.server = server
+        self.paths: list[str] = []
+
+    def notebook(self, *cells: tuple[str, str]) -> str:
+        """Write a Python notebook of (cell_type, source) cells; return its path."""
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+        for index, (cell_type, source) in enumerate(cells):
+            make = (
+                nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+            )
+            nb.cells.append(make(source, id=f"cell-{index}"))
+        nbformat.validate(nb)
+        path = f"lint-{secrets.token_hex(4)}.ipynb"
+        nbformat.write(nb, self.server.root_dir / path)
+        self.paths.append(path)
+        return path
+
+    def text(self, name: str, content: str) -> str:
+        path = f"lint-{secrets.token_hex(4)}-{name}"
+        (self.server.root_dir / path).write_text(content)
+        self.paths.append(path)
+        return path
+
+    def saved_sources(self, path: str) -> list[str]:
+        nb = nbformat.read(self.server.root_dir / path, as_version=4)
+        return [cell.source for cell in nb.cells]
+
+    def cleanup(self) -> None:
+        if not self.server.running:
+            return
+        status, sessions = self.server.request("GET", "api/sessions")
+        assert status == 200, sessions
+        for session in sessions:
+            if session.get("path") in self.paths:
+                self.server.request("DELETE", f"api/sessions/{session['id']}")
+
+
+@pytest.fixture
+def files(sc_lab_server: LabServer) -> Iterator[Files]:
+    sc_lab_server.ensure_running()
+    made = Files(sc_lab_server)
+    yield made
+    made.cleanup()
+
+
+@pytest.fixture
+def lint_settings(sc_lab_server: LabServer) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Set the formatting plugin's settings for pages opened afterwards; defaults after."""
+    path = sc_lab_server.settings_path(LINT_PLUGIN)
+    yield lambda values: sc_lab_server.write_settings(LINT_PLUGIN, values)
+    path.unlink(missing_ok=True)
+
+
+class Pages:
+    """Pages of one test, each opening a file in a workspace of its own; records each
+    page's console and the bodies of its lint requests."""
+
+    def __init__(self, browser: BrowserContext, server: LabServer) -> None:
+        self._browser = browser
+        self._server = server
+        self.opened: list[tuple[Page, list[str]]] = []
+        self._lint_bodies: dict[int, list[Any]] = {}
+
+    def open(self, path: str) -> Page:
+        page = self._browser.new_page()
+        console: list[str] = []
+        bodies: list[Any] = []
+
+        def record(message: ConsoleMessage) -> None:
+            console.append(f"[{message.type}] {message.text}")
+
+        def record_request(request: Request) -> None:
+            if request.method == "POST" and request.url.split("?")[0].endswith(LINT_URL):
+                bodies.append(request.post_data_json)
+
+        page.on("console", record)
+        page.on("request", record_request)
+        self.opened.append((page, console))
+        self._lint_bodies[id(page)] = bodies
+        workspace = f"sc-lint-{secrets.token_hex(4)}"
+        page.goto(self._server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
+        page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
+        page.locator(".jp-InputArea-editor .cm-line, .jp-FileEditor .cm-line").first.wait_for(
+            timeout=LOAD_TIMEOUT_MS
+        )
+        return page
+
+    def lint_bodies(self, page: Page) -> list[Any]:
+        """Bodies of the lint requests the page sent so far, in order."""
+        return self._lint_bodies[id(page)]
+
+
+@pytest.fixture
+def pages(
+    request: pytest.FixtureRequest,
+    sc_browser: BrowserContext,
+    sc_lab_server: LabServer,
+    tmp_path: Path,
+) -> Iterator[Pages]:
+    """Opens files in new pages; on failure, every page's screenshot and console are saved
+    under tmp_path."""
+    opener = Pages(sc_browser, sc_lab_server)
+    yield opener
+    report = getattr(request.node, "sc_report_call", None)
+    failed = report is not None and report.failed
+    for index, (page, console) in enumerate(opener.opened):
+        if failed:
+            if not page.is_closed():
+                page.screenshot(path=tmp_path / f"page{index}.png", full_page=True)
+            (tmp_path / f"page{index}-console.log").write_text("\n".join(console) + "\n")
+        if not page.is_closed():
+            page.close()
+    if failed:
+        print(f"UI failure artifacts in {tmp_path}")
+        print(f"--- server log tail ---\n{sc_lab_server.log_tail()}")
+
+
+# --- page helpers -----------------------------------------------------------------------------
+
+
+def cell(page: Page, index: int) -> Locator:
+    return page.locator(".jp-NotebookPanel .jp-Cell").nth(index)
+
+
+def editor(page: Page, index: int) -> Locator:
+    return cell(page, index).locator(".jp-InputArea-editor")
+
+
+def cell_source(page: Page, index: int) -> str:
+    source: str = page.evaluate(CELL_SOURCE_JS, [index])
+    return source
+
+
+def expect_source(page: Page, index: int, expected: str) -> None:
+    """Wait until the cell's editor shows exactly `expected`."""
+    with contextlib.suppress(PlaywrightTimeout):  # the assert below shows the difference
+        page.wait_for_function(
+            f"([index, expected]) => ({CELL_SOURCE_JS})([index]) === expected",
+            arg=[index, expected],
+            timeout=FORMAT_TIMEOUT_MS,
+        )
+    assert cell_source(page, index) == expected
+
+
+def wait_format_runs(page: Page, runs: int) -> None:
+    """The labextension counts finished formatting runs on the notebook panel."""
+    page.wait_for_selector(
+        f'.jp-NotebookPanel[data-sidecar-lint="done"][data-sidecar-lint-runs="{runs}"]',
+        state="attached",
+        timeout=FORMAT_TIMEOUT_MS,
+    )
+
+
+def wait_saved(files: Files, path: str, expected: list[str]) -> None:
+    """Poll the file on disk until it holds the expected sources (bounded)."""
+    deadline = time.monotonic() + DISK_TIMEOUT
+    sources = files.saved_sources(path)
+    while sources != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        sources = files.saved_sources(path)
+    assert sources == expected
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+
+def test_toolbar_button_formats_the_notebook_and_undo_restores_it(
+    files: Files, pages: Pages, tmp_path: Path
+) -> None:
+    """Clicking the toolbar button formats every code cell exactly as isort + black do,
+    leaves markdown alone, and one Ctrl+Z in the cell brings its source back."""
+    path = files.notebook(("code", BAD), ("markdown", MARKDOWN))
+    page = pages.open(path)
+    expect(page.locator(FORMAT_BUTTON)).to_be_enabled()
+    assert cell_source(page, 0) == BAD
+    # The page warmed the server's formatters up with an empty request.
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource')"
+        f".some(entry => entry.name.includes('{LINT_URL}'))"
+    )
+    assert pages.lint_bodies(page)[:1] == [{"cells": [], "tools": ["isort", "black"]}]
+
+    # The cell context menu offers both commands.
+    cell(page, 0).locator(".jp-InputPrompt").click(button="right")
+    menu = page.locator(".lm-Menu")
+    expect(menu.get_by_text("Format Cell(s)", exact=True)).to_be_visible()
+    expect(menu.get_by_text("Format Notebook", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+
+    page.locator(FORMAT_BUTTON).click()
+    wait_format_runs(page, 1)
+    expect_source(page, 0, BAD_FORMATTED)
+    assert pages.lint_bodies(page)[1:] == [
+        {
+            "cells": [{"id": "cell-0", "source": BAD}],
+            "path": path,
+            "tools": ["isort", "black"],
+        }
+    ]
+    expect(cell(page, 1).locator(".jp-RenderedMarkdown")).to_contain_text("some text")
+    expect(page.locator(".jp-Sidecar-lintError")).to_have_count(0)
+    page.screenshot(path=tmp_path / "formatted.png")
+
+    # One undo step in the cell's own history (the edit was one transaction).
+    editor(page, 0).click()
+    page.keyboard.press("Control+z")
+    expect_source(page, 0, BAD)
+    page.keyboard.press("Control+Shift+z")
+    expect_source(page, 0, BAD_FORMATTED)
+
+
+def test_shortcut_magics_and_a_broken_cell(files: Files, pages: Pages, tmp_path: Path) -> None:
+    """Alt+Shift+F formats the active cell only; then the button formats the rest: magics
+    stay intact, a %%bash cell is untouched, and the broken cell shows its error on itself
+    (no dialog) until it is edited, while the other cells are formatted."""
+    path = files.notebook(
+        ("code", IMPORTS), ("code", LINE_MAGIC), ("code", CELL_MAGIC), ("code", BROKEN)
+    )
+    page = pages.open(path)
+
+    editor(page, 1).click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Alt+Shift+F")
+    wait_format_runs(page, 1)
+    expect_source(page, 1, LINE_MAGIC_FORMATTED)
+    assert cell_source(page, 0) == IMPORTS  # not selected: not formatted
+    # The cursor stayed at the end of the cell (the edit kept the common suffix).
+    page.keyboard.type("  # end")
+    expect_source(page, 1, LINE_MAGIC_FORMATTED + "  # end")
+
+    page.locator(FORMAT_BUTTON).click()
+    wait_format_runs(page, 2)
+    expect_source(page, 0, IMPORTS_FORMATTED)
+    assert cell_source(page, 1) == LINE_MAGIC_FORMATTED + "  # end"
+    assert cell_source(page, 2) == CELL_MAGIC
+    assert cell_source(page, 3) == BROKEN
+    note = cell(page, 3).locator(".jp-Sidecar-lintError")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("cannot parse")
+    expect(page.locator(".jp-Sidecar-lintError")).to_have_count(1)
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    page.screenshot(path=tmp_path / "error.png")
+
+    # Editing the broken cell clears its error.
+    editor(page, 3).click()
+    page.keyboard.press("End")
+    page.keyboard.type(" # fixed later")
+    expect(note).to_have_count(0)
+
+
+def test_format_on_save_and_the_python_file_editor(
+    files: Files,
+    pages: Pages,
+    lint_settings: Callable[[dict[str, Any]], None],
+) -> None:
+    """With formatOnSave, the save shortcut formats the notebook before it saves it, the
+    toolbar's save button is followed by a format and a second save; in a `.py` file editor,
+    Alt+Shift+F formats the whole file."""
+    lint_settings({"formatOnSave": True})
+    path = files.notebook(("code", BAD), ("code", IMPORTS))
+    page = pages.open(path)
+    page.wait_for_selector('body[data-sidecar-format-on-save="on"]', state="attached")
+    editor(page, 1).click()
+    page.keyboard.press("Control+s")
+    wait_format_runs(page, 1)
+    expect_source(page, 0, BAD_FORMATTED)
+    expect_source(page, 1, IMPORTS_FORMATTED)
+    wait_saved(files, path, [BAD_FORMATTED, IMPORTS_FORMATTED])
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0)
+
+    # Saving from the toolbar: formatted after the save, then saved again.
+    editor(page, 1).click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("  ;z=1 +2")
+    page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').click()
+    wait_format_runs(page, 2)
+    expect_source(page, 1, IMPORTS_FORMATTED + "\nz = 1 + 2")
+    wait_saved(files, path, [BAD_FORMATTED, IMPORTS_FORMATTED + "\nz = 1 + 2"])
+
+    script = files.text("script.py", IMPORTS + "\n")
+    page = pages.open(script)
+    page.locator(".jp-FileEditor .cm-content").click()
+    page.keyboard.press("Alt+Shift+F")
+    page.wait_for_function(
+        f"([expected]) => ({EDITOR_SOURCE_JS})() === expected",
+        arg=[IMPORTS_FORMATTED + "\n"],
+        timeout=FORMAT_TIMEOUT_MS,
+    )
