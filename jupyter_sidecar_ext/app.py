@@ -66,6 +66,15 @@ class SidecarApp(ExtensionApp):
         "instead of a second subscription per kernel that decodes every message again.",
     )
 
+    execution_queue = Bool(
+        True,
+        config=True,
+        help="Hold execute_requests from kernel websockets on the server and send them to "
+        "the kernel one at a time, in order (what a kernel does anyway), so a waiting one can "
+        "be taken out (DELETE .../queue/{msg_id}) without interrupting the kernel. Off: "
+        "requests go straight to the kernel, as in a plain server.",
+    )
+
     store_enabled = Bool(
         True,
         config=True,
@@ -262,6 +271,7 @@ class SidecarApp(ExtensionApp):
                 max_retired_kernels=self.max_retired_kernels,
                 start_timeout=self.start_timeout,
                 flush_interval=self.event_flush_interval,
+                execution_queue=self.execution_queue,
             ),
             log=self.log,
             resolve_path=self._session_path,
@@ -300,7 +310,12 @@ class SidecarApp(ExtensionApp):
         )
 
     def initialize_handlers(self) -> None:
-        services = Services(registry=self.registry, variables=self.variables, lint=self.lint)
+        services = Services(
+            registry=self.registry,
+            variables=self.variables,
+            lint=self.lint,
+            execution_queue=self.execution_queue,
+        )
         self.handlers.extend(make_handlers(services))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

@@ -16,7 +16,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from jupyter_client.jsonutil import json_default
+from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
 DELIM = b"<IDS|MSG>"
@@ -73,6 +76,12 @@ class KernelMessage:
         if self._content is None:
             self._content = _loads(self._parts[4])
         return self._content
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Decoded on each call (rarely needed: HTTP execution streams)."""
+        value = _loads(self._parts[3])
+        return value if isinstance(value, dict) else {}
 
     @property
     def msg_type(self) -> str:
@@ -281,12 +290,30 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
             sidecar = self._sidecar if request is not None else None
             if sidecar is not None and request is not None:
                 sidecar.on_execute_request(*request)
+                if sidecar.executor.hold(self, incoming_msg, v1):
+                    return  # the execution queue sends it in turn (execution_queue.py)
+        self.send_to_kernel(incoming_msg)
+
+    def send_to_kernel(self, incoming_msg: str) -> None:
+        """Forward a client frame to the kernel, as the server does."""
         try:
             super().handle_incoming_message(incoming_msg)
         except Exception as error:  # the stock handler raises on malformed frames
             self.log.warning(
                 "jupyter_sidecar_ext: dropped a malformed websocket message: %r", error
             )
+
+    def send_to_client(self, msg: dict[str, Any], channel: str) -> None:
+        """Write a message the server made (e.g. an aborted reply for a dequeued request)
+        to this client, framed for its subprotocol as the server frames its own statuses."""
+        try:
+            if self.subprotocol == V1_SUBPROTOCOL:
+                frame = serialize_msg_to_ws_v1(msg, channel, self.session.pack)
+                self.write_message(frame, binary=True)
+            else:
+                self.write_message(json.dumps({**msg, "channel": channel}, default=json_default))
+        except WebSocketClosedError:
+            self.log.debug("jupyter_sidecar_ext: client gone before a server message")
 
     def handle_outgoing_message(self, stream: Any, outgoing_msg: list[Any]) -> None:
         super().handle_outgoing_message(stream, outgoing_msg)

@@ -1,20 +1,34 @@
 """Kernel websockets in gateway mode (`--gateway-url`): the server's websocket-to-websocket
-relay, with TCP_NODELAY on both hops.
+relay, with TCP_NODELAY on both hops, tapped for the sidecar.
 
 The relay reads a frame from one websocket and writes it to the other. Stock tornado
 leaves Nagle's algorithm on, so on either hop a small frame written while an earlier one
 is still unacknowledged waits for the peer's delayed ACK (about 40 ms on Linux): a
-tiny-cell round trip then pays that stall up to twice. Recording outputs in gateway mode is
-not done here (there is no local ZMQ to subscribe to).
+tiny-cell round trip then pays that stall up to twice.
+
+Outputs are recorded by the kernel's own recorder (gateway_recorder.py), which sees iopub
+only. The relay gives it what only the client's connection sees: client->gateway
+execute_requests (msg_id, code, JupyterLab's cellId), registered before they are forwarded,
+and gateway->client execute_replies (only the sending client gets shell replies), peeked at
+after they are forwarded. The relay speaks the legacy JSON protocol; frames are never
+re-encoded or delayed.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jupyter_server.gateway.connections import GatewayWebSocketConnection
 from tornado.concurrent import Future
 from traitlets import Bool
+
+from .connection import SIDECAR_SETTING, execute_request_from_ws
+from .gateway_frames import DecodedMessage
+
+# An execute_reply's msg_type sits in its header, near the start of the legacy JSON frame:
+# only that much of each gateway->client frame is searched before anything is decoded.
+REPLY_SCAN = 2048
 
 
 class SidecarGatewayConnection(GatewayWebSocketConnection):
@@ -28,6 +42,10 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
         "(browser to server, server to gateway): without it, Nagle's algorithm and delayed "
         "ACKs add tens of milliseconds to every small message round trip.",
     )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._last_request: str | None = None  # msg_id of the last execute_request registered
 
     async def connect(self) -> None:
         """Open the gateway hop as the server does; set nodelay once each side is open.
@@ -52,3 +70,45 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
         protocol = getattr(future.result(), "protocol", None)
         if protocol is not None and protocol.stream is not None:
             protocol.set_nodelay(True)
+
+    @property
+    def _sidecar(self) -> Any:
+        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
+        return None if registry is None else registry.get(self.kernel_id)
+
+    async def prepare(self) -> None:
+        """The kernel's recorder must be receiving before this client can send anything
+        (the server calls this before accepting the websocket)."""
+        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
+        if registry is not None:
+            await registry.ensure(self.kernel_id)
+
+    def handle_incoming_message(self, message: str) -> None:
+        """client->gateway: register execute_requests, then relay as the server does. The
+        server calls this again for a message that arrived before the gateway hop was open:
+        it is registered once."""
+        request = execute_request_from_ws(message, False)
+        if request is not None and request[0] != self._last_request:
+            self._last_request = request[0]
+            sidecar = self._sidecar
+            if sidecar is not None:
+                sidecar.on_execute_request(*request)
+        super().handle_incoming_message(message)
+
+    def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
+        """gateway->client: relay first, untouched; then record execute_replies."""
+        super().handle_outgoing_message(incoming_msg, *args)
+        if not isinstance(incoming_msg, str) or "execute_reply" not in incoming_msg[:REPLY_SCAN]:
+            return
+        sidecar = self._sidecar
+        if sidecar is None:
+            return
+        try:
+            msg = json.loads(incoming_msg)
+        except ValueError:
+            return
+        if not isinstance(msg, dict) or msg.get("channel") != "shell":
+            return
+        reply = DecodedMessage(msg)
+        if reply.msg_type == "execute_reply":
+            sidecar.on_shell_reply(reply)

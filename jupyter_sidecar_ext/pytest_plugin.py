@@ -329,3 +329,102 @@ def sc_gateway_server_config(
     config.GatewayClient.url = sc_kernel_gateway.url
     config.GatewayClient.auth_token = sc_kernel_gateway.auth_token
     return config
+
+
+class RestartableKernelGateway:
+    """A `jupyter kernelgateway` of one test's own, which the test may kill and start again
+    on the same port (what a gateway outage looks like to the server)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.info = KernelGateway(
+            f"http://127.0.0.1:{_free_port()}", secrets.token_hex(16), root / "gateway.log"
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.info.url
+
+    @property
+    def auth_token(self) -> str:
+        return self.info.auth_token
+
+    def start(self) -> None:
+        """Start it (again) and wait until it answers."""
+        port = self.url.rsplit(":", 1)[1]
+        env = {
+            **os.environ,
+            "KG_AUTH_TOKEN": self.auth_token,
+            "JUPYTER_CONFIG_DIR": str(self.root / "config"),
+            "JUPYTER_DATA_DIR": str(self.root / "data"),
+            "JUPYTER_RUNTIME_DIR": str(self.root / "runtime"),
+            "IPYTHONDIR": str(self.root / "ipython"),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "kernel_gateway",
+            "--KernelGatewayApp.ip=127.0.0.1",
+            f"--KernelGatewayApp.port={port}",
+            "--KernelGatewayApp.port_retries=0",
+            "--JupyterWebsocketPersonality.list_kernels=True",
+        ]
+        with self.info.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, cwd=self.root, env=env, stdout=log, stderr=log
+            )
+        _wait_for_gateway(self.info, self._process)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to anyone (its kernels notice their parent is gone and exit)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=20)
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+            self._process = None
+
+
+@pytest.fixture(scope="module")
+def sc_restartable_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RestartableKernelGateway]:
+    """A gateway of the module's own (see RestartableKernelGateway), running at the start of
+    each test that uses it. Module scope: it must outlive each test's server cleanup, which
+    shuts kernels down through it."""
+    gateway = RestartableKernelGateway(tmp_path_factory.mktemp("restartable_gateway"))
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture
+def sc_restartable_gateway_config(
+    sc_restartable_gateway: RestartableKernelGateway, sc_gateway_client_reset: None
+) -> Config:
+    """Server config for gateway mode against `sc_restartable_gateway`, with short reconnect
+    backoff bounds (0.2 s to 2 s) so that outages in tests stay short."""
+    if not sc_restartable_gateway.running:
+        sc_restartable_gateway.start()  # an earlier test left it stopped
+    GatewayClient.clear_instance()
+    config = Config(copy.deepcopy(SERVER_CONFIG))
+    config.GatewayClient.url = sc_restartable_gateway.url
+    config.GatewayClient.auth_token = sc_restartable_gateway.auth_token
+    config.GatewayClient.gateway_retry_interval = 0.2
+    config.GatewayClient.gateway_retry_interval_max = 2.0
+    return config

@@ -17,6 +17,7 @@ from typing import Any
 from jupyter_server.gateway.managers import GatewayKernelManager
 
 from .events import CELL_CHANGED_SCHEMA
+from .gateway_recorder import recorder_factory
 from .shadow import ShadowCell, ShadowNotebook
 from .sidecar import ExecutedListener, KernelSidecar
 from .store import CellStore, KernelRecord
@@ -35,6 +36,7 @@ class RecorderLimits:
     max_retired_kernels: int
     start_timeout: float
     flush_interval: float
+    execution_queue: bool = True  # hold execute_requests server-side (execution_queue.py)
 
 
 class SidecarRegistry:
@@ -59,7 +61,8 @@ class SidecarRegistry:
         self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._execution_listeners: list[ExecutedListener] = []
-        self._gateway_noted = False  # said once that gateway kernels are not recorded
+        # gateway kernels the gateway said are gone: never adopted again (no reconnect loop)
+        self._gone: OrderedDict[str, None] = OrderedDict()
 
     def add_execution_listener(self, listener: ExecutedListener) -> None:
         """Be told when a user execution finished on any kernel (e.g. the variables service)."""
@@ -137,21 +140,17 @@ class SidecarRegistry:
 
     def adopt(self, kernel_id: str) -> KernelSidecar | None:
         """The kernel's sidecar, created if needed and starting in the background (readers
-        must never wait for a kernel); None for an unknown kernel, and for a kernel run by a
-        gateway: it has no local ZMQ channels to record from (not supported yet)."""
+        must never wait for a kernel); None for an unknown kernel, and for a gateway kernel
+        the gateway said is gone (the server may list it until its next refresh). A kernel
+        run by a gateway is recorded through its own websocket (gateway_recorder.py)."""
         sidecar = self._live.get(kernel_id)
         if sidecar is None:
-            if kernel_id not in self._kernel_manager:
+            if kernel_id not in self._kernel_manager or kernel_id in self._gone:
                 return None
             km = self._kernel_manager.get_kernel(kernel_id)
+            remote = None
             if isinstance(km, GatewayKernelManager):
-                if not self._gateway_noted:
-                    self._gateway_noted = True
-                    self._log.warning(
-                        "jupyter_sidecar_ext: kernels run by a gateway (--gateway-url) are "
-                        "not recorded; recording outputs in gateway mode is not available yet"
-                    )
-                return None
+                remote = recorder_factory(self._log, lambda: self._kernel_gone(kernel_id))
             notebook = ShadowNotebook(
                 max_output_bytes=self._limits.max_output_bytes, max_cells=self._limits.max_cells
             )
@@ -167,6 +166,8 @@ class SidecarRegistry:
                 self._log,
                 flush_interval=self._limits.flush_interval,
                 on_executed=self._executed if self._execution_listeners else None,
+                execution_queue=self._limits.execution_queue and remote is None,
+                remote=remote,
             )
             self._live[kernel_id] = sidecar
             self._kernel_manager.add_restart_callback(
@@ -185,6 +186,17 @@ class SidecarRegistry:
         self._retired[kernel_id] = sidecar
         while len(self._retired) > self._limits.max_retired_kernels:
             self._retired.popitem(last=False)
+
+    def _kernel_gone(self, kernel_id: str) -> None:
+        """The gateway no longer knows this kernel (shut down or culled behind our back):
+        what was still running will not finish."""
+        self._gone[kernel_id] = None
+        sidecar = self._live.get(kernel_id)
+        if sidecar is not None:
+            self._cells_changed(sidecar, sidecar.notebook.mark_restart())
+        while len(self._gone) > 4 * self._limits.max_retired_kernels + 64:
+            self._gone.popitem(last=False)
+        self.retire(kernel_id)
 
     async def path_of(self, sidecar: KernelSidecar) -> str | None:
         """The notebook path of the kernel's session, remembered after the kernel is gone."""
@@ -211,6 +223,7 @@ class SidecarRegistry:
             return
         action = data.get("action")
         if action == "start":
+            self._gone.pop(kernel_id, None)  # started (again) through this server
             await self.ensure(kernel_id)
         elif action == "restart":
             sidecar = self._live.get(kernel_id)

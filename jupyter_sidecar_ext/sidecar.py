@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from .activity import KernelActivity
 from .connection import KernelMessage
+from .executor import KernelExecutor
 from .iopub import FanoutStream, IopubSubscription
 from .shadow import ShadowCell, ShadowNotebook
 
@@ -29,6 +30,19 @@ ChangeListener = Callable[["KernelSidecar", list[ShadowCell]], None]
 ExecutedListener = Callable[["KernelSidecar", int | None], None]
 
 
+class RemoteSource(Protocol):
+    """Where a kernel's iopub comes from when there is no local ZMQ socket (a gateway kernel:
+    gateway_recorder.py). It calls the sidecar's iopub handler it was made with."""
+
+    async def start(self, timeout: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# Makes a sidecar's remote source from the sidecar and its iopub handler.
+RemoteFactory = Callable[["KernelSidecar", Callable[[KernelMessage], None]], RemoteSource]
+
+
 class KernelSidecar:
     """Records one kernel's executions into its ShadowNotebook and batches change events."""
 
@@ -41,6 +55,8 @@ class KernelSidecar:
         log: logging.Logger,
         flush_interval: float = 0.05,
         on_executed: ExecutedListener | None = None,
+        execution_queue: bool = True,
+        remote: RemoteFactory | None = None,
     ) -> None:
         self.kernel_id = kernel_id
         self.kernel_name: str = getattr(kernel_manager, "kernel_name", "") or ""
@@ -64,6 +80,12 @@ class KernelSidecar:
         self._on_executed = on_executed
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
         self._activity: KernelActivity | None = None
+        # held execute_requests, own shell channel, HTTP executions (executor.py)
+        self.executor = KernelExecutor(
+            kernel_manager, notebook, self._changed, self.on_shell_reply, log, execution_queue
+        )
+        # A gateway kernel's recorder replaces the local subscription and control nudges.
+        self.remote: RemoteSource | None = None if remote is None else remote(self, self._on_iopub)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -83,6 +105,10 @@ class KernelSidecar:
         return self._started
 
     async def _start(self, timeout: float) -> None:
+        if self.remote is not None:  # it nudges on its own connection
+            await self.remote.start(timeout)
+            self._receiving.set()
+            return
         ready = getattr(self._km, "ready", None)
         if ready is not None:
             await (ready if isinstance(ready, asyncio.Future) else asyncio.wrap_future(ready))
@@ -128,10 +154,14 @@ class KernelSidecar:
     def on_restarted(self) -> None:
         """The kernel restarted: old cells are marked, the subscription follows new ports,
         and clients' requests are held until it receives from the new kernel process."""
-        self._iopub.open()
+        self.executor.on_restarted()
+        if self.remote is None:
+            self._iopub.open()
         self._busy.clear()
         self._inputs.clear()
         self._changed(self.notebook.mark_restart())
+        if self.remote is not None:
+            return  # a gateway websocket outlives the kernel process: nothing to re-nudge
         self._receiving.clear()
         if self._renudge is not None:
             self._renudge.cancel()
@@ -140,12 +170,36 @@ class KernelSidecar:
     def retire(self) -> None:
         """The kernel is gone: stop receiving, keep the notebook for readers."""
         self.alive = False
+        self.executor.close()
         self._iopub.close()
+        if self.remote is not None:
+            self.remote.close()
         for task in (self._started, self._renudge):
             if task is not None and not task.done():
                 task.cancel()
         self._receiving.set()  # release anything held for it
         self.flush()
+
+    def mark_unfinished(self) -> list[str]:
+        """The remote source lost its connection: cells still queued or running may lose
+        messages meanwhile, so they are marked `gap`. Returns their msg_ids."""
+        unfinished = [
+            cell.msg_id
+            for cell in self.notebook.cells()
+            if cell.status in ("queued", "running") and not cell.stale
+        ]
+        for msg_id in unfinished:
+            self._changed(self.notebook.mark_gap(msg_id))
+        return unfinished
+
+    def close_lost(self, msg_ids: Iterable[str]) -> None:
+        """These requests ended while the remote source was away (their idle was lost), as
+        a later request's busy shows: finish them, as `_track_gaps` does."""
+        for msg_id in msg_ids:
+            self._busy.pop(msg_id, None)
+            self._inputs.pop(msg_id, None)
+            self._changed(self.notebook.mark_gap(msg_id))
+            self._changed(self.notebook.handle_iopub("status", msg_id, {"execution_state": "idle"}))
 
     # -- traffic -----------------------------------------------------------------------------
 
@@ -158,6 +212,7 @@ class KernelSidecar:
         parent = msg.parent_msg_id
         if parent is not None:
             self._changed(self.notebook.handle_reply(parent, msg.content))
+        self.executor.on_reply(msg)
 
     def _on_iopub(self, msg: KernelMessage) -> None:
         if self._activity is not None:
@@ -175,6 +230,7 @@ class KernelSidecar:
             self._changed(self.notebook.handle_iopub(msg_type, msg.parent_msg_id, msg.content))
             if self._on_executed is not None and msg_type in ("execute_input", "status"):
                 self._track_executed(msg)
+        self.executor.on_iopub(msg)
 
     def _track_executed(self, msg: KernelMessage) -> None:
         """Tell the listener when a user execution finished: the idle of a request that had

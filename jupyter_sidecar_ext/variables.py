@@ -33,9 +33,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .events import VARIABLES_UPDATED_SCHEMA
+from .gateway_control import control_channel
 from .registry import KERNEL_ACTIONS_SCHEMA, SidecarRegistry
 from .sidecar import KernelSidecar
-from .variables_control import ControlChannel, ControlError
+from .variables_control import ControlError
 from .variables_inspect import (
     ParsedSnapshot,
     VariableFilter,
@@ -78,7 +79,7 @@ class KernelVariables:
 
     def __init__(self, sidecar: KernelSidecar, km: Any, log: logging.Logger) -> None:
         self.sidecar = sidecar
-        self.control = ControlChannel(km, log)
+        self.control = control_channel(sidecar, km, log)  # ZMQ, or a gateway's websocket
         self.reset(None)
 
     def reset(self, execution_count: int | None) -> None:

@@ -1,6 +1,6 @@
 """Gateway mode (`--gateway-url`) against a real Kernel Gateway: kernel websockets are
-relayed with TCP_NODELAY on both hops, and the recorder stays out of the way (it cannot
-record remote kernels yet) without errors."""
+relayed with TCP_NODELAY on both hops, and remote kernels are recorded (more in
+test_gateway_recorder.py) without errors."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry
 
 NOT_RECORDED = "recording outputs in gateway mode is not available yet"
+# What a ZMQ socket to a gateway kernel's (non-existent) local ports logs.
+LOCAL_ZMQ = "tcp://127.0.0.1:0"
 # jupyter_server logs its "open this URL" banner at CRITICAL.
 BANNER = "To access the server"
 
@@ -98,7 +100,7 @@ async def test_nodelay_can_be_turned_off(
     assert not nodelay(gateway)
 
 
-async def test_the_recorder_stands_aside_without_errors(
+async def test_gateway_kernels_are_recorded_without_errors(
     jp_fetch: Any,
     sc_start_kernel: Any,
     sc_connect: Any,
@@ -106,29 +108,30 @@ async def test_the_recorder_stands_aside_without_errors(
     sc_wait_until: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Remote kernels have no local ZMQ channels: they are not adopted, the REST API
-    answers normally, and one line says why nothing is recorded."""
+    """Remote kernels have no local ZMQ channels: each is recorded through its own websocket
+    to the gateway (gateway_recorder.py), the REST API serves them like local ones, nothing
+    tries a local socket, and nothing logs an error."""
     caplog.set_level(logging.DEBUG)
     kernel_ids = [await sc_start_kernel(), await sc_start_kernel()]
     for kernel_id in kernel_ids:
         client = await sc_connect(kernel_id, "legacy")
         assert await run(client, "print('hi')") == ["hi\n"]
 
-    def notes() -> list[logging.LogRecord]:
-        return [r for r in caplog.records if NOT_RECORDED in r.getMessage()]
+    def recorded(kernel_id: str) -> bool:
+        sidecar = sc_registry.get(kernel_id)
+        cells = [] if sidecar is None else sidecar.notebook.cells()
+        return any(cell.status == "ok" and cell.outputs for cell in cells)
 
-    # Kernel start events reach the registry asynchronously.
-    await sc_wait_until(lambda: len(notes()) > 0, timeout=30, what="the gateway-mode note")
+    for kernel_id in kernel_ids:
+        await sc_wait_until(lambda k=kernel_id: recorded(k), timeout=30, what="the recording")
     response = await jp_fetch("api", "sidecar", "kernels")
     listed = {kernel["kernel_id"] for kernel in json.loads(response.body)}
-    assert listed.isdisjoint(kernel_ids)
-    response = await jp_fetch(
-        "api", "sidecar", "kernels", kernel_ids[0], "notebook", raise_error=False
-    )
-    assert response.code == 404
-    assert all(sc_registry.get(kernel_id) is None for kernel_id in kernel_ids)
+    assert listed.issuperset(kernel_ids)
+    response = await jp_fetch("api", "sidecar", "kernels", kernel_ids[0], "notebook")
+    assert json.loads(response.body)["cells"][0]["outputs"][0]["text"] == "hi\n"
 
-    assert len(notes()) == 1
+    assert not [r for r in caplog.records if NOT_RECORDED in r.getMessage()]
+    assert not [r for r in caplog.records if LOCAL_ZMQ in r.getMessage()]
     records = caplog.get_records("setup") + caplog.records
     failures = [
         r

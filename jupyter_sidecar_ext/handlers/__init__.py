@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Services, SidecarHandler
+from .execute import ExecuteHandler
 from .kernels import CellHandler, InfoHandler, KernelsHandler, NotebookHandler, NotFoundHandler
 from .lint import LintHandler
+from .queue import QueueEntryHandler, QueueHandler
 from .variables import VariableHandler, VariablesHandler
 
 Route = tuple[str, type[SidecarHandler], dict[str, Any]]
@@ -24,6 +26,9 @@ def make_handlers(services: Services) -> list[Route]:
         (rf"/api/sidecar/kernels/{_KERNEL}/cells/(?P<cell_id>[^/]+)/?", CellHandler, deps),
         (rf"/api/sidecar/kernels/{_KERNEL}/variables/?", VariablesHandler, deps),
         (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/?", VariableHandler, deps),
+        (rf"/api/sidecar/kernels/{_KERNEL}/execute/?", ExecuteHandler, deps),
+        (rf"/api/sidecar/kernels/{_KERNEL}/queue/?", QueueHandler, deps),
+        (rf"/api/sidecar/kernels/{_KERNEL}/queue/(?P<msg_id>[^/]+)/?", QueueEntryHandler, deps),
         (r"/api/sidecar/lint/?", LintHandler, deps),
         (r"/api/sidecar/(?P<path>.*)", NotFoundHandler, deps),
     ]

@@ -28,9 +28,12 @@ class Services:
     max_body_bytes: int = 10 * 1024 * 1024
     variables: VariablesService | None = None
     lint: LintService | None = None
+    execution_queue: bool = True
 
     def features(self) -> list[str]:
-        features = ["record", "notebook", "events", "persist"]
+        features = ["record", "notebook", "events", "persist", "execute"]
+        if self.execution_queue:
+            features.append("queue")
         if self.variables is not None:
             features.append("variables")
         if self.lint is not None:
@@ -59,6 +62,8 @@ class SidecarHandler(APIHandler):
             body = json.loads(self.request.body or b"null")
         except (ValueError, UnicodeDecodeError) as error:
             raise web.HTTPError(400, f"Body is not valid JSON: {error}") from None
+        except RecursionError:  # json's decoder gives up on deep nesting this way
+            raise web.HTTPError(400, "Body is nested too deeply") from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "Body must be a JSON object")
         return body

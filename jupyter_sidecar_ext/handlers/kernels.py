@@ -9,6 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import __version__
+from ..shadow import ShadowCell
 from ..sidecar import KernelSidecar
 from .base import SidecarHandler, iso
 
@@ -64,7 +65,7 @@ class KernelsHandler(SidecarHandler):
             "execution_state": "gone",
             "connections": 0,
             "cells": len(cells),
-            "queued": sum(1 for cell in cells if cell.status == "queued"),
+            "queued": _queued(sidecar, cells),
             "last_activity": None,
             "path": sidecar.path,
             "updated": iso(sidecar.updated),
@@ -76,6 +77,15 @@ class KernelsHandler(SidecarHandler):
             summary["connections"] = model.get("connections", 0)
             summary["last_activity"] = model.get("last_activity")
         return summary
+
+
+def _queued(sidecar: KernelSidecar, cells: list[ShadowCell]) -> int:
+    """Requests waiting in the execution queue; with the queue off, those sent to the
+    kernel that it has not started yet."""
+    queue = sidecar.executor.queue
+    if queue.enabled:
+        return len(queue)
+    return sum(1 for cell in cells if cell.status == "queued")
 
 
 class NotebookHandler(SidecarHandler):

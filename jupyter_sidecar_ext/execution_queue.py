@@ -1,0 +1,283 @@
+"""The server-side execution queue of one kernel: execute_requests held by the server and
+sent to the kernel one at a time, in order, so a waiting one can be taken out without
+interrupting the kernel (jupyterlab#7825: today that aborts every queued cell).
+
+Semantics are those of a plain kernel, which runs its shell requests one at a time:
+
+- A request is forwarded as soon as the one before it has its execute_reply: the reply
+  decides whether the rest is aborted, and the kernel runs one request at a time anyway, so
+  the next one's `busy` still follows the previous one's `idle` on iopub. Waiting for the idle
+  too would leave the kernel idle for one more round trip per cell. After an error that
+  aborts the queue, the aborted replies are sent after its idle, in ipykernel's order. A
+  reply nobody can see (its websocket went away) finishes the request at its idle, with the
+  status iopub showed. A lost idle or reply must not wedge the queue: when the other does not
+  follow within `FINISH_GRACE` seconds of iopub quiet for that request, it is finished with
+  what is known.
+- After a non-silent request with `stop_on_error` (the default) finishes with status error,
+  ipykernel aborts every execute_request already waiting in its queue, whatever their own
+  flags (`Kernel._abort_queues`). Here those wait in this queue, so they are aborted here,
+  with the messages ipykernel sends (see `QueueSender.aborted`).
+- Interrupt needs nothing of its own: the interrupted request ends with a KeyboardInterrupt
+  error, which aborts the waiting ones exactly when ipykernel would (stop_on_error), and lets
+  them run when it would not (stop_on_error false, or the code caught the interrupt).
+- Restart (and shutdown) drops everything: a plain kernel never answers the requests it had
+  queued when its process went away; the shadow model marks them aborted. While the kernel
+  is being stopped nothing more is sent or aborted (jupyter_client interrupts the kernel
+  before asking it to shut down: that interrupt must not abort the queue as an error would).
+
+This module is pure bookkeeping (no frames, no sockets): senders know how to reach the kernel
+and their client, the host (the kernel's executor) updates the shadow model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, Protocol
+
+__all__ = ["FINISH_GRACE", "ExecutionQueue", "QueueConflict", "QueueEntry", "QueueSender"]
+
+Source = Literal["websocket", "http"]
+
+# Seconds of iopub quiet after the reply (idle missing) or after the idle (reply missing)
+# before a request is taken as finished anyway.
+FINISH_GRACE = 2.0
+
+
+def iso(epoch: float) -> str:
+    """Epoch seconds in the ISO-8601 UTC form the rest of the API uses."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class QueueSender(Protocol):
+    """Who asked for an execution, and how to reach the kernel and the asker."""
+
+    source: Source
+
+    def forward(self) -> None:
+        """Send the request to the kernel now."""
+
+    def reply_observable(self) -> bool:
+        """Whether the request's execute_reply will be seen by the server."""
+
+    def aborted(self, entry: QueueEntry, running: QueueEntry | None) -> None:
+        """Tell the asker its request was aborted (as ipykernel would answer it)."""
+
+    def dropped(self, entry: QueueEntry) -> None:
+        """The kernel restarted or went away before answering: tell nothing a plain kernel
+        would not, but let server-side waiters go."""
+
+
+class QueueHost(Protocol):
+    """What the queue needs from the kernel's executor (the shadow model, mostly)."""
+
+    def status_of(self, msg_id: str) -> str:
+        """The status iopub showed for a request (when its reply cannot be seen)."""
+
+    def request_aborted(self, entry: QueueEntry) -> None:
+        """A waiting request was aborted (dequeued, or after an error)."""
+
+    def request_lost(self, entry: QueueEntry) -> None:
+        """A request finished without its idle or its reply: messages were lost."""
+
+    def kernel_stopping(self) -> bool:
+        """Whether the kernel is being shut down or restarted (the queue then waits for
+        `clear`: nothing more is sent to a kernel on its way out)."""
+
+
+class QueueConflict(Exception):
+    """The request cannot be removed: it is running, or the queue is off."""
+
+
+@dataclass(eq=False)
+class QueueEntry:
+    """One held execute_request and what has been seen of it since it was forwarded."""
+
+    msg_id: str
+    code: str
+    cell_id: str | None
+    session: str
+    header: dict[str, Any]
+    sender: QueueSender
+    silent: bool = False
+    stop_on_error: bool = True
+    queued_at: float = field(default_factory=time.time)
+    reply_status: str | None = None
+    idle: bool = False
+    activity: int = 0  # iopub messages seen for it while running
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "msg_id": self.msg_id,
+            "cell_id": self.cell_id,
+            "code": self.code,
+            "session": self.session,
+            "source": self.sender.source,
+            "queued_at": iso(self.queued_at),
+        }
+
+
+def _aborts_queue(entry: QueueEntry, status: str) -> bool:
+    """Whether ipykernel would abort its queue after this request (`execute_request`)."""
+    return status == "error" and entry.stop_on_error and not entry.silent
+
+
+class ExecutionQueue:
+    """FIFO of one kernel's held execute_requests; the head is the one the kernel runs."""
+
+    def __init__(
+        self,
+        host: QueueHost,
+        log: logging.Logger,
+        enabled: bool = True,
+        grace: float = FINISH_GRACE,
+    ) -> None:
+        self.enabled = enabled
+        self.running: QueueEntry | None = None
+        self._waiting: OrderedDict[str, QueueEntry] = OrderedDict()
+        self._host = host
+        self._log = log
+        self._grace = grace
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_activity = 0
+
+    def __len__(self) -> int:
+        """Requests waiting (not counting the running one)."""
+        return len(self._waiting)
+
+    def waiting(self) -> list[QueueEntry]:
+        return list(self._waiting.values())
+
+    def to_dict(self, kernel_id: str) -> dict[str, Any]:
+        """The REST form: `{kernel_id, enabled, running, queued}`."""
+        return {
+            "kernel_id": kernel_id,
+            "enabled": self.enabled,
+            "running": None if self.running is None else self.running.to_dict(),
+            "queued": [entry.to_dict() for entry in self._waiting.values()],
+        }
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def submit(self, entry: QueueEntry) -> None:
+        """Hold a request; it is forwarded at once when nothing runs."""
+        self._waiting[entry.msg_id] = entry
+        self._next()
+
+    def remove(self, msg_id: str) -> QueueEntry:
+        """Take a waiting request out: its asker gets an aborted reply, nothing is
+        interrupted. KeyError when unknown; QueueConflict when running or the queue is off."""
+        if not self.enabled:
+            raise QueueConflict("The execution queue is disabled on this server")
+        if self.running is not None and self.running.msg_id == msg_id:
+            raise QueueConflict(f"Request {msg_id} is running: interrupt the kernel instead")
+        entry = self._waiting.pop(msg_id)
+        self._abort(entry)
+        return entry
+
+    def discard(self, msg_id: str) -> bool:
+        """Forget a waiting request without telling its asker (the asker gave up)."""
+        entry = self._waiting.pop(msg_id, None)
+        if entry is not None:
+            self._host.request_aborted(entry)
+        return entry is not None
+
+    def clear(self) -> None:
+        """Restart or shutdown: nothing waiting or running will be answered."""
+        self._cancel_timer()
+        entries = [] if self.running is None else [self.running]
+        entries.extend(self._waiting.values())
+        self.running = None
+        self._waiting.clear()
+        for entry in entries:
+            try:
+                entry.sender.dropped(entry)
+            except Exception:
+                self._log.exception("jupyter_sidecar_ext: a queued request's sender failed")
+
+    # -- what the kernel says ----------------------------------------------------------------
+
+    def on_reply(self, msg_id: str, status: str) -> None:
+        entry = self.running
+        if entry is None or entry.msg_id != msg_id or entry.reply_status is not None:
+            return
+        entry.reply_status = status
+        if entry.idle or not _aborts_queue(entry, status):
+            self._finish(entry, status)
+        else:
+            self._arm()  # abort the others after its idle, in ipykernel's order
+
+    def on_idle(self, msg_id: str) -> None:
+        entry = self.running
+        if entry is None or entry.msg_id != msg_id or entry.idle:
+            return
+        entry.idle = True
+        if entry.reply_status is not None:
+            self._finish(entry, entry.reply_status)
+        elif not entry.sender.reply_observable():
+            self._finish(entry, self._host.status_of(msg_id))
+        else:
+            self._arm()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        while self.running is None and self._waiting:
+            _, entry = self._waiting.popitem(last=False)
+            self.running = entry
+            try:
+                entry.sender.forward()
+            except Exception:
+                self._log.exception("jupyter_sidecar_ext: could not send queued request")
+                self.running = None
+                self._abort(entry)
+
+    def _finish(self, entry: QueueEntry, status: str) -> None:
+        self._cancel_timer()
+        self.running = None
+        if self._host.kernel_stopping():
+            return  # its reply was lost to the shutdown; `clear` comes next
+        if _aborts_queue(entry, status):
+            aborted = list(self._waiting.values())
+            self._waiting.clear()
+            for waiting in aborted:
+                self._abort(waiting)
+        self._next()
+
+    def _abort(self, entry: QueueEntry) -> None:
+        self._host.request_aborted(entry)
+        try:
+            entry.sender.aborted(entry, self.running)
+        except Exception:
+            self._log.exception("jupyter_sidecar_ext: could not answer an aborted request")
+
+    def _arm(self) -> None:
+        self._cancel_timer()
+        if self.running is not None:
+            self._armed_activity = self.running.activity
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._grace, self._grace_expired)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _grace_expired(self) -> None:
+        self._timer = None
+        entry = self.running
+        if entry is None:
+            return
+        if entry.activity != self._armed_activity:  # outputs still coming: not lost
+            self._arm()
+            return
+        if entry.idle and entry.reply_status is None and entry.sender.reply_observable():
+            self._log.debug("jupyter_sidecar_ext: no reply seen for %s", entry.msg_id)
+        elif not entry.idle:
+            self._log.warning("jupyter_sidecar_ext: idle of %s lost", entry.msg_id)
+            self._host.request_lost(entry)
+        self._finish(entry, entry.reply_status or self._host.status_of(entry.msg_id))

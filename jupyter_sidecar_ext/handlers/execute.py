@@ -1,0 +1,142 @@
+"""`POST /api/sidecar/kernels/{kernel_id}/execute`: run code over plain HTTP (http_execute.py).
+
+Body `{code, cell_id?, timeout?}` -> `{status, execution_count, outputs, msg_id}` (plus
+`message` when there is something to explain: input asked for, aborted, restarted).
+
+With `Accept: application/x-ndjson` the answer is a stream of JSON lines, flushed as they
+arrive: each iopub message of the run (`{channel, msg_type, msg_id, header, parent_header,
+metadata, content}`), then the execute_reply, then the result object above. A timeout after
+lines were sent cannot change the HTTP status any more: it ends the stream with a result line
+whose status is "timeout" (with `message`).
+
+Errors are JSON `{"message"}`: 400 bad body, 404 unknown kernel, 409 dead kernel, 503 kernel
+not ready (restarting) or not followed by the sidecar (gateway), 504 timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from jupyter_client.jsonutil import json_default
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..http_execute import ExecutionTimeout, HttpExecution
+from ..sidecar import KernelSidecar
+from .base import Services, SidecarHandler
+
+NDJSON = "application/x-ndjson"
+BODY_KEYS = frozenset({"code", "cell_id", "timeout"})
+READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
+
+
+@dataclass(frozen=True)
+class ExecuteBody:
+    code: str
+    cell_id: str | None
+    timeout: float | None
+
+
+def parse_body(body: dict[str, Any]) -> ExecuteBody:
+    """The request, or HTTPError 400 saying what is wrong."""
+    unknown = sorted(set(body) - BODY_KEYS)
+    if unknown:
+        raise web.HTTPError(400, f"Unknown field {unknown[0]!r} (known: code, cell_id, timeout)")
+    code = body.get("code")
+    if not isinstance(code, str):
+        raise web.HTTPError(400, "code must be a string")
+    cell_id = body.get("cell_id")
+    if cell_id is not None and (not isinstance(cell_id, str) or not cell_id):
+        raise web.HTTPError(400, "cell_id must be a non-empty string")
+    timeout = body.get("timeout")
+    if timeout is not None:
+        valid = isinstance(timeout, int | float) and not isinstance(timeout, bool)
+        if not valid or not math.isfinite(timeout) or timeout <= 0:
+            raise web.HTTPError(400, "timeout must be a positive number of seconds")
+        timeout = float(timeout)
+    return ExecuteBody(code, cell_id, timeout)
+
+
+class ExecuteHandler(SidecarHandler):
+    """Running code is what a kernel websocket is for: authorized as `execute` on kernels."""
+
+    def initialize(self, services: Services) -> None:
+        super().initialize(services)
+        self._streaming = False
+        self._lines_sent = 0
+
+    @web.authenticated
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
+    async def post(self, kernel_id: str) -> None:
+        request = parse_body(self.json_body())
+        sidecar = await self._ready_sidecar(kernel_id)
+        self._streaming = NDJSON in self.request.headers.get("Accept", "")
+        execution = HttpExecution(
+            sidecar.executor,
+            request.code,
+            request.cell_id,
+            on_line=self._write_line if self._streaming else None,
+        )
+
+        async def interrupt() -> None:
+            manager: Any = self.kernel_manager  # async in the server, typed sync upstream
+            await ensure_async(manager.interrupt_kernel(kernel_id))
+
+        try:
+            result = await execution.run(request.timeout, interrupt)
+        except RuntimeError as error:  # the kernel's shell channel could not be reached
+            raise web.HTTPError(503, str(error)) from None
+        except ExecutionTimeout as timeout:
+            if not self._lines_sent:
+                self.write_json({"message": timeout.message}, status=504)
+                return
+            self._write_line(
+                {
+                    "status": "timeout",
+                    "execution_count": None,
+                    "outputs": [],
+                    "msg_id": execution.msg_id,
+                    "message": timeout.message,
+                }
+            )
+            self.finish()
+            return
+        if self._streaming:
+            self.finish()  # the result was the last line
+        else:
+            self.write_json(result)
+
+    async def _ready_sidecar(self, kernel_id: str) -> KernelSidecar:
+        if kernel_id not in self.kernel_manager:
+            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
+        km = self.kernel_manager.get_kernel(kernel_id)
+        if getattr(km, "execution_state", None) == "dead":
+            raise web.HTTPError(409, f"Kernel {kernel_id} is dead")
+        sidecar = await self.services.registry.ensure(kernel_id)
+        if sidecar is None or getattr(sidecar, "remote", None) is not None:
+            # a gateway kernel has no local shell channel to send on
+            raise web.HTTPError(503, "Execution over HTTP is not available for this kernel")
+        if not sidecar.alive:
+            raise web.HTTPError(409, f"Kernel {kernel_id} is shut down")
+        if not sidecar.receiving:  # restarting: give it a moment, then say so
+            try:
+                await asyncio.wait_for(sidecar.until_receiving(), READY_WAIT)
+            except asyncio.TimeoutError:
+                raise web.HTTPError(503, f"Kernel {kernel_id} is not ready") from None
+        return sidecar
+
+    def _write_line(self, item: dict[str, Any]) -> None:
+        if self._finished or self.request.connection is None:
+            return
+        if not self._lines_sent:
+            self.set_header("Content-Type", NDJSON)
+            self.set_header("Cache-Control", "no-cache")
+        self._lines_sent += 1
+        self.write(json.dumps(item, default=json_default) + "\n")
+        # A client that went away fails the flush: nothing to do about it, the run goes on.
+        self.flush().add_done_callback(lambda done: done.exception())

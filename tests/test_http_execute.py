@@ -1,0 +1,240 @@
+"""`POST /api/sidecar/kernels/{id}/execute` with real kernels: answers, streaming, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from tornado.httpclient import HTTPClientError
+
+NDJSON = "application/x-ndjson"
+
+
+async def execute(jp_fetch: Any, kernel_id: str, **body: Any) -> dict[str, Any]:
+    response = await jp_fetch(
+        "api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=json.dumps(body)
+    )
+    assert response.code == 200
+    result: dict[str, Any] = json.loads(response.body)
+    return result
+
+
+async def execute_error(jp_fetch: Any, kernel_id: str, body: str) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=body)
+    assert info.value.response is not None
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+def blocker(path: Path) -> str:
+    return f"import os, time\nwhile not os.path.exists({str(path)!r}):\n    time.sleep(0.01)\n"
+
+
+async def test_execute_answers_outputs_as_the_shadow_model(
+    jp_fetch: Any, sc_start_kernel: Any, sc_cell_finished: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    result = await execute(jp_fetch, kernel_id, code="print('hello')\n6 * 7")
+    assert result["status"] == "ok"
+    assert result["execution_count"] == 1
+    assert result["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
+        {
+            "output_type": "execute_result",
+            "execution_count": 1,
+            "data": {"text/plain": "42"},
+            "metadata": {},
+        },
+    ]
+    nbformat.validate(new_notebook(cells=[new_code_cell("x", outputs=result["outputs"])]))
+    cell = await sc_cell_finished(kernel_id, result["msg_id"])
+    assert cell["outputs"] == result["outputs"] and cell["status"] == "ok"
+
+    second = await execute(jp_fetch, kernel_id, code="print('again')", cell_id="my-cell")
+    assert second["execution_count"] == 2
+    cell = await sc_cell_finished(kernel_id, "my-cell")
+    assert cell["msg_id"] == second["msg_id"] and cell["source"] == "print('again')"
+
+
+async def test_errors_and_input_requests(jp_fetch: Any, sc_start_kernel: Any) -> None:
+    kernel_id = await sc_start_kernel()
+    failed = await execute(jp_fetch, kernel_id, code="1 / 0")
+    assert failed["status"] == "error"
+    assert failed["outputs"][0]["output_type"] == "error"
+    assert failed["outputs"][0]["ename"] == "ZeroDivisionError"
+    assert "message" not in failed
+
+    asked = await execute(jp_fetch, kernel_id, code="name = input('name? ')")
+    assert asked["status"] == "error"
+    assert "input" in asked["message"] and "not" in asked["message"]
+    # an HTTP error does not stop what follows (stop_on_error is off for HTTP)
+    assert (await execute(jp_fetch, kernel_id, code="'fine'"))["status"] == "ok"
+
+
+async def test_ndjson_streams_messages_then_the_reply_and_the_result(
+    jp_fetch: Any, sc_start_kernel: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    chunks: list[bytes] = []
+    response = await jp_fetch(
+        "api",
+        "sidecar",
+        "kernels",
+        kernel_id,
+        "execute",
+        method="POST",
+        body=json.dumps({"code": "print('a', flush=True)\nprint('b')\n'c'"}),
+        headers={"Accept": NDJSON},
+        streaming_callback=chunks.append,
+    )
+    assert response.headers["Content-Type"] == NDJSON
+    lines = [json.loads(line) for line in b"".join(chunks).decode().splitlines()]
+    result = lines[-1]
+    reply = lines[-2]
+    messages = lines[:-2]
+    assert reply["msg_type"] == "execute_reply" and reply["channel"] == "shell"
+    assert reply["content"]["status"] == "ok"
+    assert reply["parent_header"]["msg_id"] == result["msg_id"]
+    assert result["status"] == "ok" and result["execution_count"] == 1
+    assert messages[0]["msg_type"] == "status"
+    assert messages[0]["content"] == {"execution_state": "busy"}
+    assert messages[-1]["content"] == {"execution_state": "idle"}
+    assert all(m["channel"] == "iopub" for m in messages)
+    assert all(m["parent_header"]["msg_id"] == result["msg_id"] for m in messages)
+    assert all({"header", "metadata", "msg_id"} <= set(m) for m in messages)
+    text = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+    assert text == "a\nb\n"
+    assert "execute_result" in [m["msg_type"] for m in messages]
+
+
+async def test_timeout_interrupts_and_the_kernel_stays_usable(
+    jp_fetch: Any, sc_start_kernel: Any, sc_cell_finished: Any, tmp_path: Path
+) -> None:
+    kernel_id = await sc_start_kernel()
+    code, message = await execute_error(
+        jp_fetch,
+        kernel_id,
+        json.dumps({"code": blocker(tmp_path / "never"), "timeout": 1, "cell_id": "slow"}),
+    )
+    assert code == 504
+    assert "interrupted" in message
+    assert (await execute(jp_fetch, kernel_id, code="'next'"))["status"] == "ok"
+    slow = await sc_cell_finished(kernel_id, "slow")
+    assert slow["status"] == "error"
+    assert slow["outputs"][-1]["ename"] == "KeyboardInterrupt"
+
+
+async def test_http_runs_in_the_queue_in_order_with_websocket_cells(
+    jp_fetch: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    tmp_path: Path,
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id)
+    release = tmp_path / "release"
+    first = await client.execute(blocker(release))
+    queue = sc_registry.get(kernel_id).executor.queue
+    await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
+    posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'from http'"))
+    await sc_wait_until(lambda: len(queue) == 1, what="the HTTP request to queue")
+    last = await client.execute("'last'")
+    await sc_wait_until(lambda: len(queue) == 2, what="the last cell to queue")
+
+    listed = json.loads((await jp_fetch("api", "sidecar", "kernels", kernel_id, "queue")).body)
+    assert [e["source"] for e in listed["queued"]] == ["http", "websocket"]
+    assert listed["queued"][0]["code"] == "'from http'"
+    release.touch()
+    result = await posted
+    assert result["status"] == "ok" and result["execution_count"] == 2
+    counts: dict[str, int] = {}
+    while len(counts) < 2:  # both shell replies, whatever comes between them on iopub
+        msg = await client.receive()
+        assert msg is not None
+        if msg["channel"] == "shell":
+            counts[msg["parent_header"]["msg_id"]] = msg["content"]["execution_count"]
+    assert counts == {first: 1, last: 3}
+
+
+async def test_timeout_while_queued_takes_it_out(
+    jp_fetch: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    sc_cell_finished: Any,
+    tmp_path: Path,
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id)
+    release = tmp_path / "release"
+    first = await client.execute(blocker(release))
+    queue = sc_registry.get(kernel_id).executor.queue
+    await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
+    body = json.dumps({"code": "'late'", "timeout": 0.5, "cell_id": "late"})
+    code, message = await execute_error(jp_fetch, kernel_id, body)
+    assert code == 504 and "queued" in message
+    assert len(queue) == 0
+    assert (await sc_cell_finished(kernel_id, "late"))["status"] == "aborted"
+    release.touch()
+    await client.collect(first)
+
+
+async def test_dequeued_http_request_answers_aborted(
+    jp_fetch: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    tmp_path: Path,
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id)
+    release = tmp_path / "release"
+    first = await client.execute(blocker(release))
+    queue = sc_registry.get(kernel_id).executor.queue
+    await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
+    posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'never'"))
+    await sc_wait_until(lambda: len(queue) == 1, what="the HTTP request to queue")
+    msg_id = queue.waiting()[0].msg_id
+    await jp_fetch("api", "sidecar", "kernels", kernel_id, "queue", msg_id, method="DELETE")
+    result = await posted
+    assert result["status"] == "aborted" and result["execution_count"] is None
+    assert result["outputs"] == [] and "message" in result
+    release.touch()
+    await client.collect(first)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("not json", "JSON"),
+        ("[]", "object"),
+        ("{}", "code"),
+        ('{"code": 1}', "code"),
+        ('{"code": "1", "timeout": 0}', "timeout"),
+        ('{"code": "1", "timeout": -1}', "timeout"),
+        ('{"code": "1", "timeout": "5"}', "timeout"),
+        ('{"code": "1", "timeout": true}', "timeout"),
+        ('{"code": "1", "cell_id": 5}', "cell_id"),
+        ('{"code": "1", "cell_id": ""}', "cell_id"),
+        ('{"code": "1", "silent": true}', "silent"),
+    ],
+)
+async def test_bad_bodies_are_400(jp_fetch: Any, body: str, needle: str) -> None:
+    """The body is judged before the kernel is looked up: no kernel needed."""
+    code, message = await execute_error(jp_fetch, "any-kernel", body)
+    assert code == 400
+    assert needle in message
+
+
+async def test_unknown_kernel_is_404(jp_fetch: Any) -> None:
+    code, _ = await execute_error(jp_fetch, "no-such-kernel", '{"code": "1"}')
+    assert code == 404
