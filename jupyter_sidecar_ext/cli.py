@@ -1,7 +1,7 @@
 """`jupyter sidecar ...`: the extension's command line (console script `jupyter-sidecar`).
 
-One JupyterApp whose subcommands are apps of their own, so `kernels`, `execute`, `tail`,
-`variables` or `notebook` can join `lint` later the same way.
+One JupyterApp whose subcommands are apps of their own: `kernels`, `execute`, `tail`,
+`variables` and `notebook` ask a running server (cli_common), `lint` works on files.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from typing import Any
 from jupyter_core.application import JupyterApp
 
 from . import __version__
+from .cli_execute import ExecuteApp
+from .cli_kernels import KernelsApp
 from .cli_lint import LintApp
+from .cli_notebook import NotebookApp
+from .cli_tail import TailApp
+from .cli_variables import VariablesApp
 
 
 class SidecarCLI(JupyterApp):
@@ -22,6 +27,11 @@ class SidecarCLI(JupyterApp):
     version = __version__
     description = "Command-line tools of jupyter_sidecar_ext."
     subcommands: dict[str, Any] = {
+        "kernels": (KernelsApp, KernelsApp.description.splitlines()[0]),
+        "execute": (ExecuteApp, ExecuteApp.description.splitlines()[0]),
+        "tail": (TailApp, TailApp.description.splitlines()[0]),
+        "variables": (VariablesApp, VariablesApp.description.splitlines()[0]),
+        "notebook": (NotebookApp, NotebookApp.description.splitlines()[0]),
         "lint": (LintApp, LintApp.description.splitlines()[0]),
     }
 

@@ -1,0 +1,134 @@
+"""`jupyter sidecar execute`: through the server (streamed NDJSON) and straight to a kernel
+through its connection file (`--existing`), with real kernels."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from jupyter_sidecar_ext.cli_common import ServerCommand
+from jupyter_sidecar_ext.cli_execute import ExecuteApp
+
+Capture = pytest.CaptureFixture[str]
+CLI_LINE = re.compile(r"^(error: |warning: )")
+CODE = "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\n6 * 7"
+
+
+async def run_cli(
+    capsys: Capture, app_class: type[ServerCommand], *argv: str
+) -> tuple[int, str, str]:
+    """Run one command in-process, on the test's event loop: (exit status, stdout, stderr).
+    stderr holds the server's log too: look for the CLI's lines with cli_errors()."""
+    capsys.readouterr()
+    app = app_class()
+    app.initialize(list(argv))
+    status = await app.main()
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def cli_errors(err: str) -> list[str]:
+    return [line for line in err.splitlines() if CLI_LINE.match(line)]
+
+
+@pytest.fixture
+def server_args(jp_serverapp: Any, jp_http_port: int, jp_base_url: str, jp_fetch: Any) -> list[str]:
+    """--url and --token of the test server (jp_fetch: its HTTP server is listening)."""
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+    return ["--url", url, "--token", jp_serverapp.identity_provider.token]
+
+
+@pytest.fixture
+def kernel_id(sc_start_kernel: Callable[..., Awaitable[str]], jp_asyncio_loop: Any) -> str:
+    kernel: str = jp_asyncio_loop.run_until_complete(sc_start_kernel())
+    return kernel
+
+
+async def test_streams_results_and_exit_status(
+    capsys: Capture, server_args: list[str], kernel_id: str, sc_cell_finished: Any
+) -> None:
+    status, out, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, CODE)
+    assert status == 0
+    assert out == "to stdout\nOut[1]: 42\n"
+    assert "to stderr\n" in err and cli_errors(err) == []
+    status, out, err = await run_cli(
+        capsys, ExecuteApp, *server_args, kernel_id[:6], "1 / 0", "--cell-id=bad"
+    )
+    assert status == 1 and out == ""
+    assert "ZeroDivisionError" in err and "\x1b[" not in err  # no colours into a pipe
+    cell = await sc_cell_finished(kernel_id, "bad")  # recorded under the cell id asked for
+    assert cell["status"] == "error" and cell["source"] == "1 / 0"
+
+
+async def test_json_and_file(
+    capsys: Capture, server_args: list[str], kernel_id: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.py"
+    script.write_text("for i in range(3):\n    print(i)\n'done'\n")
+    status, out, _ = await run_cli(
+        capsys, ExecuteApp, *server_args, kernel_id, "--file", str(script), "--json"
+    )
+    result = json.loads(out)
+    assert status == 0 and result["status"] == "ok" and result["msg_id"]
+    assert result["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "0\n1\n2\n"},
+        {
+            "output_type": "execute_result",
+            "execution_count": 1,
+            "data": {"text/plain": "'done'"},
+            "metadata": {},
+        },
+    ]
+    status, out, _ = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, "x", "--json")
+    result = json.loads(out)
+    assert status == 1 and result["status"] == "error"
+    assert result["outputs"][0]["ename"] == "NameError"
+
+
+async def test_timeout_and_errors(capsys: Capture, server_args: list[str], kernel_id: str) -> None:
+    code = "import time\nprint('started', flush=True)\ntime.sleep(60)"
+    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, code, "--timeout=1")
+    assert status == 1 and len(cli_errors(err)) == 1, err
+    status, out, _ = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, "'usable'")
+    assert status == 0 and out.endswith(": 'usable'\n")  # interrupted, not stuck
+    unknown = "00000000-0000-0000-0000-000000000000"
+    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, unknown, "1")
+    assert status == 1 and cli_errors(err) == [
+        f"error: POST api/sidecar/kernels/{unknown}/execute: Kernel not found: {unknown} (HTTP 404)"
+    ]
+    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id)
+    assert status == 2 and cli_errors(err) == [
+        "error: give the code to run as one argument (or --file)"
+    ]
+
+
+@pytest.fixture
+def connection_file(tmp_path: Path) -> Iterator[Path]:
+    """A kernel started by jupyter_client, no server involved."""
+    path = tmp_path / "kernel-cli.json"
+    manager = KernelManager(connection_file=str(path))
+    manager.start_kernel()
+    try:
+        yield path
+    finally:
+        manager.shutdown_kernel(now=True)
+
+
+async def test_existing_connection_file(capsys: Capture, connection_file: Path) -> None:
+    status, out, err = await run_cli(capsys, ExecuteApp, "--existing", str(connection_file), CODE)
+    assert status == 0 and out == "to stdout\nOut[1]: 42\n" and "to stderr\n" in err
+    status, out, _ = await run_cli(
+        capsys, ExecuteApp, "--connection-file", str(connection_file), "print('a')\n1/0", "--json"
+    )
+    result = json.loads(out)
+    assert status == 1 and result["status"] == "error" and result["execution_count"] == 2
+    assert [o["output_type"] for o in result["outputs"]] == ["stream", "error"]
+    assert result["outputs"][0]["text"] == "a\n"
+    status, _, err = await run_cli(capsys, ExecuteApp, "--existing", "nope.json", "1")
+    assert status == 1 and cli_errors(err)[0].startswith("error: no connection file 'nope.json'")
