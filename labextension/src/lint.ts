@@ -36,7 +36,9 @@ export interface ILintSettings {
    */
   isortOptions: ReadonlyPartialJSONObject;
   /**
-   * Format the notebook or `.py` file before the save shortcut saves it.
+   * Format on save: the save shortcut formats and then saves once; a toolbar
+   * or menu save is followed by a format and, if it changed anything, a
+   * second save; autosave never formats.
    */
   formatOnSave: boolean;
 }

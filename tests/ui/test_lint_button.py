@@ -9,14 +9,16 @@ saved; expected sources are what isort then black give with their default settin
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import nbformat
 import pytest
+from ipykernel.ipkernel import IPythonKernel
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -26,11 +28,13 @@ pytestmark = pytest.mark.ui
 
 LINT_PLUGIN = "jupyter-sidecar-ext:lint"
 LINT_URL = "/api/sidecar/lint"
+CONTENTS_URL = "/api/contents/"
 READY = 'body[data-sidecar-ext="active"]'
 FORMAT_BUTTON = '.jp-NotebookPanel-toolbar [data-command="sidecar:format-notebook"]'
+SAVE_BUTTON = '.jp-NotebookPanel-toolbar [data-command="docmanager:save"]'
+DIRTY = re.compile(r"\bjp-mod-dirty\b")
 LOAD_TIMEOUT_MS = 60_000
 FORMAT_TIMEOUT_MS = 30_000
-DISK_TIMEOUT = 30.0
 
 BAD = "x=[1,2 ,3]\nimport os,sys"
 BAD_FORMATTED = "x = [1, 2, 3]\nimport os\nimport sys"
@@ -66,13 +70,20 @@ class Files:
         self.paths: list[str] = []
 
     def notebook(self, *cells: tuple[str, str]) -> str:
-        """Write a Python notebook of (cell_type, source) cells; return its path."""
+        """Write a Python notebook of (cell_type, source) cells; return its path.
+
+        Its metadata is what JupyterLab writes once the kernel is connected: the kernelspec
+        and the kernel's `language_info` (ipykernel's, from this venv). Without it, the
+        page copies `language_info` from the kernel's info reply into the notebook, an edit
+        that lands whenever the kernel answers: after a save, the document is dirty again.
+        """
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {
             "name": "python3",
             "display_name": "Python 3 (ipykernel)",
             "language": "python",
         }
+        nb.metadata["language_info"] = dict(IPythonKernel.language_info)
         for index, (cell_type, source) in enumerate(cells):
             make = (
                 nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
@@ -120,32 +131,57 @@ def lint_settings(sc_lab_server: LabServer) -> Iterator[Callable[[dict[str, Any]
     path.unlink(missing_ok=True)
 
 
+def saved_path(request: Request) -> str | None:
+    """The path a request saves (a PUT of the contents API), else None."""
+    url = request.url.split("?")[0]
+    if request.method != "PUT" or CONTENTS_URL not in url:
+        return None
+    return unquote(url.split(CONTENTS_URL, 1)[1])
+
+
 class Pages:
     """Pages of one test, each opening a file in a workspace of its own; records each
-    page's console and the bodies of its lint requests."""
+    page's console, the bodies of its lint requests, the order of its format and save
+    requests, and its finished saves."""
 
     def __init__(self, browser: BrowserContext, server: LabServer) -> None:
         self._browser = browser
         self._server = server
         self.opened: list[tuple[Page, list[str]]] = []
         self._lint_bodies: dict[int, list[Any]] = {}
+        self._steps: dict[int, list[str]] = {}
+        self._saved: dict[int, list[str]] = {}
 
     def open(self, path: str) -> Page:
         page = self._browser.new_page()
         console: list[str] = []
         bodies: list[Any] = []
+        steps: list[str] = []
+        saved: list[str] = []
 
         def record(message: ConsoleMessage) -> None:
             console.append(f"[{message.type}] {message.text}")
 
         def record_request(request: Request) -> None:
             if request.method == "POST" and request.url.split("?")[0].endswith(LINT_URL):
-                bodies.append(request.post_data_json)
+                body: dict[str, Any] = request.post_data_json or {}
+                bodies.append(body)
+                if body.get("cells"):  # not the warm-up
+                    steps.append("format")
+            elif (target := saved_path(request)) is not None:
+                steps.append(f"save {target}")
+
+        def record_finished(request: Request) -> None:
+            if (target := saved_path(request)) is not None:
+                saved.append(target)
 
         page.on("console", record)
         page.on("request", record_request)
+        page.on("requestfinished", record_finished)
         self.opened.append((page, console))
         self._lint_bodies[id(page)] = bodies
+        self._steps[id(page)] = steps
+        self._saved[id(page)] = saved
         workspace = f"sc-lint-{secrets.token_hex(4)}"
         page.goto(self._server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
         page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
@@ -157,6 +193,23 @@ class Pages:
     def lint_bodies(self, page: Page) -> list[Any]:
         """Bodies of the lint requests the page sent so far, in order."""
         return self._lint_bodies[id(page)]
+
+    def steps(self, page: Page) -> list[str]:
+        """What the page asked the server so far, in order: `format` (a lint request with
+        cells) and `save <path>` (a save request)."""
+        return self._steps[id(page)]
+
+    def wait_saved(self, page: Page, path: str, count: int) -> None:
+        """Wait until `count` saves of `path` by the page are answered: the file is then
+        written (the server rewrites it in place, so a file read during a save can be
+        empty)."""
+        saved = self._saved[id(page)]
+        while saved.count(path) < count:
+            page.wait_for_event(
+                "requestfinished",
+                predicate=lambda request: saved_path(request) == path,
+                timeout=FORMAT_TIMEOUT_MS,
+            )
 
 
 @pytest.fixture
@@ -191,6 +244,11 @@ def cell(page: Page, index: int) -> Locator:
     return page.locator(".jp-NotebookPanel .jp-Cell").nth(index)
 
 
+def document_tab(page: Page, path: str) -> Locator:
+    """The main area's tab of the document `path` (a file at the root: named by `path`)."""
+    return page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=path)
+
+
 def editor(page: Page, index: int) -> Locator:
     return cell(page, index).locator(".jp-InputArea-editor")
 
@@ -218,16 +276,6 @@ def wait_format_runs(page: Page, runs: int) -> None:
         state="attached",
         timeout=FORMAT_TIMEOUT_MS,
     )
-
-
-def wait_saved(files: Files, path: str, expected: list[str]) -> None:
-    """Poll the file on disk until it holds the expected sources (bounded)."""
-    deadline = time.monotonic() + DISK_TIMEOUT
-    sources = files.saved_sources(path)
-    while sources != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-        sources = files.saved_sources(path)
-    assert sources == expected
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -322,7 +370,7 @@ def test_format_on_save_and_the_python_file_editor(
     pages: Pages,
     lint_settings: Callable[[dict[str, Any]], None],
 ) -> None:
-    """With formatOnSave, the save shortcut formats the notebook before it saves it, the
+    """With formatOnSave, the save shortcut formats the notebook, then saves it once; the
     toolbar's save button is followed by a format and a second save; in a `.py` file editor,
     Alt+Shift+F formats the whole file."""
     lint_settings({"formatOnSave": True})
@@ -331,20 +379,31 @@ def test_format_on_save_and_the_python_file_editor(
     page.wait_for_selector('body[data-sidecar-format-on-save="on"]', state="attached")
     editor(page, 1).click()
     page.keyboard.press("Control+s")
+    pages.wait_saved(page, path, 1)
     wait_format_runs(page, 1)
+    assert pages.steps(page) == ["format", f"save {path}"]  # formatted first, then saved once
+    assert files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED]
     expect_source(page, 0, BAD_FORMATTED)
     expect_source(page, 1, IMPORTS_FORMATTED)
-    wait_saved(files, path, [BAD_FORMATTED, IMPORTS_FORMATTED])
-    expect(page.locator(".jp-mod-dirty")).to_have_count(0)
+    expect(document_tab(page, path)).not_to_have_class(DIRTY)
 
-    # Saving from the toolbar: formatted after the save, then saved again.
+    # Saving from the toolbar: saved as typed, then formatted, then saved again.
+    typed = IMPORTS_FORMATTED + "  ;z=1 +2"
     editor(page, 1).click()
     page.keyboard.press("Control+End")
     page.keyboard.type("  ;z=1 +2")
-    page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').click()
+    page.locator(SAVE_BUTTON).click()
+    pages.wait_saved(page, path, 3)
     wait_format_runs(page, 2)
+    save = f"save {path}"
+    assert pages.steps(page) == ["format", save, save, "format", save]
+    assert [cell["source"] for cell in pages.lint_bodies(page)[-1]["cells"]] == [
+        BAD_FORMATTED,
+        typed,
+    ]
+    assert files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED + "\nz = 1 + 2"]
     expect_source(page, 1, IMPORTS_FORMATTED + "\nz = 1 + 2")
-    wait_saved(files, path, [BAD_FORMATTED, IMPORTS_FORMATTED + "\nz = 1 + 2"])
+    expect(document_tab(page, path)).not_to_have_class(DIRTY)
 
     script = files.text("script.py", IMPORTS + "\n")
     page = pages.open(script)
