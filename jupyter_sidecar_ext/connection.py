@@ -318,13 +318,17 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
     def handle_outgoing_message(self, stream: Any, outgoing_msg: list[Any]) -> None:
         super().handle_outgoing_message(stream, outgoing_msg)
         channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
+        if channel == "iopub":
+            return
+        sidecar = self._sidecar
+        if sidecar is not None:  # its number is not an iopub message lost (sidecar.py)
+            sidecar.note_kernel_message()
         if channel != "shell":
             return
         msg = KernelMessage.from_zmq(outgoing_msg)
         try:
             if msg is None or msg.msg_type != "execute_reply":
                 return
-            sidecar = self._sidecar
             if sidecar is not None:
                 sidecar.on_shell_reply(msg)
         except (ValueError, TypeError):

@@ -16,6 +16,7 @@ from .activity import KernelActivity
 from .connection import KernelMessage
 from .executor import KernelExecutor
 from .iopub import FanoutStream, IopubSubscription
+from .message_numbers import MessageNumbers
 from .shadow import ShadowCell, ShadowNotebook
 
 # iopub messages that can change what a cell shows. Anything else is not decoded at all.
@@ -80,6 +81,7 @@ class KernelSidecar:
         self._on_executed = on_executed
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
         self._activity: KernelActivity | None = None
+        self._numbers = MessageNumbers()  # iopub messages lost inside the kernel
         # held execute_requests, own shell channel, HTTP executions (executor.py)
         self.executor = KernelExecutor(
             kernel_manager, notebook, self._changed, self.on_shell_reply, log, execution_queue
@@ -214,9 +216,14 @@ class KernelSidecar:
             self._changed(self.notebook.handle_reply(parent, msg.content))
         self.executor.on_reply(msg)
 
+    def note_kernel_message(self) -> None:
+        """The kernel sent a message on a channel other than iopub (passing to a client)."""
+        self._numbers.note_other()
+
     def _on_iopub(self, msg: KernelMessage) -> None:
         if self._activity is not None:
             self._activity.record(msg)
+        number = self._numbers.see(msg.header.get("msg_id"))
         if not self._receiving.is_set() and msg.parent_msg_id in self._nudges:
             self._receiving.set()
         msg_type = msg.msg_type
@@ -226,7 +233,7 @@ class KernelSidecar:
             msg_type in _CELL_IOPUB and msg.parent_msg_type == "execute_request"
         ):
             if msg_type == "status":
-                self._track_gaps(msg)
+                self._track_gaps(msg, number)
             self._changed(self.notebook.handle_iopub(msg_type, msg.parent_msg_id, msg.content))
             if self._on_executed is not None and msg_type in ("execute_input", "status"):
                 self._track_executed(msg)
@@ -246,19 +253,32 @@ class KernelSidecar:
         elif parent_id in self._inputs and msg.content.get("execution_state") == "idle":
             self._on_executed(self, self._inputs.pop(parent_id))
 
-    def _track_gaps(self, msg: KernelMessage) -> None:
-        """Detect lost iopub messages from ordering: one kernel PUB socket sends in order and
-        the main shell runs one request at a time, so a request going busy while an earlier
-        one never went idle means that idle (and maybe outputs) was dropped on the way."""
+    def _track_gaps(self, msg: KernelMessage, number: int | None) -> None:
+        """Detect lost iopub messages. From ordering: one kernel PUB socket sends in order
+        and the main shell runs one request at a time, so a request going busy while an
+        earlier one never went idle means that idle (and maybe outputs) was dropped on the
+        way. From message numbers (message_numbers.py): outputs dropped in between."""
         parent_id = msg.parent_msg_id
         if parent_id is None or msg.parent_header.get("subshell_id"):
             return
         state = msg.content.get("execution_state")
         if state == "idle":
             self._busy.pop(parent_id, None)
+            lost_count = self._numbers.idle(parent_id, number)
+            if lost_count:
+                self._log.warning(
+                    "jupyter_sidecar_ext: kernel %s dropped about %d iopub messages of %s "
+                    "(its send queue overflowed); the cell is marked as having a gap",
+                    self.kernel_id,
+                    lost_count,
+                    parent_id,
+                )
+                self._changed(self.notebook.mark_gap(parent_id))
         elif state == "busy":
+            self._numbers.busy(parent_id, number)
             for lost in [other for other in self._busy if other != parent_id]:
                 del self._busy[lost]
+                self._numbers.forget(lost)
                 self._changed(self.notebook.mark_gap(lost))
                 idle = {"execution_state": "idle"}
                 self._changed(self.notebook.handle_iopub("status", lost, idle))

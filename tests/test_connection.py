@@ -135,7 +135,7 @@ async def test_hostile_frames_are_dropped_and_the_kernel_stays_usable(
     msg_id = await client.execute("print('still here')", cell_id="after")
     replies = await client.collect(msg_id)
     texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
-    assert texts == ["still here\n"]
+    assert "".join(texts) == "still here\n"  # print may flush text and newline apart
 
 
 @pytest.mark.parametrize("frame", HOSTILE_FRAMES)

@@ -104,7 +104,7 @@ async def test_same_websocket_keeps_working_across_a_restart(
     msg_id = await client.execute("print('after restart')", cell_id="b")
     replies = await client.collect(msg_id)
     texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
-    assert texts == ["after restart\n"]
+    assert "".join(texts) == "after restart\n"  # print may flush text and newline apart
 
 
 async def test_a_callback_that_stops_mid_batch_keeps_the_rest_in_order() -> None:
