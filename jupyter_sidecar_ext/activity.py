@@ -5,12 +5,14 @@ Stock jupyter_server watches every kernel through a SUB socket of its own
 every iopub message: the kernel sends each message once more, and the server decodes it
 once more. The sidecar already receives every message on its one subscription, so it keeps
 `last_activity` and `execution_state` up to date itself, with the server's exact rules, and
-the server opens no socket of its own for kernels the sidecar records. Kernels the sidecar
-does not record (gateway kernels) keep the server's watcher.
+the server opens no socket of its own for kernels the sidecar records. (A gateway's kernel
+manager never watches: the gateway keeps its kernels' activity.)
 
 The seam is the kernel manager's public start/stop_watching_activity pair, which the server
 calls at kernel start, after a restart on new ports, and at shutdown: the tracker takes
-their place on the manager instance for as long as the extension runs.
+their place on the manager instance for as long as the extension runs (an instance
+attribute, not a patched class; the server's own methods stay in use for anything the
+sidecar cannot take, and come back when the extension stops).
 """
 
 from __future__ import annotations
@@ -110,12 +112,15 @@ class ActivityTracker:
 
     def start_watching(self, kernel_id: str) -> None:
         assert self._server_start is not None
-        sidecar = self._registry.adopt(kernel_id)
-        if sidecar is None:
-            self._server_start(kernel_id)
-            return
-        self._watched.add(kernel_id)
-        sidecar.watch_activity(KernelActivity(self._manager, kernel_id, self._log))
+        try:
+            sidecar = self._registry.adopt(kernel_id)
+            if sidecar is not None:
+                sidecar.watch_activity(KernelActivity(self._manager, kernel_id, self._log))
+                self._watched.add(kernel_id)
+                return
+        except Exception:  # never leave a kernel unwatched: the server's watcher takes it
+            self._log.exception("jupyter_sidecar_ext: cannot track activity of %s", kernel_id)
+        self._server_start(kernel_id)
 
     def stop_watching(self, kernel_id: str) -> None:
         assert self._server_stop is not None

@@ -23,7 +23,7 @@ def control_channel(sidecar: KernelSidecar, km: Any, log: logging.Logger) -> Con
     kernel, a local ZMQ socket otherwise."""
     if isinstance(sidecar.remote, GatewayRecorder):
         return RemoteControlChannel(sidecar.remote, km, log)
-    return ControlChannel(km, log)
+    return ControlChannel(km, log, on_request=sidecar.note_kernel_message)
 
 
 def _decode(parts: list[bytes]) -> dict[str, Any]:

@@ -43,8 +43,12 @@ class MessageNumbers:
         """The kernel sent a message on another channel (a reply, an input request)."""
         self._others_seen += 1
 
-    def see(self, msg_id: object) -> int | None:
-        """Count an iopub message; its number, or None when its id carries none."""
+    def count(self) -> None:
+        """An iopub message arrived (any: only statuses need their number read)."""
+        self._iopub_seen += 1
+
+    def number(self, msg_id: object) -> int | None:
+        """The number in a counted message's id; None when it carries none."""
         if not isinstance(msg_id, str):
             return None
         prefix, _, number = msg_id.rpartition("_")
@@ -53,8 +57,12 @@ class MessageNumbers:
         if prefix != self._prefix:  # another kernel process (a restart) or session
             self._prefix = prefix
             self._open.clear()
-        self._iopub_seen += 1
         return int(number)
+
+    def see(self, msg_id: object) -> int | None:
+        """Count a message and read its number."""
+        self.count()
+        return self.number(msg_id)
 
     def busy(self, parent_id: str, number: int | None) -> None:
         """An execution started (its busy was just seen)."""

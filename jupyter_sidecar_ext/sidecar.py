@@ -223,7 +223,7 @@ class KernelSidecar:
     def _on_iopub(self, msg: KernelMessage) -> None:
         if self._activity is not None:
             self._activity.record(msg)
-        number = self._numbers.see(msg.header.get("msg_id"))
+        self._numbers.count()
         if not self._receiving.is_set() and msg.parent_msg_id in self._nudges:
             self._receiving.set()
         msg_type = msg.msg_type
@@ -233,7 +233,7 @@ class KernelSidecar:
             msg_type in _CELL_IOPUB and msg.parent_msg_type == "execute_request"
         ):
             if msg_type == "status":
-                self._track_gaps(msg, number)
+                self._track_gaps(msg)
             self._changed(self.notebook.handle_iopub(msg_type, msg.parent_msg_id, msg.content))
             if self._on_executed is not None and msg_type in ("execute_input", "status"):
                 self._track_executed(msg)
@@ -253,7 +253,7 @@ class KernelSidecar:
         elif parent_id in self._inputs and msg.content.get("execution_state") == "idle":
             self._on_executed(self, self._inputs.pop(parent_id))
 
-    def _track_gaps(self, msg: KernelMessage, number: int | None) -> None:
+    def _track_gaps(self, msg: KernelMessage) -> None:
         """Detect lost iopub messages. From ordering: one kernel PUB socket sends in order
         and the main shell runs one request at a time, so a request going busy while an
         earlier one never went idle means that idle (and maybe outputs) was dropped on the
@@ -262,6 +262,7 @@ class KernelSidecar:
         if parent_id is None or msg.parent_header.get("subshell_id"):
             return
         state = msg.content.get("execution_state")
+        number = self._numbers.number(msg.header.get("msg_id"))
         if state == "idle":
             self._busy.pop(parent_id, None)
             lost_count = self._numbers.idle(parent_id, number)

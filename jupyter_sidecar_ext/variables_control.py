@@ -42,9 +42,17 @@ class ControlError(Exception):
 class ControlChannel:
     """Send requests on a kernel's control channel and await their replies by msg_id."""
 
-    def __init__(self, kernel_manager: Any, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        kernel_manager: Any,
+        log: logging.Logger,
+        on_request: Callable[[], None] | None = None,
+    ) -> None:
+        """`on_request` is told of each request sent: each gets a numbered reply from the
+        kernel that is not an iopub message (see message_numbers.py)."""
         self._km = kernel_manager
         self._log = log
+        self._on_request = on_request
         self._stream: Any = None
         self._port: Any = None
         self._pending: dict[str, asyncio.Future[list[bytes]]] = {}
@@ -97,14 +105,14 @@ class ControlChannel:
         ours was handled without an answer (e.g. the echo kernel's debug handler raises).
         A slow answer is still awaited, up to LATE_ANSWER seconds, and returned.
         """
-        future = self.send(msg_type, content)
+        future = self._send_counted(msg_type, content)
         done, _ = await asyncio.wait({future}, timeout=timeout)
         if not done:
             if on_slow is None:
                 future.cancel()
                 raise ControlError(f"The kernel did not answer within {timeout:g} s.")
             on_slow()
-            barrier = self.send("kernel_info_request", {})
+            barrier = self._send_counted("kernel_info_request", {})
             done, _ = await asyncio.wait(
                 {future, barrier}, timeout=LATE_ANSWER, return_when=asyncio.FIRST_COMPLETED
             )
@@ -122,6 +130,12 @@ class ControlChannel:
             raise ControlError("The kernel restarted during the request.") from None
         except ValueError as error:
             raise ControlError(f"Undecodable reply from the kernel: {error}") from None
+
+    def _send_counted(self, msg_type: str, content: dict[str, Any]) -> asyncio.Future[list[bytes]]:
+        future = self.send(msg_type, content)
+        if self._on_request is not None:
+            self._on_request()
+        return future
 
     def send(self, msg_type: str, content: dict[str, Any]) -> asyncio.Future[list[bytes]]:
         """Send a request; the future resolves with the reply's raw parts (see `decode`)."""

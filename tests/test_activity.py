@@ -59,10 +59,12 @@ async def test_state_and_last_activity_follow_a_cell(
 ) -> None:
     kernel_id = await sc_start_kernel()
     kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+    # a connecting client's kernel_info nudge ends "starting" (a stock watcher that
+    # subscribed after the sidecar's own nudges were answered needs it)
+    client = await sc_connect(kernel_id, "v1")
     await sc_wait_until(lambda: kernel.execution_state == "idle", what="idle after start")
     before = (await _kernel_model(jp_fetch, kernel_id))["last_activity"]
 
-    client = await sc_connect(kernel_id, "v1")
     flag = tmp_path / "release"
     msg_id = await client.execute(_blocking_cell(flag), cell_id="busy")
     await sc_wait_until(lambda: kernel.execution_state == "busy", what="busy")
@@ -173,3 +175,17 @@ async def test_stopping_the_extension_gives_watching_back_to_the_server(
     port = manager.get_kernel(kernel_id).iopub_port
     # the server's own watcher is back beside the (still live) sidecar subscription
     await sc_wait_until(lambda: established_connections_to(port) == 2, what="server watcher")
+
+
+async def test_a_kernel_the_sidecar_cannot_take_keeps_the_server_watcher(
+    jp_serverapp: Any, sc_registry: Any, sc_start_kernel: Any, sc_wait_until: Any, monkeypatch: Any
+) -> None:
+    def broken(kernel_id: str) -> None:
+        raise RuntimeError("the sidecar cannot follow this kernel")
+
+    monkeypatch.setattr(sc_registry, "adopt", broken)
+    kernel_id = await sc_start_kernel()
+    kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
+    port = kernel.iopub_port
+    # no sidecar subscription: the one connection is the server's own watcher
+    await sc_wait_until(lambda: established_connections_to(port) == 1, what="server watcher")
