@@ -27,8 +27,11 @@ READY = 'body[data-sidecar-ext="active"]'
 LOAD_TIMEOUT_MS = 60_000
 RUN_TIMEOUT_MS = 20_000
 SERVER_TIMEOUT = 30.0
-# The kernel sleeps long enough for the test to open a menu and click in it.
-SLEEPING = "import time\ntime.sleep(3)\nprint('slept')"
+# The first cell runs until the test creates its flag file (after opening the menu and
+# clicking in it), whatever the machine's speed.
+WAITING = (
+    "import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.02)\nprint('slept')"
+)
 REMOVED = "removed = True\nprint('removed ran')"
 LAST = "print('last ran')"
 MENU_ITEM = "Remove from Queue"
@@ -38,6 +41,7 @@ MENU_ITEM = "Remove from Queue"
 class NotebookFile:
     path: str  # relative to the server's root_dir
     cell_ids: list[str]
+    release: Path  # created by the test to end the first cell
 
 
 @pytest.fixture
@@ -52,12 +56,14 @@ def notebook(sc_lab_server: LabServer) -> Iterator[NotebookFile]:
         "language": "python",
     }
     cell_ids = [f"{name}-{token}" for name in ("sleeping", "removed", "last")]
-    for cell_id, source in zip(cell_ids, [SLEEPING, REMOVED, LAST], strict=True):
+    release = sc_lab_server.root_dir / f"release-{token}"
+    sleeping = WAITING.format(flag=str(release))
+    for cell_id, source in zip(cell_ids, [sleeping, REMOVED, LAST], strict=True):
         nb.cells.append(nbformat.v4.new_code_cell(source, id=cell_id))
     nbformat.validate(nb)
     path = f"queue-{token}.ipynb"
     nbformat.write(nb, sc_lab_server.root_dir / path)
-    yield NotebookFile(path=path, cell_ids=cell_ids)
+    yield NotebookFile(path=path, cell_ids=cell_ids, release=release)
     if sc_lab_server.running:
         for session in _sessions(sc_lab_server, path):
             sc_lab_server.request("DELETE", f"api/sessions/{session['id']}")
@@ -163,6 +169,8 @@ def test_remove_a_queued_cell_from_the_context_menu(
 
     # The removed cell is cleared by JupyterLab itself (an aborted reply), at once.
     expect(prompt(page, 1)).to_have_text("[ ]:", timeout=RUN_TIMEOUT_MS)
+    expect(prompt(page, 0)).to_have_text("[*]:")
+    notebook.release.touch()
     # The sleeping cell was not interrupted; the last cell ran after it.
     expect(prompt(page, 0)).to_have_text("[1]:", timeout=RUN_TIMEOUT_MS)
     expect(outputs(page, 0)).to_contain_text("slept")
@@ -189,5 +197,6 @@ def test_the_running_cell_cannot_be_removed(
     expect(item).to_be_visible()
     expect(item).to_have_class(re.compile(r"\blm-mod-disabled\b"))
     page.keyboard.press("Escape")
+    notebook.release.touch()
     expect(prompt(page, 0)).to_have_text("[1]:", timeout=RUN_TIMEOUT_MS)
     expect(outputs(page, 0)).to_contain_text("slept")

@@ -29,13 +29,15 @@ LOAD_TIMEOUT_MS = 60_000
 RUN_TIMEOUT_MS = 20_000
 SERVER_TIMEOUT = 30.0
 CELLS = ["a = 1", 's = "hello"', "big = list(range(1_000_000))"]
-# Run after the reload: the kernel is busy and the snapshot behind it for a while.
-SLOW_CELL = "import time\ntime.sleep(2)\nc = 3"
+# Run after the reload: the kernel stays busy (and the snapshot behind it) until the test
+# creates the flag file.
+SLOW_CELL = "import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.02)\nc = 3"
 
 
 @dataclass(frozen=True)
 class NotebookFile:
     path: str  # relative to the server's root_dir
+    release: Path  # created by the test to end the slow cell
 
 
 @pytest.fixture
@@ -49,12 +51,14 @@ def notebook(sc_lab_server: LabServer) -> Iterator[NotebookFile]:
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
     }
-    for index, source in enumerate([*CELLS, SLOW_CELL]):
+    release = sc_lab_server.root_dir / f"release-{token}"
+    slow = SLOW_CELL.format(flag=str(release))
+    for index, source in enumerate([*CELLS, slow]):
         nb.cells.append(nbformat.v4.new_code_cell(source, id=f"cell{index}-{token}"))
     nbformat.validate(nb)
     path = f"variables-{token}.ipynb"
     nbformat.write(nb, sc_lab_server.root_dir / path)
-    yield NotebookFile(path=path)
+    yield NotebookFile(path=path, release=release)
     if sc_lab_server.running:
         for session in _sessions(sc_lab_server, path):
             sc_lab_server.request("DELETE", f"api/sessions/{session['id']}")
@@ -210,6 +214,7 @@ def test_variables_panel_after_reload_runs_nothing(
     expect(panel).to_have_attribute("data-busy", "true", timeout=RUN_TIMEOUT_MS)
     expect(panel).to_have_attribute("data-stale", "true")
     expect(panel.locator(".jp-SidecarVariables-stale")).to_be_visible()
+    notebook.release.touch()
     expect(row(panel, "c")).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(cell_text(panel, "c", "value")).to_have_text("3")
     expect(panel).to_have_attribute("data-stale", "false")
