@@ -144,6 +144,7 @@ class ExecutionQueue:
         self._grace = grace
         self._timer: asyncio.TimerHandle | None = None
         self._armed_activity = 0
+        self._doomed: set[str] | None = None  # msg_ids to abort at the running one's idle
 
     def __len__(self) -> int:
         """Requests waiting (not counting the running one)."""
@@ -151,6 +152,10 @@ class ExecutionQueue:
 
     def waiting(self) -> list[QueueEntry]:
         return list(self._waiting.values())
+
+    def is_waiting(self, msg_id: str) -> bool:
+        """Whether the request is held here, not sent to the kernel yet."""
+        return msg_id in self._waiting
 
     def to_dict(self, kernel_id: str) -> dict[str, Any]:
         """The REST form: `{kernel_id, enabled, running, queued}`."""
@@ -189,6 +194,7 @@ class ExecutionQueue:
     def clear(self) -> None:
         """Restart or shutdown: nothing waiting or running will be answered."""
         self._cancel_timer()
+        self._doomed = None
         entries = [] if self.running is None else [self.running]
         entries.extend(self._waiting.values())
         self.running = None
@@ -209,7 +215,12 @@ class ExecutionQueue:
         if entry.idle or not _aborts_queue(entry, status):
             self._finish(entry, status)
         else:
-            self._arm()  # abort the others after its idle, in ipykernel's order
+            # Abort the others after its idle, in ipykernel's order; but only those waiting
+            # now: ipykernel aborts what it had received when it replied, not what a client
+            # sends once it has seen the error (before iopub's idle reached the recorder,
+            # which for a gateway kernel arrives on another websocket than the reply).
+            self._doomed = set(self._waiting)
+            self._arm()
 
     def on_idle(self, msg_id: str) -> None:
         entry = self.running
@@ -241,9 +252,11 @@ class ExecutionQueue:
         self.running = None
         if self._host.kernel_stopping():
             return  # its reply was lost to the shutdown; `clear` comes next
+        doomed, self._doomed = self._doomed, None
         if _aborts_queue(entry, status):
-            aborted = list(self._waiting.values())
-            self._waiting.clear()
+            aborted = [e for e in self._waiting.values() if doomed is None or e.msg_id in doomed]
+            for waiting in aborted:
+                del self._waiting[waiting.msg_id]
             for waiting in aborted:
                 self._abort(waiting)
         self._next()

@@ -17,7 +17,7 @@ from .connection import KernelMessage
 from .execution_queue import ExecutionQueue, QueueEntry
 from .queue_websocket import websocket_entry
 from .shadow import ShadowCell, ShadowNotebook
-from .shell_channel import SidecarShell
+from .shell_channel import ShellChannel, SidecarShell
 
 ChangeCallback = Callable[[list[ShadowCell]], None]
 
@@ -28,6 +28,8 @@ class MessageWatcher(Protocol):
     def on_message(self, channel: str, msg: KernelMessage) -> None: ...
 
     def on_restart(self) -> None: ...
+
+    def on_lost(self) -> None: ...
 
 
 class KernelExecutor:
@@ -41,14 +43,19 @@ class KernelExecutor:
         on_own_reply: Callable[[KernelMessage], None],
         log: logging.Logger,
         queue_enabled: bool = True,
+        shell: ShellChannel | None = None,
     ) -> None:
         """`on_own_reply` gets replies arriving on the own shell channel: the sidecar's
-        reply handling, which records them and hands them back to `on_reply`."""
+        reply handling, which records them and hands them back to `on_reply`. `shell` is
+        the own shell channel when the kernel has no local ZMQ (a gateway kernel's, wired
+        to `on_own_reply` already); by default a ZMQ one."""
         self._km = kernel_manager
         self._notebook = notebook
         self._on_change = on_change
         self._log = log
-        self.shell = SidecarShell(kernel_manager, on_own_reply, log)
+        self.shell: ShellChannel = (
+            shell if shell is not None else SidecarShell(kernel_manager, on_own_reply, log)
+        )
         self.queue = ExecutionQueue(self, log, enabled=queue_enabled)
         self._watchers: dict[str, MessageWatcher] = {}
         add_callback = getattr(kernel_manager, "add_restart_callback", None)
@@ -98,6 +105,17 @@ class KernelExecutor:
         watcher = self._watchers.get(parent)
         if watcher is not None:
             watcher.on_message("iopub", msg)
+
+    def on_lost(self, msg_ids: list[str]) -> None:
+        """These requests ended while their iopub could not be seen (a gateway kernel's
+        recorder was reconnecting): their idles will never come, so act as if they had."""
+        for msg_id in msg_ids:
+            running = self.queue.running
+            if running is not None and running.msg_id == msg_id:
+                self.queue.on_idle(msg_id)
+            watcher = self._watchers.get(msg_id)
+            if watcher is not None:
+                watcher.on_lost()
 
     def on_restarted(self) -> None:
         """Nothing queued or running will be answered; the own channel follows new ports."""

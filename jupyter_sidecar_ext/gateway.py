@@ -10,8 +10,10 @@ Outputs are recorded by the kernel's own recorder (gateway_recorder.py), which s
 only. The relay gives it what only the client's connection sees: client->gateway
 execute_requests (msg_id, code, JupyterLab's cellId), registered before they are forwarded,
 and gateway->client execute_replies (only the sending client gets shell replies), peeked at
-after they are forwarded. The relay speaks the legacy JSON protocol; frames are never
-re-encoded or delayed.
+after they are forwarded. Execute_requests wait in the kernel's execution queue, as on a
+local kernel (connection.py), and are relayed one at a time: a queued one can be taken out
+without interrupting the kernel. The relay speaks the legacy JSON protocol; frames are never
+re-encoded, and kernel->client frames never delayed.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jupyter_client.jsonutil import json_default
 from jupyter_server.gateway.connections import GatewayWebSocketConnection
 from tornado.concurrent import Future
+from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
 from .connection import SIDECAR_SETTING, execute_request_from_ws
 from .gateway_frames import DecodedMessage
+from .queue_websocket import parse_request
 
 # An execute_reply's msg_type sits in its header, near the start of the legacy JSON frame:
 # only that much of each gateway->client frame is searched before anything is decoded.
@@ -46,6 +51,9 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._last_request: str | None = None  # msg_id of the last execute_request registered
+        # execute_requests released by the queue before the gateway hop was open: the server
+        # hands them back to `handle_incoming_message`, which must relay them this time
+        self._released: set[str] = set()
 
     async def connect(self) -> None:
         """Open the gateway hop as the server does; set nodelay once each side is open.
@@ -84,16 +92,63 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
             await registry.ensure(self.kernel_id)
 
     def handle_incoming_message(self, message: str) -> None:
-        """client->gateway: register execute_requests, then relay as the server does. The
-        server calls this again for a message that arrived before the gateway hop was open:
-        it is registered once."""
+        """client->gateway: register execute_requests and hand them to the kernel's execution
+        queue, which relays them in turn (`send_to_kernel`); relay the rest as the server
+        does. The server calls this again for a message that arrived before the gateway hop
+        was open: it is registered and queued once."""
         request = execute_request_from_ws(message, False)
-        if request is not None and request[0] != self._last_request:
-            self._last_request = request[0]
-            sidecar = self._sidecar
-            if sidecar is not None:
-                sidecar.on_execute_request(*request)
+        if request is not None:
+            msg_id = request[0]
+            if msg_id in self._released:  # the queue's turn came while the hop was opening
+                self._released.discard(msg_id)
+                self.send_to_kernel(message)  # the hop is open, or failed, by now
+                return
+            if msg_id != self._last_request:
+                self._last_request = msg_id
+                sidecar = self._sidecar
+                if sidecar is not None:
+                    sidecar.on_execute_request(*request)
+                    if sidecar.executor.hold(self, message, False):
+                        return  # the execution queue sends it in turn (execution_queue.py)
         super().handle_incoming_message(message)
+
+    def send_to_kernel(self, message: str) -> None:
+        """Relay a client frame the execution queue released, as the server relays it. When
+        the gateway hop has failed or closed, the server would drop it, and the queue would
+        wait for its answer forever: it goes on the sidecar's own websocket to the gateway
+        instead (the kernel runs it; the reply reaches the sidecar, not this client)."""
+        if not self._hop_usable():
+            sidecar = self._sidecar
+            parsed = parse_request(message, False)
+            if sidecar is not None and parsed is not None:
+                sidecar.executor.shell.send_parts(parsed[1])
+                return
+        if self.ws is None:  # the server hands it back to `handle_incoming_message` once open
+            request = execute_request_from_ws(message, False)
+            if request is not None:
+                self._released.add(request[0])
+        super().handle_incoming_message(message)
+
+    def _hop_usable(self) -> bool:
+        """Whether the gateway hop is open or still opening."""
+        ws, future = self.ws, self.ws_future
+        if self.disconnected:
+            return False
+        if ws is not None:
+            return ws.protocol is not None and not ws.protocol.is_closing()
+        if future is None or not future.done():
+            return True
+        return not future.cancelled() and future.exception() is None
+
+    def send_to_client(self, msg: dict[str, Any], channel: str) -> None:
+        """Write a message the server made (an aborted reply for a dequeued request) to this
+        client, framed as the relay's frames are (legacy JSON)."""
+        try:
+            self.websocket_handler.write_message(
+                json.dumps({**msg, "channel": channel}, default=json_default)
+            )
+        except WebSocketClosedError:
+            self.log.debug("jupyter_sidecar_ext: client gone before a server message")
 
     def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
         """gateway->client: relay first, untouched; then record execute_replies."""

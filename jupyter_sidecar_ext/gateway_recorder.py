@@ -5,7 +5,9 @@ Gateway or Enterprise Gateway, reached through websockets. So each remote kernel
 own websocket to the gateway's `/api/kernels/{id}/channels`, opened with the same URL,
 headers, auth token and TLS options as the server's own (GatewayClient), which records the
 kernel's iopub whether or not a browser is connected, exactly as the local subscription
-does (the sidecar's `_on_iopub` path: shadow model, gap detection, executed hooks).
+does (the sidecar's `_on_iopub` path: shadow model, gap detection, executed hooks). The same
+websocket is the sidecar's own shell channel to the kernel (HTTP executions, queued requests
+whose client left: gateway_shell.py) and its control channel (variables: gateway_control.py).
 
 Choices, and why:
 - `v1.kernel.websocket.jupyter.org` when the gateway accepts it (both gateways are
@@ -50,6 +52,7 @@ from .gateway_frames import (
     message_from_v1,
     retrieved,
 )
+from .gateway_shell import RemoteShell
 
 if TYPE_CHECKING:
     from .sidecar import KernelSidecar, RemoteFactory
@@ -181,6 +184,13 @@ class GatewayRecorder:
     def session(self) -> Session:
         """Builds the messages given to `send`."""
         return self._session
+
+    def shell_channel(self, on_reply: Callable[[KernelMessage], None]) -> RemoteShell:
+        """The sidecar's own shell channel to this kernel, over this websocket: execute_replies
+        to what is sent on it go to `on_reply` (gateway_shell.py)."""
+        shell = RemoteShell(self, on_reply)
+        self._on_reply = shell.on_reply
+        return shell
 
     def close(self) -> None:
         """Stop for good (the kernel is gone, or the server stops)."""

@@ -215,10 +215,21 @@ class HttpExecution:
     def on_restart(self) -> None:
         self._end("aborted", RESTARTED)
 
+    def on_lost(self) -> None:
+        """It ended unseen (its idle was lost): settle with its reply, or, if that does not
+        follow either, with what the shadow model recorded."""
+        self.started = self._idle = True
+        if self._reply is not None:
+            self._settle()
+        else:
+            self._arm()
+
     # -- internals -----------------------------------------------------------------------------
 
     def _settle(self) -> None:
         status = (self._reply or {}).get("status")
+        if self._reply is None and self._cell is not None:  # its reply was lost
+            status = self._cell.status
         self._end(status if status in ("ok", "error", "aborted") else "error", None)
 
     def _end(self, status: str, message: str | None) -> None:

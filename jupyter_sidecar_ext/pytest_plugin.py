@@ -428,3 +428,29 @@ def sc_restartable_gateway_config(
     config.GatewayClient.gateway_retry_interval = 0.2
     config.GatewayClient.gateway_retry_interval_max = 2.0
     return config
+
+
+# -- both modes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerMode:
+    """How a test's server runs its kernels: "local" (ZMQ, the server's own kernels) or
+    "gateway" (`--gateway-url` against `sc_kernel_gateway`), and the kernel websocket
+    subprotocol its clients get (the gateway relay forces the legacy one)."""
+
+    name: str
+    config: Config
+    protocol: str
+
+
+@pytest.fixture(params=["local", "gateway"])
+def sc_mode(request: pytest.FixtureRequest) -> ServerMode:
+    """Runs a test twice: against a local server and a gateway-mode one (the session's one
+    `jupyter kernelgateway`, started on first use). Use `sc_mode.config` as the module's
+    `jp_server_config` and `sc_mode.protocol` for `sc_connect`."""
+    if request.param == "gateway":
+        config: Config = request.getfixturevalue("sc_gateway_server_config")
+        return ServerMode("gateway", config, "legacy")
+    GatewayClient.clear_instance()  # an earlier gateway-mode test's server configured it
+    return ServerMode("local", Config(copy.deepcopy(SERVER_CONFIG)), "v1")

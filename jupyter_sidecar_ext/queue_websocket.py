@@ -22,7 +22,7 @@ from typing import Any
 
 from .connection import split_legacy_binary_frame, split_v1_frame
 from .execution_queue import QueueEntry, Source
-from .shell_channel import SidecarShell
+from .shell_channel import ShellChannel
 
 
 def parse_request(frame: str | bytes, v1: bool) -> tuple[dict[str, Any], list[bytes]] | None:
@@ -64,7 +64,7 @@ def parse_request(frame: str | bytes, v1: bool) -> tuple[dict[str, Any], list[by
 
 
 def websocket_entry(
-    connection: Any, frame: str | bytes, v1: bool, shell: SidecarShell
+    connection: Any, frame: str | bytes, v1: bool, shell: ShellChannel
 ) -> QueueEntry | None:
     """A queue entry for a client's execute_request, or None when it must not be held:
     unreadable, or addressed to a kernel subshell (those run concurrently by design)."""
@@ -96,7 +96,7 @@ class WebsocketSender:
     source: Source = "websocket"
 
     def __init__(
-        self, connection: Any, frame: str | bytes, parts: list[bytes], shell: SidecarShell
+        self, connection: Any, frame: str | bytes, parts: list[bytes], shell: ShellChannel
     ) -> None:
         self._connection = connection
         self._frame = frame
@@ -108,7 +108,7 @@ class WebsocketSender:
         if self._client_open():
             self._connection.send_to_kernel(self._frame)  # the server's own path
             return
-        channels = self._connection.channels
+        channels = getattr(self._connection, "channels", None)  # a gateway relay has none
         stream = channels.get("shell") if channels else None
         if stream is not None and not stream.closed():
             # The server keeps a closed client's channels for its reconnect: the reply

@@ -166,7 +166,7 @@ class SidecarRegistry:
                 self._log,
                 flush_interval=self._limits.flush_interval,
                 on_executed=self._executed if self._execution_listeners else None,
-                execution_queue=self._limits.execution_queue and remote is None,
+                execution_queue=self._limits.execution_queue,
                 remote=remote,
             )
             self._live[kernel_id] = sidecar

@@ -18,6 +18,7 @@ from .executor import KernelExecutor
 from .iopub import FanoutStream, IopubSubscription
 from .message_numbers import MessageNumbers
 from .shadow import ShadowCell, ShadowNotebook
+from .shell_channel import ShellChannel
 
 # iopub messages that can change what a cell shows. Anything else is not decoded at all.
 _CELL_IOPUB = frozenset(
@@ -38,6 +39,10 @@ class RemoteSource(Protocol):
     async def start(self, timeout: float) -> None: ...
 
     def close(self) -> None: ...
+
+    def shell_channel(self, on_reply: Callable[[KernelMessage], None]) -> ShellChannel:
+        """The sidecar's own shell channel over this source's connection."""
+        ...
 
 
 # Makes a sidecar's remote source from the sidecar and its iopub handler.
@@ -82,12 +87,20 @@ class KernelSidecar:
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
         self._activity: KernelActivity | None = None
         self._numbers = MessageNumbers()  # iopub messages lost inside the kernel
-        # held execute_requests, own shell channel, HTTP executions (executor.py)
-        self.executor = KernelExecutor(
-            kernel_manager, notebook, self._changed, self.on_shell_reply, log, execution_queue
-        )
         # A gateway kernel's recorder replaces the local subscription and control nudges.
         self.remote: RemoteSource | None = None if remote is None else remote(self, self._on_iopub)
+        # held execute_requests, own shell channel, HTTP executions (executor.py); a gateway
+        # kernel's own shell channel is its recorder's websocket
+        shell = None if self.remote is None else self.remote.shell_channel(self.on_shell_reply)
+        self.executor = KernelExecutor(
+            kernel_manager,
+            notebook,
+            self._changed,
+            self.on_shell_reply,
+            log,
+            execution_queue,
+            shell=shell,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -188,7 +201,9 @@ class KernelSidecar:
         unfinished = [
             cell.msg_id
             for cell in self.notebook.cells()
-            if cell.status in ("queued", "running") and not cell.stale
+            if cell.status in ("queued", "running")
+            and not cell.stale
+            and not self.executor.queue.is_waiting(cell.msg_id)  # not sent yet: nothing lost
         ]
         for msg_id in unfinished:
             self._changed(self.notebook.mark_gap(msg_id))
@@ -196,12 +211,15 @@ class KernelSidecar:
 
     def close_lost(self, msg_ids: Iterable[str]) -> None:
         """These requests ended while the remote source was away (their idle was lost), as
-        a later request's busy shows: finish them, as `_track_gaps` does."""
-        for msg_id in msg_ids:
+        a later request's busy shows: finish them, as `_track_gaps` does (and tell the
+        executor, whose queue and HTTP executions wait for those idles too)."""
+        lost = [msg_id for msg_id in msg_ids if not self.executor.queue.is_waiting(msg_id)]
+        for msg_id in lost:
             self._busy.pop(msg_id, None)
             self._inputs.pop(msg_id, None)
             self._changed(self.notebook.mark_gap(msg_id))
             self._changed(self.notebook.handle_iopub("status", msg_id, {"execution_state": "idle"}))
+        self.executor.on_lost(lost)
 
     # -- traffic -----------------------------------------------------------------------------
 

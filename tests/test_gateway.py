@@ -1,15 +1,21 @@
 """Gateway mode (`--gateway-url`) against a real Kernel Gateway: kernel websockets are
-relayed with TCP_NODELAY on both hops, and remote kernels are recorded (more in
-test_gateway_recorder.py) without errors."""
+relayed with TCP_NODELAY on both hops, remote kernels are recorded (more in
+test_gateway_recorder.py) without errors, and the relay holds execute_requests in the
+kernel's execution queue (the core suite runs in both modes in test_core_modes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import tornado.websocket
+from jupyter_server.gateway import connections as server_relay
 from traitlets.config import Config
 
 from jupyter_sidecar_ext.gateway import SidecarGatewayConnection
@@ -139,3 +145,147 @@ async def test_gateway_kernels_are_recorded_without_errors(
         if (r.exc_info or r.levelno >= logging.ERROR) and BANNER not in r.getMessage()
     ]
     assert not failures, [r.getMessage() for r in failures]
+
+
+# -- the execution queue through the relay --------------------------------------------------------
+
+
+@pytest.fixture
+def held_gateway_hop(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Relays open their gateway hop only once the returned event is set (the server's own
+    connect, with the hop still opening when the client's first messages arrive)."""
+    gate = asyncio.Event()
+    connect = tornado.websocket.websocket_connect
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await connect(*args, **kwargs)
+
+    def held_connect(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        return asyncio.ensure_future(held(*args, **kwargs))
+
+    module = SimpleNamespace(**vars(tornado.websocket))
+    module.websocket_connect = held_connect
+    monkeypatch.setattr(server_relay, "tornado_websocket", module)
+    return gate
+
+
+@pytest.fixture
+def failing_gateway_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relays never get their gateway hop open (the gateway refuses them)."""
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError("refused by the test")
+
+    def failing_connect(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        return asyncio.ensure_future(refused(*args, **kwargs))
+
+    module = SimpleNamespace(**vars(tornado.websocket))
+    module.websocket_connect = failing_connect
+    monkeypatch.setattr(server_relay, "tornado_websocket", module)
+
+
+@pytest.mark.parametrize(
+    "jp_server_config", [{"GatewayClient": {"gateway_retry_max": 0}}], indirect=True
+)
+async def test_a_request_whose_gateway_hop_failed_runs_over_the_recorder(
+    failing_gateway_hop: None,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: SidecarRegistry,
+    sc_wait_until: Any,
+    gateway_connections: list[SidecarGatewayConnection],
+) -> None:
+    """The server would drop it, and the queue would wait for its reply forever; instead the
+    kernel runs it (its outputs are recorded) and the queue moves on."""
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "legacy")
+    (connection,) = gateway_connections
+    await sc_wait_until(
+        lambda: connection.ws_future is not None and connection.ws_future.done(),
+        what="the hop to fail",
+    )
+    await client.execute("print('still runs')", cell_id="orphan")
+    await client.execute("print('and the next')", cell_id="next")
+    sidecar = sc_registry.get(kernel_id)
+    assert sidecar is not None
+
+    def printed(cell_id: str) -> list[Any]:
+        cell = sidecar.notebook.get(cell_id)
+        return [] if cell is None else [(cell.status, o.get("text")) for o in cell.outputs]
+
+    await sc_wait_until(lambda: printed("next") == [("ok", "and the next\n")], what="both")
+    assert printed("orphan") == [("ok", "still runs\n")]
+    assert sidecar.executor.queue.running is None
+
+
+async def test_a_request_released_before_the_gateway_hop_opens_is_relayed_once(
+    held_gateway_hop: asyncio.Event,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: SidecarRegistry,
+    sc_cell_finished: Any,
+    sc_wait_until: Any,
+    gateway_connections: list[SidecarGatewayConnection],
+) -> None:
+    """The queue sends the request at once (nothing runs); the server hands it back to the
+    relay when the hop opens, which relays it then, without queueing it a second time."""
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "legacy")
+    msg_id = await client.execute("print('once')", cell_id="early")
+    queue = sc_registry.get(kernel_id).executor.queue
+    await sc_wait_until(
+        lambda: queue.running is not None and queue.running.msg_id == msg_id, what="its turn"
+    )
+    (connection,) = gateway_connections
+    assert connection.ws is None and msg_id in connection._released
+    held_gateway_hop.set()
+    replies = await client.collect(msg_id)
+    assert [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"] == [
+        "once\n"
+    ]
+    assert [m["content"]["execution_count"] for m in replies if m["channel"] == "shell"] == [1]
+    cell = await sc_cell_finished(kernel_id, "early")
+    assert cell["execution_count"] == 1
+    await sc_wait_until(lambda: queue.running is None, what="the queue to empty")
+    assert not connection._released
+
+
+async def test_queued_requests_of_a_client_that_left_run_over_the_recorder(
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: SidecarRegistry,
+    sc_cell_finished: Any,
+    tmp_path: Path,
+) -> None:
+    """The relay's gateway hop closes with its client: what it left queued is sent on the
+    recorder's websocket (the sidecar's own shell channel), in order, with the queue's
+    stop-on-error rule."""
+    kernel_id = await sc_start_kernel()
+    watcher = await sc_connect(kernel_id, "legacy")
+    leaver = await sc_connect(kernel_id, "legacy")
+    release = tmp_path / "release"
+    code = (
+        "import os, time\nprint('started', flush=True)\n"
+        f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.01)\n"
+    )
+    first = await leaver.execute(code, cell_id="first")
+    await leaver.execute("'second'", cell_id="second")
+    await leaver.execute("1 / 0", cell_id="third")
+    await leaver.execute("'fourth'", cell_id="fourth")
+    while True:  # it started: the other three wait in the queue
+        msg = await leaver.receive()
+        assert msg is not None
+        if msg["header"]["msg_type"] == "stream" and msg["parent_header"]["msg_id"] == first:
+            break
+    assert len(sc_registry.get(kernel_id).executor.queue) == 3
+    leaver.close()
+    release.touch()
+    assert (await sc_cell_finished(kernel_id, "first"))["execution_count"] == 1
+    second = await sc_cell_finished(kernel_id, "second")
+    assert (second["status"], second["execution_count"]) == ("ok", 2)
+    third = await sc_cell_finished(kernel_id, "third")
+    assert (third["status"], third["execution_count"]) == ("error", 3)
+    assert (await sc_cell_finished(kernel_id, "fourth"))["status"] == "aborted"
+    replies = await watcher.collect(await watcher.execute("'after'"))
+    assert [m["content"]["execution_count"] for m in replies if m["channel"] == "shell"] == [4]

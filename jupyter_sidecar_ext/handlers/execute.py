@@ -10,7 +10,10 @@ lines were sent cannot change the HTTP status any more: it ends the stream with 
 whose status is "timeout" (with `message`).
 
 Errors are JSON `{"message"}`: 400 bad body, 404 unknown kernel, 409 dead kernel, 503 kernel
-not ready (restarting) or not followed by the sidecar (gateway), 504 timeout.
+not ready (restarting) or, for a kernel run by a gateway (`--gateway-url`), its connection to
+the gateway down (reconnecting), 504 timeout. Gateway kernels are run over the sidecar's own
+websocket to the gateway and interrupted through the gateway's REST API, with the same
+contract.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..gateway_recorder import GatewayRecorder
 from ..http_execute import ExecutionTimeout, HttpExecution
 from ..sidecar import KernelSidecar
 from .base import Services, SidecarHandler
@@ -118,9 +122,8 @@ class ExecuteHandler(SidecarHandler):
         if getattr(km, "execution_state", None) == "dead":
             raise web.HTTPError(409, f"Kernel {kernel_id} is dead")
         sidecar = await self.services.registry.ensure(kernel_id)
-        if sidecar is None or getattr(sidecar, "remote", None) is not None:
-            # a gateway kernel has no local shell channel to send on
-            raise web.HTTPError(503, "Execution over HTTP is not available for this kernel")
+        if sidecar is None:
+            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
         if not sidecar.alive:
             raise web.HTTPError(409, f"Kernel {kernel_id} is shut down")
         if not sidecar.receiving:  # restarting: give it a moment, then say so
@@ -128,6 +131,10 @@ class ExecuteHandler(SidecarHandler):
                 await asyncio.wait_for(sidecar.until_receiving(), READY_WAIT)
             except asyncio.TimeoutError:
                 raise web.HTTPError(503, f"Kernel {kernel_id} is not ready") from None
+        remote = sidecar.remote
+        if isinstance(remote, GatewayRecorder) and not remote.connected:
+            # a gateway kernel's shell channel is its recorder's websocket: reconnecting
+            raise web.HTTPError(503, f"The gateway connection of kernel {kernel_id} is down")
         return sidecar
 
     def _write_line(self, item: dict[str, Any]) -> None:
