@@ -115,6 +115,7 @@ class GatewayRecorder:
         self._ws: WebSocketClientConnection | None = None
         self._v1 = True
         self._closed = False
+        self._renew = False  # the open websocket is closed on purpose, to open a fresh one
         self._task: asyncio.Task[None] | None = None
         self._receiving = asyncio.Event()
         self._nudges: set[str] = set()
@@ -251,6 +252,9 @@ class GatewayRecorder:
                 if self._closed:
                     return
                 self._dropped()
+                if self._renew:  # not an outage: connect again at once
+                    self._renew = False
+                    continue
                 failure = "the websocket closed"
             if not outage:
                 outage = True
@@ -386,8 +390,18 @@ class GatewayRecorder:
         if state == "restarting":
             self._log.info("jupyter_sidecar_ext: the gateway restarted kernel %s", self.kernel_id)
             self._on_restarting()
+            self._reconnect()
         elif state == "dead":
             self._check_gone()
+
+    def _reconnect(self) -> None:
+        """Open a fresh websocket: the gateway's restarter may have given the new kernel
+        process new ports (it does when a kernel dies soon after starting), and a
+        jupyter_server connection keeps the ZMQ streams it opened on the old ones; a new
+        connection opens them on the current ports."""
+        if self._ws is not None:
+            self._renew = True
+            self._ws.close()
 
     # -- a kernel that may be gone -------------------------------------------------------------
 

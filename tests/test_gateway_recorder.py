@@ -362,7 +362,8 @@ async def test_a_kernel_the_gateway_restarts_on_its_own_ends_the_old_run(
     sc_wait_until: Wait,
 ) -> None:
     """The kernel process dies behind the server's back; the gateway's restarter brings a new
-    one up and says `restarting`: the running cell is aborted, recording goes on."""
+    one up and says `restarting`: the running cell is aborted, the recorder opens a fresh
+    websocket (streams on the new process's ports), recording goes on."""
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
     replies = await client.collect(await client.execute("import os; print(os.getpid())"))
@@ -375,9 +376,13 @@ async def test_a_kernel_the_gateway_restarts_on_its_own_ends_the_old_run(
     cell = await sc_cell_finished(kernel_id, "doomed", frozenset({"aborted"}))
     assert cell["status"] == "aborted"
 
-    await client.collect(await client.execute("print('reborn')", cell_id="next"), timeout=60)
+    # A restart soon after start gives the new process new ports; jupyter_server's open
+    # connections (the client's relay on the gateway) keep their streams on the old ones, so
+    # a client reconnects, as a reloaded page does. The recorder reconnects by itself.
+    fresh = await sc_connect(kernel_id, "legacy")
+    await fresh.collect(await fresh.execute("print('reborn')", cell_id="next"), timeout=60)
     await sc_wait_until(
         lambda: printed(cell_of(sc_registry, kernel_id, "next")) == "reborn\n",
         what="the next cell's output",
     )
-    assert recorder_of(sc_registry, kernel_id).connects == 1  # the websocket lived on
+    assert recorder_of(sc_registry, kernel_id).connects == 2  # renewed after `restarting`
