@@ -5,13 +5,17 @@ Fixtures (prefix `sc_`):
 - `sc_lab_server` (session): JupyterLab started from the current venv, isolated in temp
   dirs, with a method to stop and restart it on the same port and dirs.
 - `sc_browser` (session): a Playwright persistent context on `/usr/bin/chromium`.
-- `sc_page` (function): a fresh page of that context; on failure its screenshot and
-  console are saved and their paths printed.
+- `sc_pages` (function): opens documents in new pages, each in a workspace of its own
+  (`pages.Pages`; a test module overrides `sc_pages_class` to record more per page); on
+  failure every page's screenshot and console are saved and their paths printed.
+- `sc_page` (function): a fresh page of `sc_pages`.
+- `sc_files` (function): notebooks and files a test writes into the server's root_dir;
+  their sessions are shut down afterwards.
 
 UI tests are plain sync functions (Playwright's sync API) marked `@pytest.mark.ui`;
-helpers live in `harness.py`. Tests install nothing: the package (with its built
-labextension) must be installed in the venv that runs pytest, and Chromium must be at
-`/usr/bin/chromium`.
+the server lives in `harness.py`, page and server helpers in `pages.py`. Tests install
+nothing: the package (with its built labextension) must be installed in the venv that
+runs pytest, and Chromium must be at `/usr/bin/chromium`.
 
 Playwright and pytest-jupyter share the main thread. Between two sync calls Playwright
 keeps its own event loop marked as the thread's *running* loop. pytest-jupyter's autouse
@@ -30,9 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 
 from .harness import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, LabServer
+from .pages import Files, Pages
 
 
 @pytest.fixture(scope="session")
@@ -134,33 +139,47 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _failed(request: pytest.FixtureRequest) -> bool:
+    report = getattr(request.node, "sc_report_call", None)
+    return report is not None and bool(report.failed)
+
+
 @pytest.fixture
-def sc_page(
+def sc_pages_class() -> type[Pages]:
+    """The kind of `Pages` that `sc_pages` makes; override it in a test module."""
+    return Pages
+
+
+@pytest.fixture
+def sc_pages(
     request: pytest.FixtureRequest,
+    sc_pages_class: type[Pages],
     sc_browser: BrowserContext,
     sc_lab_server: LabServer,
     tmp_path: Path,
-) -> Iterator[Page]:
-    """A fresh page; on failure, its screenshot and console are saved under tmp_path."""
-    sc_lab_server.ensure_running()
-    page = sc_browser.new_page()
-    console: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        console.append(f"[{message.type}] {message.text}")
-
-    page.on("console", record)
+) -> Iterator[Pages]:
+    """Opens documents in new pages (workspaces named after the test module); on failure,
+    every page's screenshot and console are saved under tmp_path."""
+    module = request.node.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    pages = sc_pages_class(sc_browser, sc_lab_server, f"sc-{module.replace('_', '-')}")
     try:
-        yield page
+        yield pages
     finally:
-        report = getattr(request.node, "sc_report_call", None)
-        if report is not None and report.failed and not page.is_closed():
-            shot = tmp_path / "failure.png"
-            try:
-                page.screenshot(path=shot, full_page=True)
-            except Exception as err:  # the page may be gone; keep the other artifacts
-                print(f"screenshot failed: {err!r}")
-            (tmp_path / "console.log").write_text("\n".join(console) + "\n")
-            print(f"UI failure artifacts: {shot} and {tmp_path / 'console.log'}")
-            print(f"--- server log tail ---\n{sc_lab_server.log_tail()}")
-        page.close()
+        pages.close(tmp_path if _failed(request) else None)
+
+
+@pytest.fixture
+def sc_page(sc_pages: Pages) -> Page:
+    """A fresh page; on failure, its screenshot and console are saved under tmp_path."""
+    return sc_pages.new_page()
+
+
+@pytest.fixture
+def sc_files(sc_lab_server: LabServer) -> Iterator[Files]:
+    """Notebooks and files of the test in the server's root_dir; their sessions end after."""
+    sc_lab_server.ensure_running()
+    files = Files(sc_lab_server)
+    try:
+        yield files
+    finally:
+        files.end_sessions()

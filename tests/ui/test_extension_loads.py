@@ -11,10 +11,10 @@ from playwright.sync_api import ConsoleMessage, Page
 from jupyter_sidecar_ext import __version__
 
 from .harness import LabServer
+from .pages import goto_workspace, wait_extension_ready
 
 pytestmark = pytest.mark.ui
 
-READY = 'body[data-sidecar-ext="active"]'
 SERVER_LINE = re.compile(
     r"^jupyter-sidecar-ext: server sidecar (?P<version>\S+) \((?P<features>.*)\)$"
 )
@@ -30,9 +30,8 @@ def test_extension_loads_and_reaches_server(
 
     sc_page.on("console", record)
 
-    sc_page.goto(sc_lab_server.lab_url("lab/workspaces/sc-extension-loads", reset=""))
-    # The plugin sets the marker once its first call to the server has settled.
-    sc_page.wait_for_selector(READY, state="attached", timeout=60_000)
+    goto_workspace(sc_page, sc_lab_server, "sc-extension-loads")
+    wait_extension_ready(sc_page)
     # JupyterLab itself rendered: a reset workspace shows the launcher.
     sc_page.locator(".jp-Launcher").first.wait_for(state="visible")
     sc_page.screenshot(path=tmp_path / "lab.png")

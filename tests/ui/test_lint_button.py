@@ -10,30 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import nbformat
 import pytest
-from ipykernel.ipkernel import IPythonKernel
-from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Request, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .harness import LabServer
+from .pages import Files, Pages
 
 pytestmark = pytest.mark.ui
 
 LINT_PLUGIN = "jupyter-sidecar-ext:lint"
 LINT_URL = "/api/sidecar/lint"
 CONTENTS_URL = "/api/contents/"
-READY = 'body[data-sidecar-ext="active"]'
 FORMAT_BUTTON = '.jp-NotebookPanel-toolbar [data-command="sidecar:format-notebook"]'
 SAVE_BUTTON = '.jp-NotebookPanel-toolbar [data-command="docmanager:save"]'
 DIRTY = re.compile(r"\bjp-mod-dirty\b")
-LOAD_TIMEOUT_MS = 60_000
 FORMAT_TIMEOUT_MS = 30_000
 
 BAD = "x=[1,2 ,3]\nimport os,sys"
@@ -61,68 +57,6 @@ EDITOR_SOURCE_JS = """() => {
 # --- fixtures -----------------------------------------------------------------------------
 
 
-class Files:
-    """Notebooks and files of one test, in the server's root_dir; their kernels are shut
-    down afterwards."""
-
-    def __init__(self, server: LabServer) -> None:
-        self.server = server
-        self.paths: list[str] = []
-
-    def notebook(self, *cells: tuple[str, str]) -> str:
-        """Write a Python notebook of (cell_type, source) cells; return its path.
-
-        Its metadata is what JupyterLab writes once the kernel is connected: the kernelspec
-        and the kernel's `language_info` (ipykernel's, from this venv). Without it, the
-        page copies `language_info` from the kernel's info reply into the notebook, an edit
-        that lands whenever the kernel answers: after a save, the document is dirty again.
-        """
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3 (ipykernel)",
-            "language": "python",
-        }
-        nb.metadata["language_info"] = dict(IPythonKernel.language_info)
-        for index, (cell_type, source) in enumerate(cells):
-            make = (
-                nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
-            )
-            nb.cells.append(make(source, id=f"cell-{index}"))
-        nbformat.validate(nb)
-        path = f"lint-{secrets.token_hex(4)}.ipynb"
-        nbformat.write(nb, self.server.root_dir / path)
-        self.paths.append(path)
-        return path
-
-    def text(self, name: str, content: str) -> str:
-        path = f"lint-{secrets.token_hex(4)}-{name}"
-        (self.server.root_dir / path).write_text(content)
-        self.paths.append(path)
-        return path
-
-    def saved_sources(self, path: str) -> list[str]:
-        nb = nbformat.read(self.server.root_dir / path, as_version=4)
-        return [cell.source for cell in nb.cells]
-
-    def cleanup(self) -> None:
-        if not self.server.running:
-            return
-        status, sessions = self.server.request("GET", "api/sessions")
-        assert status == 200, sessions
-        for session in sessions:
-            if session.get("path") in self.paths:
-                self.server.request("DELETE", f"api/sessions/{session['id']}")
-
-
-@pytest.fixture
-def files(sc_lab_server: LabServer) -> Iterator[Files]:
-    sc_lab_server.ensure_running()
-    made = Files(sc_lab_server)
-    yield made
-    made.cleanup()
-
-
 @pytest.fixture
 def lint_settings(sc_lab_server: LabServer) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Set the formatting plugin's settings for pages opened afterwards; defaults after."""
@@ -139,28 +73,20 @@ def saved_path(request: Request) -> str | None:
     return unquote(url.split(CONTENTS_URL, 1)[1])
 
 
-class Pages:
-    """Pages of one test, each opening a file in a workspace of its own; records each
-    page's console, the bodies of its lint requests, the order of its format and save
-    requests, and its finished saves."""
+class LintPages(Pages):
+    """Pages that also record the bodies of their lint requests, the order of their format
+    and save requests, and their finished saves; they are loaded once an editor shows."""
 
-    def __init__(self, browser: BrowserContext, server: LabServer) -> None:
-        self._browser = browser
-        self._server = server
-        self.opened: list[tuple[Page, list[str]]] = []
+    def __init__(self, browser: BrowserContext, server: LabServer, workspace: str) -> None:
+        super().__init__(browser, server, workspace)
         self._lint_bodies: dict[int, list[Any]] = {}
         self._steps: dict[int, list[str]] = {}
         self._saved: dict[int, list[str]] = {}
 
-    def open(self, path: str) -> Page:
-        page = self._browser.new_page()
-        console: list[str] = []
+    def watch(self, page: Page) -> None:
         bodies: list[Any] = []
         steps: list[str] = []
         saved: list[str] = []
-
-        def record(message: ConsoleMessage) -> None:
-            console.append(f"[{message.type}] {message.text}")
 
         def record_request(request: Request) -> None:
             if request.method == "POST" and request.url.split("?")[0].endswith(LINT_URL):
@@ -175,20 +101,15 @@ class Pages:
             if (target := saved_path(request)) is not None:
                 saved.append(target)
 
-        page.on("console", record)
         page.on("request", record_request)
         page.on("requestfinished", record_finished)
-        self.opened.append((page, console))
         self._lint_bodies[id(page)] = bodies
         self._steps[id(page)] = steps
         self._saved[id(page)] = saved
-        workspace = f"sc-lint-{secrets.token_hex(4)}"
-        page.goto(self._server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
-        page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
-        page.locator(".jp-InputArea-editor .cm-line, .jp-FileEditor .cm-line").first.wait_for(
-            timeout=LOAD_TIMEOUT_MS
-        )
-        return page
+
+    def loaded(self, page: Page) -> Locator:
+        """A notebook's or a file editor's first line."""
+        return page.locator(".jp-InputArea-editor .cm-line, .jp-FileEditor .cm-line").first
 
     def lint_bodies(self, page: Page) -> list[Any]:
         """Bodies of the lint requests the page sent so far, in order."""
@@ -213,28 +134,9 @@ class Pages:
 
 
 @pytest.fixture
-def pages(
-    request: pytest.FixtureRequest,
-    sc_browser: BrowserContext,
-    sc_lab_server: LabServer,
-    tmp_path: Path,
-) -> Iterator[Pages]:
-    """Opens files in new pages; on failure, every page's screenshot and console are saved
-    under tmp_path."""
-    opener = Pages(sc_browser, sc_lab_server)
-    yield opener
-    report = getattr(request.node, "sc_report_call", None)
-    failed = report is not None and report.failed
-    for index, (page, console) in enumerate(opener.opened):
-        if failed:
-            if not page.is_closed():
-                page.screenshot(path=tmp_path / f"page{index}.png", full_page=True)
-            (tmp_path / f"page{index}-console.log").write_text("\n".join(console) + "\n")
-        if not page.is_closed():
-            page.close()
-    if failed:
-        print(f"UI failure artifacts in {tmp_path}")
-        print(f"--- server log tail ---\n{sc_lab_server.log_tail()}")
+def sc_pages_class() -> type[Pages]:
+    """`sc_pages` of this module records each page's lint and save requests."""
+    return LintPages
 
 
 # --- page helpers -----------------------------------------------------------------------------
@@ -282,12 +184,12 @@ def wait_format_runs(page: Page, runs: int) -> None:
 
 
 def test_toolbar_button_formats_the_notebook_and_undo_restores_it(
-    files: Files, pages: Pages, tmp_path: Path
+    sc_files: Files, sc_pages: LintPages, tmp_path: Path
 ) -> None:
     """Clicking the toolbar button formats every code cell exactly as isort + black do,
     leaves markdown alone, and one Ctrl+Z in the cell brings its source back."""
-    path = files.notebook(("code", BAD), ("markdown", MARKDOWN))
-    page = pages.open(path)
+    path = sc_files.notebook("lint", ("code", BAD), ("markdown", MARKDOWN))
+    page = sc_pages.open(path)
     expect(page.locator(FORMAT_BUTTON)).to_be_enabled()
     assert cell_source(page, 0) == BAD
     # The page warmed the server's formatters up with an empty request.
@@ -295,7 +197,7 @@ def test_toolbar_button_formats_the_notebook_and_undo_restores_it(
         "() => performance.getEntriesByType('resource')"
         f".some(entry => entry.name.includes('{LINT_URL}'))"
     )
-    assert pages.lint_bodies(page)[:1] == [{"cells": [], "tools": ["isort", "black"]}]
+    assert sc_pages.lint_bodies(page)[:1] == [{"cells": [], "tools": ["isort", "black"]}]
 
     # The cell context menu offers both commands.
     cell(page, 0).locator(".jp-InputPrompt").click(button="right")
@@ -307,7 +209,7 @@ def test_toolbar_button_formats_the_notebook_and_undo_restores_it(
     page.locator(FORMAT_BUTTON).click()
     wait_format_runs(page, 1)
     expect_source(page, 0, BAD_FORMATTED)
-    assert pages.lint_bodies(page)[1:] == [
+    assert sc_pages.lint_bodies(page)[1:] == [
         {
             "cells": [{"id": "cell-0", "source": BAD}],
             "path": path,
@@ -326,14 +228,16 @@ def test_toolbar_button_formats_the_notebook_and_undo_restores_it(
     expect_source(page, 0, BAD_FORMATTED)
 
 
-def test_shortcut_magics_and_a_broken_cell(files: Files, pages: Pages, tmp_path: Path) -> None:
+def test_shortcut_magics_and_a_broken_cell(
+    sc_files: Files, sc_pages: LintPages, tmp_path: Path
+) -> None:
     """Alt+Shift+F formats the active cell only; then the button formats the rest: magics
     stay intact, a %%bash cell is untouched, and the broken cell shows its error on itself
     (no dialog) until it is edited, while the other cells are formatted."""
-    path = files.notebook(
-        ("code", IMPORTS), ("code", LINE_MAGIC), ("code", CELL_MAGIC), ("code", BROKEN)
+    path = sc_files.notebook(
+        "lint", ("code", IMPORTS), ("code", LINE_MAGIC), ("code", CELL_MAGIC), ("code", BROKEN)
     )
-    page = pages.open(path)
+    page = sc_pages.open(path)
 
     editor(page, 1).click()
     page.keyboard.press("Control+End")
@@ -366,23 +270,23 @@ def test_shortcut_magics_and_a_broken_cell(files: Files, pages: Pages, tmp_path:
 
 
 def test_format_on_save_and_the_python_file_editor(
-    files: Files,
-    pages: Pages,
+    sc_files: Files,
+    sc_pages: LintPages,
     lint_settings: Callable[[dict[str, Any]], None],
 ) -> None:
     """With formatOnSave, the save shortcut formats the notebook, then saves it once; the
     toolbar's save button is followed by a format and a second save; in a `.py` file editor,
     Alt+Shift+F formats the whole file."""
     lint_settings({"formatOnSave": True})
-    path = files.notebook(("code", BAD), ("code", IMPORTS))
-    page = pages.open(path)
+    path = sc_files.notebook("lint", ("code", BAD), ("code", IMPORTS))
+    page = sc_pages.open(path)
     page.wait_for_selector('body[data-sidecar-format-on-save="on"]', state="attached")
     editor(page, 1).click()
     page.keyboard.press("Control+s")
-    pages.wait_saved(page, path, 1)
+    sc_pages.wait_saved(page, path, 1)
     wait_format_runs(page, 1)
-    assert pages.steps(page) == ["format", f"save {path}"]  # formatted first, then saved once
-    assert files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED]
+    assert sc_pages.steps(page) == ["format", f"save {path}"]  # formatted first, then saved once
+    assert sc_files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED]
     expect_source(page, 0, BAD_FORMATTED)
     expect_source(page, 1, IMPORTS_FORMATTED)
     expect(document_tab(page, path)).not_to_have_class(DIRTY)
@@ -393,20 +297,20 @@ def test_format_on_save_and_the_python_file_editor(
     page.keyboard.press("Control+End")
     page.keyboard.type("  ;z=1 +2")
     page.locator(SAVE_BUTTON).click()
-    pages.wait_saved(page, path, 3)
+    sc_pages.wait_saved(page, path, 3)
     wait_format_runs(page, 2)
     save = f"save {path}"
-    assert pages.steps(page) == ["format", save, save, "format", save]
-    assert [cell["source"] for cell in pages.lint_bodies(page)[-1]["cells"]] == [
+    assert sc_pages.steps(page) == ["format", save, save, "format", save]
+    assert [cell["source"] for cell in sc_pages.lint_bodies(page)[-1]["cells"]] == [
         BAD_FORMATTED,
         typed,
     ]
-    assert files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED + "\nz = 1 + 2"]
+    assert sc_files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED + "\nz = 1 + 2"]
     expect_source(page, 1, IMPORTS_FORMATTED + "\nz = 1 + 2")
     expect(document_tab(page, path)).not_to_have_class(DIRTY)
 
-    script = files.text("script.py", IMPORTS + "\n")
-    page = pages.open(script)
+    script = sc_files.text("lint", "script.py", IMPORTS + "\n")
+    page = sc_pages.open(script)
     page.locator(".jp-FileEditor .cm-content").click()
     page.keyboard.press("Alt+Shift+F")
     page.wait_for_function(

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from .harness import LabServer
+from .pages import (
+    RUN_TIMEOUT_MS,
+    Files,
+    kernel_of,
+    open_notebook,
+    outputs,
+    poll,
+    prompt,
+    run_cell,
+)
 
 pytestmark = pytest.mark.ui
 
-READY = 'body[data-sidecar-ext="active"]'
-LOAD_TIMEOUT_MS = 60_000
-RUN_TIMEOUT_MS = 20_000
-SERVER_TIMEOUT = 30.0
 # The first cell runs until the test creates its flag file (after opening the menu and
 # clicking in it), whatever the machine's speed.
 WAITING = (
@@ -45,58 +48,25 @@ class NotebookFile:
 
 
 @pytest.fixture
-def notebook(sc_lab_server: LabServer) -> Iterator[NotebookFile]:
+def notebook(sc_files: Files) -> NotebookFile:
     """A notebook with a sleeping cell and two quick ones; its sessions end afterwards."""
-    sc_lab_server.ensure_running()
     token = secrets.token_hex(4)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
     cell_ids = [f"{name}-{token}" for name in ("sleeping", "removed", "last")]
-    release = sc_lab_server.root_dir / f"release-{token}"
+    release = sc_files.server.root_dir / f"release-{token}"
     sleeping = WAITING.format(flag=str(release))
-    for cell_id, source in zip(cell_ids, [sleeping, REMOVED, LAST], strict=True):
-        nb.cells.append(nbformat.v4.new_code_cell(source, id=cell_id))
-    nbformat.validate(nb)
-    path = f"queue-{token}.ipynb"
-    nbformat.write(nb, sc_lab_server.root_dir / path)
-    yield NotebookFile(path=path, cell_ids=cell_ids, release=release)
-    if sc_lab_server.running:
-        for session in _sessions(sc_lab_server, path):
-            sc_lab_server.request("DELETE", f"api/sessions/{session['id']}")
+    path = sc_files.notebook(
+        "queue", ("code", sleeping), ("code", REMOVED), ("code", LAST), ids=cell_ids
+    )
+    return NotebookFile(path=path, cell_ids=cell_ids, release=release)
 
 
 # --- page helpers ---------------------------------------------------------------------------
 
 
-def code_cells(page: Page) -> Locator:
-    return page.locator(".jp-NotebookPanel .jp-CodeCell")
-
-
-def prompt(page: Page, index: int) -> Locator:
-    return code_cells(page).nth(index).locator(".jp-InputPrompt")
-
-
-def outputs(page: Page, index: int) -> Locator:
-    return code_cells(page).nth(index).locator(".jp-OutputArea-output")
-
-
-def open_notebook(page: Page, server: LabServer, path: str) -> None:
-    workspace = f"sc-queue-{secrets.token_hex(4)}"
-    page.goto(server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
-    page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
-    code_cells(page).first.wait_for(timeout=LOAD_TIMEOUT_MS)
-    status = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$"))
-    status.wait_for(timeout=LOAD_TIMEOUT_MS)
-
-
 def run_all_three(page: Page) -> None:
     """Shift+Enter on each cell in a row: the last two wait behind the sleeping one."""
-    code_cells(page).first.locator(".jp-InputArea-editor").click()
-    for _ in range(3):
+    run_cell(page, 0)
+    for _ in range(2):
         page.keyboard.press("Shift+Enter")
     for index in range(3):
         expect(prompt(page, index)).to_have_text("[*]:")
@@ -111,19 +81,6 @@ def context_menu_item(page: Page, index: int) -> Locator:
 # --- server helpers -------------------------------------------------------------------------
 
 
-def _sessions(server: LabServer, path: str) -> list[dict[str, Any]]:
-    status, sessions = server.request("GET", "api/sessions")
-    assert status == 200, sessions
-    return [session for session in sessions if session.get("path") == path]
-
-
-def kernel_of(server: LabServer, path: str) -> str:
-    sessions = _sessions(server, path)
-    assert len(sessions) == 1, sessions
-    kernel_id: str = sessions[0]["kernel"]["id"]
-    return kernel_id
-
-
 def queue_of(server: LabServer, kernel_id: str) -> dict[str, Any] | None:
     """The kernel's server-held queue, or None when the server has none (older server,
     queue disabled)."""
@@ -135,14 +92,11 @@ def queue_of(server: LabServer, kernel_id: str) -> dict[str, Any] | None:
 
 def wait_queued(server: LabServer, kernel_id: str, cell_ids: list[str]) -> None:
     """Poll until the server holds exactly these cells in its queue (bounded)."""
-    deadline = time.monotonic() + SERVER_TIMEOUT
-    queue: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        queue = queue_of(server, kernel_id)
-        if queue and [entry["cell_id"] for entry in queue["queued"]] == cell_ids:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the server did not queue {cell_ids}: {queue}")
+    poll(
+        lambda: queue_of(server, kernel_id),
+        lambda queue: queue is not None and [e["cell_id"] for e in queue["queued"]] == cell_ids,
+        lambda queue: f"the server did not queue {cell_ids}: {queue}",
+    )
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -152,7 +106,7 @@ def test_remove_a_queued_cell_from_the_context_menu(
     sc_lab_server: LabServer, sc_page: Page, notebook: NotebookFile, tmp_path: Path
 ) -> None:
     page = sc_page
-    open_notebook(page, sc_lab_server, notebook.path)
+    open_notebook(page, sc_lab_server, "sc-queue", notebook.path)
     kernel_id = kernel_of(sc_lab_server, notebook.path)
     if queue_of(sc_lab_server, kernel_id) is None:
         pytest.skip("the server has no execution queue (GET .../queue does not answer 200)")
@@ -188,9 +142,8 @@ def test_the_running_cell_cannot_be_removed(
     """The menu item shows for a `[*]` cell but stays disabled for the one that runs
     (removing is never an interrupt); without a server queue it is disabled for all."""
     page = sc_page
-    open_notebook(page, sc_lab_server, notebook.path)
-    code_cells(page).first.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    open_notebook(page, sc_lab_server, "sc-queue", notebook.path)
+    run_cell(page, 0)
     expect(prompt(page, 0)).to_have_text("[*]:")
 
     item = context_menu_item(page, 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,22 @@ from typing import Any
 
 import nbformat
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from .harness import LabServer
+from .pages import (
+    LOAD_TIMEOUT_MS,
+    RUN_TIMEOUT_MS,
+    Files,
+    Pages,
+    code_cells,
+    kernel_of,
+    outputs,
+    poll,
+    prompt,
+    run_cell,
+    wait_kernel_idle,
+)
 
 pytestmark = pytest.mark.ui
 
@@ -33,11 +45,7 @@ CODE = (
 )
 EXPECTED_LINES = [f"line {i}" for i in range(LINES)]
 SETTINGS_PLUGIN = "jupyter-sidecar-ext:plugin"
-READY = 'body[data-sidecar-ext="active"]'
 FINAL_STATUSES = {"ok", "error", "aborted"}
-SERVER_CELL_TIMEOUT = 30.0
-LOAD_TIMEOUT_MS = 60_000
-RUN_TIMEOUT_MS = 20_000
 
 
 @dataclass(frozen=True)
@@ -47,25 +55,11 @@ class NotebookFile:
 
 
 @pytest.fixture
-def notebook(sc_lab_server: LabServer) -> Iterator[NotebookFile]:
+def notebook(sc_files: Files) -> NotebookFile:
     """A notebook with one printing cell; its sessions are shut down afterwards."""
-    sc_lab_server.ensure_running()
-    token = secrets.token_hex(4)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    cell_id = f"printing-{token}"
-    nb.cells.append(nbformat.v4.new_code_cell(CODE, id=cell_id))
-    nbformat.validate(nb)
-    path = f"restore-{token}.ipynb"
-    nbformat.write(nb, sc_lab_server.root_dir / path)
-    yield NotebookFile(path=path, cell_id=cell_id)
-    if sc_lab_server.running:
-        for session in _sessions(sc_lab_server, path):
-            sc_lab_server.request("DELETE", f"api/sessions/{session['id']}")
+    cell_id = f"printing-{secrets.token_hex(4)}"
+    path = sc_files.notebook("restore", ("code", CODE), ids=[cell_id])
+    return NotebookFile(path=path, cell_id=cell_id)
 
 
 @pytest.fixture
@@ -80,72 +74,7 @@ def restore_setting(sc_lab_server: LabServer) -> Iterator[Callable[[bool], None]
     path.unlink(missing_ok=True)
 
 
-class Pages:
-    """Pages of one test, each opening a notebook in a workspace of its own."""
-
-    def __init__(self, browser: BrowserContext, server: LabServer) -> None:
-        self._browser = browser
-        self._server = server
-        self.opened: list[tuple[Page, list[str]]] = []
-
-    def open(self, path: str) -> Page:
-        self._server.ensure_running()
-        page = self._browser.new_page()
-        console: list[str] = []
-
-        def record(message: ConsoleMessage) -> None:
-            console.append(f"[{message.type}] {message.text}")
-
-        page.on("console", record)
-        self.opened.append((page, console))
-        workspace = f"sc-restore-{secrets.token_hex(4)}"
-        page.goto(self._server.lab_url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
-        page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
-        code_cell(page).wait_for(timeout=LOAD_TIMEOUT_MS)
-        return page
-
-    def console(self, page: Page) -> list[str]:
-        return next(lines for opened, lines in self.opened if opened is page)
-
-
-@pytest.fixture
-def pages(
-    request: pytest.FixtureRequest,
-    sc_browser: BrowserContext,
-    sc_lab_server: LabServer,
-    tmp_path: Path,
-) -> Iterator[Pages]:
-    """Opens notebooks in new pages; on failure, every page's screenshot and console are
-    saved under tmp_path."""
-    opener = Pages(sc_browser, sc_lab_server)
-    yield opener
-    report = getattr(request.node, "sc_report_call", None)
-    failed = report is not None and report.failed
-    for index, (page, console) in enumerate(opener.opened):
-        if failed:
-            if not page.is_closed():
-                page.screenshot(path=tmp_path / f"page{index}.png", full_page=True)
-            (tmp_path / f"page{index}-console.log").write_text("\n".join(console) + "\n")
-        if not page.is_closed():
-            page.close()
-    if failed:
-        print(f"UI failure artifacts in {tmp_path}")
-        print(f"--- server log tail ---\n{sc_lab_server.log_tail()}")
-
-
 # --- page helpers ---------------------------------------------------------------------------
-
-
-def code_cell(page: Page) -> Locator:
-    return page.locator(".jp-NotebookPanel .jp-CodeCell").first
-
-
-def prompt(page: Page) -> Locator:
-    return code_cell(page).locator(".jp-InputPrompt")
-
-
-def outputs(page: Page) -> Locator:
-    return code_cell(page).locator(".jp-OutputArea-output")
 
 
 def wait_restore_state(page: Page, state: str) -> None:
@@ -157,18 +86,21 @@ def wait_restore_state(page: Page, state: str) -> None:
     )
 
 
-def wait_kernel_idle(page: Page) -> None:
-    """The status bar shows the notebook's kernel, connected and idle."""
-    status = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$"))
-    status.wait_for(timeout=LOAD_TIMEOUT_MS)
-
-
 def run_first_line(page: Page) -> None:
     """Run the cell with Shift+Enter and wait until its first line is shown."""
-    code_cell(page).locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    run_cell(page)
     expect(prompt(page)).to_have_text("[*]:", timeout=RUN_TIMEOUT_MS)
     expect(outputs(page).first).to_contain_text("line 0", timeout=RUN_TIMEOUT_MS)
+
+
+def start_in_a_page(pages: Pages, notebook: NotebookFile, state: str = "synced") -> Page:
+    """Open the notebook in a new page (restore marker `state`, kernel idle) and run the
+    cell until its first line shows."""
+    page = pages.open(notebook.path)
+    wait_restore_state(page, state)
+    wait_kernel_idle(page)
+    run_first_line(page)
+    return page
 
 
 def shown_lines(page: Page) -> list[str]:
@@ -186,37 +118,27 @@ def expect_all_lines_once(page: Page, execution_count: int) -> None:
 # --- server helpers -------------------------------------------------------------------------
 
 
-def _sessions(server: LabServer, path: str) -> list[dict[str, Any]]:
-    status, sessions = server.request("GET", "api/sessions")
-    assert status == 200, sessions
-    return [session for session in sessions if session.get("path") == path]
-
-
-def kernel_of(server: LabServer, path: str) -> str:
-    sessions = _sessions(server, path)
-    assert len(sessions) == 1, sessions
-    kernel_id: str = sessions[0]["kernel"]["id"]
-    return kernel_id
-
-
 def wait_cell_done(server: LabServer, kernel_id: str, cell_id: str) -> dict[str, Any]:
     """Poll the server's record of the cell until its execution ended (bounded)."""
-    deadline = time.monotonic() + SERVER_CELL_TIMEOUT
-    last: Any = None
-    while time.monotonic() < deadline:
-        status, last = server.request("GET", f"api/sidecar/kernels/{kernel_id}/cells/{cell_id}")
-        if status == 200 and last["status"] in FINAL_STATUSES:
-            return dict(last)
-        time.sleep(0.2)
-    _, record = server.request("GET", f"api/sidecar/kernels/{kernel_id}/notebook")
-    unmatched = [cell["id"] for cell in record.get("cells", []) if cell["id"] == cell["msg_id"]]
-    if unmatched:
-        raise AssertionError(
-            f"the server recorded executions without JupyterLab's cellId ({unmatched}): "
-            "its execute_requests did not go through SidecarKernelConnection "
-            f"(ServerApp.kernel_websocket_connection_class not applied?); record: {record}"
-        )
-    raise AssertionError(f"cell {cell_id} did not finish on the server: {last}; record: {record}")
+
+    def not_done(answer: tuple[int, Any]) -> str:
+        _, record = server.request("GET", f"api/sidecar/kernels/{kernel_id}/notebook")
+        cells = record.get("cells", [])
+        unmatched = [cell["id"] for cell in cells if cell["id"] == cell["msg_id"]]
+        if unmatched:
+            return (
+                f"the server recorded executions without JupyterLab's cellId ({unmatched}): "
+                "its execute_requests did not go through SidecarKernelConnection "
+                f"(ServerApp.kernel_websocket_connection_class not applied?); record: {record}"
+            )
+        return f"cell {cell_id} did not finish on the server: {answer[1]}; record: {record}"
+
+    _, cell = poll(
+        lambda: server.request("GET", f"api/sidecar/kernels/{kernel_id}/cells/{cell_id}"),
+        lambda answer: answer[0] == 200 and answer[1]["status"] in FINAL_STATUSES,
+        not_done,
+    )
+    return dict(cell)
 
 
 def assert_recorded_everything(cell: dict[str, Any]) -> None:
@@ -225,32 +147,31 @@ def assert_recorded_everything(cell: dict[str, Any]) -> None:
     assert cell["outputs"][0]["text"].splitlines() == EXPECTED_LINES
 
 
+def recorded_cell(server: LabServer, kernel_id: str, notebook: NotebookFile) -> dict[str, Any]:
+    """The server's record of the cell once it ended, checked to hold every line once."""
+    recorded = wait_cell_done(server, kernel_id, notebook.cell_id)
+    assert_recorded_everything(recorded)
+    return recorded
+
+
 # --- tests ----------------------------------------------------------------------------------
 
 
 def test_outputs_of_a_closed_page_are_restored(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    pages: Pages,
+    sc_pages: Pages,
     tmp_path: Path,
 ) -> None:
     """(a) The page closes after the first line; the cell ends on the server; a new page
     shows every line once and the execution count."""
-    first = pages.open(notebook.path)
-    wait_restore_state(first, "synced")
-    wait_kernel_idle(first)
-    run_first_line(first)
-    first.close()
+    start_in_a_page(sc_pages, notebook).close()
+    recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
-    recorded = wait_cell_done(
-        sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
-    )
-    assert_recorded_everything(recorded)
-
-    second = pages.open(notebook.path)
+    second = sc_pages.open(notebook.path)
     wait_restore_state(second, "synced")
     expect_all_lines_once(second, recorded["execution_count"])
-    restored = [line for line in pages.console(second) if "restored outputs" in line]
+    restored = [line for line in sc_pages.console(second) if "restored outputs" in line]
     assert len(restored) == 1 and f"filled [{notebook.cell_id}]" in restored[0], restored
     second.screenshot(path=tmp_path / "restored.png")
 
@@ -258,24 +179,20 @@ def test_outputs_of_a_closed_page_are_restored(
 def test_a_running_cell_continues_live_in_a_new_page(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    pages: Pages,
+    sc_pages: Pages,
     tmp_path: Path,
 ) -> None:
     """(b) The new page opens while the cell still runs: [*], then lines keep arriving
     live, each once, and the prompt gets its number."""
-    first = pages.open(notebook.path)
-    wait_restore_state(first, "synced")
-    wait_kernel_idle(first)
-    run_first_line(first)
-    first.close()
+    start_in_a_page(sc_pages, notebook).close()
 
-    second = pages.open(notebook.path)
+    second = sc_pages.open(notebook.path)
     wait_restore_state(second, "synced")
     expect(prompt(second)).to_have_text("[*]:")
     expect(outputs(second).first).to_contain_text("line 0")
     seen = len(shown_lines(second))
     assert 0 < seen < LINES, shown_lines(second)
-    restored = [line for line in pages.console(second) if "restored outputs" in line]
+    restored = [line for line in sc_pages.console(second) if "restored outputs" in line]
     assert any(f"followed [{notebook.cell_id}]" in line for line in restored), restored
     second.screenshot(path=tmp_path / "following.png")
     # A line arrives while the cell still shows as running: live, not fetched at the end.
@@ -289,10 +206,7 @@ def test_a_running_cell_continues_live_in_a_new_page(
         arg=[seen],
         timeout=RUN_TIMEOUT_MS,
     )
-    recorded = wait_cell_done(
-        sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
-    )
-    assert_recorded_everything(recorded)
+    recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
     expect_all_lines_once(second, recorded["execution_count"])
     second.screenshot(path=tmp_path / "followed.png")
 
@@ -300,23 +214,18 @@ def test_a_running_cell_continues_live_in_a_new_page(
 def test_outputs_from_before_a_server_restart_are_offered(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    pages: Pages,
+    sc_pages: Pages,
     tmp_path: Path,
 ) -> None:
     """(c) The cell ended, the page closed unsaved, the server restarted: a new page offers
     the recorded outputs; "Restore outputs" puts them back."""
-    first = pages.open(notebook.path)
-    wait_restore_state(first, "synced")
-    wait_kernel_idle(first)
-    run_first_line(first)
-    first.close()
+    start_in_a_page(sc_pages, notebook).close()
     old_kernel = kernel_of(sc_lab_server, notebook.path)
-    recorded = wait_cell_done(sc_lab_server, old_kernel, notebook.cell_id)
-    assert_recorded_everything(recorded)
+    recorded = recorded_cell(sc_lab_server, old_kernel, notebook)
 
     sc_lab_server.restart()
 
-    second = pages.open(notebook.path)
+    second = sc_pages.open(notebook.path)
     toast = second.locator(".jp-toast-message", has_text="earlier kernel session")
     expect(toast).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(toast).to_contain_text(f"1 cell of {notebook.path} has outputs recorded")
@@ -335,24 +244,17 @@ def test_outputs_from_before_a_server_restart_are_offered(
 def test_restore_setting_off_restores_nothing_until_turned_on(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    pages: Pages,
+    sc_pages: Pages,
     restore_setting: Callable[[bool], None],
     tmp_path: Path,
 ) -> None:
     """(d) With `restoreOutputs` false nothing is restored; turning it on in the settings
     editor applies at once."""
     restore_setting(False)
-    first = pages.open(notebook.path)
-    wait_restore_state(first, "off")
-    wait_kernel_idle(first)
-    run_first_line(first)
-    first.close()
-    recorded = wait_cell_done(
-        sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
-    )
-    assert_recorded_everything(recorded)
+    start_in_a_page(sc_pages, notebook, state="off").close()
+    recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
-    second = pages.open(notebook.path)
+    second = sc_pages.open(notebook.path)
     wait_restore_state(second, "off")
     wait_kernel_idle(second)  # connected to the kernel that recorded the cell
     expect(outputs(second)).to_have_count(0)
@@ -375,19 +277,12 @@ def test_restore_setting_off_restores_nothing_until_turned_on(
 def test_an_edited_cell_is_not_overwritten(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    pages: Pages,
+    sc_pages: Pages,
 ) -> None:
     """The recorded execution ran code that the notebook no longer has: nothing is put
     back into that cell."""
-    first = pages.open(notebook.path)
-    wait_restore_state(first, "synced")
-    wait_kernel_idle(first)
-    run_first_line(first)
-    first.close()
-    recorded = wait_cell_done(
-        sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
-    )
-    assert_recorded_everything(recorded)
+    start_in_a_page(sc_pages, notebook).close()
+    recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     # The cell's code changes on disk (e.g. edited by another client, then saved).
     file = sc_lab_server.root_dir / notebook.path
@@ -395,9 +290,9 @@ def test_an_edited_cell_is_not_overwritten(
     nb.cells[0].source = CODE.replace("line", "row")
     nbformat.write(nb, file)
 
-    second = pages.open(notebook.path)
+    second = sc_pages.open(notebook.path)
     wait_restore_state(second, "synced")
-    expect(code_cell(second).locator(".jp-InputArea-editor")).to_contain_text("row {i}")
+    expect(code_cells(second).first.locator(".jp-InputArea-editor")).to_contain_text("row {i}")
     expect(outputs(second)).to_have_count(0)
     expect(prompt(second)).to_have_text("[ ]:")
 
@@ -405,14 +300,11 @@ def test_an_edited_cell_is_not_overwritten(
 def test_outputs_already_shown_are_not_duplicated(
     sc_lab_server: LabServer,
     notebook: NotebookFile,
-    pages: Pages,
+    sc_pages: Pages,
 ) -> None:
     """The page saved the finished cell, so the file has its outputs: a new page shows them
     once, as saved."""
-    first = pages.open(notebook.path)
-    wait_restore_state(first, "synced")
-    wait_kernel_idle(first)
-    run_first_line(first)
+    first = start_in_a_page(sc_pages, notebook)
     recorded = wait_cell_done(
         sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
     )
@@ -423,9 +315,9 @@ def test_outputs_already_shown_are_not_duplicated(
     assert "".join(saved.cells[0].outputs[0].text).splitlines() == EXPECTED_LINES
     first.close()
 
-    second = pages.open(notebook.path)
+    second = sc_pages.open(notebook.path)
     wait_restore_state(second, "synced")
     expect_all_lines_once(second, recorded["execution_count"])
     # Found identical ("same"): nothing was put back.
-    restored = [line for line in pages.console(second) if "restored outputs" in line]
+    restored = [line for line in sc_pages.console(second) if "restored outputs" in line]
     assert restored == [], restored

@@ -7,27 +7,29 @@ is the same before the reload and after the panel filled.
 
 from __future__ import annotations
 
-import re
 import secrets
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from .harness import LabServer
+from .pages import (
+    RUN_TIMEOUT_MS,
+    Files,
+    kernel_of,
+    open_notebook,
+    poll,
+    prompt,
+    run_cell,
+    wait_notebook_ready,
+)
 
 pytestmark = pytest.mark.ui
 
-READY = 'body[data-sidecar-ext="active"]'
 PANEL = ".jp-SidecarVariables"
-LOAD_TIMEOUT_MS = 60_000
-RUN_TIMEOUT_MS = 20_000
-SERVER_TIMEOUT = 30.0
 CELLS = ["a = 1", 's = "hello"', "big = list(range(1_000_000))"]
 # Run after the reload: the kernel stays busy (and the snapshot behind it) until the test
 # creates the flag file.
@@ -41,51 +43,20 @@ class NotebookFile:
 
 
 @pytest.fixture
-def notebook(sc_lab_server: LabServer) -> Iterator[NotebookFile]:
+def notebook(sc_files: Files) -> NotebookFile:
     """A notebook defining a, s and big, then a slow cell; its sessions end afterwards."""
-    sc_lab_server.ensure_running()
     token = secrets.token_hex(4)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    release = sc_lab_server.root_dir / f"release-{token}"
-    slow = SLOW_CELL.format(flag=str(release))
-    for index, source in enumerate([*CELLS, slow]):
-        nb.cells.append(nbformat.v4.new_code_cell(source, id=f"cell{index}-{token}"))
-    nbformat.validate(nb)
-    path = f"variables-{token}.ipynb"
-    nbformat.write(nb, sc_lab_server.root_dir / path)
-    yield NotebookFile(path=path, release=release)
-    if sc_lab_server.running:
-        for session in _sessions(sc_lab_server, path):
-            sc_lab_server.request("DELETE", f"api/sessions/{session['id']}")
+    release = sc_files.server.root_dir / f"release-{token}"
+    sources = [*CELLS, SLOW_CELL.format(flag=str(release))]
+    path = sc_files.notebook(
+        "variables",
+        *[("code", source) for source in sources],
+        ids=[f"cell{index}-{token}" for index in range(len(sources))],
+    )
+    return NotebookFile(path=path, release=release)
 
 
 # --- page helpers ---------------------------------------------------------------------------
-
-
-def code_cells(page: Page) -> Locator:
-    return page.locator(".jp-NotebookPanel .jp-CodeCell")
-
-
-def prompt(page: Page, index: int) -> Locator:
-    return code_cells(page).nth(index).locator(".jp-InputPrompt")
-
-
-def wait_notebook_ready(page: Page) -> None:
-    """The extension answered, the notebook shows, and its kernel is connected and idle."""
-    page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
-    code_cells(page).first.wait_for(timeout=LOAD_TIMEOUT_MS)
-    status = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$"))
-    status.wait_for(timeout=LOAD_TIMEOUT_MS)
-
-
-def run_cell(page: Page, index: int) -> None:
-    code_cells(page).nth(index).locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
 
 
 def open_panel_from_sidebar(page: Page) -> Locator:
@@ -108,19 +79,6 @@ def cell_text(panel: Locator, name: str, column: str) -> Locator:
 # --- server helpers -------------------------------------------------------------------------
 
 
-def _sessions(server: LabServer, path: str) -> list[dict[str, Any]]:
-    status, sessions = server.request("GET", "api/sessions")
-    assert status == 200, sessions
-    return [session for session in sessions if session.get("path") == path]
-
-
-def kernel_of(server: LabServer, path: str) -> str:
-    sessions = _sessions(server, path)
-    assert len(sessions) == 1, sessions
-    kernel_id: str = sessions[0]["kernel"]["id"]
-    return kernel_id
-
-
 def executions(server: LabServer, kernel_id: str) -> list[tuple[str, int | None]]:
     """What the server recorded the kernel running: (source, execution_count) each."""
     status, record = server.request("GET", f"api/sidecar/kernels/{kernel_id}/notebook")
@@ -130,14 +88,16 @@ def executions(server: LabServer, kernel_id: str) -> list[tuple[str, int | None]
 
 def wait_snapshot(server: LabServer, kernel_id: str, execution_count: int) -> dict[str, Any]:
     """Poll the server's cache until its snapshot includes that execution (bounded)."""
-    deadline = time.monotonic() + SERVER_TIMEOUT
-    last: Any = None
-    while time.monotonic() < deadline:
-        status, last = server.request("GET", f"api/sidecar/kernels/{kernel_id}/variables")
-        if status == 200 and last["state"] == "ok" and last["execution_count"] == execution_count:
-            return dict(last)
-        time.sleep(0.2)
-    raise AssertionError(f"no snapshot of execution {execution_count}: {last}")
+    _, snapshot = poll(
+        lambda: server.request("GET", f"api/sidecar/kernels/{kernel_id}/variables"),
+        lambda answer: (
+            answer[0] == 200
+            and answer[1]["state"] == "ok"
+            and answer[1]["execution_count"] == execution_count
+        ),
+        lambda answer: f"no snapshot of execution {execution_count}: {answer[1]}",
+    )
+    return dict(snapshot)
 
 
 # --- test -----------------------------------------------------------------------------------
@@ -147,9 +107,7 @@ def test_variables_panel_after_reload_runs_nothing(
     sc_lab_server: LabServer, sc_page: Page, notebook: NotebookFile, tmp_path: Path
 ) -> None:
     page = sc_page
-    workspace = f"sc-variables-{secrets.token_hex(4)}"
-    page.goto(sc_lab_server.lab_url(f"lab/workspaces/{workspace}/tree/{notebook.path}", reset=""))
-    wait_notebook_ready(page)
+    open_notebook(page, sc_lab_server, "sc-variables", notebook.path)
     run_cell(page, 0)
     page.keyboard.press("Shift+Enter")
     page.keyboard.press("Shift+Enter")
