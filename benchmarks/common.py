@@ -1,5 +1,6 @@
-"""Shared pieces for benchmarks: a jupyter_server subprocess, a v1 kernel websocket client
-that follows many executions at once, percentiles, RSS sampling and a machine summary.
+"""Shared pieces for benchmarks: jupyter_server and Kernel Gateway subprocesses, kernel
+websocket helpers and a v1 client that follows many executions at once, percentiles, CPU and
+RSS readers, a machine summary and the scratch dir.
 
 Everything listens on 127.0.0.1 only and every wait is bounded. Import from a script run
 as `PYTHONPATH=. .venv/bin/python benchmarks/<script>.py` (the scripts' directory is on
@@ -8,6 +9,7 @@ sys.path, so `from common import ...` works).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -21,9 +23,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -35,8 +38,15 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
+STOCK_CLASS = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
 OURS_CLASS = "jupyter_sidecar_ext.connection.SidecarKernelConnection"
 EXTENSION = "jupyter_sidecar_ext"
+
+# Config on the parent class applies to subclasses (traitlets walks the MRO), so this turns
+# the iopub rate limits off for stock and ours alike: the same messages flow through both.
+RATE_LIMITS_OFF: dict[str, dict[str, Any]] = {
+    "ZMQChannelsWebsocketConnection": {"iopub_msg_rate_limit": 0, "iopub_data_rate_limit": 0},
+}
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -154,19 +164,140 @@ def machine_info() -> list[str]:
                 break
     packages = ("jupyter_server", "jupyter_client", "ipykernel", "tornado", "pyzmq")
     return [
-        f"nproc: {len(os.sched_getaffinity(0))}, {model}",
-        f"loadavg: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        f"python: {platform.python_version()}, {platform.platform()}",
+        f"nproc: {len(os.sched_getaffinity(0))} (cpu_count {os.cpu_count()}), {model}",
+        f"loadavg at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"python: {platform.python_version()} ({sys.executable})",
+        f"platform: {platform.platform()}",
         "versions: " + ", ".join(f"{p} {ver(p)}" for p in packages),
     ]
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str, args: argparse.Namespace | None = None) -> Iterator[Path]:
+    """A temporary dir for the servers' dirs and logs, removed at the end unless `args.keep`
+    is set by then (a script may set it on a failure, to keep the logs)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if getattr(args, "keep", False):
+            print(f"kept {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def isolated_env(base: Path) -> dict[str, str]:
+    """This environment with Jupyter's config, runtime and data dirs and IPython's under
+    `base`: nothing the machine installed for the user leaks in."""
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        JUPYTER_DATA_DIR=str(base / "data"),
+        IPYTHONDIR=str(base / "ipython"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("JUPYTER_NO_CONFIG", None)  # the temporary config must be read
+    return env
+
+
+async def spawn(
+    command: Sequence[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> asyncio.subprocess.Process:
+    """Start a process with its output in a log file, in its own session: its kernels can be
+    cleaned up with it."""
+    with log_path.open("wb") as log:
+        return await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+async def wait_ready(
+    proc: asyncio.subprocess.Process,
+    probe: Callable[[], Awaitable[object]],
+    timeout: float,
+    what: str,
+    log_tail: Callable[[], str],
+) -> None:
+    """Until `probe` succeeds; raises with the log's tail when the process exits first or
+    `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.returncode is not None:
+            raise RuntimeError(f"{what} exited\n{log_tail()}")
+        with contextlib.suppress(OSError, HTTPClientError, asyncio.TimeoutError):
+            await probe()
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not ready in {timeout}s\n{log_tail()}")
+        await asyncio.sleep(0.2)  # polling a starting process: nothing to wait on
+
+
+async def stop_process(proc: asyncio.subprocess.Process | None, timeout: float = 20.0) -> None:
+    """SIGTERM (a server shuts its kernels down), then SIGKILL for whatever is left of the
+    process group it started."""
+    if proc is None:
+        return
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), timeout)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(proc.wait(), 5)
+
+
+def read_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 # -- server -----------------------------------------------------------------------------------
 
 
-class Server:
-    """A jupyter_server subprocess with jupyter_sidecar_ext, in its own temporary config,
-    runtime, data and root dirs, token auth, on a free loopback port."""
+class LoopbackProcess:
+    """What a server subprocess of ours has whatever it runs: its own dir and log, a free
+    loopback port, a random token, extra command line arguments, and a bounded stop."""
+
+    def __init__(self, base: Path, extra_args: Sequence[str], log_name: str) -> None:
+        self.dir = base
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = base / log_name
+        self.extra_args = list(extra_args)
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        return read_tail(self.log_path, lines)
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        await stop_process(self.proc, timeout)
+
+
+class Server(LoopbackProcess):
+    """A jupyter_server subprocess, in its own temporary config, runtime, data and root dirs,
+    token auth, on a free loopback port. Whether the extension loads and the kernel websocket
+    connection class (by default ours with it, stock without) are written explicitly into the
+    temporary config, which has the highest priority: the installed config may set either."""
 
     def __init__(
         self,
@@ -174,23 +305,21 @@ class Server:
         config: dict[str, Any] | None = None,
         extra_args: Sequence[str] = (),
         extension: bool = True,
+        name: str = "",
+        connection_class: str | None = None,
     ) -> None:
-        self.dir = base
+        super().__init__(base, extra_args, "server.log")
+        self.name = name
+        self.extension = extension
         self.root = base / "root"
         self.config_dir = base / "config"
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = base / "server.log"
-        self.extra_args = list(extra_args)
-        self.proc: asyncio.subprocess.Process | None = None
-        self.http = AsyncHTTPClient()
-        # Explicit: the installed config may enable or disable the extension.
+        self._http: AsyncHTTPClient | None = None
         self.config: dict[str, Any] = {
             "ServerApp": {"jpserver_extensions": {EXTENSION: extension}},
         }
-        if extension:
-            self.config["ServerApp"]["kernel_websocket_connection_class"] = OURS_CLASS
+        self.config["ServerApp"]["kernel_websocket_connection_class"] = connection_class or (
+            OURS_CLASS if extension else STOCK_CLASS
+        )
         for section, values in (config or {}).items():
             self.config.setdefault(section, {}).update(values)
 
@@ -215,46 +344,25 @@ class Server:
         )
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(self.config_dir),
-            JUPYTER_RUNTIME_DIR=str(self.dir / "runtime"),
-            JUPYTER_DATA_DIR=str(self.dir / "data"),
-            IPYTHONDIR=str(self.dir / "ipython"),
-            PYTHONUNBUFFERED="1",
-        )
-        env.pop("JUPYTER_NO_CONFIG", None)  # the temporary config must be read
-        return env
+        return isolated_env(self.dir)
 
-    async def start(self, timeout: float = 60.0) -> None:
+    def prepare(self) -> None:
+        """Create the dirs and write the config: what start() does before it spawns."""
         for path in (self.root, self.config_dir, self.dir / "runtime", self.dir / "data"):
             path.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "jupyter_server_config.json").write_text(json.dumps(self.config))
-        with self.log_path.open("wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command(),
-                env=self.env(),
-                cwd=self.root,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its kernels can be cleaned up with it
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"server exited\n{self.log_tail()}")
-            with contextlib.suppress(OSError, HTTPClientError, asyncio.TimeoutError):
-                await self.api("GET", "/api/status", timeout=2.0)
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready in {timeout}s\n{self.log_tail()}")
-            await asyncio.sleep(0.2)  # polling a starting process: nothing to wait on
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+    async def start(self, timeout: float = 60.0) -> None:
+        self.prepare()
+        self.proc = await spawn(self.command(), self.env(), self.root, self.log_path)
+        what = f"{self.name} server" if self.name else "server"
+        await wait_ready(
+            self.proc,
+            lambda: self.api("GET", "/api/status", timeout=2.0),
+            timeout,
+            what,
+            self.log_tail,
+        )
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
@@ -266,6 +374,8 @@ class Server:
         return runqueue_wait(self.pid)
 
     async def api(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
+        if self._http is None:
+            self._http = AsyncHTTPClient()  # made in the loop that uses it
         request = HTTPRequest(
             self.base_url + path,
             method=method,
@@ -275,45 +385,135 @@ class Server:
             connect_timeout=timeout,
             allow_nonstandard_methods=True,
         )
-        response = await self.http.fetch(request)
+        response = await self._http.fetch(request)
         return json.loads(response.body) if response.body else None
 
-    def log_tail(self, lines: int = 30) -> str:
+    async def status_of(self, path: str) -> int:
+        """The HTTP status of a GET (200 or the error's): e.g. whether the extension loaded."""
         try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+            await self.api("GET", path, timeout=10.0)
+            return 200
+        except HTTPClientError as err:
+            return err.code
 
     def log_problems(self, benign: Sequence[str] = ()) -> list[str]:
-        """Warning, error and traceback lines of the server log."""
+        """Warning, error, traceback and rate-limit lines of the server log."""
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return []
-        keys = ("[E ", "[C ", "[W ", "Traceback", "rate exceeded")
+        keys = ("[E ", "[C ", "[W ", "Traceback", "Exception", "rate exceeded")
         return [
             line
             for line in text.splitlines()
             if any(k in line for k in keys) and not any(b in line for b in benign)
         ]
 
-    async def stop(self, timeout: float = 20.0) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), timeout)
-        # Whatever is left of the process group this started (server and kernels).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.wait(), 5)
+
+class KernelGateway(LoopbackProcess):
+    """A `jupyter kernelgateway` subprocess: loopback, a free port, a random token, its own
+    temporary Jupyter dirs; `extra_args` choose its mode."""
+
+    def __init__(self, base: Path, extra_args: Sequence[str] = ()) -> None:
+        super().__init__(base, extra_args, "gateway.log")
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "kernel_gateway",
+            "--KernelGatewayApp.ip=127.0.0.1",
+            f"--KernelGatewayApp.port={self.port}",
+            "--KernelGatewayApp.port_retries=0",
+            *self.extra_args,
+        ]
+
+    async def start(
+        self, timeout: float, probe: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        """Start it; ready once `probe` succeeds (by default GET /api answers)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        env = {**isolated_env(self.dir), "KG_AUTH_TOKEN": self.token}
+        self.proc = await spawn(self.command(), env, self.dir, self.log_path)
+        await wait_ready(
+            self.proc,
+            probe or (lambda: self.fetch("/api", timeout=2.0)),
+            timeout,
+            "gateway",
+            self.log_tail,
+        )
+
+    async def fetch(
+        self, path: str, method: str = "GET", body: object = None, timeout: float = 30.0
+    ) -> bytes:
+        """One request with the token; a POST sends `body` as JSON (none: an empty body)."""
+        headers = {"Authorization": f"token {self.token}"}
+        payload = None
+        if method != "GET":
+            headers["Content-Type"] = "application/json"
+            payload = "" if body is None else json.dumps(body)
+        request = HTTPRequest(
+            self.base_url + path,
+            method=method,
+            headers=headers,
+            body=payload,
+            request_timeout=timeout,
+            connect_timeout=timeout,
+        )
+        response = await AsyncHTTPClient().fetch(request)
+        return bytes(response.body)
 
 
 # -- kernel websocket client --------------------------------------------------------------------
+
+
+def execute_content(code: str, **options: Any) -> dict[str, Any]:
+    """An execute_request's content as JupyterLab sends it; `options` override fields."""
+    return {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+        **options,
+    }
+
+
+def lab_metadata(cell_id: str | None = None) -> dict[str, Any]:
+    """The metadata JupyterLab sends with every execute_request (a new cellId by default)."""
+    return {"cellId": cell_id or str(uuid.uuid4()), "deletedCells": [], "recordTiming": False}
+
+
+async def connect_kernel(
+    server: Server,
+    kernel_id: str,
+    session_id: str,
+    timeout: float = 30.0,
+    v1: bool = True,
+    nodelay: bool = True,
+) -> WebSocketClientConnection:
+    """A kernel websocket opened as JupyterLab opens it: the token in the Authorization
+    header, session_id in the query, the v1 subprotocol offered (v1=False: the legacy JSON
+    protocol) and TCP_NODELAY set, as browsers do."""
+    url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={session_id}"
+    request = HTTPRequest(
+        url,
+        headers={"Authorization": f"token {server.token}"},
+        connect_timeout=timeout,
+        request_timeout=timeout,
+    )
+    conn = await asyncio.wait_for(
+        websocket_connect(
+            request, subprotocols=[V1_SUBPROTOCOL] if v1 else None, max_message_size=1 << 28
+        ),
+        timeout,
+    )
+    if v1 and conn.selected_subprotocol != V1_SUBPROTOCOL:
+        raise RuntimeError(f"server selected subprotocol {conn.selected_subprotocol!r}")
+    if nodelay:
+        conn.protocol.set_nodelay(True)  # type: ignore[union-attr]
+    return conn
 
 
 def split_v1(frame: bytes) -> tuple[bytes, list[bytes]]:
@@ -333,6 +533,7 @@ class Execution:
     stdout: list[str] = field(default_factory=list)
     stream_messages: int = 0
     reply_status: str | None = None
+    reply: dict[str, Any] = field(default_factory=dict)  # the execute_reply's content
     idle: bool = False
     last_seen: float = 0.0  # perf_counter of its latest message at this client
     done: asyncio.Future[float] = field(default_factory=asyncio.Future)
@@ -358,6 +559,8 @@ class KernelSocket:
         self.name = name
         self.following: dict[str, Execution] = {}
         self.frames = 0
+        self.iopub_msgs = 0  # all iopub traffic, whoever it is for
+        self.iopub_bytes = 0
         self.closed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.ensure_future(self._read())
 
@@ -366,23 +569,7 @@ class KernelSocket:
         cls, server: Server, kernel_id: str, name: str = "", timeout: float = 30.0
     ) -> KernelSocket:
         session = Session(key=b"", username="benchmark")  # the server signs for the kernel
-        url = (
-            f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
-            f"?session_id={session.session}"
-        )
-        request = HTTPRequest(
-            url,
-            headers={"Authorization": f"token {server.token}"},
-            connect_timeout=timeout,
-            request_timeout=timeout,
-        )
-        conn = await asyncio.wait_for(
-            websocket_connect(request, subprotocols=[V1_SUBPROTOCOL], max_message_size=1 << 28),
-            timeout,
-        )
-        if conn.selected_subprotocol != V1_SUBPROTOCOL:
-            raise RuntimeError(f"server selected subprotocol {conn.selected_subprotocol!r}")
-        conn.protocol.set_nodelay(True)  # type: ignore[union-attr]  # as browsers do
+        conn = await connect_kernel(server, kernel_id, session.session, timeout)
         return cls(conn, session, name or kernel_id[:8])
 
     def follow(self, msg_id: str) -> Execution:
@@ -391,9 +578,10 @@ class KernelSocket:
         self.following[msg_id] = execution
         return execution
 
-    async def execute(self, code: str, cell_id: str | None = None) -> Execution:
-        """Send an execute_request with JupyterLab's metadata; returns what is followed."""
-        msg_id, frame = self.execute_request(code, cell_id)
+    async def execute(self, code: str, cell_id: str | None = None, **options: Any) -> Execution:
+        """Send an execute_request with JupyterLab's metadata; returns what is followed.
+        `options` override content fields (silent, store_history, user_expressions...)."""
+        msg_id, frame = self.execute_request(code, cell_id, **options)
         execution = self.follow(msg_id)
         await self.send(frame)
         return execution
@@ -401,24 +589,15 @@ class KernelSocket:
     async def send(self, frame: bytes) -> None:
         await self.conn.write_message(frame, binary=True)
 
-    def execute_request(self, code: str, cell_id: str | None = None) -> tuple[str, bytes]:
+    def execute_request(
+        self, code: str, cell_id: str | None = None, **options: Any
+    ) -> tuple[str, bytes]:
         """(msg_id, frame) of an execute_request as JupyterLab sends it (cellId and all), so
         that other clients can follow it before it is sent."""
         msg = self.session.msg(
             "execute_request",
-            content={
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-            metadata={
-                "cellId": cell_id or str(uuid.uuid4()),
-                "deletedCells": [],
-                "recordTiming": False,
-            },
+            content=execute_content(code, **options),
+            metadata=lab_metadata(cell_id),
         )
         frame: bytes = serialize_msg_to_ws_v1(msg, "shell", self.session.pack)
         return str(msg["header"]["msg_id"]), frame
@@ -441,6 +620,9 @@ class KernelSocket:
 
     def _dispatch(self, frame: bytes) -> None:
         channel, parts = split_v1(frame)
+        if channel == b"iopub":
+            self.iopub_msgs += 1
+            self.iopub_bytes += len(frame)
         parent = parts[1]
         if len(parent) < 3:
             return  # no parent (e.g. a starting kernel's status)
@@ -459,7 +641,8 @@ class KernelSocket:
             elif msg_type == "status" and b'"idle"' in parts[3]:
                 execution.idle = True
         elif channel == b"shell" and msg_type == "execute_reply":
-            execution.reply_status = str(json.loads(parts[3]).get("status"))
+            execution.reply = json.loads(parts[3])
+            execution.reply_status = str(execution.reply.get("status"))
         if execution.idle and (execution.reply_status is not None or not self._sent(msg_id)):
             del self.following[msg_id]
             if not execution.done.done():

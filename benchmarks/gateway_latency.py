@@ -24,133 +24,46 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import secrets
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from common import (
+    KernelGateway,
+    Server,
+    connect_kernel,
+    execute_content,
+    machine_info,
+    percentile,
+    scratch_dir,
+)
 from jupyter_client.session import Session
-from kernel_traffic import Flavour, Server, free_port, machine_info, percentile
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.websocket import WebSocketClientConnection, websocket_connect
+from tornado.websocket import WebSocketClientConnection
 
 STOCK_GATEWAY_CLASS = "jupyter_server.gateway.connections.GatewayWebSocketConnection"
 NODELAY_KERNEL_CLASS = "jupyter_sidecar_ext.connection.SidecarKernelConnection"
-
-
-class Gateway:
-    """A `jupyter kernelgateway` subprocess."""
-
-    def __init__(self, base: Path, name: str, extra_args: Sequence[str] = ()) -> None:
-        self.dir = base / name
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_args = list(extra_args)
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self, timeout: float) -> None:
-        self.dir.mkdir(parents=True)
-        env = {
-            **os.environ,
-            "KG_AUTH_TOKEN": self.token,
-            "JUPYTER_CONFIG_DIR": str(self.dir / "config"),
-            "JUPYTER_DATA_DIR": str(self.dir / "data"),
-            "JUPYTER_RUNTIME_DIR": str(self.dir / "runtime"),
-            "IPYTHONDIR": str(self.dir / "ipython"),
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "kernel_gateway",
-            "--KernelGatewayApp.ip=127.0.0.1",
-            f"--KernelGatewayApp.port={self.port}",
-            "--KernelGatewayApp.port_retries=0",
-            "--JupyterWebsocketPersonality.list_kernels=True",
-            *self.extra_args,
-        ]
-        with (self.dir / "gateway.log").open("wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *command,
-                env=env,
-                cwd=self.dir,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        probe = HTTPRequest(
-            f"{self.url}/api",
-            headers={"Authorization": f"token {self.token}"},
-            connect_timeout=2.0,
-            request_timeout=2.0,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"gateway exited: {(self.dir / 'gateway.log').read_text()}")
-            try:
-                await AsyncHTTPClient().fetch(probe)
-                return
-            except (OSError, HTTPClientError, asyncio.TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gateway not ready in {timeout}s")
-            await asyncio.sleep(0.2)  # polling interval
-
-    async def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), 15)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+WEBSOCKET_GATEWAY = "--JupyterWebsocketPersonality.list_kernels=True"
 
 
 class LegacyChannel:
     """A kernel websocket speaking the legacy JSON protocol, one request at a time."""
 
-    def __init__(self, conn: WebSocketClientConnection) -> None:
+    def __init__(self, conn: WebSocketClientConnection, session: Session) -> None:
         self.conn = conn
-        self.session = Session(key=b"", username="benchmark")
+        self.session = session
 
     @classmethod
     async def open(cls, server: Server, kernel_id: str, timeout: float) -> LegacyChannel:
-        session_id = secrets.token_hex(16)
-        url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
-        request = HTTPRequest(
-            f"{url}?session_id={session_id}",
-            headers={"Authorization": f"token {server.token}"},
-            connect_timeout=timeout,
-            request_timeout=timeout,
-        )
-        conn = await asyncio.wait_for(websocket_connect(request), timeout)
-        assert conn.protocol is not None
-        conn.protocol.set_nodelay(True)  # browsers set TCP_NODELAY
-        return cls(conn)
+        session = Session(key=b"", username="benchmark")
+        conn = await connect_kernel(server, kernel_id, session.session, timeout, v1=False)
+        return cls(conn, session)
 
     async def round_trip(self, code: str, timeout: float) -> float:
-        msg = self.session.msg(
-            "execute_request",
-            content={
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-        )
+        # Content only, without JupyterLab metadata (cellId), as earlier runs sent it.
+        msg = self.session.msg("execute_request", content=execute_content(code))
         msg_id = msg["header"]["msg_id"]
         frame = json.dumps({**msg, "channel": "shell"}, default=str)
         t0 = time.perf_counter()
@@ -174,11 +87,11 @@ class LegacyChannel:
 
 async def run(args: argparse.Namespace, base: Path) -> int:
     print("\n".join(machine_info()))
-    stock_gw = Gateway(base, "gateway")
+    stock_gw = KernelGateway(base / "gateway", [WEBSOCKET_GATEWAY])
     nodelay_class = f"--KernelGatewayApp.kernel_websocket_connection_class={NODELAY_KERNEL_CLASS}"
-    nodelay_gw = Gateway(base, "gateway-nodelay", [nodelay_class])
+    nodelay_gw = KernelGateway(base / "gateway-nodelay", [WEBSOCKET_GATEWAY, nodelay_class])
     gateways = [stock_gw, nodelay_gw]
-    flavours: list[tuple[str, bool, Gateway, list[str]]] = [
+    flavours: list[tuple[str, bool, KernelGateway, list[str]]] = [
         ("stock", False, stock_gw, []),
         ("ours", True, stock_gw, []),
         ("ours-off", True, stock_gw, ["--SidecarGatewayConnection.tcp_nodelay=False"]),
@@ -191,17 +104,18 @@ async def run(args: argparse.Namespace, base: Path) -> int:
             await gateway.start(args.start_timeout)
         channels: dict[str, LegacyChannel] = {}
         for name, extension, gateway, extra in flavours:
-            flavour = Flavour(
-                name,
-                extension,
-                STOCK_GATEWAY_CLASS,  # the server's default in gateway mode; ours replaces it
-                [
-                    f"--gateway-url={gateway.url}",
+            server = Server(
+                base / name,
+                extra_args=[
+                    f"--gateway-url={gateway.base_url}",
                     f"--GatewayClient.auth_token={gateway.token}",
                     *extra,
                 ],
+                extension=extension,
+                name=name,
+                # the server's default in gateway mode; ours replaces it
+                connection_class=STOCK_GATEWAY_CLASS,
             )
-            server = Server(flavour, base, rate_limits_off=False)
             servers.append(server)
             await server.start(args.start_timeout)
             expected = 200 if extension else 404
@@ -255,11 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=60.0)
     parser.add_argument("--max-seconds", type=float, default=900.0, help="whole run")
     args = parser.parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="gateway_latency_"))
-    try:
+    with scratch_dir("gateway_latency_") as base:
         return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

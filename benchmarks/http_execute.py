@@ -30,24 +30,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import secrets
 import shlex
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from kernel_traffic import OURS_CLASS, Flavour, Server, free_port, machine_info, percentile
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from common import KernelGateway, Server, machine_info, percentile, scratch_dir
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 CODE = "1+1"
 EVAL_CELL = '# POST /execute\nimport json\nprint(eval(json.loads(REQUEST)["body"]["code"]))'
@@ -56,90 +50,33 @@ LITERAL_CELL = "# POST /one_plus_one\n1+1"
 Request = Callable[[], Awaitable[None]]
 
 
-class KernelGatewayHttp:
+class KernelGatewayHttp(KernelGateway):
     """A `jupyter kernelgateway` in notebook-http mode serving the benchmark notebook."""
 
     def __init__(self, base: Path) -> None:
-        self.dir = base / "kernel-gateway"
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    def command(self, notebook: Path) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "kernel_gateway",
-            "--KernelGatewayApp.ip=127.0.0.1",
-            f"--KernelGatewayApp.port={self.port}",
-            "--KernelGatewayApp.port_retries=0",
+        super().__init__(base / "kernel-gateway")
+        self.notebook = self.dir / "api.ipynb"
+        self.extra_args = [
             "--KernelGatewayApp.api=kernel_gateway.notebook_http",
-            f"--KernelGatewayApp.seed_uri={notebook}",
+            f"--KernelGatewayApp.seed_uri={self.notebook}",
             "--KernelGatewayApp.prespawn_count=1",
         ]
 
-    async def start(self, timeout: float) -> None:
+    async def start(
+        self, timeout: float, probe: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        """Write the notebook, then start; ready once the pool's kernel answers a request."""
         self.dir.mkdir(parents=True)
-        notebook = self.dir / "api.ipynb"
         nb = nbformat.v4.new_notebook(
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
         )
         nb.cells = [nbformat.v4.new_code_cell(EVAL_CELL), nbformat.v4.new_code_cell(LITERAL_CELL)]
-        nbformat.write(nb, notebook)
-        env = {
-            **os.environ,
-            "KG_AUTH_TOKEN": self.token,
-            "JUPYTER_CONFIG_DIR": str(self.dir / "config"),
-            "JUPYTER_DATA_DIR": str(self.dir / "data"),
-            "JUPYTER_RUNTIME_DIR": str(self.dir / "runtime"),
-            "IPYTHONDIR": str(self.dir / "ipython"),
-        }
-        print(f"kernel gateway: {shlex.join(self.command(notebook))}")
-        with (self.dir / "gateway.log").open("wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command(notebook),
-                env=env,
-                cwd=self.dir,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while True:  # ready once the pool's kernel answers a request
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"gateway exited:\n{(self.dir / 'gateway.log').read_text()}")
-            try:
-                await self.post("/one_plus_one", None, 2.0)
-                return
-            except (OSError, HTTPClientError, asyncio.TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gateway not ready in {timeout}s")
-            await asyncio.sleep(0.2)  # polling interval while it starts
+        nbformat.write(nb, self.notebook)
+        print(f"kernel gateway: {shlex.join(self.command())}")
+        await super().start(timeout, probe or (lambda: self.post("/one_plus_one", None, 2.0)))
 
     async def post(self, path: str, body: object, timeout: float) -> bytes:
-        request = HTTPRequest(
-            self.url + path,
-            method="POST",
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-            body=json.dumps(body) if body is not None else "",
-            request_timeout=timeout,
-            connect_timeout=timeout,
-        )
-        response = await AsyncHTTPClient().fetch(request)
-        return bytes(response.body)
-
-    async def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), 15)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        return await self.fetch(path, "POST", body, timeout)
 
 
 def kg_request(gateway: KernelGatewayHttp, path: str, expected: bytes, timeout: float) -> Request:
@@ -268,7 +205,7 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         )
     )
     gateway = KernelGatewayHttp(base)
-    server = Server(Flavour("ours", True, OURS_CLASS), base, rate_limits_off=False)
+    server = Server(base / "ours", name="ours")
     print(f"ours: {server.printable_command()}")
     try:
         await asyncio.gather(gateway.start(args.start_timeout), server.start(args.start_timeout))
@@ -322,14 +259,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="http-execute-bench-"))
-    try:
+    with scratch_dir("http-execute-bench-", args) as base:
         return asyncio.run(run(args, base))
-    finally:
-        if args.keep:
-            print(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

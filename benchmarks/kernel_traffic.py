@@ -21,41 +21,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
-import platform
-import secrets
 import shlex
-import shutil
-import signal
-import socket
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
+from common import (
+    RATE_LIMITS_OFF,
+    Server,
+    connect_kernel,
+    execute_content,
+    lab_metadata,
+    machine_info,
+    percentile,
+    scratch_dir,
+)
 from jupyter_client.session import Session
 from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.websocket import WebSocketClientConnection, websocket_connect
-
-V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
-STOCK_CLASS = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
-OURS_CLASS = "jupyter_sidecar_ext.connection.SidecarKernelConnection"
-EXTENSION = "jupyter_sidecar_ext"
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from tornado.websocket import WebSocketClientConnection
 
 # Server log lines expected in every run (our own probe, jupyter_server defaults, shutdown).
 BENIGN_LOG = (
@@ -65,192 +57,18 @@ BENIGN_LOG = (
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# servers
-
-
-@dataclass
-class Flavour:
-    """One way of running jupyter_server."""
-
-    name: str
-    extension: bool
-    connection_class: str
-    extra_args: list[str] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (all its threads, children excluded), in seconds."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    # the command name is in parentheses and may contain spaces: split after the last ')'
-    fields = raw[raw.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state); utime is field 14, stime field 15
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-class Server:
-    """A jupyter_server subprocess with its own temporary config, runtime and root dirs."""
-
-    def __init__(self, flavour: Flavour, base: Path, rate_limits_off: bool) -> None:
-        self.flavour = flavour
-        self.dir = base / flavour.name
-        self.root = self.dir / "root"
-        self.config_dir = self.dir / "config"
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = self.dir / "server.log"
-        self.proc: asyncio.subprocess.Process | None = None
-        self.rate_limits_off = rate_limits_off
-        self.http = AsyncHTTPClient()
-
-    def config(self) -> dict[str, Any]:
-        # Explicit both ways: installed config (<venv>/etc/jupyter) may enable the extension,
-        # and the user config dir (JUPYTER_CONFIG_DIR) has the highest priority.
-        config: dict[str, Any] = {
-            "ServerApp": {
-                "jpserver_extensions": {EXTENSION: self.flavour.extension},
-                "kernel_websocket_connection_class": self.flavour.connection_class,
-            }
-        }
-        if self.rate_limits_off:
-            # Config on the parent class applies to subclasses (traitlets walks the MRO).
-            config["ZMQChannelsWebsocketConnection"] = {
-                "iopub_msg_rate_limit": 0,
-                "iopub_data_rate_limit": 0,
-            }
-        return config
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}",
-            *self.flavour.extra_args,
-        ]
-
-    def printable_command(self) -> str:
-        cmd = [
-            ("--IdentityProvider.token=<random>" if "token=" in a else a) for a in self.command()
-        ]
-        return shlex.join(cmd)
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(self.config_dir),
-            JUPYTER_RUNTIME_DIR=str(self.dir / "runtime"),
-            JUPYTER_DATA_DIR=str(self.dir / "data"),
-            IPYTHONDIR=str(self.dir / "ipython"),
-            PYTHONUNBUFFERED="1",
-        )
-        env.pop("JUPYTER_NO_CONFIG", None)  # the temp config must be read
-        return env
-
-    async def start(self, timeout: float) -> None:
-        for path in (self.root, self.config_dir, self.dir / "runtime", self.dir / "data"):
-            path.mkdir(parents=True, exist_ok=True)
-        (self.config_dir / "jupyter_server_config.json").write_text(
-            json.dumps(self.config(), indent=2)
-        )
-        with self.log_path.open("wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command(),
-                env=self.env(),
-                cwd=self.root,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # so the kernel can be cleaned up with the server
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"{self.flavour.name}: server exited\n{self.log_tail()}")
-            try:
-                await self.api("GET", "/api/status", timeout=2.0)
-                return
-            except (OSError, HTTPClientError, asyncio.TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{self.flavour.name}: not ready in {timeout}s\n{self.log_tail()}"
-                )
-            await asyncio.sleep(0.2)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
-
-    async def api(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
-        request = HTTPRequest(
-            self.base_url + path,
-            method=method,
-            headers={"Authorization": f"token {self.token}"},
-            body=None if body is None else json.dumps(body),
-            request_timeout=timeout,
-            connect_timeout=timeout,
-        )
-        response = await self.http.fetch(request)
-        return json.loads(response.body) if response.body else None
-
-    async def status_of(self, path: str) -> int:
-        try:
-            await self.api("GET", path, timeout=10.0)
-            return 200
-        except HTTPClientError as err:
-            return err.code
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def log_problems(self) -> list[str]:
-        """Lines of the server log that are errors, tracebacks or rate-limit notices."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return []
-        keys = ("[E ", "[C ", "Traceback", "rate exceeded", "Exception", "[W ")
-        return [
-            line
-            for line in text.splitlines()
-            if any(k in line for k in keys) and not any(b in line for b in BENIGN_LOG)
-        ]
-
-    async def stop(self, timeout: float = 15.0) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)  # jupyter_server shuts its kernels down on SIGTERM
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), timeout)
-        # Whatever is left of the process group we started (the server and its kernel).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.wait(), 5)
+def flavour_server(
+    name: str, base: Path, extension: bool, extra_args: Sequence[str], rate_limits_off: bool
+) -> Server:
+    """One way of running jupyter_server: stock (the extension off, the stock connection
+    class) or ours, both written explicitly (see `Server`)."""
+    return Server(
+        base / name,
+        config=RATE_LIMITS_OFF if rate_limits_off else None,
+        extra_args=extra_args,
+        extension=extension,
+        name=name,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,25 +107,10 @@ class KernelChannel:
         cls, server: Server, kernel_id: str, client_nodelay: bool, timeout: float
     ) -> KernelChannel:
         session = Session(key=b"", username="benchmark")  # the server re-signs
-        url = (
-            f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
-            f"?session_id={session.session}"
+        conn = await connect_kernel(
+            server, kernel_id, session.session, timeout, nodelay=client_nodelay
         )
-        request = HTTPRequest(
-            url,
-            headers={"Authorization": f"token {server.token}"},
-            connect_timeout=timeout,
-            request_timeout=timeout,
-        )
-        conn = await asyncio.wait_for(
-            websocket_connect(request, subprotocols=[V1_SUBPROTOCOL], max_message_size=1 << 28),
-            timeout,
-        )
-        if conn.selected_subprotocol != V1_SUBPROTOCOL:
-            raise RuntimeError(f"server selected subprotocol {conn.selected_subprotocol!r}")
-        if client_nodelay:  # browsers set TCP_NODELAY on their sockets
-            conn.protocol.set_nodelay(True)  # type: ignore[union-attr]
-        return cls(conn, session, server.flavour.name)
+        return cls(conn, session, server.name)
 
     async def execute(
         self,
@@ -317,20 +120,9 @@ class KernelChannel:
         cpu: Callable[[], float] | None = None,
         settle: float = 0.0,
     ) -> ExecResult:
-        cell_id = str(uuid.uuid4())
-        msg = self.session.msg(
-            "execute_request",
-            content={
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-            # what JupyterLab sends with every execute_request
-            metadata={"cellId": cell_id, "deletedCells": [], "recordTiming": False},
-        )
+        metadata = lab_metadata()
+        cell_id = str(metadata["cellId"])
+        msg = self.session.msg("execute_request", content=execute_content(code), metadata=metadata)
         msg_id: str = msg["header"]["msg_id"]
         needle = msg_id.encode()
         frame = serialize_msg_to_ws_v1(msg, "shell", self.session.pack)
@@ -456,13 +248,6 @@ class Sample:
     msgs_exact: list[bool] = field(default_factory=list)
     msgs_iopub_all: list[int] = field(default_factory=list)
     msgs_stream_all: list[int] = field(default_factory=list)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass
@@ -765,34 +550,6 @@ def print_rounds(stock: Sample, ours: Sample) -> None:
         )
 
 
-def machine_info() -> list[str]:
-    def ver(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "-"
-
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return [
-        f"nproc: {len(os.sched_getaffinity(0))} (cpu_count {os.cpu_count()}), {model}",
-        f"loadavg at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        f"python: {platform.python_version()} ({sys.executable})",
-        f"platform: {platform.platform()}",
-        "versions: "
-        + ", ".join(
-            f"{p} {ver(p)}"
-            for p in ("jupyter_server", "jupyter_client", "ipykernel", "tornado", "pyzmq")
-        ),
-    ]
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -913,15 +670,15 @@ async def diagnose(sides: Sequence[Side]) -> None:
     for side in sides:
         server = side.server
         for path in (f"/api/kernels/{side.kernel_id}", "/api/sidecar/kernels"):
-            if path.startswith("/api/sidecar") and not server.flavour.extension:
+            if path.startswith("/api/sidecar") and not server.extension:
                 continue
             try:
                 body = await server.api("GET", path, timeout=5.0)
-                print(f"{server.flavour.name} GET {path}: {json.dumps(body)[:400]}")
+                print(f"{server.name} GET {path}: {json.dumps(body)[:400]}")
             except Exception as err:
-                print(f"{server.flavour.name} GET {path} failed: {err!r}")
+                print(f"{server.name} GET {path} failed: {err!r}")
         stuck = side.channel.stuck
-        if stuck is not None and server.flavour.extension:
+        if stuck is not None and server.extension:
             path = f"/api/sidecar/kernels/{side.kernel_id}/cells/{stuck[1]}"
             try:
                 body = await server.api("GET", path, timeout=5.0)
@@ -932,9 +689,9 @@ async def diagnose(sides: Sequence[Side]) -> None:
                             str(o.get("text", "")).count("\n") for o in body.get("outputs") or []
                         ),
                     }
-                print(f"{server.flavour.name} GET {path}: {json.dumps(body)[:600]}")
+                print(f"{server.name} GET {path}: {json.dumps(body)[:600]}")
             except Exception as err:
-                print(f"{server.flavour.name} GET {path} failed: {err!r}")
+                print(f"{server.name} GET {path} failed: {err!r}")
 
 
 async def run(args: argparse.Namespace, base: Path) -> int:
@@ -944,20 +701,14 @@ async def run(args: argparse.Namespace, base: Path) -> int:
     for line in machine_info():
         print(line)
 
-    stock_flavour = Flavour("stock", False, STOCK_CLASS, config_args(args.stock_config))
-    ours_flavour = (
-        Flavour("ours", False, STOCK_CLASS, config_args(args.ours_config))
-        if args.aa
-        else Flavour("ours", True, OURS_CLASS, config_args(args.ours_config))
-    )
     rate_off = not args.keep_rate_limits
-    stock = Server(stock_flavour, base, rate_off)
-    ours = Server(ours_flavour, base, rate_off)
+    stock = flavour_server("stock", base, False, config_args(args.stock_config), rate_off)
+    ours = flavour_server("ours", base, not args.aa, config_args(args.ours_config), rate_off)
     servers = (stock, ours)
     for server in servers:
-        print(f"{server.flavour.name} server: JUPYTER_CONFIG_DIR={server.config_dir}")
+        print(f"{server.name} server: JUPYTER_CONFIG_DIR={server.config_dir}")
         print(f"  {server.printable_command()}")
-        print(f"  jupyter_server_config.json: {json.dumps(server.config())}")
+        print(f"  jupyter_server_config.json: {json.dumps(server.config)}")
     print(
         f"workload: rounds={args.rounds} (interleaved, order alternates), "
         f"(a) {args.latency_count} x {args.latency_code!r}, (b) {args.lines} lines, "
@@ -1002,13 +753,13 @@ async def run(args: argparse.Namespace, base: Path) -> int:
             await side.channel.close()
         await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
         for server in servers:
-            found = server.log_problems()
+            found = server.log_problems(BENIGN_LOG)
             if found:
-                print(f"\n{server.flavour.name} server log: {len(found)} warning/error lines:")
+                print(f"\n{server.name} server log: {len(found)} warning/error lines:")
                 for line in found[:12]:
                     print("  " + line[:300])
             if not ok:
-                print(f"\n{server.flavour.name} server log tail ({server.log_path}):")
+                print(f"\n{server.name} server log tail ({server.log_path}):")
                 print(server.log_tail(25))
         if not ok:
             args.keep = True
@@ -1023,20 +774,15 @@ async def run(args: argparse.Namespace, base: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    base = Path(tempfile.mkdtemp(prefix="kernel_traffic_"))
-    try:
-        return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
-    except ExecuteTimeout as err:
-        print(f"\nABORTED: {err}")
-        return 2
-    except (asyncio.TimeoutError, TimeoutError):
-        print(f"\nABORTED: the run exceeded --max-seconds {args.max_seconds}")
-        return 2
-    finally:
-        if args.keep:
-            print(f"temp dir kept: {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+    with scratch_dir("kernel_traffic_", args) as base:
+        try:
+            return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
+        except ExecuteTimeout as err:
+            print(f"\nABORTED: {err}")
+            return 2
+        except (asyncio.TimeoutError, TimeoutError):
+            print(f"\nABORTED: the run exceeded --max-seconds {args.max_seconds}")
+            return 2
 
 
 if __name__ == "__main__":

@@ -21,13 +21,10 @@ import argparse
 import contextlib
 import http.client
 import json
-import math
 import multiprocessing
 import os
 import platform
-import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +35,8 @@ from importlib.metadata import version
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from common import Server, cpu_seconds, percentile, runqueue_wait
 
 TARGET_COLD_RATIO = 0.4
 TARGET_WARM_MS = 50.0
@@ -149,50 +148,22 @@ def serial_ours(sources: list[str]) -> float:
 # the server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """jupyter_server with the extension, in its own temporary config/runtime/root dirs."""
+class LintServer:
+    """The shared `Server` (dirs, config, command, environment), run without an event loop:
+    the lint requests are timed as plain blocking calls on one keep-alive connection."""
 
     def __init__(self, base: Path, extra: list[str]) -> None:
-        self.base = base
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.log_path = base / "server.log"
-        config = {"ServerApp": {"jpserver_extensions": {"jupyter_sidecar_ext": True}}}
-        for name in ("config", "runtime", "data", "root"):
-            (base / name).mkdir(parents=True, exist_ok=True)
-        (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
-        self.command = [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={base / 'root'}",
-            *extra,
-        ]
-        env = dict(os.environ)
-        env.update(
-            JUPYTER_CONFIG_DIR=str(base / "config"),
-            JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-            JUPYTER_DATA_DIR=str(base / "data"),
-            IPYTHONDIR=str(base / "ipython"),
-        )
-        env.pop("JUPYTER_NO_CONFIG", None)
+        self.server = Server(base, extra_args=extra)
+        self.port = self.server.port
+        self.token = self.server.token
+        self.log_path = self.server.log_path
+        self.command = self.server.command()
+        self.server.prepare()
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 self.command,
-                env=env,
-                cwd=base / "root",
+                env=self.server.env(),
+                cwd=self.server.root,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -265,7 +236,7 @@ def pinger(port: int, token: str, stop: Any, results: Connection) -> None:
 class Pings:
     """A pinger process around a block of work; the longest ping inside a window."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: LintServer) -> None:
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
         self.receive, send = context.Pipe(duplex=False)
@@ -312,7 +283,7 @@ class Round:
         return self.cold / self.safe
 
 
-def warm_up(server: Server) -> None:
+def warm_up(server: LintServer) -> None:
     """Start the workers (an empty request does) and wait until they answer quickly."""
     server.lint([])
     for attempt in range(300):
@@ -322,33 +293,21 @@ def warm_up(server: Server) -> None:
         time.sleep(0.1)
 
 
-def server_cpu(pid: int) -> float:
-    """utime + stime of a process, all threads (its children, the workers, excluded)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def main_thread_wait(pid: int) -> float:
-    """Seconds the main thread (the event loop) spent runnable but waiting for a CPU."""
-    try:
-        return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-def run_round(number: int, sources: list[str], server: Server, pings: Pings, warm: int) -> Round:
+def run_round(
+    number: int, sources: list[str], server: LintServer, pings: Pings, warm: int
+) -> Round:
     safe = serial_black_isort(sources, fast=False)
     fast = serial_black_isort(sources, fast=True)
     ours = serial_ours(sources)
     # A first line unique to the round: every cell is new to the server's cache.
     cells = [{"id": f"c{i}", "source": f"# round {number}\n{s}"} for i, s in enumerate(sources)]
     time.sleep(0.3)
-    cpu_before, wait_before = server_cpu(server.proc.pid), main_thread_wait(server.proc.pid)
+    cpu_before, wait_before = cpu_seconds(server.proc.pid), runqueue_wait(server.proc.pid)
     start = time.monotonic()
     cold, result = server.lint(cells)
     end = time.monotonic()
-    cpu = server_cpu(server.proc.pid) - cpu_before
-    wait = main_thread_wait(server.proc.pid) - wait_before
+    cpu = cpu_seconds(server.proc.pid) - cpu_before
+    wait = runqueue_wait(server.proc.pid) - wait_before
     errors = [cell for cell in result if "error" in cell]
     if errors:
         print(f"  cell errors: {errors[:3]}")
@@ -364,7 +323,7 @@ def report(rounds: list[Round], idle: list[float]) -> bool:
             f"  round {n}: serial safe {r.safe:.2f} s, --fast {r.fast:.2f} s, ours in process "
             f"{r.ours_serial:.2f} s | server cold {r.cold:.2f} s ({r.ratio:.2f}x safe), warm "
             f"median {med(r.warm) * 1000:.1f} ms | longest ping {r.stall * 1000:.1f} ms "
-            f"(p99 {percentile(r.pings, 0.99) * 1000:.1f} ms, {len(r.pings)} pings) | server "
+            f"(p99 {percentile(r.pings, 99) * 1000:.1f} ms, {len(r.pings)} pings) | server "
             f"CPU {r.server_cpu * 1000:.0f} ms, loop thread waited {r.loop_wait * 1000:.0f} ms "
             f"for a CPU"
         )
@@ -408,11 +367,6 @@ def report(rounds: list[Round], idle: list[float]) -> bool:
     return all(ok for *_, ok in checks)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else 0.0
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -441,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     serial_ours(sources[:10])
     extra = [f"--SidecarApp.lint_workers={args.workers}"] if args.workers else []
     with tempfile.TemporaryDirectory(prefix="lint-bench-") as tmp:
-        server = Server(Path(tmp), extra + args.server_arg)
+        server = LintServer(Path(tmp), extra + args.server_arg)
         try:
             server.wait_ready(60)
             warm_up(server)

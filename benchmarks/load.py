@@ -30,16 +30,15 @@ import http.client
 import json
 import os
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from common import (
+    RATE_LIMITS_OFF,
     Execution,
     KernelSocket,
     RssSampler,
@@ -47,6 +46,7 @@ from common import (
     machine_info,
     malloc_trim,
     percentile,
+    scratch_dir,
 )
 
 LINE_CODE = (
@@ -379,15 +379,11 @@ async def load_round(
 
 
 async def run(args: argparse.Namespace, work: Path) -> int:
-    config: dict[str, Any] = {}
-    if not args.keep_rate_limits:
-        # Config on the parent class reaches ours (traitlets walks the MRO).
-        config["ZMQChannelsWebsocketConnection"] = {
-            "iopub_msg_rate_limit": 0,
-            "iopub_data_rate_limit": 0,
-        }
     server = Server(
-        work / "server", config=config, extra_args=args.server_arg, extension=not args.stock
+        work / "server",
+        config=None if args.keep_rate_limits else RATE_LIMITS_OFF,
+        extra_args=args.server_arg,
+        extension=not args.stock,
     )
     print("server:", server.printable_command())
     print("server config:", json.dumps(server.config))
@@ -530,17 +526,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("command:", shlex.join([sys.executable, *sys.argv]))
     for line in machine_info():
         print(line)
-    work = Path(tempfile.mkdtemp(prefix="sidecar-load-"))
-    try:
-        return asyncio.run(asyncio.wait_for(run(args, work), args.max_seconds))
-    except asyncio.TimeoutError:
-        print(f"\nABORTED: a bounded wait ran out (--max-seconds {args.max_seconds})")
-        return 2
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with scratch_dir("sidecar-load-", args) as work:
+        try:
+            return asyncio.run(asyncio.wait_for(run(args, work), args.max_seconds))
+        except asyncio.TimeoutError:
+            print(f"\nABORTED: a bounded wait ran out (--max-seconds {args.max_seconds})")
+            return 2
 
 
 if __name__ == "__main__":

@@ -29,22 +29,22 @@ import argparse
 import asyncio
 import json
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.session import Session
-from jupyter_server.services.kernels.connection.base import (
-    deserialize_msg_from_ws_v1,
-    serialize_msg_to_ws_v1,
+from common import (
+    RATE_LIMITS_OFF,
+    Execution,
+    KernelSocket,
+    Server,
+    machine_info,
+    percentile,
+    scratch_dir,
 )
-from kernel_traffic import OURS_CLASS, Flavour, KernelChannel, Server, machine_info, percentile
 
 BIG_LIST = "strings = [str(i) * 3 for i in range(500_000)]"
 
@@ -76,98 +76,28 @@ def _vi_list():
 INSPECTOR_QUERY = "_vi_list()"
 
 
-@dataclass
-class Pending:
-    """A request in flight: its execute_reply and its idle are awaited."""
-
-    future: asyncio.Future[dict[str, Any]]
-    remaining: int = 2
-    reply: dict[str, Any] = field(default_factory=dict)
-
-
-class Client:
-    """A kernel websocket read continuously, as a browser does (so messages for others, like
-    the snapshot's status pair, are handled when they arrive, not during the next cell);
-    several requests may be in flight. Counts all iopub traffic."""
-
-    def __init__(self, channel: KernelChannel) -> None:
-        self.conn = channel.conn
-        self.session = Session(key=b"", username="benchmark")
-        self.iopub_msgs = 0
-        self.iopub_bytes = 0
-        self._waiting: dict[str, Pending] = {}
-        self._reader = asyncio.ensure_future(self._read())
-
-    async def send(self, code: str, **options: Any) -> str:
-        content = {
-            "code": code,
-            "silent": False,
-            "store_history": True,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-            **options,
-        }
-        metadata = {"cellId": str(time.monotonic_ns()), "deletedCells": [], "recordTiming": False}
-        msg = self.session.msg("execute_request", content=content, metadata=metadata)
-        msg_id = str(msg["header"]["msg_id"])
-        self._waiting[msg_id] = Pending(asyncio.get_running_loop().create_future())
-        await self.conn.write_message(
-            serialize_msg_to_ws_v1(msg, "shell", self.session.pack), binary=True
-        )
-        return msg_id
-
-    async def _read(self) -> None:
-        while True:
-            raw = await self.conn.read_message()
-            if not isinstance(raw, bytes):
-                for item in self._waiting.values():
-                    if not item.future.done():
-                        item.future.set_exception(ConnectionError("kernel websocket closed"))
-                return
-            channel, parts = deserialize_msg_from_ws_v1(raw)
-            if channel == "iopub":
-                self.iopub_msgs += 1
-                self.iopub_bytes += len(raw)
-            pending = self._waiting.get(json.loads(parts[1]).get("msg_id"))
-            if pending is None:
-                continue
-            msg_type = json.loads(parts[0]).get("msg_type")
-            content = json.loads(parts[3])
-            if msg_type == "execute_reply":
-                pending.reply = content
-            elif not (msg_type == "status" and content.get("execution_state") == "idle"):
-                continue
-            pending.remaining -= 1
-            if pending.remaining == 0 and not pending.future.done():
-                pending.future.set_result(pending.reply)
-
-    async def wait(self, msg_ids: Sequence[str], timeout: float) -> dict[str, Any]:
-        """Until every request has its reply and its idle; returns the last reply content."""
-        futures = [self._waiting[msg_id].future for msg_id in msg_ids]
-        try:
-            results = await asyncio.wait_for(asyncio.gather(*futures), timeout)
-        finally:
-            for msg_id in msg_ids:
-                self._waiting.pop(msg_id, None)
-        return results[-1]
-
-    async def run(self, code: str, timeout: float, **options: Any) -> dict[str, Any]:
-        return await self.wait([await self.send(code, **options)], timeout)
-
-    def close(self) -> None:
-        self._reader.cancel()
-        self.conn.close()
+async def wait_all(executions: Sequence[Execution], timeout: float) -> dict[str, Any]:
+    """Until every request has its reply and its idle; returns the last reply's content.
+    The socket reads continuously, as a browser does, so messages for others (like the
+    snapshot's status pair) are handled when they arrive, not during the next cell."""
+    await asyncio.wait_for(asyncio.gather(*(e.done for e in executions)), timeout)
+    return executions[-1].reply
 
 
-async def open_kernel(server: Server, timeout: float) -> tuple[str, Client, int]:
+async def run_cell(
+    client: KernelSocket, code: str, timeout: float, **options: Any
+) -> dict[str, Any]:
+    return await wait_all([await client.execute(code, **options)], timeout)
+
+
+async def open_kernel(server: Server, timeout: float) -> tuple[str, KernelSocket, int]:
     body = {"path": "variables.ipynb", "type": "notebook", "kernel": {"name": "python3"}}
     session = await server.api("POST", "/api/sessions", body, timeout=timeout)
     kernel_id = str(session["kernel"]["id"])
-    client = Client(await KernelChannel.open(server, kernel_id, True, timeout))
+    client = await KernelSocket.open(server, kernel_id, server.name, timeout)
     for _ in range(3):
-        await client.run("1", timeout)
-    reply = await client.run(BIG_LIST, timeout)
+        await run_cell(client, "1", timeout)
+    reply = await run_cell(client, BIG_LIST, timeout)
     return kernel_id, client, int(reply["execution_count"])
 
 
@@ -196,9 +126,9 @@ async def get_latency(server: Server, kernel_id: str, n: int) -> list[float]:
     return times
 
 
-async def bench_get(server: Server, kernel_id: str, client: Client, args: Any) -> list[str]:
+async def bench_get(server: Server, kernel_id: str, client: KernelSocket, args: Any) -> list[str]:
     idle = await get_latency(server, kernel_id, args.gets)
-    sleeper = await client.send(f"import time; time.sleep({args.busy_seconds})")
+    sleeper = await client.execute(f"import time; time.sleep({args.busy_seconds})")
     await asyncio.sleep(0.3)
     busy: list[float] = []
     busy_states = set()
@@ -208,7 +138,7 @@ async def bench_get(server: Server, kernel_id: str, client: Client, args: Any) -
         payload = await variables(server, kernel_id)
         busy.append(time.perf_counter() - t0)
         busy_states.add((payload["state"], payload["kernel_busy"], len(payload["variables"])))
-    await client.wait([sleeper], args.busy_seconds + args.timeout)
+    await wait_all([sleeper], args.busy_seconds + args.timeout)
     return [
         f"(a) GET variables, idle: p50 {ms(percentile(idle, 50))} p99 {ms(percentile(idle, 99))}"
         f" ({len(idle)} requests)",
@@ -222,24 +152,26 @@ def p50(blocks: Sequence[Sequence[float]]) -> float:
     return percentile([value for block in blocks for value in block], 50)
 
 
-async def tiny_round_trips(client: Client, n: int, gap: float, timeout: float) -> list[float]:
+async def tiny_round_trips(client: KernelSocket, n: int, gap: float, timeout: float) -> list[float]:
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        await client.run("1", timeout)
+        await run_cell(client, "1", timeout)
         times.append(time.perf_counter() - t0)
         if gap:
             await asyncio.sleep(gap)
     return times
 
 
-async def per_cell_ours(server: Server, kernel_id: str, client: Client, args: Any) -> list[float]:
+async def per_cell_ours(
+    server: Server, kernel_id: str, client: KernelSocket, args: Any
+) -> list[float]:
     """[s until the next cell can run, s until the snapshot has it, iopub msgs, bytes]."""
     ready, fresh = [], []
     m0, b0 = client.iopub_msgs, client.iopub_bytes
     for i in range(args.cells):
         t0 = time.perf_counter()
-        reply = await client.run(f"x{i} = {i}", args.timeout)
+        reply = await run_cell(client, f"x{i} = {i}", args.timeout)
         ready.append(time.perf_counter() - t0)
         fresh.append(await until_snapshot(server, kernel_id, reply["execution_count"], 30) - t0)
     return [
@@ -250,23 +182,23 @@ async def per_cell_ours(server: Server, kernel_id: str, client: Client, args: An
     ]
 
 
-async def per_cell_inspector(client: Client, args: Any) -> list[float]:
+async def per_cell_inspector(client: KernelSocket, args: Any) -> list[float]:
     times = []
     m0, b0 = client.iopub_msgs, client.iopub_bytes
     for i in range(args.cells):
         t0 = time.perf_counter()
-        cell = await client.send(f"x{i} = {i}")
-        query = await client.send(INSPECTOR_QUERY, store_history=False, stop_on_error=False)
-        await client.wait([cell, query], args.timeout)
+        cell = await client.execute(f"x{i} = {i}")
+        query = await client.execute(INSPECTOR_QUERY, store_history=False, stop_on_error=False)
+        await wait_all([cell, query], args.timeout)
         times.append(time.perf_counter() - t0)
     msgs = (client.iopub_msgs - m0) / args.cells
     return [statistics.median(times)] * 2 + [msgs, (client.iopub_bytes - b0) / args.cells]
 
 
-async def namespace_size(client: Client, timeout: float) -> str:
+async def namespace_size(client: KernelSocket, timeout: float) -> str:
     """How many names the kernel's namespace holds (IPython's _N/_iN history included)."""
     expressions = {"n": "len(get_ipython().user_ns)"}
-    reply = await client.run("pass", timeout, silent=True, user_expressions=expressions)
+    reply = await run_cell(client, "pass", timeout, silent=True, user_expressions=expressions)
     return str(reply["user_expressions"]["n"]["data"]["text/plain"])
 
 
@@ -279,14 +211,12 @@ async def run(args: argparse.Namespace, base: Path) -> None:
     print("command: " + shlex.join([sys.executable, *sys.argv]))
     for line in machine_info():
         print(line)
-    on_args = ["--SidecarApp.variables_enabled=False"] if args.aa else []
-    on = Server(Flavour("on", True, OURS_CLASS, on_args), base, True)
-    off = Server(
-        Flavour("off", True, OURS_CLASS, ["--SidecarApp.variables_enabled=False"]), base, True
-    )
+    off_args = ["--SidecarApp.variables_enabled=False"]
+    on = Server(base / "on", RATE_LIMITS_OFF, off_args if args.aa else [], name="on")
+    off = Server(base / "off", RATE_LIMITS_OFF, off_args, name="off")
     for server in (on, off):
-        print(f"{server.flavour.name}: {server.printable_command()}")
-    clients: list[Client] = []
+        print(f"{server.name}: {server.printable_command()}")
+    clients: list[KernelSocket] = []
     try:
         await asyncio.gather(on.start(args.start_timeout), off.start(args.start_timeout))
         on_id, on_client, count = await open_kernel(on, args.timeout)
@@ -300,7 +230,9 @@ async def run(args: argparse.Namespace, base: Path) -> None:
             print(*await bench_get(on, on_id, on_client, args), sep="\n")
 
             names = await namespace_size(on_client, args.timeout)
-            await off_client.run(INSPECTOR_INIT, args.timeout, silent=True, store_history=False)
+            await run_cell(
+                off_client, INSPECTOR_INIT, args.timeout, silent=True, store_history=False
+            )
             ours = await per_cell_ours(on, on_id, on_client, args)
             theirs = await per_cell_inspector(off_client, args)
             print(f"(c) {args.cells} cells 'x<i> = <i>' each; kernel namespace ~{names} names")
@@ -339,7 +271,7 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         print(f"(b) target <= 1.05 back to back and paced; kernel namespace now ~{names} names")
     finally:
         for client in clients:
-            client.close()
+            await client.close()
         await asyncio.gather(on.stop(), off.stop(), return_exceptions=True)
 
 
@@ -364,11 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.blocks, args.cells, args.gets = 4, 8, 50
-    base = Path(tempfile.mkdtemp(prefix="variables_bench_"))
-    try:
+    with scratch_dir("variables_bench_") as base:
         asyncio.run(asyncio.wait_for(run(args, base), 1800))
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
