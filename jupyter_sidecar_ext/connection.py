@@ -181,6 +181,29 @@ def execute_request_from_ws(ws_msg: str | bytes, v1: bool) -> tuple[str, str, st
         return None
 
 
+def shell_header_from_ws(ws_msg: str | bytes, v1: bool) -> dict[str, Any] | None:
+    """The header of a client->kernel frame on the shell channel, else None (other
+    channels, malformed frames). Decodes the frame: call it only when it matters."""
+    try:
+        if v1:
+            split = split_v1_frame(ws_msg) if isinstance(ws_msg, bytes) else None
+            if split is None or split[0] != b"shell" or not split[1]:
+                return None
+            header = json.loads(split[1][0])
+        else:
+            if isinstance(ws_msg, bytes):
+                parts = split_legacy_binary_frame(ws_msg)
+                msg = None if parts is None else json.loads(parts[0])
+            else:
+                msg = json.loads(ws_msg)
+            if not isinstance(msg, dict) or msg.get("channel", "shell") != "shell":
+                return None
+            header = msg.get("header")
+        return header if isinstance(header, dict) else None
+    except Exception:  # malformed: left to the server's own handling
+        return None
+
+
 class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
     """The server's kernel websocket connection, tapped for the sidecar.
 
@@ -287,11 +310,13 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
     def _forward(self, incoming_msg: str, v1: bool) -> None:
         if self.channels:
             request = execute_request_from_ws(incoming_msg, v1)
-            sidecar = self._sidecar if request is not None else None
+            sidecar = self._sidecar
             if sidecar is not None and request is not None:
                 sidecar.on_execute_request(*request)
                 if sidecar.executor.hold(self, incoming_msg, v1):
                     return  # the execution queue sends it in turn (execution_queue.py)
+            elif sidecar is not None and sidecar.executor.follow(self, incoming_msg, v1):
+                return  # another shell request, kept in order behind waiting executions
         self.send_to_kernel(incoming_msg)
 
     def send_to_kernel(self, incoming_msg: str) -> None:

@@ -20,6 +20,11 @@ Semantics are those of a plain kernel, which runs its shell requests one at a ti
 - Interrupt needs nothing of its own: the interrupted request ends with a KeyboardInterrupt
   error, which aborts the waiting ones exactly when ipykernel would (stop_on_error), and lets
   them run when it would not (stop_on_error false, or the code caught the interrupt).
+- Other shell requests a client sends while executions wait (completion, inspection, comm
+  messages, history...) follow the one sent before them (`follow`): a plain kernel handles
+  its shell requests in arrival order, so an inspection sent after a queued `x = 1` must see
+  `x`. They go to the kernel right after that execution is sent (or aborted: ipykernel aborts
+  only execute_requests, the others are still handled), without waiting for it to finish.
 - Restart (and shutdown) drops everything: a plain kernel never answers the requests it had
   queued when its process went away; the shadow model marks them aborted. While the kernel
   is being stopped nothing more is sent or aborted (jupyter_client interrupts the kernel
@@ -35,6 +40,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -109,6 +115,8 @@ class QueueEntry:
     reply_status: str | None = None
     idle: bool = False
     activity: int = 0  # iopub messages seen for it while running
+    # other shell requests sent after it, before the next execution: sent right after it
+    followers: list[Callable[[], None]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +181,14 @@ class ExecutionQueue:
         self._waiting[entry.msg_id] = entry
         self._next()
 
+    def follow(self, send: Callable[[], None]) -> bool:
+        """Hold another shell request behind the last waiting execution (True); False when
+        nothing waits: send it now."""
+        if not self.enabled or not self._waiting:
+            return False
+        next(reversed(self._waiting.values())).followers.append(send)
+        return True
+
     def remove(self, msg_id: str) -> QueueEntry:
         """Take a waiting request out: its asker gets an aborted reply, nothing is
         interrupted. KeyError when unknown; QueueConflict when running or the queue is off."""
@@ -180,16 +196,18 @@ class ExecutionQueue:
             raise QueueConflict("The execution queue is disabled on this server")
         if self.running is not None and self.running.msg_id == msg_id:
             raise QueueConflict(f"Request {msg_id} is running: interrupt the kernel instead")
-        entry = self._waiting.pop(msg_id)
+        entry = self._take(msg_id)
         self._abort(entry)
         return entry
 
     def discard(self, msg_id: str) -> bool:
         """Forget a waiting request without telling its asker (the asker gave up)."""
-        entry = self._waiting.pop(msg_id, None)
-        if entry is not None:
-            self._host.request_aborted(entry)
-        return entry is not None
+        if msg_id not in self._waiting:
+            return False
+        entry = self._take(msg_id)
+        self._host.request_aborted(entry)
+        self._release(entry)
+        return True
 
     def clear(self) -> None:
         """Restart or shutdown: nothing waiting or running will be answered."""
@@ -236,6 +254,25 @@ class ExecutionQueue:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _take(self, msg_id: str) -> QueueEntry:
+        """Take a waiting request out; what followed it now follows the one before it."""
+        ids = list(self._waiting)
+        entry = self._waiting.pop(msg_id)
+        index = ids.index(msg_id)
+        if index > 0 and entry.followers:
+            self._waiting[ids[index - 1]].followers.extend(entry.followers)
+            entry.followers = []
+        return entry
+
+    def _release(self, entry: QueueEntry) -> None:
+        """Send the shell requests that followed a request once it is sent or aborted."""
+        followers, entry.followers = entry.followers, []
+        for send in followers:
+            try:
+                send()
+            except Exception:
+                self._log.exception("jupyter_sidecar_ext: could not send a held request")
+
     def _next(self) -> None:
         while self.running is None and self._waiting:
             _, entry = self._waiting.popitem(last=False)
@@ -246,6 +283,8 @@ class ExecutionQueue:
                 self._log.exception("jupyter_sidecar_ext: could not send queued request")
                 self.running = None
                 self._abort(entry)
+                continue
+            self._release(entry)
 
     def _finish(self, entry: QueueEntry, status: str) -> None:
         self._cancel_timer()
@@ -267,6 +306,7 @@ class ExecutionQueue:
             entry.sender.aborted(entry, self.running)
         except Exception:
             self._log.exception("jupyter_sidecar_ext: could not answer an aborted request")
+        self._release(entry)
 
     def _arm(self) -> None:
         self._cancel_timer()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .connection import KernelMessage
+from .connection import KernelMessage, shell_header_from_ws
 from .execution_queue import ExecutionQueue, QueueEntry
 from .queue_websocket import websocket_entry
 from .shadow import ShadowCell, ShadowNotebook
@@ -77,6 +77,18 @@ class KernelExecutor:
             return False
         self.queue.submit(entry)
         return True
+
+    def follow(self, connection: Any, frame: str | bytes, v1: bool) -> bool:
+        """Hold a client's other shell request behind the executions waiting before it
+        (True), so the kernel gets its shell requests in the order they were sent; False:
+        nothing waits (the usual case, decided before any decoding), or it is not a main
+        shell request (control, stdin, subshells run beside the queue)."""
+        if not len(self.queue):
+            return False
+        header = shell_header_from_ws(frame, v1)
+        if header is None or header.get("subshell_id"):
+            return False
+        return self.queue.follow(lambda: connection.send_to_kernel(frame))
 
     def on_reply(self, msg: KernelMessage) -> None:
         """An execute_reply, from any client's shell stream or our own."""

@@ -110,6 +110,10 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
                     sidecar.on_execute_request(*request)
                     if sidecar.executor.hold(self, message, False):
                         return  # the execution queue sends it in turn (execution_queue.py)
+        else:
+            sidecar = self._sidecar
+            if sidecar is not None and sidecar.executor.follow(self, message, False):
+                return  # another shell request, kept in order behind waiting executions
         super().handle_incoming_message(message)
 
     def send_to_kernel(self, message: str) -> None:

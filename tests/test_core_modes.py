@@ -362,3 +362,20 @@ async def test_a_queued_cell_is_removed_without_interrupting(
     assert (replies[0]["content"]["status"], replies[0]["content"]["execution_count"]) == ("ok", 2)
     queue = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "queue")
     assert queue["running"] is None and queue["queued"] == []
+
+
+async def test_other_shell_requests_keep_their_place_behind_queued_cells(
+    sc_mode: ServerMode, sc_start_kernel: Any, sc_connect: Any, tmp_path: Path
+) -> None:
+    """An inspection sent after a queued `x = 42` sees x, as in a plain kernel."""
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, sc_mode.protocol)
+    release = tmp_path / "release"
+    first = await client.execute(blocker(release), cell_id="first")
+    await wait_for_start(client, first)
+    await client.execute("x = 42", cell_id="second")
+    inspect = await client.send("inspect_request", {"code": "x", "cursor_pos": 1})
+    release.touch()
+    replies = await client.collect(inspect)
+    (reply,) = [m for m in replies if m["header"]["msg_type"] == "inspect_reply"]
+    assert reply["content"]["found"] is True

@@ -435,3 +435,33 @@ async def test_requests_of_a_client_that_left_still_run(
         after = await watcher.execute("'after'")
         replies = [m for m in await watcher.collect(after) if m["channel"] == "shell"]
         assert replies[0]["content"]["execution_count"] == 4
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_other_shell_requests_keep_their_place_behind_queued_cells(
+    compare: Compare, tmp_path: Path, protocol: str
+) -> None:
+    """An inspection sent after a queued `x = 42` is answered after it ran, and sees x, as
+    a plain kernel handles its shell requests in arrival order."""
+    results = {}
+    for plain in (True, False):
+        flag = tmp_path / f"release-{plain}"
+        _, client = await compare.client(plain=plain, protocol=protocol)
+        first = await client.execute(blocker(flag), cell_id="c0")
+        await wait_for_start(client, first)
+        second = await client.execute("x = 42", cell_id="c1")
+        inspect = await client.send("inspect_request", {"code": "x", "cursor_pos": 1})
+        third = await client.execute("x + 1", cell_id="c2")
+        flag.touch()
+        messages = await gather(client, [first, second, third])
+        inspected = [m for m in messages if m["header"]["msg_type"] == "inspect_reply"]
+        assert len(inspected) == 1
+        assert inspected[0]["content"]["found"] is True
+        results[plain] = normalize(messages, [first, second, inspect, third])["shell"]
+    assert results[False] == results[True]
+    assert [entry[:2] for entry in results[False]] == [
+        (0, "execute_reply"),
+        (1, "execute_reply"),
+        (2, "inspect_reply"),
+        (3, "execute_reply"),
+    ]

@@ -176,3 +176,39 @@ async def test_nothing_moves_while_the_kernel_stops_and_clear_drops_all(
     assert log == ["forward a"] and len(queue) == 1
     queue.clear()
     assert log[-1] == "dropped b" and len(queue) == 0 and queue.running is None
+
+
+async def test_other_requests_follow_the_execution_sent_before_them(
+    log: list[str], host: Host
+) -> None:
+    queue = make_queue(host)
+    assert not queue.follow(lambda: log.append("send early"))  # nothing waits: send now
+    for name in "abc":
+        queue.submit(entry(log, name))
+        if name != "a":
+            assert queue.follow(lambda name=name: log.append(f"send after {name}"))
+    queue.remove("c")  # what followed c now follows b
+    queue.on_reply("a", "ok")
+    assert log == [
+        "forward a",
+        "shadow aborted c",
+        "aborted c (running a)",
+        "forward b",
+        "send after b",
+        "send after c",
+    ]
+    queue.on_reply("b", "ok")
+    queue.clear()
+
+
+async def test_requests_following_aborted_executions_are_still_sent(
+    log: list[str], host: Host
+) -> None:
+    """ipykernel aborts only execute_requests: the others it still handles."""
+    queue = make_queue(host)
+    for name in "ab":
+        queue.submit(entry(log, name))
+    assert queue.follow(lambda: log.append("send after b"))
+    queue.on_reply("a", "error")
+    queue.on_idle("a")
+    assert log[-2:] == ["aborted b (running None)", "send after b"]
