@@ -290,7 +290,11 @@ class ExecutionQueue:
         self._cancel_timer()
         self.running = None
         if self._host.kernel_stopping():
-            return  # its reply was lost to the shutdown; `clear` comes next
+            # its reply was lost to the shutdown: the rest will never be answered either,
+            # and must not reach the kernel process that comes next (`clear` also runs on
+            # the restart event, which may come after a client's next request)
+            self.clear()
+            return
         doomed, self._doomed = self._doomed, None
         if _aborts_queue(entry, status):
             aborted = [e for e in self._waiting.values() if doomed is None or e.msg_id in doomed]

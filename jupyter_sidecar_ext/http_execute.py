@@ -163,7 +163,10 @@ class HttpExecution:
         if self._executor.queue.discard(self.msg_id):
             return f"{what}: it was still queued, and was taken out of the queue."
         if self.started and self._reply is None:
-            await interrupt()
+            try:
+                await interrupt()
+            except Exception as error:  # the 504 still says what happened
+                return f"{what}, and interrupting the kernel failed: {error}"
             return f"{what}: the kernel was interrupted."
         return f"{what}; it was sent to the kernel, which will still run it."
 

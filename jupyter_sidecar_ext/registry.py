@@ -101,8 +101,11 @@ class SidecarRegistry:
             self._event_logger.remove_listener(
                 schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action
             )
+        remotes = [sidecar.remote for sidecar in self._live.values() if sidecar.remote]
         for kernel_id in list(self._live):
             self.retire(kernel_id)
+        for remote in remotes:  # gateway recorders: their connection tasks end too
+            await remote.wait_closed()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._store is not None:

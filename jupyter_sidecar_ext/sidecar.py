@@ -40,6 +40,10 @@ class RemoteSource(Protocol):
 
     def close(self) -> None: ...
 
+    async def wait_closed(self) -> None:
+        """Wait for its background work to end (after `close`)."""
+        ...
+
     def shell_channel(self, on_reply: Callable[[KernelMessage], None]) -> ShellChannel:
         """The sidecar's own shell channel over this source's connection."""
         ...

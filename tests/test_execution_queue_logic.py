@@ -164,18 +164,25 @@ async def test_an_unobservable_reply_finishes_on_idle_with_the_iopub_status(
     assert log[-1] == "aborted b (running None)"
 
 
-async def test_nothing_moves_while_the_kernel_stops_and_clear_drops_all(
+async def test_a_stopping_kernel_drops_the_queue_and_sends_nothing_more(
     log: list[str], host: Host
 ) -> None:
+    """The shutdown's interrupt ends the running request: nothing is aborted as after an
+    error, nothing waiting reaches the next kernel process, even if a request comes in
+    before the restart event clears the queue."""
     queue = make_queue(host)
     queue.submit(entry(log, "a"))
     queue.submit(entry(log, "b"))
     host.stopping = True
     queue.on_reply("a", "error")
     queue.on_idle("a")
-    assert log == ["forward a"] and len(queue) == 1
+    assert log == ["forward a", "dropped b"]
+    assert len(queue) == 0 and queue.running is None
+    host.stopping = False
+    queue.submit(entry(log, "c"))  # a request after the restart runs, alone
+    assert log[-1] == "forward c"
     queue.clear()
-    assert log[-1] == "dropped b" and len(queue) == 0 and queue.running is None
+    assert log[-1] == "dropped c" and len(queue) == 0 and queue.running is None
 
 
 async def test_other_requests_follow_the_execution_sent_before_them(

@@ -73,6 +73,7 @@ class ExecuteHandler(SidecarHandler):
         super().initialize(services)
         self._streaming = False
         self._lines_sent = 0
+        self._done = False  # the response has been finished: late lines are dropped
 
     @web.authenticated
     @authorized(action="execute")  # type: ignore[untyped-decorator]
@@ -115,6 +116,9 @@ class ExecuteHandler(SidecarHandler):
         else:
             self.write_json(result)
 
+    def on_finish(self) -> None:
+        self._done = True
+
     async def _ready_sidecar(self, kernel_id: str) -> KernelSidecar:
         if kernel_id not in self.kernel_manager:
             raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
@@ -138,7 +142,7 @@ class ExecuteHandler(SidecarHandler):
         return sidecar
 
     def _write_line(self, item: dict[str, Any]) -> None:
-        if self._finished or self.request.connection is None:
+        if self._done or self.request.connection is None:
             return
         if not self._lines_sent:
             self.set_header("Content-Type", NDJSON)
