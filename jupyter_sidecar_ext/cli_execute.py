@@ -105,9 +105,7 @@ class ExecuteApp(ServerCommand):
         help="A kernel's connection file (a path, or a name in the runtime dir as "
         "`jupyter console --existing` takes it): run there directly, without a server.",
     )
-    timeout = Float(
-        0.0, config=True, help="Seconds the execution may take (0: the server's default)."
-    )
+    timeout = Float(0.0, config=True, help="Seconds the execution may take (0: no limit).")
     cell_id = Unicode("", config=True, help="Record the execution under this cell id.")
 
     aliases = {

@@ -21,8 +21,8 @@ from .base import SidecarHandler
 
 class _QueueBase(SidecarHandler):
     def _sidecar(self, kernel_id: str) -> KernelSidecar | None:
-        """The kernel's sidecar; None for a kernel it does not follow (gateway); 404 for an
-        unknown kernel."""
+        """The kernel's sidecar; None for a kernel it no longer follows (a gateway kernel the
+        gateway says is gone); 404 for an unknown kernel."""
         registry = self.services.registry
         sidecar = registry.find(kernel_id) or registry.adopt(kernel_id)
         if sidecar is None and kernel_id not in self.kernel_manager:
@@ -49,7 +49,7 @@ class QueueEntryHandler(_QueueBase):
     async def delete(self, kernel_id: str, msg_id: str) -> None:
         sidecar = self._sidecar(kernel_id)
         if sidecar is None:
-            raise web.HTTPError(409, "This kernel has no execution queue (run by a gateway)")
+            raise web.HTTPError(409, "This kernel has no execution queue (it is gone)")
         try:
             sidecar.executor.queue.remove(msg_id)
         except QueueConflict as conflict:
