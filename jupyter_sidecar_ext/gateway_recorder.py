@@ -138,6 +138,12 @@ class GatewayRecorder:
     def receiving(self) -> bool:
         return self._receiving.is_set()
 
+    @property
+    def answered(self) -> bool:
+        """Whether the kernel answered on the current websocket (its nudge came back on
+        iopub): the connection receives from the current kernel process."""
+        return self._nudged.is_set()
+
     async def start(self, timeout: float) -> None:
         """Connect in the background; return once the kernel's iopub reaches us (or after
         `timeout`, with one warning: readers must never wait forever)."""
