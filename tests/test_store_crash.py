@@ -53,9 +53,14 @@ def stored_text(database: Path, kernel_id: str, cell_id: str) -> str:
     if not database.exists():
         return ""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        row = db.execute(
-            "SELECT data FROM cells WHERE kernel_id = ? AND cell_id = ?", (kernel_id, cell_id)
-        ).fetchone()
+        try:
+            row = db.execute(
+                "SELECT data FROM cells WHERE kernel_id = ? AND cell_id = ?", (kernel_id, cell_id)
+            ).fetchone()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return ""  # the file exists, its schema is being created
+            raise
     if row is None:
         return ""
     outputs: list[dict[str, Any]] = json.loads(row[0])["outputs"]
