@@ -12,6 +12,7 @@ from tornado import web
 
 from ..lint import LintService
 from ..registry import SidecarRegistry
+from ..sidecar import KernelSidecar
 from ..variables import VariablesService
 
 
@@ -67,6 +68,15 @@ class SidecarHandler(APIHandler):
         if not isinstance(body, dict):
             raise web.HTTPError(400, "Body must be a JSON object")
         return body
+
+    def live_sidecar(self, kernel_id: str) -> KernelSidecar | None:
+        """The kernel's sidecar (adopted if needed); None for a running kernel it does not
+        record (a gateway kernel the gateway says is gone); 404 for an unknown kernel."""
+        registry = self.services.registry
+        sidecar = registry.find(kernel_id) or registry.adopt(kernel_id)
+        if sidecar is None and kernel_id not in self.kernel_manager:
+            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
+        return sidecar
 
     async def stored_or_404(self, kernel_id: str) -> dict[str, Any]:
         """A kernel's notebook from the store (kernels of earlier server runs)."""

@@ -15,26 +15,14 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..execution_queue import QueueConflict
-from ..sidecar import KernelSidecar
 from .base import SidecarHandler
 
 
-class _QueueBase(SidecarHandler):
-    def _sidecar(self, kernel_id: str) -> KernelSidecar | None:
-        """The kernel's sidecar; None for a kernel it no longer follows (a gateway kernel the
-        gateway says is gone); 404 for an unknown kernel."""
-        registry = self.services.registry
-        sidecar = registry.find(kernel_id) or registry.adopt(kernel_id)
-        if sidecar is None and kernel_id not in self.kernel_manager:
-            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
-        return sidecar
-
-
-class QueueHandler(_QueueBase):
+class QueueHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str) -> None:
-        sidecar = self._sidecar(kernel_id)
+        sidecar = self.live_sidecar(kernel_id)
         payload: dict[str, Any]
         if sidecar is None:
             payload = {"kernel_id": kernel_id, "enabled": False, "running": None, "queued": []}
@@ -43,11 +31,11 @@ class QueueHandler(_QueueBase):
         self.write_json(payload)
 
 
-class QueueEntryHandler(_QueueBase):
+class QueueEntryHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def delete(self, kernel_id: str, msg_id: str) -> None:
-        sidecar = self._sidecar(kernel_id)
+        sidecar = self.live_sidecar(kernel_id)
         if sidecar is None:
             raise web.HTTPError(409, "This kernel has no execution queue (it is gone)")
         try:

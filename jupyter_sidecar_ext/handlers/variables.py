@@ -5,7 +5,6 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..sidecar import KernelSidecar
 from ..variables import VariableError, VariablesService
 from .base import SidecarHandler
 
@@ -19,15 +18,6 @@ class _VariablesBase(SidecarHandler):
             raise web.HTTPError(404, "Variables are disabled on this server")
         return service
 
-    def _sidecar(self, kernel_id: str) -> KernelSidecar | None:
-        """The kernel's sidecar; None for a running kernel the sidecar does not record
-        (a gateway kernel); 404 for an unknown kernel."""
-        registry = self.services.registry
-        sidecar = registry.find(kernel_id) or registry.adopt(kernel_id)
-        if sidecar is None and kernel_id not in self.kernel_manager:
-            raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
-        return sidecar
-
 
 class VariablesHandler(_VariablesBase):
     """The kernel's snapshot from memory: answers at once, whatever the kernel is doing."""
@@ -36,7 +26,7 @@ class VariablesHandler(_VariablesBase):
     @authorized
     async def get(self, kernel_id: str) -> None:
         service = self._service()
-        sidecar = self._sidecar(kernel_id)
+        sidecar = self.live_sidecar(kernel_id)
         if sidecar is None:
             self.write_json(service.unavailable(kernel_id, UNRECORDED))
             return
@@ -50,7 +40,7 @@ class VariableHandler(_VariablesBase):
     @authorized
     async def get(self, kernel_id: str, name: str) -> None:
         service = self._service()
-        sidecar = self._sidecar(kernel_id)
+        sidecar = self.live_sidecar(kernel_id)
         if sidecar is None:
             raise web.HTTPError(503, UNRECORDED)
         try:
