@@ -43,6 +43,15 @@ SERVER_CONFIG: dict[str, Any] = {
 }
 
 
+def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
+    """Code that keeps the kernel busy until the test creates `flag` (the test decides when
+    it ends, no timing); with `announce` it first prints 'started' (see
+    `KernelWebsocketClient.until_output`), and `then` runs once released."""
+    started = "print('started', flush=True)\n" if announce else ""
+    wait = f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.01)\n"
+    return f"import os, time\n{started}{wait}{then}"
+
+
 class KernelWebsocketClient:
     """A small JupyterLab-like kernel websocket client speaking either subprotocol."""
 
@@ -99,6 +108,18 @@ class KernelWebsocketClient:
             msg = json.loads(frame)
         self.received.append(msg)
         return msg
+
+    async def until_output(self, msg_id: str) -> list[dict[str, Any]]:
+        """Messages until the first stream output of `msg_id` (e.g. an announcing
+        `blocking_cell`: it runs user code then, so an interrupt cannot lose its reply)."""
+        seen = []
+        while True:
+            msg = await self.receive()
+            assert msg is not None, "websocket closed"
+            seen.append(msg)
+            parent = msg.get("parent_header", {}).get("msg_id")
+            if msg["header"]["msg_type"] == "stream" and parent == msg_id:
+                return seen
 
     async def collect(self, msg_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Messages answering `msg_id` until both its reply and its idle arrived."""

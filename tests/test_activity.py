@@ -15,6 +15,8 @@ from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
 from test_iopub import established_connections_to
 from traitlets.config import Config
 
+from jupyter_sidecar_ext.pytest_plugin import blocking_cell
+
 INSTALLED = {"ServerApp": {"jpserver_extensions": {"jupyter_sidecar_ext": True}}}
 CULLING = {"cull_idle_timeout": 2, "cull_interval": 1, "cull_busy": False}
 
@@ -39,11 +41,6 @@ def jp_server_config(request: pytest.FixtureRequest) -> Config:
     return getattr(request, "param", _config(True))
 
 
-def _blocking_cell(flag: Path) -> str:
-    """A cell that keeps the kernel busy until the test creates `flag`."""
-    return f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.01)\n"
-
-
 async def _kernel_model(jp_fetch: Any, kernel_id: str) -> dict[str, Any]:
     return dict(json.loads((await jp_fetch("api", "kernels", kernel_id)).body))
 
@@ -66,7 +63,7 @@ async def test_state_and_last_activity_follow_a_cell(
     before = (await _kernel_model(jp_fetch, kernel_id))["last_activity"]
 
     flag = tmp_path / "release"
-    msg_id = await client.execute(_blocking_cell(flag), cell_id="busy")
+    msg_id = await client.execute(blocking_cell(flag), cell_id="busy")
     await sc_wait_until(lambda: kernel.execution_state == "busy", what="busy")
     assert (await _kernel_model(jp_fetch, kernel_id))["execution_state"] == "busy"
     flag.touch()
@@ -115,7 +112,7 @@ async def test_culler_culls_idle_kernels_and_spares_busy_ones(
     busy_id = await sc_start_kernel()
     client = await sc_connect(busy_id, "v1")
     flag = tmp_path / "release"
-    await client.execute(_blocking_cell(flag), cell_id="busy")
+    await client.execute(blocking_cell(flag), cell_id="busy")
     busy = manager.get_kernel(busy_id)
     await sc_wait_until(lambda: busy.execution_state == "busy", what="busy")
     client.close()
@@ -154,7 +151,7 @@ async def test_activity_is_kept_across_a_restart(
     kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
     client = await sc_connect(kernel_id, "v1")
     flag = tmp_path / "release"
-    msg_id = await client.execute(_blocking_cell(flag), cell_id="after-restart")
+    msg_id = await client.execute(blocking_cell(flag), cell_id="after-restart")
     await sc_wait_until(lambda: kernel.execution_state == "busy", what="busy after restart")
     flag.touch()
     await client.collect(msg_id)

@@ -23,7 +23,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, ServerMode
+from jupyter_sidecar_ext.pytest_plugin import ServerMode, blocking_cell
 
 NDJSON = "application/x-ndjson"
 
@@ -84,25 +84,6 @@ def assert_valid(cells: list[dict[str, Any]]) -> None:
             ]
         )
     )
-
-
-def blocker(path: Path) -> str:
-    """Code that says it started, then runs until `path` exists (the test decides when)."""
-    return (
-        "import os, time\n"
-        "print('started', flush=True)\n"
-        f"while not os.path.exists({str(path)!r}):\n"
-        "    time.sleep(0.01)\n"
-    )
-
-
-async def wait_for_start(client: KernelWebsocketClient, msg_id: str) -> None:
-    """Read the client's messages until the `blocker` of `msg_id` printed that it started."""
-    while True:
-        msg = await client.receive()
-        assert msg is not None, "websocket closed"
-        if msg["header"]["msg_type"] == "stream" and msg["parent_header"]["msg_id"] == msg_id:
-            return
 
 
 # -- recording ------------------------------------------------------------------------------------
@@ -305,7 +286,11 @@ async def test_http_execute_timeout_interrupts_and_the_kernel_stays_usable(
     tmp_path: Path,
 ) -> None:
     kernel_id = await sc_start_kernel()
-    body = {"code": blocker(tmp_path / "never"), "timeout": 1, "cell_id": "slow"}
+    body = {
+        "code": blocking_cell(tmp_path / "never", announce=True),
+        "timeout": 1,
+        "cell_id": "slow",
+    }
     code, message = await execute_error(jp_fetch, kernel_id, body)
     assert code == 504 and "interrupted" in message
     assert (await execute(jp_fetch, kernel_id, code="'next'"))["status"] == "ok"
@@ -330,10 +315,10 @@ async def test_a_queued_cell_is_removed_without_interrupting(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, sc_mode.protocol)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release), cell_id="first")
+    first = await client.execute(blocking_cell(release, announce=True), cell_id="first")
     second = await client.execute("'second'", cell_id="second")
     third = await client.execute("'third'", cell_id="third")
-    await wait_for_start(client, first)
+    await client.until_output(first)
     queue_ = sc_registry.get(kernel_id).executor.queue
     await sc_wait_until(lambda: len(queue_) == 2, what="two requests queued")
 
@@ -371,8 +356,8 @@ async def test_other_shell_requests_keep_their_place_behind_queued_cells(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, sc_mode.protocol)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release), cell_id="first")
-    await wait_for_start(client, first)
+    first = await client.execute(blocking_cell(release, announce=True), cell_id="first")
+    await client.until_output(first)
     await client.execute("x = 42", cell_id="second")
     inspect = await client.send("inspect_request", {"code": "x", "cursor_pos": 1})
     release.touch()

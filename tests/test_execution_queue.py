@@ -21,10 +21,11 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from tornado.httpclient import HTTPClientError
 
 from jupyter_sidecar_ext.connection import SidecarKernelConnection
-from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
+from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, blocking_cell
 
 PROTOCOLS = ["v1", "legacy"]
 SETTING = "kernel_websocket_connection_class"
+RELEASED = "print('released')"  # what the blocking cells print once released
 
 
 @contextmanager
@@ -38,18 +39,6 @@ def stock_websockets(serverapp: Any) -> Iterator[None]:
         yield
     finally:
         settings[SETTING] = ours
-
-
-def blocker(path: Path) -> str:
-    """Code that says it started, then runs until `path` exists: the test decides when it
-    ends (no timing)."""
-    return (
-        "import os, time\n"
-        "print('started', flush=True)\n"
-        f"while not os.path.exists({str(path)!r}):\n"
-        "    time.sleep(0.01)\n"
-        "print('released')"
-    )
 
 
 async def gather(
@@ -71,21 +60,6 @@ async def gather(
             elif msg["content"].get("execution_state") == "idle":
                 pending[parent].discard("idle")
     return messages
-
-
-async def wait_for_start(client: KernelWebsocketClient, msg_id: str) -> list[dict[str, Any]]:
-    """Messages until the `blocker` of `msg_id` printed that it started: it is in user code
-    then (an interrupt between execute_input and the code would lose its reply)."""
-    seen = []
-    while True:
-        msg = await client.receive()
-        assert msg is not None
-        seen.append(msg)
-        if (msg["header"]["msg_type"], msg["parent_header"].get("msg_id")) == (
-            "stream",
-            msg_id,
-        ):
-            return seen
 
 
 def normalize(messages: list[dict[str, Any]], ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
@@ -225,9 +199,13 @@ async def interrupted_run(
 ) -> dict[str, list[tuple[Any, ...]]]:
     kernel_id, client = await compare.client(plain=plain)
     never = tmp_path / f"never-{plain}"
-    first = await client.execute(blocker(never), cell_id="first", stop_on_error=stop_on_error)
+    first = await client.execute(
+        blocking_cell(never, announce=True, then=RELEASED),
+        cell_id="first",
+        stop_on_error=stop_on_error,
+    )
     ids = [first, await client.execute("2", cell_id="b"), await client.execute("3", cell_id="c")]
-    seen = await wait_for_start(client, first)
+    seen = await client.until_output(first)
     await jp_fetch("api", "kernels", kernel_id, "interrupt", method="POST", body="")
     return normalize(seen + await gather(client, ids), ids)
 
@@ -248,9 +226,11 @@ async def restarted_run(
     compare: Compare, jp_fetch: Any, plain: bool, tmp_path: Path
 ) -> dict[str, list[tuple[Any, ...]]]:
     kernel_id, client = await compare.client(plain=plain)
-    first = await client.execute(blocker(tmp_path / "never"), cell_id="first")
+    first = await client.execute(
+        blocking_cell(tmp_path / "never", announce=True, then=RELEASED), cell_id="first"
+    )
     ids = [first, await client.execute("2", cell_id="b"), await client.execute("3", cell_id="c")]
-    seen = await wait_for_start(client, first)
+    seen = await client.until_output(first)
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
     # A new connection is nudged by the server until the new kernel answers on shell and
     # iopub (a plain connection's iopub may still be reconnecting, losing messages).
@@ -295,10 +275,12 @@ async def test_dequeue_answers_aborted_and_the_rest_runs(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, protocol)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release), cell_id="first")
+    first = await client.execute(
+        blocking_cell(release, announce=True, then=RELEASED), cell_id="first"
+    )
     second = await client.execute("'second'", cell_id="second")
     third = await client.execute("'third'", cell_id="third")
-    seen = await wait_for_start(client, first)
+    seen = await client.until_output(first)
     queue_ = sc_registry.get(kernel_id).executor.queue
     await sc_wait_until(lambda: len(queue_) == 2, what="two requests queued")
 
@@ -354,8 +336,8 @@ async def test_dequeue_conflicts_and_unknowns(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release))
-    await wait_for_start(client, first)
+    first = await client.execute(blocking_cell(release, announce=True, then=RELEASED))
+    await client.until_output(first)
     for msg_id, code in [(first, 409), ("no-such-request", 404)]:
         with pytest.raises(HTTPClientError) as info:
             await jp_fetch("api", "sidecar", "kernels", kernel_id, "queue", msg_id, method="DELETE")
@@ -382,8 +364,8 @@ async def test_two_clients_queue_interleaved(
     one = await sc_connect(kernel_id, "v1")
     two = await sc_connect(kernel_id, "legacy")
     release = tmp_path / "release"
-    a1 = await one.execute(blocker(release))
-    await wait_for_start(one, a1)
+    a1 = await one.execute(blocking_cell(release, announce=True, then=RELEASED))
+    await one.until_output(a1)
     queue_ = sc_registry.get(kernel_id).executor.queue
     b1 = await two.execute("'b1'")  # two websockets: wait for each to be queued in turn
     await sc_wait_until(lambda: len(queue_) == 1, what="b1 queued")
@@ -419,11 +401,13 @@ async def test_requests_of_a_client_that_left_still_run(
     watcher = await sc_connect(kernel_id, "v1") if observer else None
     leaver = await sc_connect(kernel_id, "v1")
     release = tmp_path / "release"
-    first = await leaver.execute(blocker(release), cell_id="first")
+    first = await leaver.execute(
+        blocking_cell(release, announce=True, then=RELEASED), cell_id="first"
+    )
     await leaver.execute("'second'", cell_id="second")
     await leaver.execute("1 / 0", cell_id="third")
     await leaver.execute("'fourth'", cell_id="fourth")
-    await wait_for_start(leaver, first)
+    await leaver.until_output(first)
     leaver.close()
     release.touch()
     assert (await sc_cell_finished(kernel_id, "first"))["execution_count"] == 1
@@ -447,8 +431,10 @@ async def test_other_shell_requests_keep_their_place_behind_queued_cells(
     for plain in (True, False):
         flag = tmp_path / f"release-{plain}"
         _, client = await compare.client(plain=plain, protocol=protocol)
-        first = await client.execute(blocker(flag), cell_id="c0")
-        await wait_for_start(client, first)
+        first = await client.execute(
+            blocking_cell(flag, announce=True, then=RELEASED), cell_id="c0"
+        )
+        await client.until_output(first)
         second = await client.execute("x = 42", cell_id="c1")
         inspect = await client.send("inspect_request", {"code": "x", "cursor_pos": 1})
         third = await client.execute("x + 1", cell_id="c2")

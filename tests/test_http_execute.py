@@ -12,6 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 
+from jupyter_sidecar_ext.pytest_plugin import blocking_cell
+
 NDJSON = "application/x-ndjson"
 
 
@@ -29,10 +31,6 @@ async def execute_error(jp_fetch: Any, kernel_id: str, body: str) -> tuple[int, 
         await jp_fetch("api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=body)
     assert info.value.response is not None
     return info.value.code, json.loads(info.value.response.body)["message"]
-
-
-def blocker(path: Path) -> str:
-    return f"import os, time\nwhile not os.path.exists({str(path)!r}):\n    time.sleep(0.01)\n"
 
 
 async def test_execute_answers_outputs_as_the_shadow_model(
@@ -119,7 +117,7 @@ async def test_timeout_interrupts_and_the_kernel_stays_usable(
     code, message = await execute_error(
         jp_fetch,
         kernel_id,
-        json.dumps({"code": blocker(tmp_path / "never"), "timeout": 1, "cell_id": "slow"}),
+        json.dumps({"code": blocking_cell(tmp_path / "never"), "timeout": 1, "cell_id": "slow"}),
     )
     assert code == 504
     assert "interrupted" in message
@@ -140,7 +138,7 @@ async def test_http_runs_in_the_queue_in_order_with_websocket_cells(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release))
+    first = await client.execute(blocking_cell(release))
     queue = sc_registry.get(kernel_id).executor.queue
     await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
     posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'from http'"))
@@ -175,7 +173,7 @@ async def test_timeout_while_queued_takes_it_out(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release))
+    first = await client.execute(blocking_cell(release))
     queue = sc_registry.get(kernel_id).executor.queue
     await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
     body = json.dumps({"code": "'late'", "timeout": 0.5, "cell_id": "late"})
@@ -198,7 +196,7 @@ async def test_dequeued_http_request_answers_aborted(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id)
     release = tmp_path / "release"
-    first = await client.execute(blocker(release))
+    first = await client.execute(blocking_cell(release))
     queue = sc_registry.get(kernel_id).executor.queue
     await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
     posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'never'"))
