@@ -16,6 +16,7 @@ from .connection import SIDECAR_SETTING, SidecarKernelConnection
 from .events import SCHEMA_FILES
 from .gateway import SidecarGatewayConnection
 from .handlers import Services, make_handlers
+from .kernel_launch import KernelLaunch
 from .lint import LintEngine, LintService
 from .registry import RecorderLimits, SidecarRegistry
 from .store import CellStore, StoreLimits
@@ -64,6 +65,16 @@ class SidecarApp(ExtensionApp):
         help="Keep the server's kernel activity markers (last_activity, execution_state, "
         "used by the culler and the kernels API) from the sidecar's iopub subscription, "
         "instead of a second subscription per kernel that decodes every message again.",
+    )
+
+    kernel_iopub_hwm = Int(
+        100_000,
+        allow_none=True,
+        config=True,
+        help="Send high-water mark of the iopub socket of ipykernel kernels this server "
+        "starts (`-m ipykernel_launcher`). ZMQ's default, 1000 messages, drops output "
+        "silently when the kernel's own I/O thread falls behind, as it does with many busy "
+        "kernels on few cores. 0: no limit. None: start kernels exactly as their spec says.",
     )
 
     execution_queue = Bool(
@@ -281,6 +292,11 @@ class SidecarApp(ExtensionApp):
         self.activity = ActivityTracker(serverapp.kernel_manager, self.registry, self.log)
         if self.track_activity:
             self.activity.install()
+        self.kernel_launch = KernelLaunch(
+            serverapp.kernel_manager, self.kernel_iopub_hwm or 0, self.log
+        )
+        if self.kernel_iopub_hwm is not None:
+            self.kernel_launch.install()
         self._use_connection_class(serverapp.kernel_websocket_connection_class)
         self.variables = self._make_variables(event_logger)
         self.lint = self._make_lint()
@@ -325,6 +341,7 @@ class SidecarApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         self.activity.uninstall()
+        self.kernel_launch.uninstall()
         if self.lint is not None:
             await self.lint.engine.shutdown()
         if self.variables is not None:

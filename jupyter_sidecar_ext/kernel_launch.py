@@ -1,0 +1,116 @@
+"""ipykernel kernels started with a deeper iopub send queue, so a busy machine keeps their output.
+
+ipykernel publishes iopub on an XPUB socket with ZMQ's default send high-water mark: 1,000
+messages per subscriber. Messages wait there for the kernel's own ZMQ I/O thread, and past
+the mark ZMQ drops them, silently, for that subscriber. When many busy kernels share few
+cores, that thread falls behind its kernel's Python threads and the mark is reached even
+though every subscriber reads at once: 8 kernels printing 20,000 flushed lines on 2 cores
+lost up to 1,800 lines each at a reader running at top priority, and none once the kernels'
+I/O threads had priority. No server can record what the kernel never sent.
+
+So kernels this server starts with the standard launch (`python -m ipykernel_launcher ...` or
+`-m ipykernel`) run the same module, through a `python -c` bootstrap that sets the iopub
+socket's send high-water mark before ipykernel binds it (ZMQ takes it at bind). The bootstrap
+uses only the standard library and ipykernel (so any environment that can run the kernel can
+run it) and `runpy`, as `-m` does, so the kernel's `sys.argv` and `__main__` are what the
+plain launch gives. Other kernels' commands are left as they are.
+
+The seam is the per-kernel manager's public `format_kernel_cmd`, which jupyter_client's local
+provisioner calls at every start and restart: it is wrapped on each manager the kernel
+manager's factory builds while the extension runs (the `kernel_manager_factory` trait, put
+back when the extension stops).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+IPYKERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
+
+# Runs the kernel's module as `-m` would; `{module}` and `{hwm}` are filled in by `bootstrap`.
+_BOOTSTRAP = """\
+# jupyter_sidecar_ext: `-m {module}` with a deeper iopub send queue
+import runpy
+import sys
+
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # as ipykernel_launcher does, before any import from the working dir
+
+
+def _deeper_iopub():
+    import zmq
+    from ipykernel.kernelapp import IPKernelApp
+
+    bind = getattr(IPKernelApp, "_bind_socket", None)
+    if bind is None:
+        return
+
+    def bind_socket(app, socket, port):
+        if socket.getsockopt(zmq.TYPE) in (zmq.PUB, zmq.XPUB):
+            socket.sndhwm = {hwm}
+        return bind(app, socket, port)
+
+    IPKernelApp._bind_socket = bind_socket
+
+
+_deeper_iopub()
+del _deeper_iopub
+runpy.run_module("{module}", run_name="__main__", alter_sys=True)
+"""
+
+
+def bootstrap(module: str, hwm: int) -> str:
+    """The `python -c` program that runs `module` with iopub's send high-water mark at `hwm`."""
+    return _BOOTSTRAP.format(module=module, hwm=int(hwm))
+
+
+def with_iopub_hwm(cmd: list[str], hwm: int) -> list[str]:
+    """`cmd` launching ipykernel through the bootstrap; any other command unchanged."""
+    if len(cmd) >= 3 and cmd[1] == "-m" and cmd[2] in IPYKERNEL_MODULES:
+        return [cmd[0], "-c", bootstrap(cmd[2], hwm), *cmd[3:]]
+    return cmd
+
+
+class KernelLaunch:
+    """Wraps the kernel manager's factory so new kernel managers launch with a deeper queue."""
+
+    def __init__(self, kernel_manager: Any, iopub_hwm: int, log: logging.Logger) -> None:
+        self._manager = kernel_manager
+        self._hwm = iopub_hwm
+        self._log = log
+        self._factory: Callable[..., Any] | None = None
+
+    def install(self) -> None:
+        """Take the factory's place (a trait assignment on the manager instance)."""
+        factory = getattr(self._manager, "kernel_manager_factory", None)
+        if self._factory is not None or not callable(factory):
+            return
+        self._factory = factory
+        self._manager.kernel_manager_factory = self._create
+
+    def uninstall(self) -> None:
+        """Give the factory back, unless something else has replaced it meanwhile."""
+        if self._factory is None:
+            return
+        if self._manager.kernel_manager_factory == self._create:
+            self._manager.kernel_manager_factory = self._factory
+        self._factory = None
+
+    def _create(self, *args: Any, **kwargs: Any) -> Any:
+        assert self._factory is not None, "installed"
+        kernel_manager = self._factory(*args, **kwargs)
+        format_kernel_cmd = getattr(kernel_manager, "format_kernel_cmd", None)
+        if callable(format_kernel_cmd):  # managers that launch nothing never call it
+            hwm, log = self._hwm, self._log
+
+            def format_with_hwm(extra_arguments: list[str] | None = None) -> list[str]:
+                cmd = format_kernel_cmd(extra_arguments=extra_arguments)
+                launched = with_iopub_hwm(cmd, hwm)
+                if launched is not cmd:
+                    log.debug("jupyter_sidecar_ext: ipykernel starts with iopub HWM %d", hwm)
+                return launched
+
+            kernel_manager.format_kernel_cmd = format_with_hwm
+        return kernel_manager
