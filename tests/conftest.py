@@ -7,7 +7,11 @@ import copy
 import pytest
 from traitlets.config import Config
 
-pytest_plugins = ["pytest_jupyter.jupyter_server", "jupyter_sidecar_ext.pytest_plugin"]
+pytest_plugins = [
+    "pytest_jupyter.jupyter_server",
+    "jupyter_sidecar_ext.pytest_plugin",
+    "jupyter_sidecar_ext.pytest_gateway",
+]
 
 
 @pytest.fixture

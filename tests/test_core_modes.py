@@ -23,7 +23,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.pytest_plugin import ServerMode, blocking_cell
+from jupyter_sidecar_ext.pytest_gateway import ServerMode
+from jupyter_sidecar_ext.pytest_plugin import blocking_cell
 
 NDJSON = "application/x-ndjson"
 

@@ -21,7 +21,8 @@ from jupyter_sidecar_ext import gateway_recorder
 from jupyter_sidecar_ext.events import CELL_CHANGED_SCHEMA
 from jupyter_sidecar_ext.gateway_frames import backoff_delay, message_from_legacy, message_from_v1
 from jupyter_sidecar_ext.gateway_recorder import GatewayRecorder
-from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, RestartableKernelGateway
+from jupyter_sidecar_ext.pytest_gateway import RestartableKernelGateway
+from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry
 
 Wait = Callable[..., Awaitable[None]]
