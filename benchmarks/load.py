@@ -12,7 +12,9 @@ Starts one jupyter_server subprocess with jupyter_sidecar_ext (loopback only), t
   3. checks that every client received every line exactly once, in order, and that every
      kernel's shadow notebook (over REST) holds every line exactly once
   4. leak check: --executions (1,000) small cells across the kernels, RSS after each tenth;
-     then the kernels are shut down and the server left idle --settle seconds
+     then the kernels are shut down and the server left idle --settle seconds (ours gives
+     the memory the burst freed back to the OS itself, a moment after the last shutdown:
+     SidecarApp.release_memory; --trim then shows what an outside malloc_trim still finds)
 
 Run from the repository root (takes a few minutes on 2 cores; every wait is bounded):
 
@@ -439,12 +441,13 @@ async def run(args: argparse.Namespace, work: Path) -> int:
     print()
     print("\n".join(report))
     print("\nserver RSS (VmRSS)")
+    own_release = "" if args.stock else " (server's own release)"
     rows = [
         ("at start (no kernels)", rss_start),
         (f"{args.kernels} kernels x {args.clients} clients, idle", rss_kernels),
         (f"peak over {args.rounds} load rounds", sampler.peak()),
         *((f"after {count:>5} small executions", kib) for count, kib in series),
-        (f"{args.settle:g} s after the kernels shut down", rss_end),
+        (f"{args.settle:g} s after the kernels shut down{own_release}", rss_end),
         ("lowest in those seconds", rss_settle_min),
     ]
     if trimmed is not None:
@@ -452,7 +455,7 @@ async def run(args: argparse.Namespace, work: Path) -> int:
             ("then after malloc_trim(0)", trimmed) if trimmed else ("malloc_trim: gdb failed", 0)
         )
     for label, kib in rows:
-        print(f"  {label:<38} {mib(kib):>10}")
+        print(f"  {label:<56} {mib(kib):>10}")
     half = len(series) // 2
     executions = series[-1][0] - series[half][0]
     slope = (series[-1][1] - series[half][1]) / max(1, executions)
@@ -505,7 +508,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--trim",
         action="store_true",
-        help="at the end, call malloc_trim(0) in the server through gdb and report RSS again",
+        help="at the end, call malloc_trim(0) in the server through gdb and report RSS again "
+        "(ours already releases on its own: what is left; stock: what glibc kept)",
     )
     parser.add_argument("--server-arg", action="append", default=[], help="passed to the server")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server log)")

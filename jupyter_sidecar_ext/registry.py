@@ -50,6 +50,7 @@ class SidecarRegistry:
         log: logging.Logger,
         resolve_path: PathResolver | None = None,
         store: CellStore | None = None,
+        on_retired: Callable[[], None] | None = None,
     ) -> None:
         self._kernel_manager = kernel_manager
         self._event_logger = event_logger
@@ -57,6 +58,7 @@ class SidecarRegistry:
         self._log = log
         self._resolve_path = resolve_path
         self._store = store
+        self._on_retired = on_retired  # a kernel is gone: its memory was freed (memory_release)
         self._live: dict[str, KernelSidecar] = {}
         self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -189,6 +191,8 @@ class SidecarRegistry:
         self._retired[kernel_id] = sidecar
         while len(self._retired) > self._limits.max_retired_kernels:
             self._retired.popitem(last=False)
+        if self._on_retired is not None:
+            self._on_retired()
 
     def _kernel_gone(self, kernel_id: str) -> None:
         """The gateway no longer knows this kernel (shut down or culled behind our back):

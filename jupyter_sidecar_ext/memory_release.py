@@ -1,0 +1,165 @@
+"""Give the memory a burst freed back to the OS once its kernels are gone.
+
+A burst of kernel output (messages queued for slow websockets, recorded outputs) is freed
+when it is delivered, but glibc's allocator keeps freed heap pages for reuse: the server's
+RSS stays at the burst's peak for as long as it runs, although nothing holds that memory
+(measured in benchmarks/load.py: 618 MiB after the kernels shut down, 117 MiB once
+`malloc_trim(0)` ran). Dask documents the same effect for its workers and the same remedy,
+calling glibc's `malloc_trim(0)` through ctypes ("Memory not released back to the OS",
+https://distributed.dask.org/en/stable/worker-memory.html#memory-not-released-back-to-the-os).
+Its other remedy, `MALLOC_TRIM_THRESHOLD_`, must be in the environment before the process
+starts, which an extension cannot arrange.
+
+The trim walks every arena (tens of ms on a large heap, the GIL released), so it runs in a
+worker thread, one at a time, and requests are coalesced: many kernels shutting down at
+once cost one trim, a moment after the last one. Without glibc's `malloc_trim` (musl,
+macOS, Windows) or under another allocator (jemalloc and the like, preloaded) it does
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import time
+from collections.abc import Callable
+
+# Gives memory back to the OS; returns what malloc_trim returns (1: something was released).
+TrimFunction = Callable[[], int]
+
+# Preloaded allocators that replace glibc's malloc: its malloc_trim would walk an unused
+# heap at best (Dask's page warns of crashes).
+OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
+
+DEFAULT_DELAY = 1.0  # seconds after the last request
+DEFAULT_MAX_WAIT = 10.0  # seconds after the first pending request, however many follow
+
+
+def find_malloc_trim(log: logging.Logger) -> TrimFunction | None:
+    """glibc's `malloc_trim(0)` in this process, or None where there is none."""
+    preloaded = os.environ.get("LD_PRELOAD", "")
+    if any(name in preloaded for name in OTHER_ALLOCATORS):
+        log.debug("jupyter_sidecar_ext: another allocator is preloaded; no memory release")
+        return None
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim  # the C library already loaded
+    except (OSError, AttributeError, TypeError):
+        log.debug("jupyter_sidecar_ext: no malloc_trim in this C library; no memory release")
+        return None
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+
+    def trim() -> int:
+        return int(malloc_trim(0))
+
+    return trim
+
+
+class MemoryReleaser:
+    """Runs `trim` in a worker thread `delay` seconds after the last `request` (at most
+    `max_wait` after the first pending one), never two at once."""
+
+    def __init__(
+        self,
+        trim: TrimFunction | None,
+        log: logging.Logger,
+        delay: float = DEFAULT_DELAY,
+        max_wait: float = DEFAULT_MAX_WAIT,
+    ) -> None:
+        self.trim = trim  # None: requests are ignored
+        self.delay = delay
+        self.max_wait = max_wait
+        self.releases = 0  # trims run so far
+        self._log = log
+        self._timer: asyncio.TimerHandle | None = None
+        self._first_request: float | None = None  # loop time of the first pending request
+        self._running: asyncio.Future[None] | None = None
+        self._again = False  # a request became due while a trim was running
+        self._stopped = False
+        self._idle = asyncio.Event()  # nothing pending, nothing running
+        self._idle.set()
+
+    @classmethod
+    def for_this_process(
+        cls, log: logging.Logger, enabled: bool = True, **timing: float
+    ) -> MemoryReleaser:
+        """A releaser with this process's malloc_trim (looked up once), or a no-op one."""
+        return cls(find_malloc_trim(log) if enabled else None, log, **timing)
+
+    @property
+    def pending(self) -> bool:
+        """Whether a release is waiting for its moment or running."""
+        return not self._idle.is_set()
+
+    def request(self) -> None:
+        """Memory was probably freed (a kernel went away): release it a moment from now."""
+        if self.trim is None or self._stopped:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop, nothing to schedule on (never the case in a server)
+            return
+        now = loop.time()
+        if self._first_request is None:
+            self._first_request = now
+        if self._timer is not None:
+            self._timer.cancel()
+        due = min(now + self.delay, self._first_request + self.max_wait)
+        self._timer = loop.call_at(due, self._due)
+        self._idle.clear()
+
+    def _due(self) -> None:
+        self._timer = None
+        self._first_request = None
+        if self._running is not None:
+            self._again = True  # once the running one is done
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._running = loop.run_in_executor(None, self._trim_in_thread)
+        self._running.add_done_callback(self._finished)
+
+    def _trim_in_thread(self) -> None:
+        trim = self.trim
+        if trim is None:
+            return
+        started = time.perf_counter()
+        try:
+            released = trim()
+        except Exception:
+            self._log.exception("jupyter_sidecar_ext: releasing memory failed")
+            return
+        self._log.debug(
+            "jupyter_sidecar_ext: malloc_trim(0) returned %s in %.1f ms",
+            released,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _finished(self, _: asyncio.Future[None]) -> None:
+        self._running = None
+        self.releases += 1
+        if self._again and not self._stopped:
+            self._again = False
+            self._start()
+        elif self._timer is None:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until no release is pending or running."""
+        await self._idle.wait()
+
+    async def stop(self) -> None:
+        """Cancel a pending release and wait for a running one (server shutdown)."""
+        self._stopped = True
+        self._again = False
+        self._first_request = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._running is not None:
+            await asyncio.wait({self._running})
+        self._idle.set()

@@ -1,0 +1,228 @@
+"""MemoryReleaser: coalesced malloc_trim off the event loop, and the server's use of it when
+kernels shut down. The trim function is injected, so calls are counted without timing."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import platform
+import threading
+from typing import Any
+
+import pytest
+from traitlets.config import Config
+
+from jupyter_sidecar_ext.memory_release import MemoryReleaser, find_malloc_trim
+from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
+
+LOG = logging.getLogger("test_memory_release")
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+class CountingTrim:
+    """A trim function that records its calls, their threads and overlaps; with `hold`, each
+    call waits until the test sets `go`."""
+
+    def __init__(self, hold: bool = False) -> None:
+        self.calls = 0
+        self.threads: list[threading.Thread] = []
+        self.started = threading.Event()
+        self.go = threading.Event()
+        self.finished = 0
+        self._hold = hold
+        self._lock = threading.Lock()
+        self._inside = 0
+        self.most_at_once = 0
+
+    def __call__(self) -> int:
+        with self._lock:
+            self.calls += 1
+            self._inside += 1
+            self.most_at_once = max(self.most_at_once, self._inside)
+            self.threads.append(threading.current_thread())
+        self.started.set()
+        if self._hold:
+            self.go.wait(60)
+        with self._lock:
+            self._inside -= 1
+            self.finished += 1
+        return 1
+
+
+async def until_started(trim: CountingTrim) -> None:
+    assert await asyncio.to_thread(trim.started.wait, 60), "the trim never started"
+
+
+# -- the releaser alone --------------------------------------------------------------------------
+
+
+async def test_a_burst_of_requests_costs_one_trim() -> None:
+    trim = CountingTrim()
+    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    for _ in range(20):  # eight kernels shutting down at once, and then some
+        releaser.request()
+    assert releaser.pending
+    await releaser.wait_idle()
+    assert trim.calls == 1
+    assert releaser.releases == 1
+    assert not releaser.pending
+
+
+async def test_the_trim_never_runs_on_the_loop_thread() -> None:
+    trim = CountingTrim()
+    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser.request()
+    await releaser.wait_idle()
+    assert trim.threads
+    assert threading.current_thread() not in trim.threads
+
+
+async def test_requests_during_a_trim_cost_one_more_never_two_at_once() -> None:
+    trim = CountingTrim(hold=True)
+    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser.request()
+    await until_started(trim)
+    for _ in range(5):  # more kernels went away meanwhile
+        releaser.request()
+        await asyncio.sleep(0)  # let their timers come due while the first trim runs
+    trim.go.set()
+    await releaser.wait_idle()
+    assert trim.calls == 2
+    assert trim.most_at_once == 1
+
+
+async def test_steady_requests_cannot_postpone_the_release_past_max_wait() -> None:
+    trim = CountingTrim()
+    releaser = MemoryReleaser(trim, LOG, delay=3600.0, max_wait=0.0)
+    releaser.request()
+    releaser.request()
+    await releaser.wait_idle()  # would take an hour if only the last request counted
+    assert trim.calls == 1
+
+
+async def test_stop_cancels_a_pending_release() -> None:
+    trim = CountingTrim()
+    releaser = MemoryReleaser(trim, LOG, delay=3600.0, max_wait=3600.0)
+    releaser.request()
+    assert releaser.pending
+    await releaser.stop()
+    assert not releaser.pending
+    releaser.request()  # after stop: ignored
+    assert not releaser.pending
+    assert trim.calls == 0
+
+
+async def test_stop_waits_for_a_running_trim() -> None:
+    trim = CountingTrim(hold=True)
+    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser.request()
+    await until_started(trim)
+    stopping = asyncio.ensure_future(releaser.stop())
+    trim.go.set()
+    await stopping
+    assert trim.finished == 1
+    assert not releaser.pending
+
+
+async def test_a_failing_trim_is_logged_and_the_next_request_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = []
+
+    def failing() -> int:
+        calls.append(1)
+        raise OSError("no")
+
+    releaser = MemoryReleaser(failing, LOG, delay=0.0)
+    releaser.request()
+    await releaser.wait_idle()
+    releaser.request()
+    await releaser.wait_idle()
+    assert len(calls) == 2
+    assert "releasing memory failed" in caplog.text
+
+
+async def test_without_a_trim_function_requests_do_nothing() -> None:
+    releaser = MemoryReleaser(None, LOG)
+    releaser.request()
+    assert not releaser.pending
+    assert MemoryReleaser.for_this_process(LOG, enabled=False).trim is None
+
+
+def test_another_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+    assert find_malloc_trim(LOG) is None
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+async def test_the_real_malloc_trim_runs_without_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    trim = find_malloc_trim(LOG)
+    assert trim is not None
+    assert trim() in (0, 1)
+    caplog.set_level(logging.DEBUG, logger=LOG.name)
+    releaser = MemoryReleaser.for_this_process(LOG, delay=0.0)
+    releaser.request()
+    await releaser.wait_idle()
+    assert releaser.releases == 1
+    assert "malloc_trim(0) returned" in caplog.text
+    assert "failed" not in caplog.text
+
+
+# -- through the server, with real kernels ---------------------------------------------------------
+
+
+@pytest.fixture
+def jp_server_config(request: pytest.FixtureRequest) -> Config:
+    """As installed, plus the SidecarApp settings a test passes as its param."""
+    config = Config(copy.deepcopy(SERVER_CONFIG))
+    for name, value in getattr(request, "param", {}).items():
+        setattr(config.SidecarApp, name, value)
+    return config
+
+
+def sidecar_app(jp_serverapp: Any) -> Any:
+    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_sidecar_ext"]))
+
+
+async def shut_down(jp_fetch: Any, sc_registry: Any, sc_wait_until: Any, kernel_id: str) -> None:
+    """Shut a kernel down through REST and wait until its sidecar is retired."""
+    await sc_wait_until(lambda: sc_registry.get(kernel_id) is not None, what="its sidecar")
+    sidecar = sc_registry.get(kernel_id)
+    await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    await sc_wait_until(lambda: not sidecar.alive, what="the sidecar to retire")
+
+
+async def test_shutting_a_kernel_down_releases_memory_once(
+    jp_serverapp: Any,
+    jp_fetch: Any,
+    sc_registry: Any,
+    sc_start_kernel: Any,
+    sc_wait_until: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    releaser = sidecar_app(jp_serverapp).memory_release
+    trim = CountingTrim()
+    monkeypatch.setattr(releaser, "trim", trim)  # this app's releaser only
+    kernel_id = await sc_start_kernel()
+    assert trim.calls == 0
+    await shut_down(jp_fetch, sc_registry, sc_wait_until, kernel_id)
+    assert releaser.pending
+    await asyncio.wait_for(releaser.wait_idle(), 60)
+    assert trim.calls == 1
+    assert threading.current_thread() not in trim.threads
+
+
+@pytest.mark.parametrize("jp_server_config", [{"release_memory": False}], indirect=True)
+async def test_release_memory_off_releases_nothing(
+    jp_serverapp: Any, jp_fetch: Any, sc_registry: Any, sc_start_kernel: Any, sc_wait_until: Any
+) -> None:
+    releaser = sidecar_app(jp_serverapp).memory_release
+    assert releaser.trim is None
+    kernel_id = await sc_start_kernel()
+    await shut_down(jp_fetch, sc_registry, sc_wait_until, kernel_id)
+    assert not releaser.pending
+    assert releaser.releases == 0
