@@ -64,9 +64,10 @@ class SidecarApp(ExtensionApp):
         True,
         config=True,
         help="Give the memory freed after a burst of output back to the OS when kernels shut "
-        "down (glibc's malloc_trim(0), in a worker thread, once a moment after the last "
-        "shutdown). Without it the server stays at the burst's peak RSS: glibc keeps freed "
-        "memory. Nothing happens without glibc.",
+        "down, or when an execution finishes after the server grew by 64 MiB (glibc's "
+        "malloc_trim(0), in a worker thread, once a moment after the last such event). "
+        "Without it the server stays at the burst's peak RSS: glibc keeps freed memory. "
+        "Nothing happens without glibc.",
     )
 
     track_activity = Bool(
@@ -301,6 +302,8 @@ class SidecarApp(ExtensionApp):
             on_retired=self.memory_release.request,
         )
         self.settings[SIDECAR_SETTING] = self.registry
+        if self.memory_release.trim is not None:
+            self.registry.add_execution_listener(self.memory_release.after_execution)
         self.activity = ActivityTracker(serverapp.kernel_manager, self.registry, self.log)
         if self.track_activity:
             self.activity.install()

@@ -10,6 +10,10 @@ https://distributed.dask.org/en/stable/worker-memory.html#memory-not-released-ba
 Its other remedy, `MALLOC_TRIM_THRESHOLD_`, must be in the environment before the process
 starts, which an extension cannot arrange.
 
+Kernels can also live for hours after their burst, so a finished execution asks for a
+release too, but only when the server's RSS has grown by `growth` (64 MiB) since the last
+release: one `/proc/self/statm` read per execution, and no trim for memory still in use.
+
 The trim walks every arena (tens of ms on a large heap, the GIL released), so it runs in a
 worker thread, one at a time, and requests are coalesced: many kernels shutting down at
 once cost one trim, a moment after the last one. Without glibc's `malloc_trim` (musl,
@@ -35,6 +39,19 @@ OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
 
 DEFAULT_DELAY = 1.0  # seconds after the last request
 DEFAULT_MAX_WAIT = 10.0  # seconds after the first pending request, however many follow
+DEFAULT_GROWTH = 64 * 2**20  # RSS growth since the last release that makes an execution ask
+
+# The process's resident set size in bytes, or None where it cannot be read.
+ResidentSize = Callable[[], int | None]
+
+
+def resident_bytes() -> int | None:
+    """This process's RSS from /proc/self/statm (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def find_malloc_trim(log: logging.Logger) -> TrimFunction | None:
@@ -67,10 +84,15 @@ class MemoryReleaser:
         log: logging.Logger,
         delay: float = DEFAULT_DELAY,
         max_wait: float = DEFAULT_MAX_WAIT,
+        growth: int = DEFAULT_GROWTH,
+        resident: ResidentSize = resident_bytes,
     ) -> None:
         self.trim = trim  # None: requests are ignored
         self.delay = delay
         self.max_wait = max_wait
+        self.growth = growth
+        self.resident = resident
+        self._baseline: int | None = None  # RSS after the last release (or the lowest seen)
         self.releases = 0  # trims run so far
         self._log = log
         self._timer: asyncio.TimerHandle | None = None
@@ -83,10 +105,10 @@ class MemoryReleaser:
 
     @classmethod
     def for_this_process(
-        cls, log: logging.Logger, enabled: bool = True, **timing: float
+        cls, log: logging.Logger, enabled: bool = True, delay: float = DEFAULT_DELAY
     ) -> MemoryReleaser:
         """A releaser with this process's malloc_trim (looked up once), or a no-op one."""
-        return cls(find_malloc_trim(log) if enabled else None, log, **timing)
+        return cls(find_malloc_trim(log) if enabled else None, log, delay=delay)
 
     @property
     def pending(self) -> bool:
@@ -109,6 +131,19 @@ class MemoryReleaser:
         due = min(now + self.delay, self._first_request + self.max_wait)
         self._timer = loop.call_at(due, self._due)
         self._idle.clear()
+
+    def after_execution(self, *_: object) -> None:
+        """An execution finished (a registry execution listener): ask for a release if
+        the server grew by `growth` since the last one."""
+        if self.trim is None or self._stopped:
+            return
+        rss = self.resident()
+        if rss is None:
+            return
+        if self._baseline is None or rss < self._baseline:
+            self._baseline = rss
+        elif rss - self._baseline >= self.growth and not self.pending:
+            self.request()
 
     def _due(self) -> None:
         self._timer = None
@@ -142,6 +177,7 @@ class MemoryReleaser:
     def _finished(self, _: asyncio.Future[None]) -> None:
         self._running = None
         self.releases += 1
+        self._baseline = self.resident()  # growth counts from here: no trims for memory in use
         if self._again and not self._stopped:
             self._again = False
             self._start()

@@ -143,6 +143,44 @@ async def test_a_failing_trim_is_logged_and_the_next_request_still_runs(
     assert "releasing memory failed" in caplog.text
 
 
+MIB = 2**20
+
+
+class Resident:
+    """A stand-in for the process's RSS that the test sets."""
+
+    def __init__(self, mib: int) -> None:
+        self.value = mib * MIB
+
+    def __call__(self) -> int:
+        return self.value
+
+
+async def test_an_execution_asks_for_a_release_only_once_the_server_grew() -> None:
+    trim, rss = CountingTrim(), Resident(100)
+    releaser = MemoryReleaser(trim, LOG, delay=0.0, growth=64 * MIB, resident=rss)
+    releaser.after_execution()  # the first one sets the baseline
+    rss.value = 90 * MIB  # the server shrank: growth counts from the lowest seen
+    releaser.after_execution()
+    rss.value = 150 * MIB
+    releaser.after_execution()
+    assert not releaser.pending
+    rss.value = 160 * MIB
+    releaser.after_execution()
+    assert releaser.pending
+    await releaser.wait_idle()
+    assert trim.calls == 1
+    # what the trim left is in use: no trim for it, growth counts from here
+    releaser.after_execution()
+    rss.value = 220 * MIB
+    releaser.after_execution()
+    assert not releaser.pending
+    rss.value = 230 * MIB
+    releaser.after_execution()
+    await releaser.wait_idle()
+    assert trim.calls == 2
+
+
 async def test_without_a_trim_function_requests_do_nothing() -> None:
     releaser = MemoryReleaser(None, LOG)
     releaser.request()
@@ -226,3 +264,20 @@ async def test_release_memory_off_releases_nothing(
     await shut_down(jp_fetch, sc_registry, sc_wait_until, kernel_id)
     assert not releaser.pending
     assert releaser.releases == 0
+
+
+async def test_an_execution_after_the_server_grew_releases_memory(
+    jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    releaser = sidecar_app(jp_serverapp).memory_release
+    trim, rss = CountingTrim(), Resident(100)
+    monkeypatch.setattr(releaser, "trim", trim)  # this app's releaser only
+    monkeypatch.setattr(releaser, "resident", rss)
+    client = await sc_connect(await sc_start_kernel(), "v1")
+    await client.collect(await client.execute("x = 1"))
+    assert not releaser.pending
+    rss.value = 500 * MIB  # a burst of output grew the server
+    await client.collect(await client.execute("print('after the burst')"))
+    assert releaser.pending
+    await asyncio.wait_for(releaser.wait_idle(), 60)
+    assert trim.calls == 1
