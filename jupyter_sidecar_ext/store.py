@@ -1,9 +1,12 @@
 """SQLite persistence of shadow cells, so recorded outputs survive a server restart.
 
-All database work runs on one dedicated thread that owns the connection; the event loop
-only collects the latest state of changed cells and hands over a batch every
-`interval` seconds. A broken disk never stops recording: cells stay in memory and the
-store says once, clearly, that it is not persisting.
+Writes run on one dedicated thread that owns the read-write connection; the event loop
+only snapshots changed cells and hands over a batch every `interval` seconds (the JSON is
+encoded on that thread). Reads run on a second thread with their own read-only
+connection: in WAL mode readers and the writer do not block each other, so listing stored
+kernels never waits behind a write batch or a retention pass. A broken disk never stops
+recording: cells stay in memory and the store says once, clearly, that it is not
+persisting.
 """
 
 from __future__ import annotations
@@ -85,6 +88,14 @@ class CellStore:
         self._prune_interval = prune_interval
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidecar-store")
         self._db: sqlite3.Connection | None = None
+        # Bumped by the writer each time it (re)opens the file (e.g. after moving a corrupt
+        # one aside): the reader then reopens too, instead of reading a file gone from `path`.
+        self._generation = 0
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidecar-store-read")
+        # Owned by the reader's thread.
+        self._read_db: sqlite3.Connection | None = None
+        self._read_generation = 0
+        self._read_failing = False
         self._pending: dict[str, tuple[KernelRecord, dict[str, Callable[[], dict[str, Any]]]]] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
@@ -106,6 +117,7 @@ class CellStore:
     def _open(self) -> None:
         try:
             self._db = self._connect()
+            self._generation += 1
         except (sqlite3.OperationalError, OSError) as error:
             # Not the file's fault (another writer holds a lock, a read-only or full disk):
             # never move a healthy database aside for it.
@@ -131,6 +143,7 @@ class CellStore:
                 if source.exists():
                     source.replace(Path(f"{aside}{suffix}"))
             self._db = self._connect()
+            self._generation += 1
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.exists():
@@ -155,6 +168,10 @@ class CellStore:
         self.flush()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        # The reader first (after the reads already queued), so that the writer closes the
+        # last connection: only then does SQLite fold the write-ahead log into the file.
+        await self._read(self._close_reader)
+        self._reader.shutdown(wait=True)
         await self._run(self._close)
         self._executor.shutdown(wait=True)
 
@@ -168,8 +185,11 @@ class CellStore:
     # -- writing ---------------------------------------------------------------------------
 
     def save(self, kernel: KernelRecord, cells: dict[str, Callable[[], dict[str, Any]]]) -> None:
-        """Remember the latest state of changed cells; they are serialized at the next batch
-        (`cells` maps cell id -> a function giving its JSON, called on the event loop)."""
+        """Remember the latest state of changed cells; they are snapshotted at the next batch
+        (`cells` maps cell id -> a function giving its JSON-able dict, called on the event
+        loop). The dict is encoded on the store's thread: it must be one nobody mutates
+        afterwards (ShadowCell.to_dict builds a fresh one around outputs that are replaced,
+        never changed in place)."""
         pending = self._pending.get(kernel.kernel_id, (kernel, {}))[1]
         pending.update(cells)
         self._pending[kernel.kernel_id] = (kernel, pending)
@@ -178,7 +198,7 @@ class CellStore:
             self._flush_handle = loop.call_later(self._interval, self.flush)
 
     def flush(self) -> asyncio.Future[None] | None:
-        """Serialize pending cells now and write them on the store's thread."""
+        """Snapshot pending cells now; encode and write them on the store's thread."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -193,7 +213,7 @@ class CellStore:
             )
             for cell_id, snapshot in cells.items():
                 data = snapshot()
-                rows.append((kernel.kernel_id, cell_id, data.get("seq", 0), json.dumps(data), now))
+                rows.append((kernel.kernel_id, cell_id, data.get("seq", 0), data, now))
         self._pending.clear()
         future = asyncio.ensure_future(self._run(self._write, kernels, rows))
         self._writes.add(future)
@@ -204,7 +224,10 @@ class CellStore:
         # A batch that could not be written is retried with the next one (newest row per
         # kernel and per cell wins), so a passing failure loses nothing.
         self._unwritten_kernels.update((k[0], k) for k in kernels)
-        self._unwritten_rows.update(((r[0], r[1]), r) for r in rows)
+        self._unwritten_rows.update(
+            ((kernel_id, cell_id), (kernel_id, cell_id, seq, json.dumps(data), updated))
+            for kernel_id, cell_id, seq, data, updated in rows
+        )
         kernels = list(self._unwritten_kernels.values())
         rows = list(self._unwritten_rows.values())
         db = self._ensure_open()
@@ -279,12 +302,9 @@ class CellStore:
 
     async def kernels(self, path: str | None = None) -> list[dict[str, Any]]:
         """Stored kernels (newest first), optionally only those of one notebook path."""
-        return await self._run(self._kernels, path)
+        return await self._read(self._query, self._kernels, [], path)
 
-    def _kernels(self, path: str | None) -> list[dict[str, Any]]:
-        db = self._ensure_open()
-        if db is None:
-            return []
+    def _kernels(self, db: sqlite3.Connection, path: str | None) -> list[dict[str, Any]]:
         query = (
             "SELECT k.kernel_id, k.kernel_name, k.path, k.updated, COUNT(c.cell_id) "
             "FROM kernels k LEFT JOIN cells c USING (kernel_id) "
@@ -301,31 +321,82 @@ class CellStore:
 
     async def notebook(self, kernel_id: str) -> dict[str, Any] | None:
         """A stored kernel's notebook: {kernel_id, path, seq, run, cells} or None."""
-        return await self._run(self._notebook, kernel_id)
+        return await self._read(self._query, self._notebook, None, kernel_id)
 
-    def _notebook(self, kernel_id: str) -> dict[str, Any] | None:
-        db = self._ensure_open()
+    def _notebook(self, db: sqlite3.Connection, kernel_id: str) -> dict[str, Any] | None:
+        db.execute("BEGIN")  # one snapshot for both queries: a batch may commit in between
+        try:
+            row = db.execute(
+                "SELECT kernel_name, path, seq, run FROM kernels WHERE kernel_id = ?",
+                (kernel_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            cells = [
+                json.loads(data)
+                for (data,) in db.execute(
+                    "SELECT data FROM cells WHERE kernel_id = ? ORDER BY seq", (kernel_id,)
+                )
+            ]
+        finally:
+            db.commit()
+        path, seq, run = row[1:]
+        return {"kernel_id": kernel_id, "path": path, "seq": seq, "run": run, "cells": cells}
+
+    def _query(
+        self, function: Callable[[sqlite3.Connection, Any], T], empty: T, argument: Any
+    ) -> T:
+        """Run a read on the reader's connection; a store that cannot be read (not created
+        yet, no schema yet, unreadable) reads as nothing stored."""
+        db = self._reading()
         if db is None:
-            return None
-        row = db.execute(
-            "SELECT kernel_name, path, seq, run FROM kernels WHERE kernel_id = ?", (kernel_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        cells = [
-            json.loads(data)
-            for (data,) in db.execute(
-                "SELECT data FROM cells WHERE kernel_id = ? ORDER BY seq", (kernel_id,)
+            return empty
+        try:
+            result = function(db, argument)
+        except sqlite3.Error as error:
+            self._close_reader()  # reopen with the next read: the file may be replaced
+            if "no such table" not in str(error) and not self._read_failing:
+                self._log.warning(
+                    "jupyter_sidecar_ext: cannot read the output store %s (%s); stored "
+                    "kernels are not listed until it can be read",
+                    self.path,
+                    error,
+                )
+                self._read_failing = True
+            return empty
+        if self._read_failing:
+            self._log.warning(
+                "jupyter_sidecar_ext: the output store %s is readable again", self.path
             )
-        ]
-        return {
-            "kernel_id": kernel_id,
-            "path": row[1],
-            "seq": row[2],
-            "run": row[3],
-            "cells": cells,
-        }
+            self._read_failing = False
+        return result
+
+    def _reading(self) -> sqlite3.Connection | None:
+        """The reader's connection: read-only (a read never creates or changes the file),
+        opened on first use and again after the writer (re)opened the file."""
+        if self._read_db is not None and self._read_generation != self._generation:
+            self._close_reader()
+        if self._read_db is None:
+            generation = self._generation  # before opening: a later reopen is seen next time
+            uri = f"{self.path.absolute().as_uri()}?mode=ro"
+            try:
+                self._read_db = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
+            except sqlite3.Error:
+                return None  # not created yet (or not reachable): nothing stored
+            self._read_generation = generation
+        return self._read_db
+
+    def _close_reader(self) -> None:
+        if self._read_db is not None:
+            self._read_db.close()
+            self._read_db = None
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run on the writer's thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
+
+    async def _read(self, function: Callable[..., T], *args: Any) -> T:
+        """Run on the reader's thread (never behind a write batch)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, function, *args)

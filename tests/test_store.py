@@ -1,11 +1,14 @@
 """CellStore: persistence across restarts, corrupt or missing files, concurrent writers,
-retention, a full disk; and the server serving kernels known only from the store."""
+retention, a full disk, reads that never wait behind writes; and the server serving
+kernels known only from the store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,89 @@ async def test_corrupt_file_starts_clean_with_a_clear_log_line(
     notebook = await store.notebook("k1")
     assert notebook is not None and [c["id"] for c in notebook["cells"]] == ["a"]
     await store.close()
+
+
+async def test_reads_never_wait_behind_the_writer(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "outputs.sqlite")
+    await save(store, record("k1"), cell("a", 1))
+    release = threading.Event()
+    blocked = asyncio.ensure_future(store._run(release.wait, 60))  # bounded if the test fails
+    try:
+        store.save(record("k1", seq=2), {"b": lambda: cell("b", 2)})
+        queued = store.flush()  # a write batch waiting behind the blocked writer
+        assert queued is not None
+
+        kernels = await asyncio.wait_for(store.kernels(), timeout=30)
+        notebook = await asyncio.wait_for(store.notebook("k1"), timeout=30)
+        assert [(k["kernel_id"], k["cells"]) for k in kernels] == [("k1", 1)]
+        assert notebook is not None and [c["id"] for c in notebook["cells"]] == ["a"]
+        assert not blocked.done() and not queued.done()
+    finally:
+        release.set()
+    await blocked
+    await queued
+    notebook = await store.notebook("k1")
+    assert notebook is not None and [c["id"] for c in notebook["cells"]] == ["a", "b"]
+    await store.close()
+
+
+async def test_reading_a_store_not_created_yet_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "outputs.sqlite"
+    store = make_store(path)
+    assert await store.kernels() == []
+    assert await store.notebook("k1") is None
+    assert not path.parent.exists()
+    await store.close()
+
+
+async def test_a_store_without_its_schema_yet_reads_as_nothing_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "outputs.sqlite"
+    path.touch()  # as while another server is creating it
+    store = make_store(path)
+    with caplog.at_level(logging.WARNING, logger="test-store"):
+        assert await store.kernels() == []
+        assert await store.notebook("k1") is None
+    assert not caplog.records
+    assert path.stat().st_size == 0
+    await save(store, record("k1"), cell("a", 1))
+    assert [k["kernel_id"] for k in await store.kernels()] == ["k1"]
+    await store.close()
+
+
+async def test_a_read_after_a_corrupt_file_was_moved_aside_reads_the_new_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outputs.sqlite"
+    earlier = make_store(path)
+    await save(earlier, record("old"), cell("a", 1))
+    await earlier.close()
+    store = make_store(path)
+    assert [k["kernel_id"] for k in await store.kernels()] == ["old"]  # the reader is open
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    os.replace(corrupt, path)  # the open reader still sees the file it opened
+    await save(store, record("new"), cell("b", 1))  # the writer moves the corrupt file aside
+    assert list(tmp_path.glob("outputs.sqlite.corrupt-*"))
+
+    assert [k["kernel_id"] for k in await store.kernels()] == ["new"]
+    assert await store.notebook("old") is None
+    notebook = await store.notebook("new")
+    assert notebook is not None and [c["id"] for c in notebook["cells"]] == ["b"]
+    await store.close()
+
+
+async def test_close_releases_both_connections(tmp_path: Path) -> None:
+    path = tmp_path / "outputs.sqlite"
+    store = make_store(path)
+    await save(store, record("k1"), cell("a", 1))
+    assert [k["kernel_id"] for k in await store.kernels()] == ["k1"]
+    await store.close()
+    # Only the last connection to close folds the write-ahead log into the file.
+    assert not Path(f"{path}-wal").exists()
+    assert store._db is None and store._read_db is None
 
 
 async def test_concurrent_writers_share_one_file(tmp_path: Path) -> None:

@@ -135,6 +135,16 @@ async def test_rows_wait_in_memory_and_are_written_when_writable_again(
     await store.close()
 
 
+async def test_a_read_only_store_is_read_as_before(read_only_store: ReadOnlyFile) -> None:
+    store = make_store(read_only_store.path)
+    assert [k["kernel_id"] for k in await store.kernels()] == ["earlier"]
+    notebook = await store.notebook("earlier")
+    assert notebook is not None and [c["id"] for c in notebook["cells"]] == ["old"]
+    await save(store, record("k1"), cell("c0", 1))  # kept in memory, the reader unharmed
+    assert [k["kernel_id"] for k in await store.kernels()] == ["earlier"]
+    await store.close()
+
+
 async def test_a_file_made_read_only_while_open_loses_nothing(tmp_path: Path) -> None:
     """An open connection keeps appending to the write-ahead log, which stays beside the
     file when it cannot be checkpointed into it: the next open replays it."""
