@@ -19,7 +19,7 @@ import zmq.asyncio
 from traitlets.config import Config
 
 from jupyter_sidecar_ext.kernel_launch import IPYKERNEL_MODULES, bootstrap, with_iopub_hwm
-from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
+from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG, KernelWebsocketClient
 
 LINES = 40_000
 LINE_CODE = (
@@ -125,18 +125,29 @@ async def test_none_starts_kernels_exactly_as_their_spec_says(
     assert facts["argv0"].endswith("ipykernel_launcher.py")
 
 
-async def _stalled_subscriber(context: zmq.asyncio.Context, url: str) -> zmq.asyncio.Socket:
-    """A SUB socket that has joined (ipykernel welcomes it) and then reads nothing more."""
+async def _stalled_subscriber(
+    context: zmq.asyncio.Context, url: str, client: KernelWebsocketClient
+) -> zmq.asyncio.Socket:
+    """A SUB socket that has joined and then reads nothing more.
+
+    ZMQ subscriptions take effect some time after connecting, and the kernel's XPUB passes
+    on only the first subscription to a topic (the sidecar's), so ipykernel welcomes no one
+    else: as jupyter_server does with kernel_info, run small cells until one reaches it."""
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.RCVHWM, 1)
     socket.setsockopt(zmq.RCVBUF, 4096)
     socket.setsockopt(zmq.SUBSCRIBE, b"")
     socket.connect(url)
-    while True:  # the welcome: from here on the kernel publishes to this subscriber
-        frames = await asyncio.wait_for(socket.recv_multipart(), 30)
-        header = json.loads(frames[frames.index(b"<IDS|MSG>") + 2])
-        if header["msg_type"] == "iopub_welcome":
-            return socket
+    for _ in range(60):
+        probe = await client.execute("pass")
+        await client.collect(probe)  # the kernel has published all of the probe's messages
+        while await socket.poll(1000):  # what the probe left on the wire: a short bounded wait
+            frames = await socket.recv_multipart()
+            start = frames.index(b"<IDS|MSG>") + 2
+            parent, content = json.loads(frames[start + 1]), json.loads(frames[start + 3])
+            if parent.get("msg_id") == probe and content.get("execution_state") == "idle":
+                return socket
+    pytest.fail("the subscriber never joined")
 
 
 async def _lines_until_idle(socket: zmq.asyncio.Socket, msg_id: str) -> int:
@@ -165,8 +176,9 @@ async def test_a_stalled_subscriber_loses_no_line(
     info = jp_serverapp.kernel_manager.get_kernel(kernel_id).get_connection_info()
     context = zmq.asyncio.Context()
     try:
-        stalled = await _stalled_subscriber(context, f"tcp://{info['ip']}:{info['iopub_port']}")
         client = await sc_connect(kernel_id, "v1")
+        url = f"tcp://{info['ip']}:{info['iopub_port']}"
+        stalled = await _stalled_subscriber(context, url, client)
         msg_id = await client.execute(LINE_CODE)
         await client.collect(msg_id, timeout=300)  # the kernel has sent everything
         client.close()
