@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -28,8 +29,22 @@ RawCallback = Callable[[list[bytes]], None]
 
 # Messages a connection holds while it has no callback (ZMQ's default receive HWM).
 PENDING_LIMIT = 1000
-# Messages read per event-loop turn before yielding to other work.
+# Messages read per event-loop turn before yielding to other work: as many as take about
+# PASS_BUDGET seconds of wall time to hand out, within [MIN_BATCH, MAX_BATCH].
 MAX_BATCH = 256
+MIN_BATCH = 8
+PASS_BUDGET = 0.002
+
+
+def batch_limit(count: int, elapsed: float) -> int:
+    """The next batch size, from how long the last `count` messages took to hand out.
+
+    Wall time, not CPU time: when busy kernels starve the server of CPU, each message takes
+    longer and batches shrink, so one loop turn over all kernels stays short and REST
+    requests (and the other kernels) are served between them."""
+    if count <= 0 or elapsed <= 0:
+        return MAX_BATCH
+    return max(MIN_BATCH, min(MAX_BATCH, int(PASS_BUDGET * count / elapsed)))
 
 
 class IopubSubscription:
@@ -39,11 +54,13 @@ class IopubSubscription:
     (1000) silently drops messages under load, which is exactly when users need the copy.
     Messages are read in batches straight from the socket's file descriptor (no ZMQStream
     per message), and each connection gets a batch at once so it can send it in one go.
+    Batches are sized to a few milliseconds of handing out (`batch_limit`).
     """
 
     def __init__(self, kernel_manager: Any, on_message: MessageCallback) -> None:
         self._km = kernel_manager
         self._on_message = on_message
+        self._batch_limit = MAX_BATCH
         self._sock: zmq.Socket[bytes] | None = None
         self._fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -117,21 +134,24 @@ class IopubSubscription:
         if sock is None or sock.closed or self._reading:
             return 0
         self._reading = True
+        limit = self._batch_limit
         batch: list[list[bytes]] = []
         try:
-            while len(batch) < MAX_BATCH:
+            while len(batch) < limit:
                 try:
                     batch.append(sock.recv_multipart(zmq.NOBLOCK))
                 except zmq.Again:
                     break
             if batch:
+                started = time.perf_counter()
                 self._dispatch(batch)
+                self._batch_limit = batch_limit(len(batch), time.perf_counter() - started)
         except zmq.ZMQError as error:
             log.warning("jupyter_sidecar_ext: iopub socket error: %s", error)
         finally:
             self._reading = False
         # ZMQ's FD only signals new edges: if we stopped early, come back on our own.
-        if len(batch) == MAX_BATCH and self._loop is not None:
+        if len(batch) == limit and self._loop is not None:
             self._loop.call_soon(self._read)
         return len(batch)
 

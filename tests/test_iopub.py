@@ -146,3 +146,16 @@ async def test_streams_hold_messages_like_a_sub_socket_until_closed() -> None:
     subscription._dispatch([[b"after close"]])
     assert received[-1] != [b"after close"]
     assert stream not in subscription._fanout
+
+
+def test_batches_shrink_when_handing_out_slows_and_grow_back() -> None:
+    """A loop turn stays near PASS_BUDGET of wall time whatever each message costs, so
+    REST requests and other kernels are served between batches of a busy kernel."""
+    from jupyter_sidecar_ext.iopub import MAX_BATCH, MIN_BATCH, PASS_BUDGET, batch_limit
+
+    assert batch_limit(256, 256 * 1e-6) == MAX_BATCH  # 1 us each: the cap
+    assert batch_limit(256, 256 * 40e-6) == int(PASS_BUDGET / 40e-6)  # 40 us each
+    assert batch_limit(50, 50 * 400e-6) == max(MIN_BATCH, int(PASS_BUDGET / 400e-6))
+    assert batch_limit(8, 8 * 0.1) == MIN_BATCH  # a starved server still makes progress
+    assert batch_limit(8, 8 * 1e-6) == MAX_BATCH  # and recovers at once
+    assert batch_limit(0, 0.0) == MAX_BATCH
