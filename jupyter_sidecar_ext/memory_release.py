@@ -1,4 +1,4 @@
-"""Give the memory a burst freed back to the OS once its kernels are gone.
+"""Give the memory a burst freed back to the OS: once its kernels are gone, or once it grew.
 
 A burst of kernel output (messages queued for slow websockets, recorded outputs) is freed
 when it is delivered, but glibc's allocator keeps freed heap pages for reuse: the server's
