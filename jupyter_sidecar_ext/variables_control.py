@@ -20,6 +20,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from jupyter_client.session import Session
+
 from .connection import KernelMessage
 
 # Replies at most this big are decoded on the event loop; bigger ones in a worker thread.
@@ -151,10 +153,8 @@ class ControlChannel:
         session = self._km.session
         _, msg_list = session.feed_identities(parts)
         if sum(len(part) for part in msg_list) <= INLINE_DECODE_BYTES:
-            msg: dict[str, Any] = session.deserialize(msg_list)
-        else:
-            msg = await asyncio.to_thread(session.deserialize, msg_list)
-        return msg
+            return decode_reply(session, msg_list)
+        return await asyncio.to_thread(decode_reply, session, msg_list)
 
     def close(self) -> None:
         """Close the socket; requests still waiting fail with ConnectionError."""
@@ -189,3 +189,19 @@ class ControlChannel:
         future = self._pending.pop(parent, None) if parent else None
         if future is not None and not future.done():
             future.set_result(parts)
+
+
+def decode_reply(session: Session, msg_list: list[bytes]) -> dict[str, Any]:
+    """A reply's message dict, its signature checked without being remembered.
+
+    `Session.deserialize` adds every signature it unpacks content for to the session's
+    replay history, and this session is the kernel manager's, kept as long as the kernel:
+    a signature per variables refresh, so about 110 bytes per execution, until
+    jupyter_client's cap of 65,536 (some 8 MiB per kernel). Replay protection buys nothing
+    here: a reply resolves the request waiting for its parent msg_id once, and a copy finds
+    none. Deserializing without content checks the signature (and rejects one already in
+    the history) but does not record it; the content is then unpacked alone.
+    """
+    msg: dict[str, Any] = session.deserialize(msg_list, content=False)
+    msg["content"] = session.unpack(msg["content"])
+    return msg
