@@ -159,26 +159,20 @@ class Resident:
 async def test_an_execution_asks_for_a_release_only_once_the_server_grew() -> None:
     trim, rss = CountingTrim(), Resident(100)
     releaser = MemoryReleaser(trim, LOG, delay=0.0, growth=64 * MIB, resident=rss)
-    releaser.after_execution()  # the first one sets the baseline
-    rss.value = 90 * MIB  # the server shrank: growth counts from the lowest seen
-    releaser.after_execution()
-    rss.value = 150 * MIB
-    releaser.after_execution()
-    assert not releaser.pending
-    rss.value = 160 * MIB
-    releaser.after_execution()
-    assert releaser.pending
-    await releaser.wait_idle()
-    assert trim.calls == 1
-    # what the trim left is in use: no trim for it, growth counts from here
-    releaser.after_execution()
-    rss.value = 220 * MIB
-    releaser.after_execution()
-    assert not releaser.pending
-    rss.value = 230 * MIB
-    releaser.after_execution()
-    await releaser.wait_idle()
-    assert trim.calls == 2
+    # (RSS in MiB at an execution's end, whether it asks): the first sets the baseline, a
+    # smaller one lowers it; after a release, what the trim left (160) is in use: growth
+    # counts from there
+    rounds = [
+        [(100, False), (90, False), (150, False), (160, True)],
+        [(160, False), (220, False), (230, True)],
+    ]
+    for calls, steps in enumerate(rounds, start=1):
+        for mib, asks in steps:
+            rss.value = mib * MIB
+            releaser.after_execution()
+            assert releaser.pending == asks, (mib, asks)
+        await releaser.wait_idle()
+        assert trim.calls == calls
 
 
 async def test_without_a_trim_function_requests_do_nothing() -> None:
