@@ -242,13 +242,19 @@ class SidecarRegistry:
             self.retire(kernel_id)
 
     def _cells_changed(self, sidecar: KernelSidecar, cells: list[ShadowCell]) -> None:
-        """A sidecar's batch of changed cells: persist them and push one event per cell."""
+        """A sidecar's batch of changed cells: persist them and push one event per cell.
+        Cells evicted from memory meanwhile (past max_cells) leave the store too."""
+        evicted = sidecar.notebook.take_evicted()
         if self._store is not None:
             notebook = sidecar.notebook
             record = KernelRecord(
                 sidecar.kernel_id, sidecar.kernel_name, sidecar.path, notebook.seq, notebook.run
             )
-            self._store.save(record, {cell.id: cell.to_dict for cell in cells})
+            kept = cells
+            if evicted:
+                self._store.forget(sidecar.kernel_id, evicted)
+                kept = [cell for cell in cells if notebook.get(cell.id) is cell]
+            self._store.save(record, {cell.id: cell.to_dict for cell in kept})
         if self._event_logger is None:
             return
         for cell in cells:

@@ -108,6 +108,7 @@ class ShadowNotebook:
         # msg_ids of replaced/evicted cells -> their run: their late messages are ignored
         self._retired: dict[str, int] = {}
         self._displays: DisplayMap = {}
+        self._evicted: list[str] = []  # ids evicted since the last take_evicted()
 
     def __len__(self) -> int:
         return len(self._cells)
@@ -286,6 +287,12 @@ class ShadowNotebook:
         for cell in victims:
             del self._cells[cell.id]
             self._forget(cell)
+            self._evicted.append(cell.id)
+
+    def take_evicted(self) -> list[str]:
+        """Ids of the cells evicted since the last call (the store forgets them too)."""
+        evicted, self._evicted = self._evicted, []
+        return evicted
 
     def _foreign_input(
         self, msg_id: str, content: dict[str, Any], now: float | None

@@ -104,6 +104,9 @@ class CellStore:
         # Owned by the store's thread: rows of batches that failed, keyed for coalescing.
         self._unwritten_kernels: dict[str, tuple[Any, ...]] = {}
         self._unwritten_rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._unwritten_deletes: set[tuple[str, str]] = set()
+        # (kernel id, cell id) of cells the shadow evicted, deleted with the next batch
+        self._forgotten: set[tuple[str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class CellStore:
         self._executor.shutdown(wait=True)
 
     def _close(self) -> None:
-        if self._unwritten_rows or self._unwritten_kernels:
+        if self._unwritten_rows or self._unwritten_kernels or self._unwritten_deletes:
             self._write([], [])  # a last try for batches that failed
         if self._db is not None:
             self._db.close()
@@ -193,6 +196,21 @@ class CellStore:
         pending = self._pending.get(kernel.kernel_id, (kernel, {}))[1]
         pending.update(cells)
         self._pending[kernel.kernel_id] = (kernel, pending)
+        if self._forgotten:
+            self._forgotten.difference_update((kernel.kernel_id, cell_id) for cell_id in cells)
+        self._schedule_flush()
+
+    def forget(self, kernel_id: str, cell_ids: list[str]) -> None:
+        """Delete cells the shadow evicted (past max_cells) with the next batch, so a kernel's
+        stored notebook stays as bounded as its shadow; a later save of the id wins."""
+        pending = self._pending.get(kernel_id)
+        for cell_id in cell_ids:
+            if pending is not None:
+                pending[1].pop(cell_id, None)
+            self._forgotten.add((kernel_id, cell_id))
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(self._interval, self.flush)
@@ -202,7 +220,7 @@ class CellStore:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if not self._pending:
+        if not self._pending and not self._forgotten:
             return None
         now = time.time()
         kernels: list[tuple[Any, ...]] = []
@@ -215,21 +233,32 @@ class CellStore:
                 data = snapshot()
                 rows.append((kernel.kernel_id, cell_id, data.get("seq", 0), data, now))
         self._pending.clear()
-        future = asyncio.ensure_future(self._run(self._write, kernels, rows))
+        deletes, self._forgotten = self._forgotten, set()
+        future = asyncio.ensure_future(self._run(self._write, kernels, rows, deletes))
         self._writes.add(future)
         future.add_done_callback(self._writes.discard)
         return future
 
-    def _write(self, kernels: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> None:
+    def _write(
+        self,
+        kernels: list[tuple[Any, ...]],
+        rows: list[tuple[Any, ...]],
+        deletes: set[tuple[str, str]] | None = None,
+    ) -> None:
         # A batch that could not be written is retried with the next one (newest row per
-        # kernel and per cell wins), so a passing failure loses nothing.
+        # kernel and per cell wins, a deletion after a row or a row after a deletion), so a
+        # passing failure loses nothing.
         self._unwritten_kernels.update((k[0], k) for k in kernels)
-        self._unwritten_rows.update(
-            ((kernel_id, cell_id), (kernel_id, cell_id, seq, json.dumps(data), updated))
-            for kernel_id, cell_id, seq, data, updated in rows
-        )
+        for key in deletes or ():
+            self._unwritten_rows.pop(key, None)
+            self._unwritten_deletes.add(key)
+        for kernel_id, cell_id, seq, data, updated in rows:
+            key = (kernel_id, cell_id)
+            self._unwritten_deletes.discard(key)
+            self._unwritten_rows[key] = (kernel_id, cell_id, seq, json.dumps(data), updated)
         kernels = list(self._unwritten_kernels.values())
         rows = list(self._unwritten_rows.values())
+        gone = list(self._unwritten_deletes)
         db = self._ensure_open()
         if db is None:
             return  # kept for the next attempt
@@ -242,6 +271,7 @@ class CellStore:
                     "seq=excluded.seq, run=excluded.run, updated=excluded.updated",
                     kernels,
                 )
+                db.executemany("DELETE FROM cells WHERE kernel_id = ? AND cell_id = ?", gone)
                 db.executemany(
                     "INSERT OR REPLACE INTO cells (kernel_id, cell_id, seq, data, updated) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -262,6 +292,7 @@ class CellStore:
             return
         self._unwritten_kernels.clear()
         self._unwritten_rows.clear()
+        self._unwritten_deletes.clear()
         if not self._healthy:
             self._log.warning(
                 "jupyter_sidecar_ext: the output store %s is writable again", self.path

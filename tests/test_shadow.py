@@ -506,6 +506,8 @@ def test_max_cells_evicts_the_oldest_final_cells(make_nb: Callable[..., ShadowNo
         run_cell(nb, f"m{n}", cell_id=f"C{n}")
     assert [c.id for c in nb.cells()] == ["R", "C4", "C5"]
     assert nb.get("C1") is None and nb.get("R") is running
+    assert nb.take_evicted() == ["C1", "C2", "C3"]  # for the store to forget
+    assert nb.take_evicted() == []
     assert send(nb, "m1", stream("late\n"), ("execute_input", {"code": "x"})) == []
     for n in range(6, 9):
         nb.add_request(f"m{n}", "queued", f"Q{n}")
@@ -514,6 +516,7 @@ def test_max_cells_evicts_the_oldest_final_cells(make_nb: Callable[..., ShadowNo
     assert [c.id for c in nb.cells()] == ["R", "Q6", "Q7", "Q8"] and nb.get("R") is rerun
     send(nb, "m9", ("status", BUSY), ("status", IDLE))  # final now, and the oldest
     assert [c.id for c in nb.cells()] == ["Q6", "Q7", "Q8"]
+    assert nb.take_evicted() == ["C4", "C5", "R"]  # for the queued cells, then the re-run R
 
 
 # -- memory bound ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ kernels known only from the store."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -203,6 +204,49 @@ async def test_size_bound_drops_the_oldest_kernels(tmp_path: Path) -> None:
     await store.close()
 
 
+async def stored_ids(store: CellStore, kernel_id: str) -> list[str]:
+    notebook = await store.notebook(kernel_id)
+    assert notebook is not None
+    return [c["id"] for c in notebook["cells"]]
+
+
+async def test_forgotten_cells_leave_the_store_and_a_later_save_wins(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "outputs.sqlite")
+    await save(store, record("k1"), cell("a", 1), cell("b", 2), cell("c", 3))
+    store.forget("k1", ["a", "b"])  # evicted from the shadow
+    await save(store, record("k1"), cell("b", 4, "back\n"))  # the same id again, later
+    assert await stored_ids(store, "k1") == ["c", "b"]
+
+    store.save(record("k1"), {"d": lambda: cell("d", 5)})
+    store.forget("k1", ["d"])  # evicted before its first write: never written
+    future = store.flush()
+    assert future is not None
+    await future
+    assert await stored_ids(store, "k1") == ["c", "b"]
+    await store.close()
+
+
+async def test_a_forget_that_failed_to_write_is_retried(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "outputs.sqlite")
+    await save(store, record("k1"), cell("a", 1), cell("b", 2))
+
+    def query_only(on: bool) -> None:
+        db = store._ensure_open()
+        assert db is not None
+        db.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+
+    await store._run(query_only, True)  # the next batch fails, as on a read-only disk
+    store.forget("k1", ["a"])
+    future = store.flush()
+    assert future is not None
+    await future
+    assert await stored_ids(store, "k1") == ["a", "b"]
+    await store._run(query_only, False)
+    await save(store, record("k1"), cell("c", 3))  # the next batch retries the deletion
+    assert await stored_ids(store, "k1") == ["b", "c"]
+    await store.close()
+
+
 async def test_a_full_disk_warns_once_and_recovers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -267,3 +311,36 @@ async def test_server_serves_kernels_known_only_from_the_store(
     )
     assert cell_json["source"] == "print('persisted')"
     assert Path(jp_serverapp.data_dir, "jupyter_sidecar_ext", "outputs.sqlite").exists()
+
+
+@pytest.fixture
+def jp_server_config(request: pytest.FixtureRequest) -> Any:
+    """As installed; a test may pass SidecarApp settings as its param."""
+    from traitlets.config import Config
+
+    from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
+
+    config = Config(copy.deepcopy(SERVER_CONFIG))
+    for name, value in getattr(request, "param", {}).items():
+        setattr(config.SidecarApp, name, value)
+    return config
+
+
+@pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)
+async def test_cells_evicted_from_memory_leave_the_store_too(
+    sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_cell_finished: Any
+) -> None:
+    """Cells that keep coming under new ids (as from clients without JupyterLab's cell ids:
+    HTTP, CLI, consoles) are evicted past max_cells: from the store as from memory."""
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "v1")
+    for n in range(6):
+        await client.collect(await client.execute(f"print({n})", cell_id=f"c{n}"))
+        await sc_cell_finished(kernel_id, f"c{n}")
+    sidecar = sc_registry.get(kernel_id)
+    sidecar.flush()  # hand the last changes (and evictions) to the store now
+    flushed = sc_registry._store.flush()
+    if flushed is not None:
+        await flushed
+    assert await stored_ids(sc_registry._store, kernel_id) == ["c3", "c4", "c5"]
+    assert [c.id for c in sidecar.notebook.cells()] == ["c3", "c4", "c5"]
