@@ -15,8 +15,12 @@ pytest_plugins = [
 
 
 @pytest.fixture
-def jp_server_config() -> Config:
-    """Enable the extension and its kernel websocket connection class."""
+def jp_server_config(request: pytest.FixtureRequest) -> Config:
+    """The extension enabled as installed. A test may pass SidecarApp settings as a dict:
+    `@pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)`."""
     from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG  # registered by now
 
-    return Config(copy.deepcopy(SERVER_CONFIG))
+    config = Config(copy.deepcopy(SERVER_CONFIG))
+    for name, value in getattr(request, "param", {}).items():
+        setattr(config.SidecarApp, name, value)
+    return config

@@ -8,7 +8,6 @@ it; with the sidecar's launch every line waits for it and arrives once it reads 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import sys
 from typing import Any
@@ -16,10 +15,9 @@ from typing import Any
 import pytest
 import zmq
 import zmq.asyncio
-from traitlets.config import Config
 
 from jupyter_sidecar_ext.kernel_launch import IPYKERNEL_MODULES, bootstrap, with_iopub_hwm
-from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG, KernelWebsocketClient
+from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 
 LINES = 40_000
 LINE_CODE = (
@@ -39,18 +37,7 @@ FACTS_CODE = (
 )
 
 
-def _config(hwm: int | None) -> Config:
-    config = Config(copy.deepcopy(SERVER_CONFIG))
-    config.SidecarApp.kernel_iopub_hwm = hwm
-    return config
-
-
-@pytest.fixture
-def jp_server_config(request: pytest.FixtureRequest) -> Config:
-    return getattr(request, "param", _config(100_000))
-
-
-STOCK = pytest.mark.parametrize("jp_server_config", [_config(None)], indirect=True)
+STOCK = pytest.mark.parametrize("jp_server_config", [{"kernel_iopub_hwm": None}], indirect=True)
 
 
 # -- the command -----------------------------------------------------------------------------

@@ -4,17 +4,14 @@ kernels shut down. The trim function is injected, so calls are counted without t
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import platform
 import threading
 from typing import Any
 
 import pytest
-from traitlets.config import Config
 
 from jupyter_sidecar_ext.memory_release import MemoryReleaser, find_malloc_trim
-from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
 
 LOG = logging.getLogger("test_memory_release")
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
@@ -205,15 +202,6 @@ async def test_the_real_malloc_trim_runs_without_error(
 
 
 # -- through the server, with real kernels ---------------------------------------------------------
-
-
-@pytest.fixture
-def jp_server_config(request: pytest.FixtureRequest) -> Config:
-    """As installed, plus the SidecarApp settings a test passes as its param."""
-    config = Config(copy.deepcopy(SERVER_CONFIG))
-    for name, value in getattr(request, "param", {}).items():
-        setattr(config.SidecarApp, name, value)
-    return config
 
 
 def sidecar_app(jp_serverapp: Any) -> Any:

@@ -5,7 +5,6 @@ kernels known only from the store."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import os
@@ -311,19 +310,6 @@ async def test_server_serves_kernels_known_only_from_the_store(
     )
     assert cell_json["source"] == "print('persisted')"
     assert Path(jp_serverapp.data_dir, "jupyter_sidecar_ext", "outputs.sqlite").exists()
-
-
-@pytest.fixture
-def jp_server_config(request: pytest.FixtureRequest) -> Any:
-    """As installed; a test may pass SidecarApp settings as its param."""
-    from traitlets.config import Config
-
-    from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
-
-    config = Config(copy.deepcopy(SERVER_CONFIG))
-    for name, value in getattr(request, "param", {}).items():
-        setattr(config.SidecarApp, name, value)
-    return config
 
 
 @pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)
