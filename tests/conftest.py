@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from traitlets.config import Config
@@ -24,3 +25,11 @@ def jp_server_config(request: pytest.FixtureRequest) -> Config:
     for name, value in getattr(request, "param", {}).items():
         setattr(config.SidecarApp, name, value)
     return config
+
+
+@pytest.fixture
+def server_args(jp_serverapp: Any, jp_http_port: int, jp_base_url: str, jp_fetch: Any) -> list[str]:
+    """--url and --token of the test server for `jupyter sidecar` commands (jp_fetch: its
+    HTTP server is listening)."""
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+    return ["--url", url, "--token", jp_serverapp.identity_provider.token]

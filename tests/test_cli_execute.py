@@ -38,13 +38,6 @@ def cli_errors(err: str) -> list[str]:
 
 
 @pytest.fixture
-def server_args(jp_serverapp: Any, jp_http_port: int, jp_base_url: str, jp_fetch: Any) -> list[str]:
-    """--url and --token of the test server (jp_fetch: its HTTP server is listening)."""
-    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
-    return ["--url", url, "--token", jp_serverapp.identity_provider.token]
-
-
-@pytest.fixture
 def kernel_id(sc_start_kernel: Callable[..., Awaitable[str]], jp_asyncio_loop: Any) -> str:
     kernel: str = jp_asyncio_loop.run_until_complete(sc_start_kernel())
     return kernel

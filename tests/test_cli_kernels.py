@@ -44,13 +44,6 @@ def without_server_log(err: str) -> str:
 
 
 @pytest.fixture
-def server_args(jp_serverapp: Any, jp_http_port: int, jp_base_url: str, jp_fetch: Any) -> list[str]:
-    """--url and --token of the test server (jp_fetch: its HTTP server is listening)."""
-    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
-    return ["--url", url, "--token", jp_serverapp.identity_provider.token]
-
-
-@pytest.fixture
 def server_file(
     jp_serverapp: Any, jp_http_port: int, jp_base_url: str, jp_runtime_dir: Path, jp_fetch: Any
 ) -> Path:
@@ -64,6 +57,31 @@ def server_file(
     path = jp_runtime_dir / f"jpserver-{os.getpid()}.json"
     path.write_text(json.dumps(info))
     return path
+
+
+async def jupyter_sidecar(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    """`jupyter sidecar ARGS` as a subprocess, found on PATH as in users' shells (the
+    `jupyter-sidecar` script an install would put there), stdout and stderr piped."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "jupyter-sidecar"
+    script.write_text(f"#!{sys.executable}\nfrom jupyter_sidecar_ext.cli import main\nmain()\n")
+    script.chmod(0o755)
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(root),
+    }
+    jupyter = Path(sys.executable).parent / "jupyter"
+    return await asyncio.create_subprocess_exec(
+        str(jupyter),
+        "sidecar",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def run_cell(sc_connect: Any, kernel_id: str, code: str, cell_id: str) -> None:
@@ -215,27 +233,7 @@ async def test_jupyter_sidecar_entry_point(
 ) -> None:
     """`jupyter sidecar kernels --json` as a subprocess finds the server as users' shells do."""
     kernel_id = await sc_start_kernel()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "jupyter-sidecar"
-    script.write_text(f"#!{sys.executable}\nfrom jupyter_sidecar_ext.cli import main\nmain()\n")
-    script.chmod(0o755)
-    root = Path(__file__).resolve().parent.parent
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(root),
-    }
-    jupyter = Path(sys.executable).parent / "jupyter"
-    process = await asyncio.create_subprocess_exec(
-        str(jupyter),
-        "sidecar",
-        "kernels",
-        "--json",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await jupyter_sidecar(tmp_path, "kernels", "--json")
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     assert kernel_id in {k["kernel_id"] for k in json.loads(out)}

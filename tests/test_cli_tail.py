@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli_kernels import jupyter_sidecar
 
 from jupyter_sidecar_ext.cli_tail import TailApp
 
 Capture = pytest.CaptureFixture[str]
 CLI_LINE = re.compile(r"^(error: |warning: |following )")
 PROGRESS = "import sys, time\nfor i in range(3):\n    print('line', i, flush=True)\n'done'"
-
-
-@pytest.fixture
-def server_args(jp_serverapp: Any, jp_http_port: int, jp_base_url: str, jp_fetch: Any) -> list[str]:
-    """--url and --token of the test server (jp_fetch: its HTTP server is listening)."""
-    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
-    return ["--url", url, "--token", jp_serverapp.identity_provider.token]
 
 
 def tail_app(*argv: str) -> TailApp:
@@ -138,28 +130,7 @@ async def test_jupyter_sidecar_tail_ctrl_c(
 ) -> None:
     """`jupyter sidecar tail` as users run it: live output, then Ctrl+C exits 0."""
     kernel_id, client = await recorded_kernel(sc_start_kernel, sc_connect, sc_cell_finished)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "jupyter-sidecar"
-    script.write_text(f"#!{sys.executable}\nfrom jupyter_sidecar_ext.cli import main\nmain()\n")
-    script.chmod(0o755)
-    root = Path(__file__).resolve().parent.parent
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(root),
-    }
-    jupyter = Path(sys.executable).parent / "jupyter"
-    process = await asyncio.create_subprocess_exec(
-        str(jupyter),
-        "sidecar",
-        "tail",
-        kernel_id,
-        *server_args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await jupyter_sidecar(tmp_path, "tail", kernel_id, *server_args)
     assert process.stdout is not None and process.stderr is not None
     out: list[str] = []
     err: list[str] = []
