@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 
-from jupyter_sidecar_ext.pytest_plugin import blocking_cell
+from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, blocking_cell
 
 NDJSON = "application/x-ndjson"
 
@@ -31,6 +33,38 @@ async def execute_error(jp_fetch: Any, kernel_id: str, body: str) -> tuple[int, 
         await jp_fetch("api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=body)
     assert info.value.response is not None
     return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+@dataclass
+class BusyKernel:
+    """A kernel running a websocket cell that blocks until `release` exists."""
+
+    kernel_id: str
+    client: KernelWebsocketClient
+    first: str
+    release: Path
+    queue: Any
+
+
+StartBusy = Callable[[], Awaitable[BusyKernel]]
+
+
+@pytest.fixture
+def busy_kernel(
+    sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_wait_until: Any, tmp_path: Path
+) -> StartBusy:
+    """Start a kernel and make it busy; its execution queue is empty behind that cell."""
+
+    async def start() -> BusyKernel:
+        kernel_id = await sc_start_kernel()
+        client = await sc_connect(kernel_id)
+        release = tmp_path / "release"
+        first = await client.execute(blocking_cell(release))
+        queue = sc_registry.get(kernel_id).executor.queue
+        await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
+        return BusyKernel(kernel_id, client, first, release, queue)
+
+    return start
 
 
 async def test_execute_answers_outputs_as_the_shadow_model(
@@ -128,28 +162,19 @@ async def test_timeout_interrupts_and_the_kernel_stays_usable(
 
 
 async def test_http_runs_in_the_queue_in_order_with_websocket_cells(
-    jp_fetch: Any,
-    sc_start_kernel: Any,
-    sc_connect: Any,
-    sc_registry: Any,
-    sc_wait_until: Any,
-    tmp_path: Path,
+    jp_fetch: Any, busy_kernel: StartBusy, sc_wait_until: Any
 ) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id)
-    release = tmp_path / "release"
-    first = await client.execute(blocking_cell(release))
-    queue = sc_registry.get(kernel_id).executor.queue
-    await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
-    posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'from http'"))
+    busy = await busy_kernel()
+    queue, client = busy.queue, busy.client
+    posted = asyncio.ensure_future(execute(jp_fetch, busy.kernel_id, code="'from http'"))
     await sc_wait_until(lambda: len(queue) == 1, what="the HTTP request to queue")
     last = await client.execute("'last'")
     await sc_wait_until(lambda: len(queue) == 2, what="the last cell to queue")
 
-    listed = json.loads((await jp_fetch("api", "sidecar", "kernels", kernel_id, "queue")).body)
+    listed = json.loads((await jp_fetch("api", "sidecar", "kernels", busy.kernel_id, "queue")).body)
     assert [e["source"] for e in listed["queued"]] == ["http", "websocket"]
     assert listed["queued"][0]["code"] == "'from http'"
-    release.touch()
+    busy.release.touch()
     result = await posted
     assert result["status"] == "ok" and result["execution_count"] == 2
     counts: dict[str, int] = {}
@@ -158,47 +183,27 @@ async def test_http_runs_in_the_queue_in_order_with_websocket_cells(
         assert msg is not None
         if msg["channel"] == "shell":
             counts[msg["parent_header"]["msg_id"]] = msg["content"]["execution_count"]
-    assert counts == {first: 1, last: 3}
+    assert counts == {busy.first: 1, last: 3}
 
 
 async def test_timeout_while_queued_takes_it_out(
-    jp_fetch: Any,
-    sc_start_kernel: Any,
-    sc_connect: Any,
-    sc_registry: Any,
-    sc_wait_until: Any,
-    sc_cell_finished: Any,
-    tmp_path: Path,
+    jp_fetch: Any, busy_kernel: StartBusy, sc_cell_finished: Any
 ) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id)
-    release = tmp_path / "release"
-    first = await client.execute(blocking_cell(release))
-    queue = sc_registry.get(kernel_id).executor.queue
-    await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
+    busy = await busy_kernel()
     body = json.dumps({"code": "'late'", "timeout": 0.5, "cell_id": "late"})
-    code, message = await execute_error(jp_fetch, kernel_id, body)
+    code, message = await execute_error(jp_fetch, busy.kernel_id, body)
     assert code == 504 and "queued" in message
-    assert len(queue) == 0
-    assert (await sc_cell_finished(kernel_id, "late"))["status"] == "aborted"
-    release.touch()
-    await client.collect(first)
+    assert len(busy.queue) == 0
+    assert (await sc_cell_finished(busy.kernel_id, "late"))["status"] == "aborted"
+    busy.release.touch()
+    await busy.client.collect(busy.first)
 
 
 async def test_dequeued_http_request_answers_aborted(
-    jp_fetch: Any,
-    sc_start_kernel: Any,
-    sc_connect: Any,
-    sc_registry: Any,
-    sc_wait_until: Any,
-    tmp_path: Path,
+    jp_fetch: Any, busy_kernel: StartBusy, sc_wait_until: Any
 ) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id)
-    release = tmp_path / "release"
-    first = await client.execute(blocking_cell(release))
-    queue = sc_registry.get(kernel_id).executor.queue
-    await sc_wait_until(lambda: queue.running is not None, what="the first cell to run")
+    busy = await busy_kernel()
+    kernel_id, queue = busy.kernel_id, busy.queue
     posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'never'"))
     await sc_wait_until(lambda: len(queue) == 1, what="the HTTP request to queue")
     msg_id = queue.waiting()[0].msg_id
@@ -206,8 +211,8 @@ async def test_dequeued_http_request_answers_aborted(
     result = await posted
     assert result["status"] == "aborted" and result["execution_count"] is None
     assert result["outputs"] == [] and "message" in result
-    release.touch()
-    await client.collect(first)
+    busy.release.touch()
+    await busy.client.collect(busy.first)
 
 
 @pytest.mark.parametrize(
