@@ -3,22 +3,16 @@ server; the queue endpoints say so; HTTP execution still works."""
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import pytest
+from test_http_execute import execute
 from tornado.httpclient import HTTPClientError
-from traitlets.config import Config
 
-from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
-
-
-@pytest.fixture
-def jp_server_config() -> Config:
-    config = Config(copy.deepcopy(SERVER_CONFIG))
-    config.SidecarApp.execution_queue = False
-    return config
+pytestmark = pytest.mark.parametrize(
+    "jp_server_config", [{"execution_queue": False}], indirect=True
+)
 
 
 async def test_requests_go_straight_to_the_kernel(
@@ -49,15 +43,6 @@ async def test_requests_go_straight_to_the_kernel(
 
 async def test_http_execution_without_the_queue(jp_fetch: Any, sc_start_kernel: Any) -> None:
     kernel_id = await sc_start_kernel()
-    response = await jp_fetch(
-        "api",
-        "sidecar",
-        "kernels",
-        kernel_id,
-        "execute",
-        method="POST",
-        body=json.dumps({"code": "print('no queue')"}),
-    )
-    result = json.loads(response.body)
+    result = await execute(jp_fetch, kernel_id, code="print('no queue')")
     assert result["status"] == "ok"
     assert result["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "no queue\n"}]
