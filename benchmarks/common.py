@@ -39,7 +39,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 STOCK_CLASS = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
-OURS_CLASS = "jupyter_sidecar_ext.connection.SidecarKernelConnection"
+OURS_CLASS = "jupyter_sidecar_ext.tap.local.SidecarKernelConnection"
 EXTENSION = "jupyter_sidecar_ext"
 
 # Config on the parent class applies to subclasses (traitlets walks the MRO), so this turns

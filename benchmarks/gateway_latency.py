@@ -44,7 +44,7 @@ from jupyter_client.session import Session
 from tornado.websocket import WebSocketClientConnection
 
 STOCK_GATEWAY_CLASS = "jupyter_server.gateway.connections.GatewayWebSocketConnection"
-NODELAY_KERNEL_CLASS = "jupyter_sidecar_ext.connection.SidecarKernelConnection"
+NODELAY_KERNEL_CLASS = "jupyter_sidecar_ext.tap.local.SidecarKernelConnection"
 WEBSOCKET_GATEWAY = "--JupyterWebsocketPersonality.list_kernels=True"
 
 

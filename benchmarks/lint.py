@@ -135,7 +135,7 @@ def serial_black_isort(sources: list[str], fast: bool) -> float:
 
 def serial_ours(sources: list[str]) -> float:
     """Our cell formatter (masking, isort, black, AST check) per cell, in this process."""
-    from jupyter_sidecar_ext.lint_format import FormatSpec, format_cell
+    from jupyter_sidecar_ext.lint.format import FormatSpec, format_cell
 
     spec = FormatSpec(isort=(("profile", "black"),))
     start = time.perf_counter()

@@ -11,18 +11,19 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets import Bool, Float, Int, List, Unicode
 
-from .activity import ActivityTracker
-from .connection import SIDECAR_SETTING, SidecarKernelConnection
 from .events import SCHEMA_FILES
-from .gateway import SidecarGatewayConnection
 from .handlers import Services, make_handlers
-from .kernel_launch import KernelLaunch
-from .lint import LintEngine, LintService
-from .memory_release import MemoryReleaser
+from .lint.service import LintEngine, LintService
+from .record.store import CellStore, StoreLimits
 from .registry import RecorderLimits, SidecarRegistry
-from .store import CellStore, StoreLimits
-from .variables import VariablesConfig, VariablesService
-from .variables_inspect import VariableFilter
+from .tap.base import SIDECAR_SETTING
+from .tap.gateway import SidecarGatewayConnection
+from .tap.local import SidecarKernelConnection
+from .tuning.activity import ActivityTracker
+from .tuning.kernel_launch import KernelLaunch
+from .tuning.memory_release import MemoryReleaser
+from .variables.inspect import VariableFilter
+from .variables.service import VariablesConfig, VariablesService
 
 STORE_FILE = "outputs.sqlite"
 

@@ -22,8 +22,9 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
-from .connection import SIDECAR_SETTING, V1_SUBPROTOCOL
+from .protocol.frames import V1_SUBPROTOCOL
 from .registry import SidecarRegistry
+from .tap.base import SIDECAR_SETTING
 
 # As installed: the extension enabled, nothing else (it selects its connection class).
 SERVER_CONFIG: dict[str, Any] = {

@@ -16,11 +16,11 @@ from typing import Any
 
 from jupyter_server.gateway.managers import GatewayKernelManager
 
+from .channels.gateway.recorder import recorder_factory
 from .events import CELL_CHANGED_SCHEMA
-from .gateway_recorder import recorder_factory
-from .shadow import ShadowCell, ShadowNotebook
+from .record.shadow import ShadowCell, ShadowNotebook
+from .record.store import CellStore, KernelRecord
 from .sidecar import ExecutedListener, KernelSidecar
-from .store import CellStore, KernelRecord
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 

@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from .activity import KernelActivity
-from .connection import KernelMessage
-from .executor import KernelExecutor
-from .iopub import FanoutStream, IopubSubscription
-from .message_numbers import MessageNumbers
-from .shadow import ShadowCell, ShadowNotebook
-from .shell_channel import ShellChannel
+from .channels.shell import ShellChannel
+from .channels.zmq.iopub import FanoutStream, IopubSubscription
+from .execution.executor import KernelExecutor
+from .protocol.message import KernelMessage
+from .protocol.numbers import MessageNumbers
+from .record.shadow import ShadowCell, ShadowNotebook
+from .tuning.activity import KernelActivity
 
 # iopub messages that can change what a cell shows. Anything else is not decoded at all.
 _CELL_IOPUB = frozenset(

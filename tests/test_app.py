@@ -8,7 +8,7 @@ import pytest
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.connection import SidecarKernelConnection
+from jupyter_sidecar_ext.tap.local import SidecarKernelConnection
 
 
 class CustomConnection(ZMQChannelsWebsocketConnection):

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from jupyter_client.manager import KernelManager
 
-from jupyter_sidecar_ext.cli_common import ServerCommand
-from jupyter_sidecar_ext.cli_execute import ExecuteApp
+from jupyter_sidecar_ext.cli.common import ServerCommand
+from jupyter_sidecar_ext.cli.execute import ExecuteApp
 
 Capture = pytest.CaptureFixture[str]
 CLI_LINE = re.compile(r"^(error: |warning: )")

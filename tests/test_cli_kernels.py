@@ -15,10 +15,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from jupyter_sidecar_ext.cli_common import ServerCommand
-from jupyter_sidecar_ext.cli_kernels import KernelsApp
-from jupyter_sidecar_ext.cli_notebook import NotebookApp
-from jupyter_sidecar_ext.cli_variables import VariablesApp
+from jupyter_sidecar_ext.cli.common import ServerCommand
+from jupyter_sidecar_ext.cli.kernels import KernelsApp
+from jupyter_sidecar_ext.cli.notebook import NotebookApp
+from jupyter_sidecar_ext.cli.variables import VariablesApp
 
 Capture = pytest.CaptureFixture[str]
 CLI_LINE = re.compile(r"^(error: |warning: |wrote |following |kernel |no |\()")

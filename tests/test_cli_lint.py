@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from jupyter_sidecar_ext.cli import SidecarCLI, main
-from jupyter_sidecar_ext.cli_lint import LintApp
+from jupyter_sidecar_ext.cli.lint import LintApp
 
 UGLY_PY = "import sys,os\nx = {'a':1}\n"
 PRETTY_PY = 'import os\nimport sys\n\nx = {"a": 1}\n'

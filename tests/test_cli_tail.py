@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from test_cli_kernels import jupyter_sidecar
 
-from jupyter_sidecar_ext.cli_tail import TailApp
+from jupyter_sidecar_ext.cli.tail import TailApp
 
 Capture = pytest.CaptureFixture[str]
 CLI_LINE = re.compile(r"^(error: |warning: |following )")

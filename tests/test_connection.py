@@ -12,7 +12,8 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
-from jupyter_sidecar_ext.connection import DELIM, KernelMessage, execute_request_from_ws
+from jupyter_sidecar_ext.protocol.frames import execute_request_from_ws
+from jupyter_sidecar_ext.protocol.message import DELIM, KernelMessage
 
 session = Session(key=b"")
 
@@ -140,7 +141,7 @@ async def test_hostile_frames_are_dropped_and_the_kernel_stays_usable(
 
 @pytest.mark.parametrize("frame", HOSTILE_FRAMES)
 def test_hostile_frames_are_not_well_formed_v1(frame: str | bytes) -> None:
-    from jupyter_sidecar_ext.connection import is_well_formed
+    from jupyter_sidecar_ext.protocol.frames import is_well_formed
 
     assert not is_well_formed(frame, v1=True)
     if isinstance(frame, bytes):
@@ -158,7 +159,7 @@ async def test_kernel_websockets_have_tcp_nodelay(
         ZMQChannelsWebsocketConnection,
     )
 
-    from jupyter_sidecar_ext.connection import SidecarKernelConnection
+    from jupyter_sidecar_ext.tap.local import SidecarKernelConnection
 
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, protocol)

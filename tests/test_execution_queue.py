@@ -20,8 +20,8 @@ import pytest
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado.httpclient import HTTPClientError
 
-from jupyter_sidecar_ext.connection import SidecarKernelConnection
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, blocking_cell
+from jupyter_sidecar_ext.tap.local import SidecarKernelConnection
 
 PROTOCOLS = ["v1", "legacy"]
 SETTING = "kernel_websocket_connection_class"

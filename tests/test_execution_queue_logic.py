@@ -9,12 +9,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.execution_queue import (
-    ExecutionQueue,
-    QueueConflict,
-    QueueEntry,
-    Source,
-)
+from jupyter_sidecar_ext.execution.queue import ExecutionQueue, QueueConflict, QueueEntry, Source
 
 
 class Sender:

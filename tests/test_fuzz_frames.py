@@ -44,7 +44,7 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
-from jupyter_sidecar_ext.connection import (
+from jupyter_sidecar_ext.protocol.frames import (
     MAX_V1_PARTS,
     execute_request_from_ws,
     is_well_formed,

@@ -18,9 +18,9 @@ import tornado.websocket
 from jupyter_server.gateway import connections as server_relay
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.gateway import SidecarGatewayConnection
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry
+from jupyter_sidecar_ext.tap.gateway import SidecarGatewayConnection
 
 NOT_RECORDED = "recording outputs in gateway mode is not available yet"
 # What a ZMQ socket to a gateway kernel's (non-existent) local ports logs.

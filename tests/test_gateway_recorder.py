@@ -17,10 +17,14 @@ from typing import Any
 import pytest
 from traitlets.config import Config
 
-from jupyter_sidecar_ext import gateway_recorder
+from jupyter_sidecar_ext.channels.gateway import recorder as gateway_recorder
+from jupyter_sidecar_ext.channels.gateway.frames import (
+    backoff_delay,
+    message_from_legacy,
+    message_from_v1,
+)
+from jupyter_sidecar_ext.channels.gateway.recorder import GatewayRecorder
 from jupyter_sidecar_ext.events import CELL_CHANGED_SCHEMA
-from jupyter_sidecar_ext.gateway_frames import backoff_delay, message_from_legacy, message_from_v1
-from jupyter_sidecar_ext.gateway_recorder import GatewayRecorder
 from jupyter_sidecar_ext.pytest_gateway import RestartableKernelGateway
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry

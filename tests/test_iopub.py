@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from jupyter_sidecar_ext.iopub import FanoutStream
+from jupyter_sidecar_ext.channels.zmq.iopub import FanoutStream
 
 
 def _own_socket_inodes() -> set[str]:
@@ -109,7 +109,7 @@ async def test_same_websocket_keeps_working_across_a_restart(
 
 async def test_a_callback_that_stops_mid_batch_keeps_the_rest_in_order() -> None:
     """The server's nudge stops receiving from inside its callback; nothing may be lost."""
-    from jupyter_sidecar_ext.iopub import IopubSubscription
+    from jupyter_sidecar_ext.channels.zmq.iopub import IopubSubscription
 
     subscription = IopubSubscription(None, lambda msg: None)
     stream = subscription.stream()
@@ -131,7 +131,7 @@ async def test_a_callback_that_stops_mid_batch_keeps_the_rest_in_order() -> None
 
 
 async def test_streams_hold_messages_like_a_sub_socket_until_closed() -> None:
-    from jupyter_sidecar_ext.iopub import PENDING_LIMIT, IopubSubscription
+    from jupyter_sidecar_ext.channels.zmq.iopub import PENDING_LIMIT, IopubSubscription
 
     subscription = IopubSubscription(None, lambda msg: None)
     stream = subscription.stream()
@@ -151,7 +151,12 @@ async def test_streams_hold_messages_like_a_sub_socket_until_closed() -> None:
 def test_batches_shrink_when_handing_out_slows_and_grow_back() -> None:
     """A loop turn stays near PASS_BUDGET of wall time whatever each message costs, so
     REST requests and other kernels are served between batches of a busy kernel."""
-    from jupyter_sidecar_ext.iopub import MAX_BATCH, MIN_BATCH, PASS_BUDGET, batch_limit
+    from jupyter_sidecar_ext.channels.zmq.iopub import (
+        MAX_BATCH,
+        MIN_BATCH,
+        PASS_BUDGET,
+        batch_limit,
+    )
 
     assert batch_limit(256, 256 * 1e-6) == MAX_BATCH  # 1 us each: the cap
     assert batch_limit(256, 256 * 40e-6) == int(PASS_BUDGET / 40e-6)  # 40 us each

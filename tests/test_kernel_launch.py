@@ -16,8 +16,8 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from jupyter_sidecar_ext.kernel_launch import IPYKERNEL_MODULES, bootstrap, with_iopub_hwm
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
+from jupyter_sidecar_ext.tuning.kernel_launch import IPYKERNEL_MODULES, bootstrap, with_iopub_hwm
 
 LINES = 40_000
 LINE_CODE = (

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-from jupyter_sidecar_ext.lint_config import ConfigError, ConfigFinder, build_spec
-from jupyter_sidecar_ext.lint_format import TOOLS, FormatSpec, format_cell
+from jupyter_sidecar_ext.lint.config import ConfigError, ConfigFinder, build_spec
+from jupyter_sidecar_ext.lint.format import TOOLS, FormatSpec, format_cell
 
 UNSORTED = "from os import sep, path\nx = {'a':1}"
 

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from jupyter_sidecar_ext.lint import LintEngine, ResultCache, plan_chunks
-from jupyter_sidecar_ext.lint_format import FormatSpec, Outcome
+from jupyter_sidecar_ext.lint.format import FormatSpec, Outcome
+from jupyter_sidecar_ext.lint.service import LintEngine, ResultCache, plan_chunks
 
 SPEC = FormatSpec()
 
@@ -138,8 +137,8 @@ def test_workers_do_not_rerun_an_unguarded_launch_script(tmp_path: Path) -> None
     script = tmp_path / "launch.py"
     script.write_text(
         "import asyncio\n"
-        "from jupyter_sidecar_ext.lint import LintEngine\n"
-        "from jupyter_sidecar_ext.lint_format import FormatSpec\n"
+        "from jupyter_sidecar_ext.lint.service import LintEngine\n"
+        "from jupyter_sidecar_ext.lint.format import FormatSpec\n"
         f"with open({str(marker)!r}, 'a') as f:\n"
         "    f.write('run\\n')\n"
         "async def go():\n"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.memory_release import MemoryReleaser, find_malloc_trim
+from jupyter_sidecar_ext.tuning.memory_release import MemoryReleaser, find_malloc_trim
 
 LOG = logging.getLogger("test_memory_release")
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_sidecar_ext.message_numbers import ALLOWANCE, MessageNumbers
+from jupyter_sidecar_ext.protocol.numbers import ALLOWANCE, MessageNumbers
 
 PREFIX = "f00d-session_4242"
 

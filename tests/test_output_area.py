@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_sidecar_ext.output_area import OutputArea, RichOutput, StreamText, terminal_text
+from jupyter_sidecar_ext.record.output_area import OutputArea, RichOutput, StreamText, terminal_text
 
 
 def jupyterlab_text(new_text: str, text: str = "", index: int = 0) -> tuple[str, int]:

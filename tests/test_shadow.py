@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_sidecar_ext.shadow import ShadowCell, ShadowNotebook
+from jupyter_sidecar_ext.record.shadow import ShadowCell, ShadowNotebook
 
 Msg = tuple[str, dict[str, Any]]
 BUSY = {"execution_state": "busy"}

@@ -276,7 +276,7 @@ async def test_shutdown_keeps_the_record_readable(
 
 
 def _iopub(session: Any, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> Any:
-    from jupyter_sidecar_ext.connection import KernelMessage
+    from jupyter_sidecar_ext.protocol.message import KernelMessage
 
     msg = session.msg(msg_type, content=content, parent=parent)
     return KernelMessage.from_zmq(session.serialize(msg, ident=[b"kernel.1." + msg_type.encode()]))
@@ -288,7 +288,7 @@ async def test_a_lost_idle_is_detected_and_marked_as_a_gap() -> None:
 
     from jupyter_client.session import Session
 
-    from jupyter_sidecar_ext.shadow import ShadowNotebook
+    from jupyter_sidecar_ext.record.shadow import ShadowNotebook
     from jupyter_sidecar_ext.sidecar import KernelSidecar
 
     session = Session(key=b"")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.store import CellStore, KernelRecord, StoreLimits
+from jupyter_sidecar_ext.record.store import CellStore, KernelRecord, StoreLimits
 
 LIMITS = StoreLimits(max_kernels=100, max_bytes=10**9, retention_seconds=86400.0)
 

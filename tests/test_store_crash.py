@@ -18,7 +18,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 from ui.harness import LabServer
 
-from jupyter_sidecar_ext.connection import V1_SUBPROTOCOL
+from jupyter_sidecar_ext.protocol.frames import V1_SUBPROTOCOL
 
 CELL = (
     "import time\nfor i in range(2000):\n    print(f'line {i}', flush=True)\n    time.sleep(0.01)\n"

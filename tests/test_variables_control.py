@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from jupyter_client.session import Session
 
+from jupyter_sidecar_ext.channels.control import ControlChannel, decode_reply
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry
-from jupyter_sidecar_ext.variables_control import ControlChannel, decode_reply
 
 Fetch = Callable[..., Awaitable[Any]]
 

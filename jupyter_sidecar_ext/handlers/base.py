@@ -10,10 +10,10 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..lint import LintService
+from ..lint.service import LintService
 from ..registry import SidecarRegistry
 from ..sidecar import KernelSidecar
-from ..variables import VariablesService
+from ..variables.service import VariablesService
 
 
 def iso(epoch: float) -> str:

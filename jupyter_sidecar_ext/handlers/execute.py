@@ -29,8 +29,8 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..gateway_recorder import GatewayRecorder
-from ..http_execute import ExecutionTimeout, HttpExecution
+from ..channels.gateway.recorder import GatewayRecorder
+from ..execution.http import ExecutionTimeout, HttpExecution
 from ..sidecar import KernelSidecar
 from .base import Services, SidecarHandler
 

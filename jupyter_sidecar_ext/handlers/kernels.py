@@ -8,8 +8,8 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .. import __version__
-from ..shadow import ShadowCell
+from .._version import __version__
+from ..record.shadow import ShadowCell
 from ..sidecar import KernelSidecar
 from .base import SidecarHandler, iso
 

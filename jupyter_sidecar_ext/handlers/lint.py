@@ -13,7 +13,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..lint_config import ConfigError
+from ..lint.config import ConfigError
 from .base import SidecarHandler
 
 BODY_KEYS = frozenset({"cells", "path", "tools", "options"})

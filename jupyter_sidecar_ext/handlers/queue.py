@@ -14,7 +14,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..execution_queue import QueueConflict
+from ..execution.queue import QueueConflict
 from .base import SidecarHandler
 
 

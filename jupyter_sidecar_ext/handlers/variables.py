@@ -5,7 +5,7 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..variables import VariableError, VariablesService
+from ..variables.service import VariableError, VariablesService
 from .base import SidecarHandler
 
 UNRECORDED = "The sidecar does not follow this kernel (e.g. one run by a gateway)."

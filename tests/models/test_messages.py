@@ -16,7 +16,7 @@ from jupyter_client.jsonutil import json_default
 from jupyter_client.manager import KernelManager
 from pydantic import ValidationError
 
-from jupyter_sidecar_ext.models import (
+from jupyter_sidecar_ext.schemas import (
     MESSAGE_TYPES,
     UnknownMessage,
     message_adapter,
@@ -25,7 +25,7 @@ from jupyter_sidecar_ext.models import (
     parse_message,
     parse_message_lenient,
 )
-from jupyter_sidecar_ext.models import messages as m
+from jupyter_sidecar_ext.schemas import messages as m
 
 SESSION = "9f1c6c1e-5a0b-4a4e-9d57-1b0c8d1f2e3a"
 PARENT_HEADER = {

@@ -15,7 +15,7 @@ import pytest
 from nbformat import v4
 from pydantic import ValidationError
 
-from jupyter_sidecar_ext.models import (
+from jupyter_sidecar_ext.schemas import (
     CodeCell,
     DisplayDataOutput,
     ErrorOutput,
@@ -31,7 +31,7 @@ from jupyter_sidecar_ext.models import (
     output_from_iopub,
     parse_message,
 )
-from jupyter_sidecar_ext.models.notebook import output_adapter
+from jupyter_sidecar_ext.schemas.notebook import output_adapter
 
 PNG = (  # a 1x1 png
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"

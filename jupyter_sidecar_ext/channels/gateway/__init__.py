@@ -1,0 +1,2 @@
+"""Channels to kernels run by a Kernel or Enterprise Gateway (--gateway-url), over one recorder
+websocket per kernel. The only place (with tap/) that knows gateway classes."""

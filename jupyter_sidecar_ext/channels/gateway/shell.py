@@ -1,0 +1,56 @@
+"""The sidecar's own shell channel to a gateway kernel: its recorder's websocket (channel
+"shell") instead of a local ZMQ socket, which gateway kernels lack.
+
+Same contract as the ZMQ one (shell_channel.py): HTTP executions, and queued requests whose
+client has gone, are sent on it; the gateway gives the replies to what the recorder's
+websocket sent back to that websocket only, and the recorder hands the execute_replies to
+the reply callback. Messages go unsigned, as a browser's do (the gateway signs them).
+The recorder's websocket outlives kernel restarts and reconnects on its own, so `close` has
+nothing to do; sending while it is down raises ConnectionError.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from jupyter_client.session import Session
+
+from ...protocol.message import KernelMessage
+from ..shell import ReplyCallback
+
+if TYPE_CHECKING:
+    from .recorder import GatewayRecorder
+
+HEADER_KEYS = ("header", "parent_header", "metadata", "content")
+
+
+class RemoteShell:
+    """A ShellChannel over a GatewayRecorder's websocket."""
+
+    def __init__(self, recorder: GatewayRecorder, on_reply: ReplyCallback) -> None:
+        self._recorder = recorder
+        self._on_reply = on_reply
+
+    @property
+    def session(self) -> Session:
+        return self._recorder.session
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self._recorder.send("shell", msg)
+
+    def send_parts(self, parts: Sequence[bytes]) -> None:
+        """The parts are a client's request as it sent it; the recorder frames it anew for
+        its own websocket's protocol (binary buffers are not carried: execute_requests have
+        none)."""
+        msg = {key: json.loads(part) for key, part in zip(HEADER_KEYS, parts, strict=False)}
+        self._recorder.send("shell", msg)
+
+    def close(self) -> None:
+        """Nothing to close: the recorder's websocket is the kernel's, not the channel's."""
+
+    def on_reply(self, channel: str, msg: KernelMessage) -> None:
+        """The recorder's reply callback: execute_replies to what was sent here."""
+        if channel == "shell" and msg.msg_type == "execute_reply":
+            self._on_reply(msg)

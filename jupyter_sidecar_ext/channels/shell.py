@@ -1,0 +1,94 @@
+"""The sidecar's own shell channel to one kernel: the ShellChannel contract, and its ZMQ
+implementation for local kernels (a gateway kernel's goes over its recorder websocket:
+gateway_shell.py).
+
+HTTP executions are sent on it, and so are queued websocket requests whose connection has
+closed its shell stream (a plain kernel runs what it was sent, whoever is still listening).
+One DEALER stream per kernel, opened on first use and closed on restart (ports may change)
+and when the kernel goes away. Its messages are signed with a Session of its own holding the
+kernel's key, so they carry a session id that tells them apart from the server's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from jupyter_client.session import Session
+
+from ..protocol.message import KernelMessage
+
+ReplyCallback = Callable[[KernelMessage], None]
+
+
+class ShellChannel(Protocol):
+    """What the executor sends execute_requests on; execute_replies to what was sent on it
+    go to the reply callback it was made with."""
+
+    @property
+    def session(self) -> Session:
+        """Builds the messages given to `send`."""
+        ...
+
+    def send(self, msg: dict[str, Any]) -> None:
+        """Send a message built with `session.msg` (its header, and msg_id, are kept)."""
+
+    def send_parts(self, parts: Sequence[bytes]) -> None:
+        """Send an already serialized message [header, parent, metadata, content, *buffers]."""
+
+    def close(self) -> None:
+        """The kernel restarted or went away."""
+
+
+class SidecarShell:
+    """A lazily opened shell stream whose execute_replies go to `on_reply`."""
+
+    def __init__(self, kernel_manager: Any, on_reply: ReplyCallback, log: logging.Logger) -> None:
+        self._km = kernel_manager
+        self._on_reply = on_reply
+        self._log = log
+        self._stream: Any = None
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """Signs with the kernel's key (read when first needed: the kernel may be starting)."""
+        if self._session is None:
+            kernel_session = self._km.session
+            self._session = Session(
+                key=kernel_session.key,
+                signature_scheme=kernel_session.signature_scheme,
+                username="jupyter_sidecar_ext",
+            )
+        return self._session
+
+    def send(self, msg: dict[str, Any]) -> None:
+        """Send a message built with `session.msg` (its header, and msg_id, are kept)."""
+        self.session.send(self._open(), msg)
+
+    def send_parts(self, parts: Sequence[bytes]) -> None:
+        """Send an already serialized message [header, parent, metadata, content, *buffers],
+        re-signed, as the server does for v1 websocket frames."""
+        self.session.send_raw(self._open(), list(parts))
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None and not stream.closed():
+            stream.on_recv(None)
+            stream.close(linger=0)
+
+    def _open(self) -> Any:
+        if self._stream is None or self._stream.closed():
+            stream = self._km.connect_shell()
+            stream.on_recv(self._received)
+            self._stream = stream
+        return self._stream
+
+    def _received(self, frames: list[bytes]) -> None:
+        msg = KernelMessage.from_zmq(frames)
+        try:
+            if msg is not None and msg.msg_type == "execute_reply":
+                self._on_reply(msg)
+        except Exception:
+            self._log.exception("jupyter_sidecar_ext: failed to handle a shell reply")

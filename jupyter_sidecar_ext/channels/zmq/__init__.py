@@ -1,0 +1,1 @@
+"""Channels to local kernels, over the kernel manager's ZMQ sockets."""

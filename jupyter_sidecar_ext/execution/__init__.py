@@ -1,0 +1,1 @@
+"""Executions the sidecar runs or holds: the server-side queue, the executor, HTTP execution."""

@@ -1,0 +1,260 @@
+"""One execution asked for over HTTP (`POST /api/sidecar/kernels/{id}/execute`).
+
+The execute_request is sent on the sidecar's own shell channel and goes through the kernel's
+execution queue like a websocket client's (so it runs in order with notebook cells and is
+listed with source "http"). Its iopub messages come from the kernel's one recorder
+subscription, matched by parent msg_id (no SUB socket of its own); its outputs are the shadow
+model's cell for the run (recorded under `cell_id`, else its msg_id), so they follow exactly
+the rules the shadow model follows.
+
+Decisions, and why:
+- `allow_stdin` is false (nobody could answer an input request): ipykernel then raises
+  StdinNotImplementedError in the code. The answer is HTTP 200 (the request was fine, the code
+  failed) with status "error" and a `message` saying input is not supported.
+- `stop_on_error` is false: an HTTP client's error must not abort notebook cells queued
+  behind it (a notebook's own error still aborts a queued HTTP execution, as a kernel would).
+- On timeout the answer is 504. A request still waiting in the queue is taken out; one the
+  kernel is running is interrupted, so the kernel is usable for the next request (the
+  interrupted run is recorded with its KeyboardInterrupt); one sent but not started yet is
+  left to run (the kernel cannot take it back without the queue).
+- A run that is aborted (dequeued, or after a queued cell's error) or cut by a restart
+  answers 200 with status "aborted" and a `message`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..protocol.message import KernelMessage
+from ..record.shadow import ShadowCell
+from .executor import KernelExecutor
+from .queue import FINISH_GRACE, QueueEntry, Source
+
+LineCallback = Callable[[dict[str, Any]], None]
+Interrupt = Callable[[], Awaitable[Any]]
+
+INPUT_NOT_SUPPORTED = (
+    "The code asked for input (input() or getpass()): executions over HTTP cannot answer "
+    "input requests. Put the values in the code instead."
+)
+ABORTED = "The execution was aborted before it ran (taken out of the queue, or an earlier "
+ABORTED += "cell failed)."
+RESTARTED = "The kernel restarted or shut down before the execution finished."
+
+
+class ExecutionTimeout(Exception):
+    """The execution did not finish in time; `message` says what became of it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def message_line(channel: str, msg: KernelMessage) -> dict[str, Any]:
+    """A kernel message as one NDJSON line (binary buffers are not carried)."""
+    header = msg.header
+    return {
+        "channel": channel,
+        "msg_type": msg.msg_type,
+        "msg_id": header.get("msg_id"),
+        "header": header,
+        "parent_header": msg.parent_header,
+        "metadata": msg.metadata,
+        "content": msg.content,
+    }
+
+
+class HttpExecution:
+    """Sends one execute_request and gathers what answers it (see the module doc)."""
+
+    source: Source = "http"
+
+    def __init__(
+        self,
+        executor: KernelExecutor,
+        code: str,
+        cell_id: str | None = None,
+        on_line: LineCallback | None = None,
+        grace: float = FINISH_GRACE,
+    ) -> None:
+        self._executor = executor
+        self._code = code
+        self._cell_id = cell_id
+        self._on_line = on_line
+        self._grace = grace
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
+        metadata = {"cellId": cell_id} if cell_id else {}
+        self.request = executor.shell.session.msg("execute_request", content, metadata=metadata)
+        self.msg_id: str = self.request["header"]["msg_id"]
+        self.started = False  # the kernel began running it (busy or execute_input seen)
+        self._cell: ShadowCell | None = None
+        self._reply: dict[str, Any] | None = None
+        self._reply_line: dict[str, Any] | None = None
+        self._idle = False
+        self._activity = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._outcome: asyncio.Future[tuple[str, str | None]] | None = None
+
+    async def run(self, timeout: float | None, interrupt: Interrupt) -> dict[str, Any]:
+        """Execute and answer `{status, execution_count, outputs, msg_id[, message]}`;
+        ExecutionTimeout after `timeout` seconds (None: no limit)."""
+        self._outcome = asyncio.get_running_loop().create_future()
+        self._cell = self._executor.record_request(self.msg_id, self._code, self._cell_id)
+        self._executor.watch(self.msg_id, self)
+        try:
+            queue = self._executor.queue
+            if queue.enabled:
+                queue.submit(self._entry())  # a failed send is answered as aborted
+            else:
+                try:
+                    self.forward()
+                except Exception as error:
+                    raise RuntimeError(f"Could not send to the kernel: {error}") from error
+            try:
+                status, message = await asyncio.wait_for(asyncio.shield(self._outcome), timeout)
+            except asyncio.TimeoutError:
+                raise ExecutionTimeout(await self._give_up(timeout, interrupt)) from None
+        finally:
+            self._executor.unwatch(self.msg_id)
+            self._cancel_timer()
+        return self._result(status, message)
+
+    def _entry(self) -> QueueEntry:
+        return QueueEntry(
+            msg_id=self.msg_id,
+            code=self._code,
+            cell_id=self._cell_id,
+            session=self.request["header"]["session"],
+            header=self.request["header"],
+            sender=self,
+            stop_on_error=False,
+        )
+
+    def _result(self, status: str, message: str | None) -> dict[str, Any]:
+        reply = self._reply or {}
+        count = reply.get("execution_count")
+        result: dict[str, Any] = {
+            "status": status,
+            "execution_count": count if isinstance(count, int) else None,
+            "outputs": [] if self._cell is None else self._cell.outputs,
+            "msg_id": self.msg_id,
+        }
+        if reply.get("ename") == "StdinNotImplementedError":
+            message = INPUT_NOT_SUPPORTED
+        if message is not None:
+            result["message"] = message
+        if self._on_line is not None:
+            if self._reply_line is not None:
+                self._on_line(self._reply_line)
+            self._on_line(result)
+        return result
+
+    async def _give_up(self, timeout: float | None, interrupt: Interrupt) -> str:
+        what = f"The execution did not finish within {timeout} s"
+        if self._executor.queue.discard(self.msg_id):
+            return f"{what}: it was still queued, and was taken out of the queue."
+        if self.started and self._reply is None:
+            try:
+                await interrupt()
+            except Exception as error:  # the 504 still says what happened
+                return f"{what}, and interrupting the kernel failed: {error}"
+            return f"{what}: the kernel was interrupted."
+        return f"{what}; it was sent to the kernel, which will still run it."
+
+    @property
+    def finished(self) -> bool:
+        return self._outcome is not None and self._outcome.done()
+
+    # -- QueueSender ---------------------------------------------------------------------------
+
+    def forward(self) -> None:
+        self._executor.shell.send(self.request)
+
+    def reply_observable(self) -> bool:
+        return True
+
+    def aborted(self, entry: QueueEntry, running: QueueEntry | None) -> None:
+        reply = self._executor.shell.session.msg(
+            "execute_reply", {"status": "aborted"}, parent=self.request
+        )
+        self._reply_line = {"channel": "shell", "msg_id": reply["header"]["msg_id"], **reply}
+        self._end("aborted", ABORTED)
+
+    def dropped(self, entry: QueueEntry) -> None:
+        self._end("aborted", RESTARTED)
+
+    # -- MessageWatcher -------------------------------------------------------------------------
+
+    def on_message(self, channel: str, msg: KernelMessage) -> None:
+        line = message_line(channel, msg) if self._on_line is not None else None
+        if channel == "shell":
+            if msg.msg_type == "execute_reply" and self._reply is None:
+                self._reply, self._reply_line = msg.content, line
+                if self._idle:
+                    self._settle()
+                else:
+                    self._arm()
+            return
+        self._activity += 1
+        if self._on_line is not None and line is not None and not self.finished:
+            self._on_line(line)
+        msg_type = msg.msg_type
+        if msg_type in ("status", "execute_input"):
+            self.started = True
+            if msg_type == "status" and msg.content.get("execution_state") == "idle":
+                self._idle = True
+                if self._reply is not None:
+                    self._settle()
+
+    def on_restart(self) -> None:
+        self._end("aborted", RESTARTED)
+
+    def on_lost(self) -> None:
+        """It ended unseen (its idle was lost): settle with its reply, or, if that does not
+        follow either, with what the shadow model recorded."""
+        self.started = self._idle = True
+        if self._reply is not None:
+            self._settle()
+        else:
+            self._arm()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        status = (self._reply or {}).get("status")
+        if self._reply is None and self._cell is not None:  # its reply was lost
+            status = self._cell.status
+        self._end(status if status in ("ok", "error", "aborted") else "error", None)
+
+    def _end(self, status: str, message: str | None) -> None:
+        self._cancel_timer()
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result((status, message))
+
+    def _arm(self) -> None:
+        """The reply came first: wait for the idle, but not forever if it was lost."""
+        self._cancel_timer()
+        seen = self._activity
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._grace, self._grace_expired, seen)
+
+    def _grace_expired(self, seen: int) -> None:
+        self._timer = None
+        if self._activity != seen:
+            self._arm()  # outputs still arriving
+        else:
+            self._settle()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

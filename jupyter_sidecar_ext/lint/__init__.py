@@ -1,0 +1,1 @@
+"""The lint service: isort + black for notebook cells and Python files, IPython magics masked."""

@@ -1,0 +1,78 @@
+"""KernelMessage: a kernel message decoded lazily, on demand, from its ZMQ parts.
+
+The kernel->client path forwards frames untouched; readers decode only the small JSON
+parts they need, when they need them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+DELIM = b"<IDS|MSG>"
+
+
+def _loads(part: bytes | memoryview | str) -> Any:
+    return json.loads(bytes(part) if isinstance(part, memoryview) else part)
+
+
+class KernelMessage:
+    """A kernel message decoded on demand from its ZMQ parts (after the delimiter)."""
+
+    __slots__ = ("_content", "_header", "_parent", "_parts")
+
+    def __init__(self, parts: Sequence[bytes]) -> None:
+        # parts: [signature, header, parent_header, metadata, content, *buffers]
+        self._parts = parts
+        self._header: dict[str, Any] | None = None
+        self._parent: dict[str, Any] | None = None
+        self._content: dict[str, Any] | None = None
+
+    @classmethod
+    def from_zmq(cls, msg_list: Sequence[bytes]) -> KernelMessage | None:
+        """Split identities off a raw ZMQ message; None when it is not a Jupyter message."""
+        try:
+            idx = msg_list.index(DELIM)
+        except ValueError:
+            return None
+        parts = msg_list[idx + 1 :]
+        return cls(parts) if len(parts) >= 5 else None
+
+    @property
+    def header(self) -> dict[str, Any]:
+        if self._header is None:
+            self._header = _loads(self._parts[1])
+        return self._header
+
+    @property
+    def parent_header(self) -> dict[str, Any]:
+        if self._parent is None:
+            self._parent = _loads(self._parts[2]) or {}
+        return self._parent
+
+    @property
+    def content(self) -> dict[str, Any]:
+        if self._content is None:
+            self._content = _loads(self._parts[4])
+        return self._content
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Decoded on each call (rarely needed: HTTP execution streams)."""
+        value = _loads(self._parts[3])
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def msg_type(self) -> str:
+        return str(self.header.get("msg_type", ""))
+
+    @property
+    def parent_msg_id(self) -> str | None:
+        value = self.parent_header.get("msg_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def parent_msg_type(self) -> str | None:
+        value = self.parent_header.get("msg_type")
+        return value if isinstance(value, str) else None

@@ -1,0 +1,173 @@
+"""Kernel websockets in gateway mode (`--gateway-url`): the server's websocket-to-websocket
+relay, with TCP_NODELAY on both hops, tapped for the sidecar.
+
+The relay reads a frame from one websocket and writes it to the other. Stock tornado
+leaves Nagle's algorithm on, so on either hop a small frame written while an earlier one
+is still unacknowledged waits for the peer's delayed ACK (about 40 ms on Linux): a
+tiny-cell round trip then pays that stall up to twice.
+
+Outputs are recorded by the kernel's own recorder (gateway_recorder.py), which sees iopub
+only. The relay gives it what only the client's connection sees: client->gateway
+execute_requests (msg_id, code, JupyterLab's cellId), registered before they are forwarded,
+and gateway->client execute_replies (only the sending client gets shell replies), peeked at
+after they are forwarded. Execute_requests wait in the kernel's execution queue, as on a
+local kernel (connection.py), and are relayed one at a time: a queued one can be taken out
+without interrupting the kernel. The relay speaks the legacy JSON protocol; frames are never
+re-encoded, and kernel->client frames never delayed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_client.jsonutil import json_default
+from jupyter_server.gateway.connections import GatewayWebSocketConnection
+from tornado.concurrent import Future
+from tornado.websocket import WebSocketClosedError
+from traitlets import Bool
+
+from ..channels.gateway.frames import DecodedMessage
+from ..protocol.frames import execute_request_from_ws, parse_request
+from .base import SIDECAR_SETTING
+
+# An execute_reply's msg_type sits in its header, near the start of the legacy JSON frame:
+# only that much of each gateway->client frame is searched before anything is decoded.
+REPLY_SCAN = 2048
+
+
+class SidecarGatewayConnection(GatewayWebSocketConnection):
+    """The server's gateway relay, with TCP_NODELAY on the browser-facing websocket and on
+    the server's client websocket to the gateway."""
+
+    tcp_nodelay = Bool(
+        True,
+        config=True,
+        help="Set TCP_NODELAY on kernel websockets relayed to a gateway, on both hops "
+        "(browser to server, server to gateway): without it, Nagle's algorithm and delayed "
+        "ACKs add tens of milliseconds to every small message round trip.",
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._last_request: str | None = None  # msg_id of the last execute_request registered
+        # execute_requests released by the queue before the gateway hop was open: the server
+        # hands them back to `handle_incoming_message`, which must relay them this time
+        self._released: set[str] = set()
+
+    async def connect(self) -> None:
+        """Open the gateway hop as the server does; set nodelay once each side is open.
+
+        The browser-facing websocket is open by now (the handler calls this from `open`).
+        The gateway hop opens later: the server's `connect` only starts it, so nodelay is
+        set from a callback on its future, registered after the server's own (which
+        stores the connection), and run before any message is relayed on it. Reconnects
+        after a lost gateway connection call this again, so they get nodelay too.
+        """
+        if self.tcp_nodelay and self.websocket_handler.ws_connection is not None:
+            self.websocket_handler.set_nodelay(True)
+        await super().connect()
+        if self.tcp_nodelay and self.ws_future is not None:
+            self.ws_future.add_done_callback(self._gateway_nodelay)
+
+    def _gateway_nodelay(self, future: Future[Any]) -> None:
+        """Tornado's HTTP client turns Nagle back on once it has sent the upgrade request,
+        so the connected client websocket needs nodelay set explicitly."""
+        if future.cancelled() or future.exception() is not None:
+            return  # the server logs the failed connection
+        protocol = getattr(future.result(), "protocol", None)
+        if protocol is not None and protocol.stream is not None:
+            protocol.set_nodelay(True)
+
+    @property
+    def _sidecar(self) -> Any:
+        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
+        return None if registry is None else registry.get(self.kernel_id)
+
+    async def prepare(self) -> None:
+        """The kernel's recorder must be receiving before this client can send anything
+        (the server calls this before accepting the websocket)."""
+        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
+        if registry is not None:
+            await registry.ensure(self.kernel_id)
+
+    def handle_incoming_message(self, message: str) -> None:
+        """client->gateway: register execute_requests and hand them to the kernel's execution
+        queue, which relays them in turn (`send_to_kernel`); relay the rest as the server
+        does. The server calls this again for a message that arrived before the gateway hop
+        was open: it is registered and queued once."""
+        request = execute_request_from_ws(message, False)
+        if request is not None:
+            msg_id = request[0]
+            if msg_id in self._released:  # the queue's turn came while the hop was opening
+                self._released.discard(msg_id)
+                self.send_to_kernel(message)  # the hop is open, or failed, by now
+                return
+            if msg_id != self._last_request:
+                self._last_request = msg_id
+                sidecar = self._sidecar
+                if sidecar is not None:
+                    sidecar.on_execute_request(*request)
+                    if sidecar.executor.hold(self, message, False):
+                        return  # the execution queue sends it in turn (execution_queue.py)
+        else:
+            sidecar = self._sidecar
+            if sidecar is not None and sidecar.executor.follow(self, message, False):
+                return  # another shell request, kept in order behind waiting executions
+        super().handle_incoming_message(message)
+
+    def send_to_kernel(self, message: str) -> None:
+        """Relay a client frame the execution queue released, as the server relays it. When
+        the gateway hop has failed or closed, the server would drop it, and the queue would
+        wait for its answer forever: it goes on the sidecar's own websocket to the gateway
+        instead (the kernel runs it; the reply reaches the sidecar, not this client)."""
+        if not self._hop_usable():
+            sidecar = self._sidecar
+            parsed = parse_request(message, False)
+            if sidecar is not None and parsed is not None:
+                sidecar.executor.shell.send_parts(parsed[1])
+                return
+        if self.ws is None:  # the server hands it back to `handle_incoming_message` once open
+            request = execute_request_from_ws(message, False)
+            if request is not None:
+                self._released.add(request[0])
+        super().handle_incoming_message(message)
+
+    def _hop_usable(self) -> bool:
+        """Whether the gateway hop is open or still opening."""
+        ws, future = self.ws, self.ws_future
+        if self.disconnected:
+            return False
+        if ws is not None:
+            return ws.protocol is not None and not ws.protocol.is_closing()
+        if future is None or not future.done():
+            return True
+        return not future.cancelled() and future.exception() is None
+
+    def send_to_client(self, msg: dict[str, Any], channel: str) -> None:
+        """Write a message the server made (an aborted reply for a dequeued request) to this
+        client, framed as the relay's frames are (legacy JSON)."""
+        try:
+            self.websocket_handler.write_message(
+                json.dumps({**msg, "channel": channel}, default=json_default)
+            )
+        except WebSocketClosedError:
+            self.log.debug("jupyter_sidecar_ext: client gone before a server message")
+
+    def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
+        """gateway->client: relay first, untouched; then record execute_replies."""
+        super().handle_outgoing_message(incoming_msg, *args)
+        if not isinstance(incoming_msg, str) or "execute_reply" not in incoming_msg[:REPLY_SCAN]:
+            return
+        sidecar = self._sidecar
+        if sidecar is None:
+            return
+        try:
+            msg = json.loads(incoming_msg)
+        except ValueError:
+            return
+        if not isinstance(msg, dict) or msg.get("channel") != "shell":
+            return
+        reply = DecodedMessage(msg)
+        if reply.msg_type == "execute_reply":
+            sidecar.on_shell_reply(reply)
