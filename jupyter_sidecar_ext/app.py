@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jupyter_server.extension.application import ExtensionApp
-from jupyter_server.gateway.connections import GatewayWebSocketConnection
 from jupyter_server.services.contents.fileio import FileManagerMixin
-from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
-from traitlets import Bool, Float, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, Type, Unicode
 
+from .channels.base import KernelChannels
 from .events import SCHEMA_FILES
 from .handlers import Services, make_handlers
 from .lint.service import LintEngine, LintService
 from .record.store import CellStore, StoreLimits
 from .registry import RecorderLimits, SidecarRegistry
-from .tap.base import SIDECAR_SETTING
-from .tap.gateway import SidecarGatewayConnection
-from .tap.local import SidecarKernelConnection
+from .tap import SIDECAR_SETTING, tapped
 from .tuning.activity import ActivityTracker
 from .tuning.kernel_launch import KernelLaunch
 from .tuning.memory_release import MemoryReleaser
@@ -33,6 +30,20 @@ class SidecarApp(ExtensionApp):
 
     name = "jupyter_sidecar_ext"
     load_other_extensions = True
+
+    local_channels_class = Type(
+        default_value="jupyter_sidecar_ext.channels.zmq.ZmqChannels",
+        klass=KernelChannels,
+        config=True,
+        help="How sidecars talk to kernels this server runs itself (ZMQ sockets).",
+    )
+    remote_channels_class = Type(
+        default_value="jupyter_sidecar_ext.channels.gateway.GatewayChannels",
+        klass=KernelChannels,
+        config=True,
+        help="How sidecars talk to kernels run by a gateway (--gateway-url): one websocket "
+        "per kernel to the gateway.",
+    )
 
     max_output_bytes = Int(
         4_000_000,
@@ -298,6 +309,7 @@ class SidecarApp(ExtensionApp):
                 execution_queue=self.execution_queue,
             ),
             log=self.log,
+            channels=self._channels_class(),
             resolve_path=self._session_path,
             store=self._make_store(serverapp.data_dir),
             on_retired=self.memory_release.request,
@@ -318,6 +330,16 @@ class SidecarApp(ExtensionApp):
         self.lint = self._make_lint()
         self.registry.listen()
 
+    def _channels_class(self) -> type[KernelChannels]:
+        """Every kernel of a server in gateway mode is remote; every other one is local."""
+        assert self.serverapp is not None
+        gateway = getattr(self.serverapp, "gateway_config", None)
+        remote = bool(getattr(gateway, "gateway_enabled", False))
+        return cast(
+            "type[KernelChannels]",
+            self.remote_channels_class if remote else self.local_channels_class,
+        )
+
     def _use_connection_class(self, configured: type) -> None:
         """Serve kernel websockets through SidecarKernelConnection.
 
@@ -326,13 +348,10 @@ class SidecarApp(ExtensionApp):
         web app's settings (read per websocket) instead, unless the user configured a class
         of their own, which is kept. In gateway mode the server's default is its gateway
         relay, replaced by SidecarGatewayConnection (the same relay, with TCP_NODELAY)."""
-        if issubclass(configured, (SidecarKernelConnection, SidecarGatewayConnection)):
-            return
-        if configured is ZMQChannelsWebsocketConnection:
-            self.settings["kernel_websocket_connection_class"] = SidecarKernelConnection
-            return
-        if configured is GatewayWebSocketConnection:
-            self.settings["kernel_websocket_connection_class"] = SidecarGatewayConnection
+        serving = tapped(configured)
+        if serving is not None:
+            if serving is not configured:
+                self.settings["kernel_websocket_connection_class"] = serving
             return
         self.log.warning(
             "jupyter_sidecar_ext: keeping the configured kernel websocket connection class "

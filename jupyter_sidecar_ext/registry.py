@@ -14,9 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_server.gateway.managers import GatewayKernelManager
-
-from .channels.gateway.recorder import recorder_factory
+from .channels.base import ChannelsFactory
 from .events import CELL_CHANGED_SCHEMA
 from .record.shadow import ShadowCell, ShadowNotebook
 from .record.store import CellStore, KernelRecord
@@ -36,7 +34,7 @@ class RecorderLimits:
     max_retired_kernels: int
     start_timeout: float
     flush_interval: float
-    execution_queue: bool = True  # hold execute_requests server-side (execution_queue.py)
+    execution_queue: bool = True  # hold execute_requests server-side (execution/queue.py)
 
 
 class SidecarRegistry:
@@ -48,6 +46,7 @@ class SidecarRegistry:
         event_logger: Any,
         limits: RecorderLimits,
         log: logging.Logger,
+        channels: ChannelsFactory,
         resolve_path: PathResolver | None = None,
         store: CellStore | None = None,
         on_retired: Callable[[], None] | None = None,
@@ -56,6 +55,7 @@ class SidecarRegistry:
         self._event_logger = event_logger
         self._limits = limits
         self._log = log
+        self._channels = channels  # local ZMQ or a gateway's websockets: the app's choice
         self._resolve_path = resolve_path
         self._store = store
         self._on_retired = on_retired  # a kernel is gone: its memory was freed (memory_release)
@@ -103,11 +103,11 @@ class SidecarRegistry:
             self._event_logger.remove_listener(
                 schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action
             )
-        remotes = [sidecar.remote for sidecar in self._live.values() if sidecar.remote]
+        stopping = list(self._live.values())
         for kernel_id in list(self._live):
             self.retire(kernel_id)
-        for remote in remotes:  # gateway recorders: their connection tasks end too
-            await remote.wait_closed()
+        for sidecar in stopping:  # their channels' background work ends too
+            await sidecar.channels.wait_closed()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._store is not None:
@@ -146,16 +146,12 @@ class SidecarRegistry:
     def adopt(self, kernel_id: str) -> KernelSidecar | None:
         """The kernel's sidecar, created if needed and starting in the background (readers
         must never wait for a kernel); None for an unknown kernel, and for a gateway kernel
-        the gateway said is gone (the server may list it until its next refresh). A kernel
-        run by a gateway is recorded through its own websocket (gateway_recorder.py)."""
+        the gateway said is gone (the server may list it until its next refresh)."""
         sidecar = self._live.get(kernel_id)
         if sidecar is None:
             if kernel_id not in self._kernel_manager or kernel_id in self._gone:
                 return None
             km = self._kernel_manager.get_kernel(kernel_id)
-            remote = None
-            if isinstance(km, GatewayKernelManager):
-                remote = recorder_factory(self._log, lambda: self._kernel_gone(kernel_id))
             notebook = ShadowNotebook(
                 max_output_bytes=self._limits.max_output_bytes, max_cells=self._limits.max_cells
             )
@@ -169,10 +165,11 @@ class SidecarRegistry:
                 notebook,
                 self._cells_changed,
                 self._log,
+                self._channels,
                 flush_interval=self._limits.flush_interval,
                 on_executed=self._executed if self._execution_listeners else None,
                 execution_queue=self._limits.execution_queue,
-                remote=remote,
+                on_gone=lambda: self._kernel_gone(kernel_id),
             )
             self._live[kernel_id] = sidecar
             self._kernel_manager.add_restart_callback(
@@ -195,12 +192,9 @@ class SidecarRegistry:
             self._on_retired()
 
     def _kernel_gone(self, kernel_id: str) -> None:
-        """The gateway no longer knows this kernel (shut down or culled behind our back):
-        what was still running will not finish."""
+        """The kernel's channels say it no longer exists (a gateway kernel shut down or culled
+        behind our back): never adopted again under this id, unless started anew here."""
         self._gone[kernel_id] = None
-        sidecar = self._live.get(kernel_id)
-        if sidecar is not None:
-            self._cells_changed(sidecar, sidecar.notebook.mark_restart())
         while len(self._gone) > 4 * self._limits.max_retired_kernels + 64:
             self._gone.popitem(last=False)
         self.retire(kernel_id)

@@ -10,15 +10,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from .channels.shell import ShellChannel
-from .channels.zmq.iopub import FanoutStream, IopubSubscription
+from .channels.base import ChannelEvents, ChannelsFactory
 from .execution.executor import KernelExecutor
 from .protocol.message import KernelMessage
 from .protocol.numbers import MessageNumbers
 from .record.shadow import ShadowCell, ShadowNotebook
-from .tuning.activity import KernelActivity
 
 # iopub messages that can change what a cell shows. Anything else is not decoded at all.
 _CELL_IOPUB = frozenset(
@@ -30,31 +28,15 @@ _DISPLAY_IOPUB = frozenset({"update_display_data", "display_data"})
 ChangeListener = Callable[["KernelSidecar", list[ShadowCell]], None]
 # Called when a non-silent execution finished (its idle), with its execution count.
 ExecutedListener = Callable[["KernelSidecar", int | None], None]
+# Told of every iopub message (the server's activity markers: tuning/activity.py).
+IopubWatcher = Callable[[KernelMessage], None]
 
 
-class RemoteSource(Protocol):
-    """Where a kernel's iopub comes from when there is no local ZMQ socket (a gateway kernel:
-    gateway_recorder.py). It calls the sidecar's iopub handler it was made with."""
+class KernelSidecar(ChannelEvents):
+    """Records one kernel's executions into its ShadowNotebook and batches change events.
 
-    async def start(self, timeout: float) -> None: ...
-
-    def close(self) -> None: ...
-
-    async def wait_closed(self) -> None:
-        """Wait for its background work to end (after `close`)."""
-        ...
-
-    def shell_channel(self, on_reply: Callable[[KernelMessage], None]) -> ShellChannel:
-        """The sidecar's own shell channel over this source's connection."""
-        ...
-
-
-# Makes a sidecar's remote source from the sidecar and its iopub handler.
-RemoteFactory = Callable[["KernelSidecar", Callable[[KernelMessage], None]], RemoteSource]
-
-
-class KernelSidecar:
-    """Records one kernel's executions into its ShadowNotebook and batches change events."""
+    It talks to the kernel through the KernelChannels its factory makes (local ZMQ or a
+    gateway's websocket: channels/), and hears from them as their ChannelEvents."""
 
     def __init__(
         self,
@@ -63,10 +45,11 @@ class KernelSidecar:
         notebook: ShadowNotebook,
         on_change: ChangeListener,
         log: logging.Logger,
+        channels: ChannelsFactory,
         flush_interval: float = 0.05,
         on_executed: ExecutedListener | None = None,
         execution_queue: bool = True,
-        remote: RemoteFactory | None = None,
+        on_gone: Callable[[], None] | None = None,
     ) -> None:
         self.kernel_id = kernel_id
         self.kernel_name: str = getattr(kernel_manager, "kernel_name", "") or ""
@@ -74,36 +57,26 @@ class KernelSidecar:
         self.path: str | None = None
         self.alive = True
         self.updated = time.time()  # last change to any of its cells
-        self._km = kernel_manager
         self._on_change = on_change
         self._log = log
         self._flush_interval = flush_interval
-        self._iopub = IopubSubscription(kernel_manager, self._on_iopub)
-        self._receiving = asyncio.Event()
         self._dirty: dict[str, ShadowCell] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._started: asyncio.Task[None] | None = None
         self._busy: dict[str, None] = {}  # requests that went busy and not yet idle, in order
-        self._nudges: set[str] = set()  # msg_ids of our kernel_info nudges
-        self._renudge: asyncio.Future[None] | None = None
-        self._timeout = 60.0
         self._on_executed = on_executed
+        self._on_gone = on_gone
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
-        self._activity: KernelActivity | None = None
+        self._watch_iopub: IopubWatcher | None = None
         self._numbers = MessageNumbers()  # iopub messages lost inside the kernel
-        # A gateway kernel's recorder replaces the local subscription and control nudges.
-        self.remote: RemoteSource | None = None if remote is None else remote(self, self._on_iopub)
-        # held execute_requests, own shell channel, HTTP executions (executor.py); a gateway
-        # kernel's own shell channel is its recorder's websocket
-        shell = None if self.remote is None else self.remote.shell_channel(self.on_shell_reply)
+        self.channels = channels(kernel_id, kernel_manager, self, log)
+        # held execute_requests, own shell channel, HTTP executions (execution/executor.py)
         self.executor = KernelExecutor(
             kernel_manager,
             notebook,
             self._changed,
-            self.on_shell_reply,
             log,
             execution_queue,
-            shell=shell,
+            shell=self.channels.shell(),
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -111,97 +84,45 @@ class KernelSidecar:
     @property
     def receiving(self) -> bool:
         """Whether the iopub subscription is known to receive from the current kernel."""
-        return self._receiving.is_set()
+        return self.channels.receiving
 
     async def until_receiving(self) -> None:
-        await self._receiving.wait()
+        await self.channels.until_receiving()
 
     def start(self, timeout: float) -> asyncio.Task[None]:
         """Start receiving; the returned task resolves once iopub messages arrive."""
-        self._timeout = timeout
-        if self._started is None:
-            self._started = asyncio.ensure_future(self._start(timeout))
-        return self._started
+        return self.channels.start(timeout)
 
-    async def _start(self, timeout: float) -> None:
-        if self.remote is not None:  # it nudges on its own connection
-            await self.remote.start(timeout)
-            self._receiving.set()
-            return
-        ready = getattr(self._km, "ready", None)
-        if ready is not None:
-            await (ready if isinstance(ready, asyncio.Future) else asyncio.wrap_future(ready))
-        self._iopub.open()
-        await self._wait_until_receiving(timeout)
+    def watch_iopub(self, watcher: IopubWatcher | None) -> None:
+        """Tell `watcher` of every iopub message (the server's activity markers; None: stop)."""
+        self._watch_iopub = watcher
 
-    async def _wait_until_receiving(self, timeout: float) -> None:
-        """Nudge the kernel over control until our subscription sees the iopub answer.
-
-        ZMQ subscriptions take a moment to (re)connect and propagate; without this, a fast
-        first execution, or the first one after a restart, could be missed. Control
-        requests are answered even while the shell is busy. Only a status answering one of
-        our own nudges counts, so late messages from a previous kernel process do not.
-        """
-        control = self._km.connect_control()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            while not self._receiving.is_set() and loop.time() < deadline and self.alive:
-                sent = self._km.session.send(control, "kernel_info_request")
-                self._nudges.add(sent["header"]["msg_id"])
-                try:
-                    await asyncio.wait_for(self._receiving.wait(), 0.25)
-                except asyncio.TimeoutError:
-                    continue
-        finally:
-            control.close(linger=0)
-            self._nudges.clear()
-        if not self._receiving.is_set() and self.alive:
-            self._log.warning(
-                "jupyter_sidecar_ext: no iopub traffic from kernel %s", self.kernel_id
-            )
-            self._receiving.set()  # nothing to wait for: never hold clients forever
-
-    def watch_activity(self, activity: KernelActivity | None) -> None:
-        """Keep the server's activity markers from this sidecar's iopub (None: stop)."""
-        self._activity = activity
-
-    def iopub_stream(self) -> FanoutStream:
-        """An iopub stream for a websocket connection, fed by this sidecar's subscription."""
-        return self._iopub.stream()
+    def iopub_stream(self) -> Any | None:
+        """An iopub stream for a websocket connection, fed by this sidecar's subscription
+        (None: the connection keeps its own, as gateway relays do)."""
+        return self.channels.iopub_stream()
 
     def on_restarted(self) -> None:
-        """The kernel restarted: old cells are marked, the subscription follows new ports,
-        and clients' requests are held until it receives from the new kernel process."""
+        """The kernel restarted: old cells are marked, the channels follow the new process,
+        and clients' requests are held until it receives from it."""
         self.executor.on_restarted()
-        if self.remote is None:
-            self._iopub.open()
         self._busy.clear()
         self._inputs.clear()
         self._changed(self.notebook.mark_restart())
-        if self.remote is not None:
-            return  # a gateway websocket outlives the kernel process: nothing to re-nudge
-        self._receiving.clear()
-        if self._renudge is not None:
-            self._renudge.cancel()
-        self._renudge = asyncio.ensure_future(self._wait_until_receiving(self._timeout))
+        self.channels.follow_restart()
 
     def retire(self) -> None:
         """The kernel is gone: stop receiving, keep the notebook for readers."""
         self.alive = False
         self.executor.close()
-        self._iopub.close()
-        if self.remote is not None:
-            self.remote.close()
-        for task in (self._started, self._renudge):
-            if task is not None and not task.done():
-                task.cancel()
-        self._receiving.set()  # release anything held for it
+        self.channels.close()
         self.flush()
 
-    def mark_unfinished(self) -> list[str]:
-        """The remote source lost its connection: cells still queued or running may lose
-        messages meanwhile, so they are marked `gap`. Returns their msg_ids."""
+    # -- what the channels tell (ChannelEvents) ------------------------------------------------
+
+    def on_disconnected(self) -> list[str]:
+        """The link dropped: cells still queued or running may lose messages meanwhile, so
+        they are marked `gap`. Returns their msg_ids."""
         unfinished = [
             cell.msg_id
             for cell in self.notebook.cells()
@@ -213,10 +134,10 @@ class KernelSidecar:
             self._changed(self.notebook.mark_gap(msg_id))
         return unfinished
 
-    def close_lost(self, msg_ids: Iterable[str]) -> None:
-        """These requests ended while the remote source was away (their idle was lost), as
-        a later request's busy shows: finish them, as `_track_gaps` does (and tell the
-        executor, whose queue and HTTP executions wait for those idles too)."""
+    def on_caught_up(self, msg_ids: Iterable[str]) -> None:
+        """These requests ended while the link was down (their idle was lost), as a later
+        request's busy shows: finish them, as `_track_gaps` does (and tell the executor,
+        whose queue and HTTP executions wait for those idles too)."""
         lost = [msg_id for msg_id in msg_ids if not self.executor.queue.is_waiting(msg_id)]
         for msg_id in lost:
             self._busy.pop(msg_id, None)
@@ -224,6 +145,12 @@ class KernelSidecar:
             self._changed(self.notebook.mark_gap(msg_id))
             self._changed(self.notebook.handle_iopub("status", msg_id, {"execution_state": "idle"}))
         self.executor.on_lost(lost)
+
+    def on_gone(self) -> None:
+        """The kernel no longer exists: what was still running will not finish."""
+        self._changed(self.notebook.mark_restart())
+        if self._on_gone is not None:
+            self._on_gone()
 
     # -- traffic -----------------------------------------------------------------------------
 
@@ -242,12 +169,10 @@ class KernelSidecar:
         """The kernel sent a message on a channel other than iopub (passing to a client)."""
         self._numbers.note_other()
 
-    def _on_iopub(self, msg: KernelMessage) -> None:
-        if self._activity is not None:
-            self._activity.record(msg)
+    def on_iopub(self, msg: KernelMessage) -> None:
+        if self._watch_iopub is not None:
+            self._watch_iopub(msg)
         self._numbers.count()
-        if not self._receiving.is_set() and msg.parent_msg_id in self._nudges:
-            self._receiving.set()
         msg_type = msg.msg_type
         # Display-id updates apply whatever their parent (e.g. widget callbacks), as in
         # JupyterLab; everything else only matters when it answers an execute_request.
@@ -279,7 +204,7 @@ class KernelSidecar:
         """Detect lost iopub messages. From ordering: one kernel PUB socket sends in order
         and the main shell runs one request at a time, so a request going busy while an
         earlier one never went idle means that idle (and maybe outputs) was dropped on the
-        way. From message numbers (message_numbers.py): outputs dropped in between."""
+        way. From message numbers (protocol/numbers.py): outputs dropped in between."""
         parent_id = msg.parent_msg_id
         if parent_id is None or msg.parent_header.get("subshell_id"):
             return
@@ -290,7 +215,7 @@ class KernelSidecar:
             lost_count = self._numbers.idle(parent_id, number)
             if lost_count:
                 self._log.warning(
-                    "jupyter_sidecar_ext: kernel %s dropped about %d iopub messages of %s "
+                    "kernel %s dropped about %d iopub messages of %s "
                     "(its send queue overflowed); the cell is marked as having a gap",
                     self.kernel_id,
                     lost_count,

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from traitlets.config import Config
 
+from jupyter_sidecar_ext.channels.gateway import GatewayChannels
 from jupyter_sidecar_ext.channels.gateway import recorder as gateway_recorder
 from jupyter_sidecar_ext.channels.gateway.frames import (
     backoff_delay,
@@ -60,8 +61,8 @@ def cell_events(jp_serverapp: Any) -> list[dict[str, Any]]:
 def recorder_of(registry: SidecarRegistry, kernel_id: str) -> GatewayRecorder:
     sidecar = registry.find(kernel_id)
     assert sidecar is not None
-    assert isinstance(sidecar.remote, GatewayRecorder)
-    return sidecar.remote
+    assert isinstance(sidecar.channels, GatewayChannels)
+    return sidecar.channels.recorder
 
 
 def cell_of(registry: SidecarRegistry, kernel_id: str, cell_id: str) -> dict[str, Any] | None:

@@ -71,8 +71,10 @@ async def test_reconnect_replays_what_the_session_missed(
     kernel_id = await sc_start_kernel()
     session_id = uuid.uuid4().hex
     first = await sc_connect(kernel_id, "v1", session_id=session_id)
+    # 'start' in one write: print's two writes can leave as two stream messages under load,
+    # and the first client may then receive the newline before it closes
     code = (
-        "import time\nprint('start', flush=True)\ntime.sleep(0.5)\n"
+        "import time\nprint('start\\n', end='', flush=True)\ntime.sleep(0.5)\n"
         "for i in range(20):\n    print(i, flush=True)\n"
     )
     msg_id = await first.execute(code, cell_id="replayed")

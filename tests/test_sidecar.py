@@ -288,6 +288,7 @@ async def test_a_lost_idle_is_detected_and_marked_as_a_gap() -> None:
 
     from jupyter_client.session import Session
 
+    from jupyter_sidecar_ext.channels.zmq import ZmqChannels
     from jupyter_sidecar_ext.record.shadow import ShadowNotebook
     from jupyter_sidecar_ext.sidecar import KernelSidecar
 
@@ -299,17 +300,18 @@ async def test_a_lost_idle_is_detected_and_marked_as_a_gap() -> None:
         ShadowNotebook(),
         lambda _, cells: changes.extend(c.id for c in cells),
         logging.getLogger("test"),
+        ZmqChannels,
     )
     a = session.msg("execute_request", content={"code": "print(1)"})
     b = session.msg("execute_request", content={"code": "print(2)"})
     sidecar.on_execute_request(a["header"]["msg_id"], "print(1)", "A")
     sidecar.on_execute_request(b["header"]["msg_id"], "print(2)", "B")
-    sidecar._on_iopub(_iopub(session, "status", {"execution_state": "busy"}, a))
-    sidecar._on_iopub(_iopub(session, "stream", {"name": "stdout", "text": "1\n"}, a))
+    sidecar.on_iopub(_iopub(session, "status", {"execution_state": "busy"}, a))
+    sidecar.on_iopub(_iopub(session, "stream", {"name": "stdout", "text": "1\n"}, a))
     # A's idle was dropped by the kernel's PUB socket; B starts.
-    sidecar._on_iopub(_iopub(session, "status", {"execution_state": "busy"}, b))
-    sidecar._on_iopub(_iopub(session, "stream", {"name": "stdout", "text": "2\n"}, b))
-    sidecar._on_iopub(_iopub(session, "status", {"execution_state": "idle"}, b))
+    sidecar.on_iopub(_iopub(session, "status", {"execution_state": "busy"}, b))
+    sidecar.on_iopub(_iopub(session, "stream", {"name": "stdout", "text": "2\n"}, b))
+    sidecar.on_iopub(_iopub(session, "status", {"execution_state": "idle"}, b))
 
     cell_a, cell_b = sidecar.notebook.get("A"), sidecar.notebook.get("B")
     assert cell_a is not None and cell_b is not None

@@ -51,7 +51,7 @@ class ControlChannel:
         on_request: Callable[[], None] | None = None,
     ) -> None:
         """`on_request` is told of each request sent: each gets a numbered reply from the
-        kernel that is not an iopub message (see message_numbers.py)."""
+        kernel that is not an iopub message (see protocol/numbers.py)."""
         self._km = kernel_manager
         self._log = log
         self._on_request = on_request

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..channels.shell import ShellChannel, SidecarShell
+from ..channels.base import ShellChannel
 from ..protocol.frames import shell_header_from_ws
 from ..protocol.message import KernelMessage
 from ..record.shadow import ShadowCell, ShadowNotebook
@@ -41,22 +41,17 @@ class KernelExecutor:
         kernel_manager: Any,
         notebook: ShadowNotebook,
         on_change: ChangeCallback,
-        on_own_reply: Callable[[KernelMessage], None],
         log: logging.Logger,
-        queue_enabled: bool = True,
-        shell: ShellChannel | None = None,
+        queue_enabled: bool,
+        shell: ShellChannel,
     ) -> None:
-        """`on_own_reply` gets replies arriving on the own shell channel: the sidecar's
-        reply handling, which records them and hands them back to `on_reply`. `shell` is
-        the own shell channel when the kernel has no local ZMQ (a gateway kernel's, wired
-        to `on_own_reply` already); by default a ZMQ one."""
+        """`shell` is the sidecar's own shell channel (channels/), whose replies reach
+        `on_reply` through the sidecar's reply handling."""
         self._km = kernel_manager
         self._notebook = notebook
         self._on_change = on_change
         self._log = log
-        self.shell: ShellChannel = (
-            shell if shell is not None else SidecarShell(kernel_manager, on_own_reply, log)
-        )
+        self.shell = shell
         self.queue = ExecutionQueue(self, log, enabled=queue_enabled)
         self._watchers: dict[str, MessageWatcher] = {}
         add_callback = getattr(kernel_manager, "add_restart_callback", None)

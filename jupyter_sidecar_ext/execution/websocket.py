@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ..channels.shell import ShellChannel
+from ..channels.base import ShellChannel
 from ..protocol.frames import parse_request
 from .queue import QueueEntry, Source
 

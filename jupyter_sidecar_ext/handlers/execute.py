@@ -1,4 +1,4 @@
-"""`POST /api/sidecar/kernels/{kernel_id}/execute`: run code over plain HTTP (http_execute.py).
+"""`POST /api/sidecar/kernels/{kernel_id}/execute`: run code over plain HTTP (execution/http.py).
 
 Body `{code, cell_id?, timeout?}` -> `{status, execution_count, outputs, msg_id}` (plus
 `message` when there is something to explain: input asked for, aborted, restarted).
@@ -29,7 +29,6 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..channels.gateway.recorder import GatewayRecorder
 from ..execution.http import ExecutionTimeout, HttpExecution
 from ..sidecar import KernelSidecar
 from .base import Services, SidecarHandler
@@ -135,10 +134,9 @@ class ExecuteHandler(SidecarHandler):
                 await asyncio.wait_for(sidecar.until_receiving(), READY_WAIT)
             except asyncio.TimeoutError:
                 raise web.HTTPError(503, f"Kernel {kernel_id} is not ready") from None
-        remote = sidecar.remote
-        if isinstance(remote, GatewayRecorder) and not remote.connected:
-            # a gateway kernel's shell channel is its recorder's websocket: reconnecting
-            raise web.HTTPError(503, f"The gateway connection of kernel {kernel_id} is down")
+        if not sidecar.channels.connected:
+            # e.g. a gateway kernel's shell channel is its recorder's websocket: reconnecting
+            raise web.HTTPError(503, f"The connection to kernel {kernel_id} is down")
         return sidecar
 
     def _write_line(self, item: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""`POST /api/sidecar/lint`: format notebook cells with isort and black (engine: lint.py).
+"""`POST /api/sidecar/lint`: format notebook cells with isort and black (engine: lint/service.py).
 
 Body `{cells: [{id, source}], path?, tools?, options?}` -> `{cells: [{id, source, changed,
 error?}]}`. A cell that cannot be formatted keeps its source and gets an `error`; the others

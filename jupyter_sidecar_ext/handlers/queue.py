@@ -1,4 +1,4 @@
-"""The execution queue of a kernel over REST (execution_queue.py).
+"""The execution queue of a kernel over REST (execution/queue.py).
 
 `GET /api/sidecar/kernels/{kernel_id}/queue` -> `{kernel_id, enabled, running, queued}`, each
 entry `{msg_id, cell_id, code, session, source: "websocket"|"http", queued_at}`.

@@ -38,7 +38,7 @@ class FormatSpec:
     """Everything that decides a formatting result, besides the source itself."""
 
     tools: tuple[str, ...] = TOOLS
-    black: Items = ()  # normalized black options (see lint_config.BLACK_OPTIONS)
+    black: Items = ()  # normalized black options (see config.BLACK_OPTIONS)
     isort: Items = ()  # isort settings given directly, over the settings file
     isort_file: str = ""  # the isort settings file in use, if any
     isort_stamp: int = 0  # its mtime_ns: part of the cache key

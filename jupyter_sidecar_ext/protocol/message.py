@@ -76,3 +76,24 @@ class KernelMessage:
     def parent_msg_type(self) -> str | None:
         value = self.parent_header.get("msg_type")
         return value if isinstance(value, str) else None
+
+
+class DecodedMessage(KernelMessage):
+    """A KernelMessage built from an already decoded legacy-protocol message."""
+
+    __slots__ = ("_metadata",)
+
+    def __init__(self, msg: dict[str, Any]) -> None:
+        super().__init__((b"", b"{}", b"{}", b"{}", b"{}"))
+        self._header = _as_dict(msg.get("header"))
+        self._parent = _as_dict(msg.get("parent_header"))
+        self._content = _as_dict(msg.get("content"))
+        self._metadata = _as_dict(msg.get("metadata"))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self._metadata
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

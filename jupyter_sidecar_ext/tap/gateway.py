@@ -6,12 +6,12 @@ leaves Nagle's algorithm on, so on either hop a small frame written while an ear
 is still unacknowledged waits for the peer's delayed ACK (about 40 ms on Linux): a
 tiny-cell round trip then pays that stall up to twice.
 
-Outputs are recorded by the kernel's own recorder (gateway_recorder.py), which sees iopub
+Outputs are recorded by the kernel's own recorder (channels/gateway/recorder.py), which sees iopub
 only. The relay gives it what only the client's connection sees: client->gateway
 execute_requests (msg_id, code, JupyterLab's cellId), registered before they are forwarded,
 and gateway->client execute_replies (only the sending client gets shell replies), peeked at
 after they are forwarded. Execute_requests wait in the kernel's execution queue, as on a
-local kernel (connection.py), and are relayed one at a time: a queued one can be taken out
+local kernel (local.py), and are relayed one at a time: a queued one can be taken out
 without interrupting the kernel. The relay speaks the legacy JSON protocol; frames are never
 re-encoded, and kernel->client frames never delayed.
 """
@@ -27,16 +27,16 @@ from tornado.concurrent import Future
 from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
-from ..channels.gateway.frames import DecodedMessage
 from ..protocol.frames import execute_request_from_ws, parse_request
-from .base import SIDECAR_SETTING
+from ..protocol.message import DecodedMessage
+from .base import SidecarTap
 
 # An execute_reply's msg_type sits in its header, near the start of the legacy JSON frame:
 # only that much of each gateway->client frame is searched before anything is decoded.
 REPLY_SCAN = 2048
 
 
-class SidecarGatewayConnection(GatewayWebSocketConnection):
+class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
     """The server's gateway relay, with TCP_NODELAY on the browser-facing websocket and on
     the server's client websocket to the gateway."""
 
@@ -79,17 +79,8 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
         if protocol is not None and protocol.stream is not None:
             protocol.set_nodelay(True)
 
-    @property
-    def _sidecar(self) -> Any:
-        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
-        return None if registry is None else registry.get(self.kernel_id)
-
     async def prepare(self) -> None:
-        """The kernel's recorder must be receiving before this client can send anything
-        (the server calls this before accepting the websocket)."""
-        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
-        if registry is not None:
-            await registry.ensure(self.kernel_id)
+        await self._ensure_sidecar()
 
     def handle_incoming_message(self, message: str) -> None:
         """client->gateway: register execute_requests and hand them to the kernel's execution
@@ -109,7 +100,7 @@ class SidecarGatewayConnection(GatewayWebSocketConnection):
                 if sidecar is not None:
                     sidecar.on_execute_request(*request)
                     if sidecar.executor.hold(self, message, False):
-                        return  # the execution queue sends it in turn (execution_queue.py)
+                        return  # the execution queue sends it in turn (execution/queue.py)
         else:
             sidecar = self._sidecar
             if sidecar is not None and sidecar.executor.follow(self, message, False):

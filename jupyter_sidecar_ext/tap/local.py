@@ -21,14 +21,14 @@ from traitlets import Bool
 
 from ..protocol.frames import V1_SUBPROTOCOL, execute_request_from_ws, is_well_formed
 from ..protocol.message import KernelMessage
-from .base import SIDECAR_SETTING
+from .base import SidecarTap
 
 CORK: int | None = getattr(socket, "TCP_CORK", None)  # Linux
 
 log = logging.getLogger(__name__)
 
 
-class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
+class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
     """The server's kernel websocket connection, tapped for the sidecar.
 
     client->kernel: execute_requests are registered with the kernel's sidecar before they
@@ -55,17 +55,9 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
         self._held: list[str] = []  # client messages held while the recorder reconnects
         self._release: asyncio.Future[None] | None = None
 
-    @property
-    def _sidecar(self) -> Any:
-        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
-        return None if registry is None else registry.get(self.kernel_id)
-
     async def prepare(self) -> None:
         await super().prepare()
-        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
-        if registry is not None:
-            # The recorder must be receiving before the first client can send anything.
-            await registry.ensure(self.kernel_id)
+        await self._ensure_sidecar()
 
     def create_stream(self) -> None:
         """Like the server's, but iopub is the kernel's shared subscription (fan-out)."""
@@ -138,7 +130,7 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
             if sidecar is not None and request is not None:
                 sidecar.on_execute_request(*request)
                 if sidecar.executor.hold(self, incoming_msg, v1):
-                    return  # the execution queue sends it in turn (execution_queue.py)
+                    return  # the execution queue sends it in turn (execution/queue.py)
             elif sidecar is not None and sidecar.executor.follow(self, incoming_msg, v1):
                 return  # another shell request, kept in order behind waiting executions
         self.send_to_kernel(incoming_msg)
@@ -170,7 +162,7 @@ class SidecarKernelConnection(ZMQChannelsWebsocketConnection):
         if channel == "iopub":
             return
         sidecar = self._sidecar
-        if sidecar is not None:  # its number is not an iopub message lost (sidecar.py)
+        if sidecar is not None:  # its number is not an iopub message lost (protocol/numbers.py)
             sidecar.note_kernel_message()
         if channel != "shell":
             return

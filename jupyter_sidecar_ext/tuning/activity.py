@@ -105,7 +105,7 @@ class ActivityTracker:
         for kernel_id in sorted(self._watched):
             sidecar = self._registry.get(kernel_id)
             if sidecar is not None:
-                sidecar.watch_activity(None)
+                sidecar.watch_iopub(None)
             if kernel_id in manager:
                 server_start(kernel_id)
         self._watched.clear()
@@ -115,7 +115,7 @@ class ActivityTracker:
         try:
             sidecar = self._registry.adopt(kernel_id)
             if sidecar is not None:
-                sidecar.watch_activity(KernelActivity(self._manager, kernel_id, self._log))
+                sidecar.watch_iopub(KernelActivity(self._manager, kernel_id, self._log).record)
                 self._watched.add(kernel_id)
                 return
         except Exception:  # never leave a kernel unwatched: the server's watcher takes it
@@ -128,6 +128,6 @@ class ActivityTracker:
             self._watched.discard(kernel_id)
             sidecar = self._registry.get(kernel_id)
             if sidecar is not None:
-                sidecar.watch_activity(None)
+                sidecar.watch_iopub(None)
         # Closes a socket the server opened itself, and runs its pending restart cleanup.
         self._server_stop(kernel_id)

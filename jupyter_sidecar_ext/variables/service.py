@@ -5,7 +5,7 @@ execute_input, i.e. not silent), the service sends `debug_request` `inspectVaria
 kernel's **control** channel. ipykernel answers it on its control thread without starting the
 debugger: nothing enters the shell queue, the execution count or history; iopub carries only a
 busy/idle `status` pair whose parent is the `debug_request`, which JupyterLab and jupyter_server
-ignore (see variables_control). Measured (ipykernel 7.4, debugpy 1.8): ~1-2 ms for a small
+ignore (see channels/control.py). Measured (ipykernel 7.4, debugpy 1.8): ~1-2 ms for a small
 namespace, also with a 1e6-element or 500,000-string list; 12 ms with a 1e6-item dict; about
 10 us more per name, IPython's `_N`/`_iN` history included (18 ms after 1000 cells). Values
 are debugpy's bounded reprs; a raising `__repr__` shows the default `<T object at ...>`.
@@ -33,7 +33,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..channels.control import ControlError
-from ..channels.gateway.control import control_channel
 from ..events import VARIABLES_UPDATED_SCHEMA
 from ..registry import KERNEL_ACTIONS_SCHEMA, SidecarRegistry
 from ..sidecar import KernelSidecar
@@ -71,9 +70,9 @@ class VariableError(Exception):
 class KernelVariables:
     """One kernel's snapshot, its freshness and the bookkeeping of its refreshes."""
 
-    def __init__(self, sidecar: KernelSidecar, km: Any, log: logging.Logger) -> None:
+    def __init__(self, sidecar: KernelSidecar) -> None:
         self.sidecar = sidecar
-        self.control = control_channel(sidecar, km, log)  # ZMQ, or a gateway's websocket
+        self.control = sidecar.channels.control()  # ZMQ, or a gateway's websocket
         self.reset(None)
 
     def reset(self, execution_count: int | None) -> None:
@@ -235,10 +234,7 @@ class VariablesService:
         if kv is None or kv.sidecar is not sidecar:
             if kv is not None:
                 self._forget(sidecar.kernel_id)
-            kernel_id = sidecar.kernel_id
-            manager = self._kernel_manager
-            km = manager.get_kernel(kernel_id) if kernel_id in manager else None
-            kv = self._kernels[kernel_id] = KernelVariables(sidecar, km, self._log)
+            kv = self._kernels[sidecar.kernel_id] = KernelVariables(sidecar)
         elif kv.run != sidecar.notebook.run:  # restarted since the last look
             self._cancel(sidecar.kernel_id)
             kv.reset(0)

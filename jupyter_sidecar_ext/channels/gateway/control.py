@@ -13,17 +13,8 @@ import json
 import logging
 from typing import Any
 
-from ...sidecar import KernelSidecar
 from ..control import INLINE_DECODE_BYTES, ControlChannel, ControlError
 from .recorder import GatewayRecorder
-
-
-def control_channel(sidecar: KernelSidecar, km: Any, log: logging.Logger) -> ControlChannel:
-    """The control channel for a kernel's variables: over the gateway recorder for a gateway
-    kernel, a local ZMQ socket otherwise."""
-    if isinstance(sidecar.remote, GatewayRecorder):
-        return RemoteControlChannel(sidecar.remote, km, log)
-    return ControlChannel(km, log, on_request=sidecar.note_kernel_message)
 
 
 def _decode(parts: list[bytes]) -> dict[str, Any]:

@@ -15,28 +15,7 @@ from typing import Any
 from jupyter_client.jsonutil import json_default
 
 from ...protocol.frames import split_v1_frame
-from ...protocol.message import KernelMessage
-
-
-class DecodedMessage(KernelMessage):
-    """A KernelMessage built from an already decoded legacy-protocol message."""
-
-    __slots__ = ("_metadata",)
-
-    def __init__(self, msg: dict[str, Any]) -> None:
-        super().__init__((b"", b"{}", b"{}", b"{}", b"{}"))
-        self._header = _as_dict(msg.get("header"))
-        self._parent = _as_dict(msg.get("parent_header"))
-        self._content = _as_dict(msg.get("content"))
-        self._metadata = _as_dict(msg.get("metadata"))
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self._metadata
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+from ...protocol.message import DecodedMessage, KernelMessage
 
 
 def message_from_v1(frame: bytes) -> tuple[str, KernelMessage] | None:

@@ -5,9 +5,10 @@ Gateway or Enterprise Gateway, reached through websockets. So each remote kernel
 own websocket to the gateway's `/api/kernels/{id}/channels`, opened with the same URL,
 headers, auth token and TLS options as the server's own (GatewayClient), which records the
 kernel's iopub whether or not a browser is connected, exactly as the local subscription
-does (the sidecar's `_on_iopub` path: shadow model, gap detection, executed hooks). The same
+does (the sidecar's iopub path: shadow model, gap detection, executed hooks). The same
 websocket is the sidecar's own shell channel to the kernel (HTTP executions, queued requests
-whose client left: gateway_shell.py) and its control channel (variables: gateway_control.py).
+whose client left: shell.py) and its control channel (variables: control.py); channels.py
+puts the three together behind the KernelChannels seam.
 
 Choices, and why:
 - `v1.kernel.websocket.jupyter.org` when the gateway accepts it (both gateways are
@@ -32,7 +33,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
@@ -47,10 +48,6 @@ from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, w
 from ...protocol.frames import V1_SUBPROTOCOL
 from ...protocol.message import KernelMessage
 from .frames import backoff_delay, json_parts, message_from_legacy, message_from_v1, retrieved
-from .shell import RemoteShell
-
-if TYPE_CHECKING:
-    from ...sidecar import KernelSidecar, RemoteFactory
 
 MessageCallback = Callable[[KernelMessage], None]
 ReplyCallback = Callable[[str, KernelMessage], None]
@@ -186,13 +183,6 @@ class GatewayRecorder:
     def session(self) -> Session:
         """Builds the messages given to `send`."""
         return self._session
-
-    def shell_channel(self, on_reply: Callable[[KernelMessage], None]) -> RemoteShell:
-        """The sidecar's own shell channel to this kernel, over this websocket: execute_replies
-        to what is sent on it go to `on_reply` (gateway_shell.py)."""
-        shell = RemoteShell(self, on_reply)
-        self._on_reply = shell.on_reply
-        return shell
 
     def close(self) -> None:
         """Stop for good (the kernel is gone, or the server stops)."""
@@ -440,20 +430,3 @@ class GatewayRecorder:
             except Exception as error:  # the gateway is away: the reconnect loop handles it
                 self._log.debug("jupyter_sidecar_ext: gateway kernel check failed: %s", error)
                 return
-
-
-def recorder_factory(log: logging.Logger, on_gone: Callable[[], None]) -> RemoteFactory:
-    """What the registry gives a gateway kernel's sidecar: a recorder wired to it."""
-
-    def make(sidecar: KernelSidecar, on_message: MessageCallback) -> GatewayRecorder:
-        return GatewayRecorder(
-            sidecar.kernel_id,
-            on_message,
-            log,
-            mark_unfinished=sidecar.mark_unfinished,
-            on_caught_up=sidecar.close_lost,
-            on_restarting=sidecar.on_restarted,
-            on_gone=on_gone,
-        )
-
-    return make

@@ -1,7 +1,7 @@
 """The sidecar's own shell channel to a gateway kernel: its recorder's websocket (channel
 "shell") instead of a local ZMQ socket, which gateway kernels lack.
 
-Same contract as the ZMQ one (shell_channel.py): HTTP executions, and queued requests whose
+Same contract as the ZMQ one (channels/zmq/shell.py): HTTP executions, and queued requests whose
 client has gone, are sent on it; the gateway gives the replies to what the recorder's
 websocket sent back to that websocket only, and the recorder hands the execute_replies to
 the reply callback. Messages go unsigned, as a browser's do (the gateway signs them).
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_client.session import Session
 
 from ...protocol.message import KernelMessage
-from ..shell import ReplyCallback
+from ..base import ReplyCallback, ShellChannel
 
 if TYPE_CHECKING:
     from .recorder import GatewayRecorder
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 HEADER_KEYS = ("header", "parent_header", "metadata", "content")
 
 
-class RemoteShell:
+class RemoteShell(ShellChannel):
     """A ShellChannel over a GatewayRecorder's websocket."""
 
     def __init__(self, recorder: GatewayRecorder, on_reply: ReplyCallback) -> None:

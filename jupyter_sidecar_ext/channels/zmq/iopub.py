@@ -3,7 +3,7 @@
 Stock jupyter_server opens a SUB socket per websocket connection; each extra subscriber
 costs the kernel's PUB socket a copy of every message, and the server's activity watcher
 one more. Here a kernel has one SUB socket, whatever the number of connections, which also
-keeps the server's activity markers (see activity.py).
+keeps the server's activity markers (see tuning/activity.py).
 Websocket connections get a `FanoutStream`, a stand-in for the ZMQStream the server would
 have created, so the server's buffering, replay, nudging and rate limiting work unchanged.
 """

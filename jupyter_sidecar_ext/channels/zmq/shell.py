@@ -1,6 +1,5 @@
-"""The sidecar's own shell channel to one kernel: the ShellChannel contract, and its ZMQ
-implementation for local kernels (a gateway kernel's goes over its recorder websocket:
-gateway_shell.py).
+"""The sidecar's own shell channel to a local kernel, over ZMQ (a gateway kernel's goes over
+its recorder websocket: channels/gateway/shell.py).
 
 HTTP executions are sent on it, and so are queued websocket requests whose connection has
 closed its shell stream (a plain kernel runs what it was sent, whoever is still listening).
@@ -12,36 +11,16 @@ kernel's key, so they carry a session id that tells them apart from the server's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 from jupyter_client.session import Session
 
-from ..protocol.message import KernelMessage
-
-ReplyCallback = Callable[[KernelMessage], None]
-
-
-class ShellChannel(Protocol):
-    """What the executor sends execute_requests on; execute_replies to what was sent on it
-    go to the reply callback it was made with."""
-
-    @property
-    def session(self) -> Session:
-        """Builds the messages given to `send`."""
-        ...
-
-    def send(self, msg: dict[str, Any]) -> None:
-        """Send a message built with `session.msg` (its header, and msg_id, are kept)."""
-
-    def send_parts(self, parts: Sequence[bytes]) -> None:
-        """Send an already serialized message [header, parent, metadata, content, *buffers]."""
-
-    def close(self) -> None:
-        """The kernel restarted or went away."""
+from ...protocol.message import KernelMessage
+from ..base import ReplyCallback, ShellChannel
 
 
-class SidecarShell:
+class SidecarShell(ShellChannel):
     """A lazily opened shell stream whose execute_replies go to `on_reply`."""
 
     def __init__(self, kernel_manager: Any, on_reply: ReplyCallback, log: logging.Logger) -> None:
