@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -39,6 +40,35 @@ def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
     started = "print('started', flush=True)\n" if announce else ""
     wait = f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.01)\n"
     return f"import os, time\n{started}{wait}{then}"
+
+
+def _own_socket_inodes() -> set[str]:
+    inodes: set[str] = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def established_connections_to(port: int) -> int:
+    """This process's TCP connections to `port` (the server runs in the test process; other
+    processes' connections, whose ephemeral ports may happen to equal it, do not count)."""
+    own = _own_socket_inodes()
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01" and fields[9] in own:
+                count += 1
+    return count
 
 
 class KernelWebsocketClient:

@@ -67,7 +67,7 @@ async def jupyter_sidecar(tmp_path: Path, *args: str) -> asyncio.subprocess.Proc
     script = bin_dir / "jupyter-sidecar"
     script.write_text(f"#!{sys.executable}\nfrom jupyter_sidecar_ext.cli import main\nmain()\n")
     script.chmod(0o755)
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_kernels import jupyter_sidecar
+from test_kernels import jupyter_sidecar
 
 from jupyter_sidecar_ext.cli.tail import TailApp
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from test_http_execute import execute
+from test_http import execute
 from tornado.httpclient import HTTPClientError
 
 pytestmark = pytest.mark.parametrize(

@@ -204,7 +204,7 @@ def test_jupyter_sidecar_dispatch(tmp_path: Path) -> None:
     script.chmod(0o755)
     target = tmp_path / "m.py"
     target.write_text(UGLY_PY)
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
