@@ -33,6 +33,20 @@ SERVER_CONFIG: dict[str, Any] = {
 }
 
 
+# Kernel websocket frames a hostile or broken client may send: forged part counts and offsets,
+# not JSON, JSON without a channel or on an unknown one (both subprotocols).
+HOSTILE_FRAMES: tuple[str | bytes, ...] = (
+    b"execute_request",
+    (2**62).to_bytes(8, "little") + b"\x00" * 16,
+    b"\x7f\xff\xff\xff" + b"\x00" * 12,
+    b"",
+    "not json",
+    '{"channel": "shell"}',
+    '{"header": {"msg_type": "execute_request"}, "channel": "nowhere"}',
+    "[]",
+)
+
+
 def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
     """Code that keeps the kernel busy until the test creates `flag` (the test decides when
     it ends, no timing); with `announce` it first prints 'started' (see
