@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
@@ -22,6 +23,8 @@ from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
+from nbformat.v4 import new_code_cell, new_notebook
+from tornado.httpclient import HTTPClientError
 
 from .protocol.frames import V1_SUBPROTOCOL
 from .registry import SidecarRegistry
@@ -45,6 +48,36 @@ HOSTILE_FRAMES: tuple[str | bytes, ...] = (
     '{"header": {"msg_type": "execute_request"}, "channel": "nowhere"}',
     "[]",
 )
+
+
+# A first cell with a stream and a result; `hello_outputs()` is what the sidecar records for it.
+HELLO_CODE = "print('hello')\n6 * 7"
+
+
+def hello_outputs() -> list[dict[str, Any]]:
+    return [
+        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
+        {
+            "output_type": "execute_result",
+            "execution_count": 1,
+            "data": {"text/plain": "42"},
+            "metadata": {},
+        },
+    ]
+
+
+def assert_valid_cells(cells: list[dict[str, Any]]) -> None:
+    """Recorded cells (REST form) make an nbformat-valid notebook."""
+    nbformat.validate(
+        new_notebook(
+            cells=[
+                new_code_cell(
+                    c["source"], outputs=c["outputs"], execution_count=c["execution_count"]
+                )
+                for c in cells
+            ]
+        )
+    )
 
 
 def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
@@ -224,6 +257,45 @@ def sc_connect(jp_ws_fetch: Any) -> Iterator[ConnectFactory]:
     yield connect
     for client in clients:
         client.close()
+
+
+ExecuteFactory = Callable[..., Awaitable[dict[str, Any]]]
+ExecuteErrorFactory = Callable[[str, str | dict[str, Any]], Awaitable[tuple[int, str]]]
+
+
+@pytest.fixture
+def sc_execute(jp_fetch: Any) -> ExecuteFactory:
+    """`POST /api/sidecar/kernels/{id}/execute` with the given body fields; its JSON answer
+    (200 expected)."""
+
+    async def execute(kernel_id: str, **body: Any) -> dict[str, Any]:
+        response = await jp_fetch(
+            "api", "sidecar", "kernels", kernel_id, "execute", method="POST",
+            body=json.dumps(body),
+        )  # fmt: skip
+        assert response.code == 200
+        result: dict[str, Any] = json.loads(response.body)
+        return result
+
+    return execute
+
+
+@pytest.fixture
+def sc_execute_error(jp_fetch: Any) -> ExecuteErrorFactory:
+    """The same request expected to fail (a body given as text is sent as is): its status
+    and JSON `message`."""
+
+    async def execute_error(kernel_id: str, body: str | dict[str, Any]) -> tuple[int, str]:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                "api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=raw
+            )
+        assert info.value.response is not None
+        message: str = json.loads(info.value.response.body)["message"]
+        return info.value.code, message
+
+    return execute_error
 
 
 @pytest.fixture
