@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
@@ -21,6 +23,8 @@ from jupyter_server.services.kernels.connection.base import (
     deserialize_msg_from_ws_v1,
     serialize_msg_to_ws_v1,
 )
+from nbformat.v4 import new_code_cell, new_notebook
+from tornado.httpclient import HTTPClientError
 
 from .protocol.frames import V1_SUBPROTOCOL
 from .registry import SidecarRegistry
@@ -32,6 +36,50 @@ SERVER_CONFIG: dict[str, Any] = {
 }
 
 
+# Kernel websocket frames a hostile or broken client may send: forged part counts and offsets,
+# not JSON, JSON without a channel or on an unknown one (both subprotocols).
+HOSTILE_FRAMES: tuple[str | bytes, ...] = (
+    b"execute_request",
+    (2**62).to_bytes(8, "little") + b"\x00" * 16,
+    b"\x7f\xff\xff\xff" + b"\x00" * 12,
+    b"",
+    "not json",
+    '{"channel": "shell"}',
+    '{"header": {"msg_type": "execute_request"}, "channel": "nowhere"}',
+    "[]",
+)
+
+
+# A first cell with a stream and a result; `hello_outputs()` is what the sidecar records for it.
+HELLO_CODE = "print('hello')\n6 * 7"
+
+
+def hello_outputs() -> list[dict[str, Any]]:
+    return [
+        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
+        {
+            "output_type": "execute_result",
+            "execution_count": 1,
+            "data": {"text/plain": "42"},
+            "metadata": {},
+        },
+    ]
+
+
+def assert_valid_cells(cells: list[dict[str, Any]]) -> None:
+    """Recorded cells (REST form) make an nbformat-valid notebook."""
+    nbformat.validate(
+        new_notebook(
+            cells=[
+                new_code_cell(
+                    c["source"], outputs=c["outputs"], execution_count=c["execution_count"]
+                )
+                for c in cells
+            ]
+        )
+    )
+
+
 def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
     """Code that keeps the kernel busy until the test creates `flag` (the test decides when
     it ends, no timing); with `announce` it first prints 'started' (see
@@ -39,6 +87,35 @@ def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
     started = "print('started', flush=True)\n" if announce else ""
     wait = f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.01)\n"
     return f"import os, time\n{started}{wait}{then}"
+
+
+def _own_socket_inodes() -> set[str]:
+    inodes: set[str] = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def established_connections_to(port: int) -> int:
+    """This process's TCP connections to `port` (the server runs in the test process; other
+    processes' connections, whose ephemeral ports may happen to equal it, do not count)."""
+    own = _own_socket_inodes()
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01" and fields[9] in own:
+                count += 1
+    return count
 
 
 class KernelWebsocketClient:
@@ -180,6 +257,45 @@ def sc_connect(jp_ws_fetch: Any) -> Iterator[ConnectFactory]:
     yield connect
     for client in clients:
         client.close()
+
+
+ExecuteFactory = Callable[..., Awaitable[dict[str, Any]]]
+ExecuteErrorFactory = Callable[[str, str | dict[str, Any]], Awaitable[tuple[int, str]]]
+
+
+@pytest.fixture
+def sc_execute(jp_fetch: Any) -> ExecuteFactory:
+    """`POST /api/sidecar/kernels/{id}/execute` with the given body fields; its JSON answer
+    (200 expected)."""
+
+    async def execute(kernel_id: str, **body: Any) -> dict[str, Any]:
+        response = await jp_fetch(
+            "api", "sidecar", "kernels", kernel_id, "execute", method="POST",
+            body=json.dumps(body),
+        )  # fmt: skip
+        assert response.code == 200
+        result: dict[str, Any] = json.loads(response.body)
+        return result
+
+    return execute
+
+
+@pytest.fixture
+def sc_execute_error(jp_fetch: Any) -> ExecuteErrorFactory:
+    """The same request expected to fail (a body given as text is sent as is): its status
+    and JSON `message`."""
+
+    async def execute_error(kernel_id: str, body: str | dict[str, Any]) -> tuple[int, str]:
+        raw = body if isinstance(body, str) else json.dumps(body)
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                "api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=raw
+            )
+        assert info.value.response is not None
+        message: str = json.loads(info.value.response.body)["message"]
+        return info.value.code, message
+
+    return execute_error
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from traitlets.config import Config
 
 pytest_plugins = [
@@ -13,6 +15,23 @@ pytest_plugins = [
     "jupyter_sidecar_ext.pytest_plugin",
     "jupyter_sidecar_ext.pytest_gateway",
 ]
+
+# The fuzz tests' hypothesis profile (tests/protocol/test_fuzz_frames.py,
+# tests/handlers/test_fuzz_rest.py), applied by name, not loaded for every test. Runs are
+# derandomized with no example database: the same examples on every machine, so a CI failure
+# reproduces locally as is. `SIDECAR_FUZZ_EXPLORE=1` draws fresh examples, five times as many.
+# The examples run on the server's loop inside one sync test, hence no deadline and the two
+# health checks off.
+_EXPLORE = os.environ.get("SIDECAR_FUZZ_EXPLORE") == "1"
+settings.register_profile(
+    "sidecar-fuzz",
+    max_examples=1000 if _EXPLORE else 200,
+    deadline=None,
+    derandomize=not _EXPLORE,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture

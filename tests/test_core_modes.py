@@ -1,8 +1,8 @@
 """The sidecar's core, run in both modes by `sc_mode`: a local server (kernels on local ZMQ)
 and a gateway-mode one (`--gateway-url` against a real `jupyter kernelgateway`, which the
 fixtures start once for the session). Same code, same assertions: recording with cell ids
-and outputs, a client leaving mid-run, the output rules, variables, HTTP execute, and the
-execution queue.
+and outputs, a client leaving mid-run, the output rules (the one table of them), variables,
+HTTP execute, and the execution queue.
 
 In gateway mode the outputs reach the recorder on its own websocket while replies travel on
 the client's: a test waits for what it asserts with `settled` (an HTTP execution answers
@@ -17,14 +17,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
-from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
 from jupyter_sidecar_ext.pytest_gateway import ServerMode
-from jupyter_sidecar_ext.pytest_plugin import blocking_cell
+from jupyter_sidecar_ext.pytest_plugin import (
+    HELLO_CODE,
+    assert_valid_cells,
+    blocking_cell,
+    hello_outputs,
+)
 
 NDJSON = "application/x-ndjson"
 
@@ -45,25 +47,9 @@ async def fetch_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
     return json.loads(response.body)
 
 
-async def execute(jp_fetch: Any, kernel_id: str, **body: Any) -> dict[str, Any]:
-    """POST .../execute; the JSON answer (200 expected)."""
-    result: dict[str, Any] = await fetch_json(
-        jp_fetch, "api", "sidecar", "kernels", kernel_id, "execute", method="POST",
-        body=json.dumps(body),
-    )  # fmt: skip
-    return result
-
-
-async def execute_error(jp_fetch: Any, kernel_id: str, body: dict[str, Any]) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as info:
-        await execute(jp_fetch, kernel_id, **body)
-    assert info.value.response is not None
-    return info.value.code, json.loads(info.value.response.body)["message"]
-
-
-async def settled(jp_fetch: Any, kernel_id: str) -> None:
+async def settled(sc_execute: Any, kernel_id: str) -> None:
     """Every cell sent before this has been recorded to its end (see the module doc)."""
-    assert (await execute(jp_fetch, kernel_id, code="None"))["status"] == "ok"
+    assert (await sc_execute(kernel_id, code="None"))["status"] == "ok"
 
 
 async def cell(jp_fetch: Any, kernel_id: str, cell_id: str) -> dict[str, Any]:
@@ -73,45 +59,23 @@ async def cell(jp_fetch: Any, kernel_id: str, cell_id: str) -> dict[str, Any]:
     return result
 
 
-def assert_valid(cells: list[dict[str, Any]]) -> None:
-    """The recorded outputs form an nbformat-valid notebook."""
-    nbformat.validate(
-        new_notebook(
-            cells=[
-                new_code_cell(
-                    c["source"], outputs=c["outputs"], execution_count=c["execution_count"]
-                )
-                for c in cells
-            ]
-        )
-    )
-
-
 # -- recording ------------------------------------------------------------------------------------
 
 
 async def test_cells_are_recorded_with_cell_ids_and_outputs(
-    sc_mode: ServerMode, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any
+    sc_mode: ServerMode, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_execute: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, sc_mode.protocol)
-    first = await client.execute("print('hello')\n6 * 7", cell_id="cell-a")
+    first = await client.execute(HELLO_CODE, cell_id="cell-a")
     await client.collect(first)
     await client.collect(await client.execute("1 / 0", cell_id="cell-b"))
-    await settled(jp_fetch, kernel_id)
+    await settled(sc_execute, kernel_id)
 
     a = await cell(jp_fetch, kernel_id, "cell-a")
-    assert (a["msg_id"], a["source"], a["status"]) == (first, "print('hello')\n6 * 7", "ok")
+    assert (a["msg_id"], a["source"], a["status"]) == (first, HELLO_CODE, "ok")
     assert a["execution_count"] == 1
-    assert a["outputs"] == [
-        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
-        {
-            "output_type": "execute_result",
-            "execution_count": 1,
-            "data": {"text/plain": "42"},
-            "metadata": {},
-        },
-    ]
+    assert a["outputs"] == hello_outputs()
     assert a["started"] and a["ended"] and not a["gap"]
     b = await cell(jp_fetch, kernel_id, "cell-b")
     assert b["status"] == "error" and b["execution_count"] == 2
@@ -121,7 +85,7 @@ async def test_cells_are_recorded_with_cell_ids_and_outputs(
 
     notebook = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "notebook")
     assert [c["id"] for c in notebook["cells"]][:2] == ["cell-a", "cell-b"]
-    assert_valid(notebook["cells"])
+    assert_valid_cells(notebook["cells"])
     kernels = await fetch_json(jp_fetch, "api", "sidecar", "kernels")
     assert kernel_id in {k["kernel_id"] for k in kernels}
 
@@ -153,7 +117,10 @@ async def test_closing_the_websocket_mid_run_loses_nothing(
     assert long["status"] == "ok" and not long["gap"]
 
 
-OUTPUT_CELLS: list[tuple[str, str, list[dict[str, Any]]]] = [
+# The output rules, each cell recorded in one kernel in order (a rule must not leak into the
+# next cell; "update" changes the output "show" made). Every case holds in both modes: the
+# gateway recorder sees the same iopub stream as the local subscription.
+OUTPUT_RULES: list[tuple[str, str, list[dict[str, Any]]]] = [
     (
         "stream-merge",
         "import sys\nprint('a'); print('b', flush=True)\nsys.stderr.write('e\\n')\n"
@@ -171,10 +138,27 @@ OUTPUT_CELLS: list[tuple[str, str, list[dict[str, Any]]]] = [
         [{"output_type": "stream", "name": "stdout", "text": "100%\ndone\n"}],
     ),
     (
-        "clear-output-wait",
+        "backspace",
+        "import sys\nsys.stdout.write('abc'); sys.stdout.flush()\n"
+        "sys.stdout.write('\\b\\bX\\n'); sys.stdout.flush()",
+        [{"output_type": "stream", "name": "stdout", "text": "aX\n"}],
+    ),
+    (
+        "clear-output-wait",  # 'old' reaches the kernel's iopub before the clear
         "from IPython.display import clear_output\nprint('old', flush=True)\n"
         "clear_output(wait=True)\nprint('new')",
         [{"output_type": "stream", "name": "stdout", "text": "new\n"}],
+    ),
+    (
+        "clear-output-wait-unflushed",  # clear_output flushes 'old' itself
+        "from IPython.display import clear_output\nprint('old')\nclear_output(wait=True)\n"
+        "print('new')",
+        [{"output_type": "stream", "name": "stdout", "text": "new\n"}],
+    ),
+    (
+        "clear-output-now",
+        "from IPython.display import clear_output\nprint('old')\nclear_output()",
+        [],
     ),
     (
         "show",
@@ -188,26 +172,36 @@ OUTPUT_CELLS: list[tuple[str, str, list[dict[str, Any]]]] = [
     ),
 ]
 
+# Cells that fail: cell id, code, and the one error output's ename and evalue.
+ERROR_RULES: list[tuple[str, str, str, str]] = [
+    ("error", "raise ValueError('bad')", "ValueError", "bad"),
+    ("zero-division", "1/0", "ZeroDivisionError", "division by zero"),
+]
+
 
 async def test_output_rules(
-    sc_mode: ServerMode, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any
+    sc_mode: ServerMode, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_execute: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, sc_mode.protocol)
-    for cell_id, code, _ in OUTPUT_CELLS:
+    for cell_id, code, _ in OUTPUT_RULES:
         await client.collect(await client.execute(code, cell_id=cell_id))
-    await client.collect(await client.execute("raise ValueError('bad')", cell_id="error"))
-    await settled(jp_fetch, kernel_id)
+    for cell_id, code, _, _ in ERROR_RULES:
+        await client.collect(await client.execute(code, cell_id=cell_id))
+    await settled(sc_execute, kernel_id)
 
-    recorded = [await cell(jp_fetch, kernel_id, cell_id) for cell_id, _, _ in OUTPUT_CELLS]
+    recorded = [await cell(jp_fetch, kernel_id, cell_id) for cell_id, _, _ in OUTPUT_RULES]
     assert {c["id"]: c["outputs"] for c in recorded} == {
-        cell_id: expected for cell_id, _, expected in OUTPUT_CELLS
+        cell_id: expected for cell_id, _, expected in OUTPUT_RULES
     }
     assert all(c["status"] == "ok" for c in recorded)
-    failed = await cell(jp_fetch, kernel_id, "error")
-    assert failed["status"] == "error"
-    assert [(o["ename"], o["evalue"]) for o in failed["outputs"]] == [("ValueError", "bad")]
-    assert_valid([*recorded, failed])
+    failed = [await cell(jp_fetch, kernel_id, cell_id) for cell_id, _, _, _ in ERROR_RULES]
+    for recorded_error, (cell_id, _, ename, evalue) in zip(failed, ERROR_RULES, strict=True):
+        assert recorded_error["status"] == "error", cell_id
+        (output,) = recorded_error["outputs"]
+        assert (output["ename"], output["evalue"]) == (ename, evalue)
+        assert output["traceback"]
+    assert_valid_cells([*recorded, *failed])
 
 
 # -- variables ------------------------------------------------------------------------------------
@@ -239,20 +233,12 @@ async def test_variables_snapshot(
 
 
 async def test_http_execute_answers_streams_and_refuses(
-    sc_mode: ServerMode, jp_fetch: Any, sc_start_kernel: Any
+    sc_mode: ServerMode, jp_fetch: Any, sc_start_kernel: Any, sc_execute: Any, sc_execute_error: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
-    result = await execute(jp_fetch, kernel_id, code="print('hello')\n6 * 7", cell_id="h")
+    result = await sc_execute(kernel_id, code=HELLO_CODE, cell_id="h")
     assert result["status"] == "ok" and result["execution_count"] == 1
-    assert result["outputs"] == [
-        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
-        {
-            "output_type": "execute_result",
-            "execution_count": 1,
-            "data": {"text/plain": "42"},
-            "metadata": {},
-        },
-    ]
+    assert result["outputs"] == hello_outputs()
     recorded = await cell(jp_fetch, kernel_id, "h")
     assert recorded["msg_id"] == result["msg_id"] and recorded["outputs"] == result["outputs"]
 
@@ -270,21 +256,22 @@ async def test_http_execute_answers_streams_and_refuses(
     assert messages[-1]["content"] == {"execution_state": "idle"}
     assert {m["parent_header"]["msg_id"] for m in lines[:-1]} == {final["msg_id"]}
 
-    asked = await execute(jp_fetch, kernel_id, code="input('name? ')")
+    asked = await sc_execute(kernel_id, code="input('name? ')")
     assert asked["status"] == "error" and "input" in asked["message"]
-    failed = await execute(jp_fetch, kernel_id, code="1 / 0")
+    failed = await sc_execute(kernel_id, code="1 / 0")
     assert failed["status"] == "error" and failed["outputs"][0]["ename"] == "ZeroDivisionError"
-    assert (await execute(jp_fetch, kernel_id, code="'fine'"))["status"] == "ok"
-    assert (await execute_error(jp_fetch, "no-such-kernel", {"code": "1"}))[0] == 404
-    assert (await execute_error(jp_fetch, kernel_id, {"code": 1}))[0] == 400
+    assert (await sc_execute(kernel_id, code="'fine'"))["status"] == "ok"
+    assert (await sc_execute_error("no-such-kernel", {"code": "1"}))[0] == 404
+    assert (await sc_execute_error(kernel_id, {"code": 1}))[0] == 400
 
 
 async def test_http_execute_timeout_interrupts_and_the_kernel_stays_usable(
     sc_mode: ServerMode,
-    jp_fetch: Any,
     sc_start_kernel: Any,
     sc_cell_finished: Any,
     tmp_path: Path,
+    sc_execute: Any,
+    sc_execute_error: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
     body = {
@@ -292,9 +279,9 @@ async def test_http_execute_timeout_interrupts_and_the_kernel_stays_usable(
         "timeout": 1,
         "cell_id": "slow",
     }
-    code, message = await execute_error(jp_fetch, kernel_id, body)
+    code, message = await sc_execute_error(kernel_id, body)
     assert code == 504 and "interrupted" in message
-    assert (await execute(jp_fetch, kernel_id, code="'next'"))["status"] == "ok"
+    assert (await sc_execute(kernel_id, code="'next'"))["status"] == "ok"
     slow = await sc_cell_finished(kernel_id, "slow")
     assert slow["status"] == "error"
     assert slow["outputs"][-1]["ename"] == "KeyboardInterrupt"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+
+from jupyter_sidecar_ext.pytest_plugin import HELLO_CODE, assert_valid_cells, hello_outputs
 
 PROTOCOLS = ["v1", "legacy"]
 
@@ -17,48 +17,25 @@ async def fetch_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
     return json.loads(response.body)
 
 
-def assert_valid(cells: list[dict[str, Any]]) -> None:
-    """The recorded outputs form an nbformat-valid notebook."""
-    nb = new_notebook(
-        cells=[
-            new_code_cell(
-                source=cell["source"],
-                outputs=cell["outputs"],
-                execution_count=cell["execution_count"],
-            )
-            for cell in cells
-        ]
-    )
-    nbformat.validate(nb)
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_records_cell_under_cell_id(
     protocol: str, jp_fetch: Any, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, protocol)
-    msg_id = await client.execute("print('hello')\n6 * 7", cell_id="cell-a")
+    msg_id = await client.execute(HELLO_CODE, cell_id="cell-a")
     await client.collect(msg_id)
     await sc_cell_finished(kernel_id, "cell-a")
 
     cell = await fetch_json(jp_fetch, "api", "sidecar", "kernels", kernel_id, "cells", "cell-a")
     assert cell["id"] == "cell-a"
     assert cell["msg_id"] == msg_id
-    assert cell["source"] == "print('hello')\n6 * 7"
+    assert cell["source"] == HELLO_CODE
     assert cell["status"] == "ok"
     assert cell["execution_count"] == 1
-    assert cell["outputs"] == [
-        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
-        {
-            "output_type": "execute_result",
-            "execution_count": 1,
-            "data": {"text/plain": "42"},
-            "metadata": {},
-        },
-    ]
+    assert cell["outputs"] == hello_outputs()
     assert cell["started"] and cell["ended"]
-    assert_valid([cell])
+    assert_valid_cells([cell])
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -139,77 +116,6 @@ async def test_records_a_client_that_bypasses_the_server(
     assert cell["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "direct\n"}]
 
 
-OUTPUT_RULES: list[tuple[str, str, list[dict[str, Any]]]] = [
-    (
-        "stream-merge",
-        "import sys\nprint('a'); print('b', flush=True)\nsys.stderr.write('e\\n')\n"
-        "sys.stderr.flush()\n"
-        "print('c')",
-        [
-            {"output_type": "stream", "name": "stdout", "text": "a\nb\n"},
-            {"output_type": "stream", "name": "stderr", "text": "e\n"},
-            {"output_type": "stream", "name": "stdout", "text": "c\n"},
-        ],
-    ),
-    (
-        "carriage-return",
-        "import sys\nfor i in range(5):\n    sys.stdout.write(f'\\r{i*25}%'); sys.stdout.flush()\n"
-        "print()\nprint('done')",
-        [{"output_type": "stream", "name": "stdout", "text": "100%\ndone\n"}],
-    ),
-    (
-        "backspace",
-        "import sys\nsys.stdout.write('abc'); sys.stdout.flush()\n"
-        "sys.stdout.write('\\b\\bX\\n'); sys.stdout.flush()",
-        [{"output_type": "stream", "name": "stdout", "text": "aX\n"}],
-    ),
-    (
-        "clear-output-wait",
-        "from IPython.display import clear_output\nprint('old')\nclear_output(wait=True)\n"
-        "print('new')",
-        [{"output_type": "stream", "name": "stdout", "text": "new\n"}],
-    ),
-    (
-        "clear-output-now",
-        "from IPython.display import clear_output\nprint('old')\nclear_output()",
-        [],
-    ),
-    (
-        "error",
-        "1/0",
-        [{"output_type": "error", "ename": "ZeroDivisionError"}],
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "code", "expected"), OUTPUT_RULES, ids=[r[0] for r in OUTPUT_RULES]
-)
-async def test_output_rules_with_a_real_kernel(
-    name: str,
-    code: str,
-    expected: list[dict[str, Any]],
-    sc_start_kernel: Any,
-    sc_connect: Any,
-    sc_cell_finished: Any,
-) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id, "v1")
-    msg_id = await client.execute(code, cell_id=name)
-    await client.collect(msg_id)
-    cell = await sc_cell_finished(kernel_id, name)
-    if name == "error":
-        assert cell["status"] == "error"
-        (output,) = cell["outputs"]
-        assert output["ename"] == "ZeroDivisionError"
-        assert output["evalue"] == "division by zero"
-        assert output["traceback"]
-    else:
-        assert cell["status"] == "ok"
-        assert cell["outputs"] == expected
-    assert_valid([cell])
-
-
 async def test_display_id_updates_reach_every_cell(
     sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
 ) -> None:
@@ -232,7 +138,7 @@ async def test_display_id_updates_reach_every_cell(
     ]
     assert updated["outputs"] == shown["outputs"]
     assert all("transient" not in out for out in shown["outputs"] + updated["outputs"])
-    assert_valid([shown, updated])
+    assert_valid_cells([shown, updated])
 
 
 async def test_restart_marks_old_cells_and_keeps_new_ones_apart(

@@ -8,11 +8,9 @@ import json
 import re
 import signal
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_kernels import jupyter_sidecar
 
 from jupyter_sidecar_ext.cli.tail import TailApp
 
@@ -123,14 +121,14 @@ async def read_until(stream: asyncio.StreamReader, text: str, seen: list[str]) -
 
 async def test_jupyter_sidecar_tail_ctrl_c(
     server_args: list[str],
-    tmp_path: Path,
+    jupyter_sidecar: Any,
     sc_start_kernel: Callable[..., Awaitable[str]],
     sc_connect: Any,
     sc_cell_finished: Any,
 ) -> None:
     """`jupyter sidecar tail` as users run it: live output, then Ctrl+C exits 0."""
     kernel_id, client = await recorded_kernel(sc_start_kernel, sc_connect, sc_cell_finished)
-    process = await jupyter_sidecar(tmp_path, "tail", kernel_id, *server_args)
+    process = await jupyter_sidecar("tail", kernel_id, *server_args)
     assert process.stdout is not None and process.stderr is not None
     out: list[str] = []
     err: list[str] = []

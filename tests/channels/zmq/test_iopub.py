@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 from jupyter_sidecar_ext.channels.zmq.iopub import FanoutStream
-
-
-def _own_socket_inodes() -> set[str]:
-    inodes = set()
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    return inodes
-
-
-def established_connections_to(port: int) -> int:
-    """This process's TCP connections to `port` (the server runs in the test process; other
-    processes' connections, whose ephemeral ports may happen to equal it, do not count)."""
-    own = _own_socket_inodes()
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        path = Path(table)
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines()[1:]:
-            fields = line.split()
-            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-            if remote_port == port and fields[3] == "01" and fields[9] in own:
-                count += 1
-    return count
+from jupyter_sidecar_ext.pytest_plugin import established_connections_to
 
 
 async def test_three_websockets_share_one_subscription(
@@ -59,7 +29,7 @@ async def test_three_websockets_share_one_subscription(
     # only the sidecar's shared subscription (it also keeps the server's activity markers);
     # stock has the activity watcher plus one per websocket (4 here).
     assert established_connections_to(iopub_port) == 1
-    fanout = sc_registry.find(kernel_id)._iopub._fanout
+    fanout = sc_registry.find(kernel_id).channels._iopub._fanout
     assert len(fanout) == 3
     assert all(isinstance(stream, FanoutStream) for stream in fanout)
 

@@ -12,27 +12,15 @@ from typing import Any
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-from tornado.httpclient import HTTPClientError
 
-from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, blocking_cell
+from jupyter_sidecar_ext.pytest_plugin import (
+    HELLO_CODE,
+    KernelWebsocketClient,
+    blocking_cell,
+    hello_outputs,
+)
 
 NDJSON = "application/x-ndjson"
-
-
-async def execute(jp_fetch: Any, kernel_id: str, **body: Any) -> dict[str, Any]:
-    response = await jp_fetch(
-        "api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=json.dumps(body)
-    )
-    assert response.code == 200
-    result: dict[str, Any] = json.loads(response.body)
-    return result
-
-
-async def execute_error(jp_fetch: Any, kernel_id: str, body: str) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as info:
-        await jp_fetch("api", "sidecar", "kernels", kernel_id, "execute", method="POST", body=body)
-    assert info.value.response is not None
-    return info.value.code, json.loads(info.value.response.body)["message"]
 
 
 @dataclass
@@ -68,44 +56,36 @@ def busy_kernel(
 
 
 async def test_execute_answers_outputs_as_the_shadow_model(
-    jp_fetch: Any, sc_start_kernel: Any, sc_cell_finished: Any
+    sc_start_kernel: Any, sc_cell_finished: Any, sc_execute: Any
 ) -> None:
     kernel_id = await sc_start_kernel()
-    result = await execute(jp_fetch, kernel_id, code="print('hello')\n6 * 7")
+    result = await sc_execute(kernel_id, code=HELLO_CODE)
     assert result["status"] == "ok"
     assert result["execution_count"] == 1
-    assert result["outputs"] == [
-        {"output_type": "stream", "name": "stdout", "text": "hello\n"},
-        {
-            "output_type": "execute_result",
-            "execution_count": 1,
-            "data": {"text/plain": "42"},
-            "metadata": {},
-        },
-    ]
+    assert result["outputs"] == hello_outputs()
     nbformat.validate(new_notebook(cells=[new_code_cell("x", outputs=result["outputs"])]))
     cell = await sc_cell_finished(kernel_id, result["msg_id"])
     assert cell["outputs"] == result["outputs"] and cell["status"] == "ok"
 
-    second = await execute(jp_fetch, kernel_id, code="print('again')", cell_id="my-cell")
+    second = await sc_execute(kernel_id, code="print('again')", cell_id="my-cell")
     assert second["execution_count"] == 2
     cell = await sc_cell_finished(kernel_id, "my-cell")
     assert cell["msg_id"] == second["msg_id"] and cell["source"] == "print('again')"
 
 
-async def test_errors_and_input_requests(jp_fetch: Any, sc_start_kernel: Any) -> None:
+async def test_errors_and_input_requests(sc_start_kernel: Any, sc_execute: Any) -> None:
     kernel_id = await sc_start_kernel()
-    failed = await execute(jp_fetch, kernel_id, code="1 / 0")
+    failed = await sc_execute(kernel_id, code="1 / 0")
     assert failed["status"] == "error"
     assert failed["outputs"][0]["output_type"] == "error"
     assert failed["outputs"][0]["ename"] == "ZeroDivisionError"
     assert "message" not in failed
 
-    asked = await execute(jp_fetch, kernel_id, code="name = input('name? ')")
+    asked = await sc_execute(kernel_id, code="name = input('name? ')")
     assert asked["status"] == "error"
     assert "input" in asked["message"] and "not" in asked["message"]
     # an HTTP error does not stop what follows (stop_on_error is off for HTTP)
-    assert (await execute(jp_fetch, kernel_id, code="'fine'"))["status"] == "ok"
+    assert (await sc_execute(kernel_id, code="'fine'"))["status"] == "ok"
 
 
 async def test_ndjson_streams_messages_then_the_reply_and_the_result(
@@ -145,28 +125,31 @@ async def test_ndjson_streams_messages_then_the_reply_and_the_result(
 
 
 async def test_timeout_interrupts_and_the_kernel_stays_usable(
-    jp_fetch: Any, sc_start_kernel: Any, sc_cell_finished: Any, tmp_path: Path
+    sc_start_kernel: Any,
+    sc_cell_finished: Any,
+    tmp_path: Path,
+    sc_execute: Any,
+    sc_execute_error: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
-    code, message = await execute_error(
-        jp_fetch,
+    code, message = await sc_execute_error(
         kernel_id,
         json.dumps({"code": blocking_cell(tmp_path / "never"), "timeout": 1, "cell_id": "slow"}),
     )
     assert code == 504
     assert "interrupted" in message
-    assert (await execute(jp_fetch, kernel_id, code="'next'"))["status"] == "ok"
+    assert (await sc_execute(kernel_id, code="'next'"))["status"] == "ok"
     slow = await sc_cell_finished(kernel_id, "slow")
     assert slow["status"] == "error"
     assert slow["outputs"][-1]["ename"] == "KeyboardInterrupt"
 
 
 async def test_http_runs_in_the_queue_in_order_with_websocket_cells(
-    jp_fetch: Any, busy_kernel: StartBusy, sc_wait_until: Any
+    jp_fetch: Any, busy_kernel: StartBusy, sc_wait_until: Any, sc_execute: Any
 ) -> None:
     busy = await busy_kernel()
     queue, client = busy.queue, busy.client
-    posted = asyncio.ensure_future(execute(jp_fetch, busy.kernel_id, code="'from http'"))
+    posted = asyncio.ensure_future(sc_execute(busy.kernel_id, code="'from http'"))
     await sc_wait_until(lambda: len(queue) == 1, what="the HTTP request to queue")
     last = await client.execute("'last'")
     await sc_wait_until(lambda: len(queue) == 2, what="the last cell to queue")
@@ -187,11 +170,11 @@ async def test_http_runs_in_the_queue_in_order_with_websocket_cells(
 
 
 async def test_timeout_while_queued_takes_it_out(
-    jp_fetch: Any, busy_kernel: StartBusy, sc_cell_finished: Any
+    busy_kernel: StartBusy, sc_cell_finished: Any, sc_execute_error: Any
 ) -> None:
     busy = await busy_kernel()
     body = json.dumps({"code": "'late'", "timeout": 0.5, "cell_id": "late"})
-    code, message = await execute_error(jp_fetch, busy.kernel_id, body)
+    code, message = await sc_execute_error(busy.kernel_id, body)
     assert code == 504 and "queued" in message
     assert len(busy.queue) == 0
     assert (await sc_cell_finished(busy.kernel_id, "late"))["status"] == "aborted"
@@ -200,11 +183,11 @@ async def test_timeout_while_queued_takes_it_out(
 
 
 async def test_dequeued_http_request_answers_aborted(
-    jp_fetch: Any, busy_kernel: StartBusy, sc_wait_until: Any
+    jp_fetch: Any, busy_kernel: StartBusy, sc_wait_until: Any, sc_execute: Any
 ) -> None:
     busy = await busy_kernel()
     kernel_id, queue = busy.kernel_id, busy.queue
-    posted = asyncio.ensure_future(execute(jp_fetch, kernel_id, code="'never'"))
+    posted = asyncio.ensure_future(sc_execute(kernel_id, code="'never'"))
     await sc_wait_until(lambda: len(queue) == 1, what="the HTTP request to queue")
     msg_id = queue.waiting()[0].msg_id
     await jp_fetch("api", "sidecar", "kernels", kernel_id, "queue", msg_id, method="DELETE")
@@ -231,13 +214,13 @@ async def test_dequeued_http_request_answers_aborted(
         ('{"code": "1", "silent": true}', "silent"),
     ],
 )
-async def test_bad_bodies_are_400(jp_fetch: Any, body: str, needle: str) -> None:
+async def test_bad_bodies_are_400(body: str, needle: str, sc_execute_error: Any) -> None:
     """The body is judged before the kernel is looked up: no kernel needed."""
-    code, message = await execute_error(jp_fetch, "any-kernel", body)
+    code, message = await sc_execute_error("any-kernel", body)
     assert code == 400
     assert needle in message
 
 
-async def test_unknown_kernel_is_404(jp_fetch: Any) -> None:
-    code, _ = await execute_error(jp_fetch, "no-such-kernel", '{"code": "1"}')
+async def test_unknown_kernel_is_404(sc_execute_error: Any) -> None:
+    code, _ = await sc_execute_error("no-such-kernel", '{"code": "1"}')
     assert code == 404

@@ -1,6 +1,6 @@
 """Gateway mode (`--gateway-url`) against a real Kernel Gateway: kernel websockets are
 relayed with TCP_NODELAY on both hops, remote kernels are recorded (more in
-test_gateway_recorder.py) without errors, and the relay holds execute_requests in the
+channels/gateway/test_recorder.py) without errors, and the relay holds execute_requests in the
 kernel's execution queue (the core suite runs in both modes in test_core_modes.py)."""
 
 from __future__ import annotations

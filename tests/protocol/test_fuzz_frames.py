@@ -19,22 +19,22 @@ Generated messages never carry code to run: execute_requests only use a few fixe
 sources (or non-string garbage), and message types that stop or reconfigure a kernel
 (shutdown, interrupt, debug, comms, stdin replies) are never generated. As in
 test_fuzz_rest.py, each hypothesis run lives in one sync test that drives the server's loop
-per example (pytest-jupyter's fixtures are sync), and runs are derandomized with no example
-database; `SIDECAR_FUZZ_EXPLORE=1` draws fresh, more numerous examples.
+per example (pytest-jupyter's fixtures are sync), under the suite's fuzz profile
+(tests/conftest.py: derandomized, no example database; `SIDECAR_FUZZ_EXPLORE=1` draws fresh,
+more numerous examples).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
@@ -53,18 +53,11 @@ from jupyter_sidecar_ext.protocol.frames import (
 )
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 
-EXPLORE = os.environ.get("SIDECAR_FUZZ_EXPLORE") == "1"
 
-
-def fuzz_settings(examples: int) -> settings:
-    return settings(
-        max_examples=examples * 5 if EXPLORE else examples,
-        deadline=None,
-        derandomize=not EXPLORE,
-        database=None,
-        print_blob=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+def fuzz_settings(share: float) -> settings:
+    """The suite's fuzz profile (tests/conftest.py) with `share` times its examples."""
+    profile = settings.get_profile("sidecar-fuzz")
+    return settings(profile, max_examples=round(profile.max_examples * share))
 
 
 DROPPED = "jupyter_sidecar_ext: dropped a malformed websocket"
@@ -303,7 +296,7 @@ def bounded(frame: bytes) -> int:
     return 16 * len(frame) + 16 * 1024
 
 
-@fuzz_settings(400)
+@fuzz_settings(2)
 @given(frame=V1_FRAMES)
 def test_split_v1_frame_never_raises_and_stays_within_the_frame(frame: bytes) -> None:
     split = split_v1_frame(frame)
@@ -322,7 +315,7 @@ def test_split_v1_frame_never_raises_and_stays_within_the_frame(frame: bytes) ->
     assert (server_channel.encode(), server_parts) == (channel, parts)
 
 
-@fuzz_settings(400)
+@fuzz_settings(2)
 @given(frame=LEGACY_FRAMES.filter(lambda frame: isinstance(frame, bytes)))
 def test_split_legacy_binary_frame_never_raises_and_stays_within_the_frame(frame: bytes) -> None:
     parts = split_legacy_binary_frame(frame)
@@ -335,7 +328,7 @@ def test_split_legacy_binary_frame_never_raises_and_stays_within_the_frame(frame
     assert b"".join(parts) == frame[4 * (len(parts) + 1) :]
 
 
-@fuzz_settings(300)
+@fuzz_settings(1.5)
 @given(request=valid_requests(), buffers=BUFFERS)
 def test_valid_frames_split_back_into_their_parts(
     request: tuple[dict[str, Any], str], buffers: list[bytes]
@@ -359,7 +352,7 @@ def test_valid_frames_split_back_into_their_parts(
     assert json.loads(parts[0])["header"]["msg_id"] == msg["header"]["msg_id"]
 
 
-@fuzz_settings(500)
+@fuzz_settings(2.5)
 @given(frame=V1_FRAMES | LEGACY_FRAMES, v1=st.booleans())
 def test_the_tap_never_raises(frame: str | bytes, v1: bool) -> None:
     is_well_formed(frame, v1)
@@ -470,7 +463,7 @@ def test_hostile_frames_are_dropped_or_forwarded_and_everything_keeps_working(
     def drops() -> int:
         return sum(1 for record in caplog.records if DROPPED in record.getMessage())
 
-    @fuzz_settings(150)
+    @fuzz_settings(0.75)
     @given(frame=V1_FRAMES if v1 else LEGACY_FRAMES)
     def fuzz(frame: str | bytes) -> None:
         assume(not any(word.encode() in raw(frame) for word in FORBIDDEN))

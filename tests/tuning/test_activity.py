@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
-from test_iopub import established_connections_to
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.pytest_plugin import blocking_cell
+from jupyter_sidecar_ext.pytest_plugin import blocking_cell, established_connections_to
 
 INSTALLED = {"ServerApp": {"jpserver_extensions": {"jupyter_sidecar_ext": True}}}
 CULLING = {"cull_idle_timeout": 2, "cull_interval": 1, "cull_busy": False}

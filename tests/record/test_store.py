@@ -14,39 +14,17 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.record.store import CellStore, KernelRecord, StoreLimits
-
-LIMITS = StoreLimits(max_kernels=100, max_bytes=10**9, retention_seconds=86400.0)
+from jupyter_sidecar_ext.record.store import CellStore, StoreLimits
 
 
-def make_store(path: Path, limits: StoreLimits = LIMITS, **kwargs: Any) -> CellStore:
-    return CellStore(path, limits, logging.getLogger("test-store"), interval=0.01, **kwargs)
-
-
-def cell(cell_id: str, seq: int, text: str = "out\n") -> dict[str, Any]:
-    return {
-        "id": cell_id,
-        "msg_id": f"msg-{cell_id}",
-        "source": f"print({cell_id!r})",
-        "status": "ok",
-        "execution_count": seq,
-        "outputs": [{"output_type": "stream", "name": "stdout", "text": text}],
-        "seq": seq,
-    }
-
-
-def record(kernel_id: str, path: str | None = "nb.ipynb", seq: int = 1) -> KernelRecord:
-    return KernelRecord(kernel_id, "python3", path, seq, 0)
-
-
-async def save(store: CellStore, kernel: KernelRecord, *cells: dict[str, Any]) -> None:
-    store.save(kernel, {c["id"]: (lambda c=c: c) for c in cells})
-    future = store.flush()
-    assert future is not None
-    await future
-
-
-async def test_cells_survive_a_restart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_cells_survive_a_restart(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
+) -> None:
     path = tmp_path / "data" / "outputs.sqlite"  # the directory does not exist yet
     store = make_store(path)
     with caplog.at_level(logging.INFO, logger="test-store"):
@@ -70,7 +48,12 @@ async def test_cells_survive_a_restart(tmp_path: Path, caplog: pytest.LogCapture
 
 
 async def test_corrupt_file_starts_clean_with_a_clear_log_line(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
 ) -> None:
     path = tmp_path / "outputs.sqlite"
     path.write_bytes(b"this is not a database" * 100)
@@ -86,7 +69,9 @@ async def test_corrupt_file_starts_clean_with_a_clear_log_line(
     await store.close()
 
 
-async def test_reads_never_wait_behind_the_writer(tmp_path: Path) -> None:
+async def test_reads_never_wait_behind_the_writer(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     store = make_store(tmp_path / "outputs.sqlite")
     await save(store, record("k1"), cell("a", 1))
     release = threading.Event()
@@ -110,7 +95,9 @@ async def test_reads_never_wait_behind_the_writer(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_reading_a_store_not_created_yet_creates_nothing(tmp_path: Path) -> None:
+async def test_reading_a_store_not_created_yet_creates_nothing(
+    tmp_path: Path, make_store: Any
+) -> None:
     path = tmp_path / "data" / "outputs.sqlite"
     store = make_store(path)
     assert await store.kernels() == []
@@ -120,7 +107,12 @@ async def test_reading_a_store_not_created_yet_creates_nothing(tmp_path: Path) -
 
 
 async def test_a_store_without_its_schema_yet_reads_as_nothing_stored(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
 ) -> None:
     path = tmp_path / "outputs.sqlite"
     path.touch()  # as while another server is creating it
@@ -137,6 +129,10 @@ async def test_a_store_without_its_schema_yet_reads_as_nothing_stored(
 
 async def test_a_read_after_a_corrupt_file_was_moved_aside_reads_the_new_store(
     tmp_path: Path,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
 ) -> None:
     path = tmp_path / "outputs.sqlite"
     earlier = make_store(path)
@@ -158,7 +154,9 @@ async def test_a_read_after_a_corrupt_file_was_moved_aside_reads_the_new_store(
     await store.close()
 
 
-async def test_close_releases_both_connections(tmp_path: Path) -> None:
+async def test_close_releases_both_connections(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     path = tmp_path / "outputs.sqlite"
     store = make_store(path)
     await save(store, record("k1"), cell("a", 1))
@@ -169,7 +167,9 @@ async def test_close_releases_both_connections(tmp_path: Path) -> None:
     assert store._db is None and store._read_db is None
 
 
-async def test_concurrent_writers_share_one_file(tmp_path: Path) -> None:
+async def test_concurrent_writers_share_one_file(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     path = tmp_path / "outputs.sqlite"
     first, second = make_store(path), make_store(path)
 
@@ -185,7 +185,9 @@ async def test_concurrent_writers_share_one_file(tmp_path: Path) -> None:
     await second.close()
 
 
-async def test_retention_keeps_the_newest_kernels(tmp_path: Path) -> None:
+async def test_retention_keeps_the_newest_kernels(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     limits = StoreLimits(max_kernels=2, max_bytes=10**9, retention_seconds=86400.0)
     store = make_store(tmp_path / "outputs.sqlite", limits, prune_interval=0.0)
     for kernel_id in ("old", "middle", "new"):
@@ -194,7 +196,9 @@ async def test_retention_keeps_the_newest_kernels(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_size_bound_drops_the_oldest_kernels(tmp_path: Path) -> None:
+async def test_size_bound_drops_the_oldest_kernels(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     limits = StoreLimits(max_kernels=100, max_bytes=25_000, retention_seconds=86400.0)
     store = make_store(tmp_path / "outputs.sqlite", limits, prune_interval=0.0)
     for kernel_id in ("k1", "k2", "k3"):
@@ -209,7 +213,9 @@ async def stored_ids(store: CellStore, kernel_id: str) -> list[str]:
     return [c["id"] for c in notebook["cells"]]
 
 
-async def test_forgotten_cells_leave_the_store_and_a_later_save_wins(tmp_path: Path) -> None:
+async def test_forgotten_cells_leave_the_store_and_a_later_save_wins(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     store = make_store(tmp_path / "outputs.sqlite")
     await save(store, record("k1"), cell("a", 1), cell("b", 2), cell("c", 3))
     store.forget("k1", ["a", "b"])  # evicted from the shadow
@@ -225,7 +231,9 @@ async def test_forgotten_cells_leave_the_store_and_a_later_save_wins(tmp_path: P
     await store.close()
 
 
-async def test_a_forget_that_failed_to_write_is_retried(tmp_path: Path) -> None:
+async def test_a_forget_that_failed_to_write_is_retried(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     store = make_store(tmp_path / "outputs.sqlite")
     await save(store, record("k1"), cell("a", 1), cell("b", 2))
 
@@ -247,7 +255,12 @@ async def test_a_forget_that_failed_to_write_is_retried(tmp_path: Path) -> None:
 
 
 async def test_a_full_disk_warns_once_and_recovers(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
 ) -> None:
     store = make_store(tmp_path / "outputs.sqlite")
     await save(store, record("k1"), cell("a", 1))

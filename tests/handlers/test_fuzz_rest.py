@@ -9,16 +9,15 @@ function scoped, so the hypothesis run lives inside one sync test: an inner `@gi
 function drives each request to completion on the server's loop
 (`jp_asyncio_loop.run_until_complete`), as pytest-asyncio does for hypothesis tests.
 
-Runs are derandomized and keep no example database: the same examples on every machine,
-so a failure in CI reproduces locally as is (CI need not set any variable for that).
-`SIDECAR_FUZZ_EXPLORE=1` draws fresh, more numerous examples instead.
+Runs use the suite's fuzz profile (tests/conftest.py): derandomized, no example database, so
+a failure in CI reproduces locally as is; `SIDECAR_FUZZ_EXPLORE=1` draws fresh, more numerous
+examples instead.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 from tornado.httpclient import HTTPResponse
 from traitlets.config import Config
@@ -37,15 +36,7 @@ from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 LINT_LIMIT = 64 * 1024  # lint_max_request_bytes here: "near and over the limit" stays cheap
-EXPLORE = os.environ.get("SIDECAR_FUZZ_EXPLORE") == "1"
-FUZZ = settings(
-    max_examples=1000 if EXPLORE else 200,
-    deadline=None,
-    derandomize=not EXPLORE,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+FUZZ = settings.get_profile("sidecar-fuzz")  # tests/conftest.py
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Frame decoding of the websocket tap, without a server: both subprotocols, bad frames."""
+"""Frame decoding for the websocket tap, without a server: both subprotocols, bad frames."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from jupyter_server.services.kernels.connection.base import (
 )
 
 from jupyter_sidecar_ext.protocol.frames import execute_request_from_ws
-from jupyter_sidecar_ext.protocol.message import DELIM, KernelMessage
+from jupyter_sidecar_ext.pytest_plugin import HOSTILE_FRAMES
 
 session = Session(key=b"")
 
@@ -97,48 +97,6 @@ def test_malformed_frames_never_raise(frame: str | bytes) -> None:
     assert execute_request_from_ws(frame, v1=not isinstance(frame, bytes)) is None
 
 
-def test_kernel_message_decodes_lazily() -> None:
-    msg = session.msg("stream", content={"name": "stdout", "text": "hi"}, parent=execute_request())
-    parts = session.serialize(msg, ident=[b"topic"])
-    decoded = KernelMessage.from_zmq(parts)
-    assert decoded is not None
-    assert decoded.msg_type == "stream"
-    assert decoded.parent_msg_type == "execute_request"
-    assert decoded.parent_msg_id == msg["parent_header"]["msg_id"]
-    assert decoded.content == {"name": "stdout", "text": "hi"}
-
-
-def test_kernel_message_rejects_non_jupyter_frames() -> None:
-    assert KernelMessage.from_zmq([b"no delimiter"]) is None
-    assert KernelMessage.from_zmq([DELIM, b"sig"]) is None
-
-
-HOSTILE_FRAMES: list[str | bytes] = [
-    b"execute_request",
-    (2**62).to_bytes(8, "little") + b"\x00" * 16,
-    b"\x7f\xff\xff\xff" + b"\x00" * 12,
-    b"",
-    "not json",
-    '{"channel": "shell"}',
-    '{"header": {"msg_type": "execute_request"}, "channel": "nowhere"}',
-    "[]",
-]
-
-
-@pytest.mark.parametrize("protocol", ["v1", "legacy"])
-async def test_hostile_frames_are_dropped_and_the_kernel_stays_usable(
-    protocol: str, sc_start_kernel: Any, sc_connect: Any
-) -> None:
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id, protocol)
-    for frame in HOSTILE_FRAMES:
-        await client.ws.write_message(frame, binary=isinstance(frame, bytes))
-    msg_id = await client.execute("print('still here')", cell_id="after")
-    replies = await client.collect(msg_id)
-    texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
-    assert "".join(texts) == "still here\n"  # print may flush text and newline apart
-
-
 @pytest.mark.parametrize("frame", HOSTILE_FRAMES)
 def test_hostile_frames_are_not_well_formed_v1(frame: str | bytes) -> None:
     from jupyter_sidecar_ext.protocol.frames import is_well_formed
@@ -146,27 +104,3 @@ def test_hostile_frames_are_not_well_formed_v1(frame: str | bytes) -> None:
     assert not is_well_formed(frame, v1=True)
     if isinstance(frame, bytes):
         assert not is_well_formed(frame, v1=False)
-
-
-@pytest.mark.parametrize("protocol", ["v1", "legacy"])
-async def test_kernel_websockets_have_tcp_nodelay(
-    protocol: str, sc_start_kernel: Any, sc_connect: Any
-) -> None:
-    """Without TCP_NODELAY, Nagle + delayed ACK add tens of ms to every tiny round trip."""
-    import socket
-
-    from jupyter_server.services.kernels.connection.channels import (
-        ZMQChannelsWebsocketConnection,
-    )
-
-    from jupyter_sidecar_ext.tap.local import SidecarKernelConnection
-
-    kernel_id = await sc_start_kernel()
-    client = await sc_connect(kernel_id, protocol)
-    await client.collect(await client.execute("1"))
-    (connection,) = [
-        c for c in ZMQChannelsWebsocketConnection._open_sockets if c.kernel_id == kernel_id
-    ]
-    assert isinstance(connection, SidecarKernelConnection)
-    sock = connection.websocket_handler.ws_connection.stream.socket
-    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

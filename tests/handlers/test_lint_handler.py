@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 import pytest
 from jupyter_server.auth import Authorizer
-from test_lint_corpus import CASES
 from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
@@ -110,25 +109,6 @@ async def test_a_py_path_formats_whole_python_files(jp_fetch: Any) -> None:
 
 async def test_empty_request(jp_fetch: Any) -> None:
     assert await lint(jp_fetch, {"cells": []}) == []
-
-
-async def test_corpus_through_the_server(jp_fetch: Any) -> None:
-    groups: dict[str, list[Any]] = {}
-    for case in CASES:
-        groups.setdefault(json.dumps(case.options, sort_keys=True), []).append(case)
-    for key, cases in groups.items():
-        options = json.loads(key)
-        body: dict[str, Any] = {"cells": [{"id": c.name, "source": c.source} for c in cases]}
-        if "tools" in options:
-            body["tools"] = options.pop("tools")
-        if options:
-            body["options"] = options
-        for case, cell in zip(cases, await lint(jp_fetch, body), strict=True):
-            assert cell["id"] == case.name
-            if case.error:
-                assert cell["error"].startswith(case.error) and cell["source"] == case.source
-            else:
-                assert (cell["source"], cell["changed"]) == (case.expected, case.changed)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_store import cell, make_store, record, save
 from traitlets.config import Config
 
 from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
@@ -91,7 +90,9 @@ def store_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.fixture
-def read_only_store(tmp_path: Path, jp_asyncio_loop: Any) -> Iterator[ReadOnlyFile]:
+def read_only_store(
+    tmp_path: Path, jp_asyncio_loop: Any, make_store: Any, cell: Any, record: Any, save: Any
+) -> Iterator[ReadOnlyFile]:
     """An output store from an earlier run (one kernel, one cell), then made read-only."""
     path = tmp_path / "store" / "outputs.sqlite"
     earlier = make_store(path)
@@ -110,7 +111,12 @@ def read_only_store(tmp_path: Path, jp_asyncio_loop: Any) -> Iterator[ReadOnlyFi
 
 
 async def test_rows_wait_in_memory_and_are_written_when_writable_again(
-    read_only_store: ReadOnlyFile, caplog: pytest.LogCaptureFixture
+    read_only_store: ReadOnlyFile,
+    caplog: pytest.LogCaptureFixture,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
 ) -> None:
     path = read_only_store.path
     store = make_store(path)
@@ -135,7 +141,9 @@ async def test_rows_wait_in_memory_and_are_written_when_writable_again(
     await store.close()
 
 
-async def test_a_read_only_store_is_read_as_before(read_only_store: ReadOnlyFile) -> None:
+async def test_a_read_only_store_is_read_as_before(
+    read_only_store: ReadOnlyFile, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     store = make_store(read_only_store.path)
     assert [k["kernel_id"] for k in await store.kernels()] == ["earlier"]
     notebook = await store.notebook("earlier")
@@ -145,7 +153,9 @@ async def test_a_read_only_store_is_read_as_before(read_only_store: ReadOnlyFile
     await store.close()
 
 
-async def test_a_file_made_read_only_while_open_loses_nothing(tmp_path: Path) -> None:
+async def test_a_file_made_read_only_while_open_loses_nothing(
+    tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
+) -> None:
     """An open connection keeps appending to the write-ahead log, which stays beside the
     file when it cannot be checkpointed into it: the next open replays it."""
     path = tmp_path / "outputs.sqlite"

@@ -148,7 +148,7 @@ def test_workers_do_not_rerun_an_unguarded_launch_script(tmp_path: Path) -> None
         "    await engine.shutdown()\n"
         "asyncio.run(go())\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, str(script)],
         env={**os.environ, "PYTHONPATH": str(root)},

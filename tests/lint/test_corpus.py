@@ -1,8 +1,9 @@
-"""The lint corpus: tricky cells with their exact expected results (tests/lint_corpus/*.txt).
+"""The lint corpus: tricky cells with their exact expected results (tests/lint/corpus/*.txt).
 
 A case file is a description line, optional `#### options: {json}` (request options plus
 `tools`), `#### input`, then `#### output` (absent: the cell must come back unchanged) or
 `#### error: PREFIX` (the cell keeps its source and gets an error starting with PREFIX).
+Each case is checked against the formatter, then all of them through the server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jupyter_sidecar_ext.lint.config import Discovered, build_spec
 from jupyter_sidecar_ext.lint.format import TOOLS, FormatSpec, format_cell
 from jupyter_sidecar_ext.lint.magics import mask_magics, split_cell_magic
 
-CORPUS = Path(__file__).parent / "lint_corpus"
+CORPUS = Path(__file__).parent / "corpus"
 
 
 @dataclass
@@ -139,3 +140,28 @@ def test_placeholders_never_collide_with_the_source() -> None:
     masked = mask_magics(source)
     assert all(name not in source for name in masked.magics)
     assert re.fullmatch(r"x = '__sidecar_magic_0_'\n__sidecar_magic_0_[0-9a-f]{8}__", masked.source)
+
+
+async def lint_through_the_server(jp_fetch: Any, body: dict[str, Any]) -> list[dict[str, Any]]:
+    response = await jp_fetch("api", "sidecar", "lint", method="POST", body=json.dumps(body))
+    cells: list[dict[str, Any]] = json.loads(response.body)["cells"]
+    return cells
+
+
+async def test_corpus_through_the_server(jp_fetch: Any) -> None:
+    groups: dict[str, list[Any]] = {}
+    for case in CASES:
+        groups.setdefault(json.dumps(case.options, sort_keys=True), []).append(case)
+    for key, cases in groups.items():
+        options = json.loads(key)
+        body: dict[str, Any] = {"cells": [{"id": c.name, "source": c.source} for c in cases]}
+        if "tools" in options:
+            body["tools"] = options.pop("tools")
+        if options:
+            body["options"] = options
+        for case, cell in zip(cases, await lint_through_the_server(jp_fetch, body), strict=True):
+            assert cell["id"] == case.name
+            if case.error:
+                assert cell["error"].startswith(case.error) and cell["source"] == case.source
+            else:
+                assert (cell["source"], cell["changed"]) == (case.expected, case.changed)

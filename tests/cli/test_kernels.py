@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -57,31 +56,6 @@ def server_file(
     path = jp_runtime_dir / f"jpserver-{os.getpid()}.json"
     path.write_text(json.dumps(info))
     return path
-
-
-async def jupyter_sidecar(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
-    """`jupyter sidecar ARGS` as a subprocess, found on PATH as in users' shells (the
-    `jupyter-sidecar` script an install would put there), stdout and stderr piped."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "jupyter-sidecar"
-    script.write_text(f"#!{sys.executable}\nfrom jupyter_sidecar_ext.cli import main\nmain()\n")
-    script.chmod(0o755)
-    root = Path(__file__).resolve().parent.parent
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(root),
-    }
-    jupyter = Path(sys.executable).parent / "jupyter"
-    return await asyncio.create_subprocess_exec(
-        str(jupyter),
-        "sidecar",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def run_cell(sc_connect: Any, kernel_id: str, code: str, cell_id: str) -> None:
@@ -229,11 +203,11 @@ async def test_server_discovery(
 
 
 async def test_jupyter_sidecar_entry_point(
-    server_file: Path, tmp_path: Path, sc_start_kernel: Callable[..., Awaitable[str]]
+    server_file: Path, sc_start_kernel: Callable[..., Awaitable[str]], jupyter_sidecar: Any
 ) -> None:
     """`jupyter sidecar kernels --json` as a subprocess finds the server as users' shells do."""
     kernel_id = await sc_start_kernel()
-    process = await jupyter_sidecar(tmp_path, "kernels", "--json")
+    process = await jupyter_sidecar("kernels", "--json")
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     assert kernel_id in {k["kernel_id"] for k in json.loads(out)}

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from test_http_execute import execute
 from tornado.httpclient import HTTPClientError
 
 pytestmark = pytest.mark.parametrize(
@@ -41,8 +40,8 @@ async def test_requests_go_straight_to_the_kernel(
     assert "execute" in info_body["features"] and "queue" not in info_body["features"]
 
 
-async def test_http_execution_without_the_queue(jp_fetch: Any, sc_start_kernel: Any) -> None:
+async def test_http_execution_without_the_queue(sc_start_kernel: Any, sc_execute: Any) -> None:
     kernel_id = await sc_start_kernel()
-    result = await execute(jp_fetch, kernel_id, code="print('no queue')")
+    result = await sc_execute(kernel_id, code="print('no queue')")
     assert result["status"] == "ok"
     assert result["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "no queue\n"}]

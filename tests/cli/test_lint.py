@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -195,25 +193,13 @@ def test_broken_config_is_an_error(capsys: pytest.CaptureFixture[str], tmp_path:
     assert status == 2 and "pyproject.toml is not valid TOML" in err
 
 
-def test_jupyter_sidecar_dispatch(tmp_path: Path) -> None:
+def test_jupyter_sidecar_dispatch(tmp_path: Path, sidecar_command: Any) -> None:
     """`jupyter sidecar lint` runs the `jupyter-sidecar` console script, as jupyter does."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "jupyter-sidecar"
-    script.write_text(f"#!{sys.executable}\nfrom jupyter_sidecar_ext.cli import main\nmain()\n")
-    script.chmod(0o755)
     target = tmp_path / "m.py"
     target.write_text(UGLY_PY)
-    root = Path(__file__).resolve().parent.parent
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(root),
-    }
-    jupyter = Path(sys.executable).parent / "jupyter"
     done = subprocess.run(
-        [str(jupyter), "sidecar", "lint", "--check", str(target)],
-        env=env,
+        [*sidecar_command.argv, "lint", "--check", str(target)],
+        env=sidecar_command.environ(),
         capture_output=True,
         text=True,
         timeout=120,
