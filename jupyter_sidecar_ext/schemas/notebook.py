@@ -135,14 +135,20 @@ class ErrorOutput(_NbModel):
     traceback: list[str] = Field(default_factory=list)
 
 
+_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
+_CELL_TYPES = frozenset({"code", "markdown", "raw"})
+
+
+def _other_than(known: frozenset[str]) -> Any:
+    """A type field's JSON schema that excludes the known types: exactly one branch of the
+    union matches (the schema is a `oneOf`)."""
+    return Field(json_schema_extra={"not": {"enum": sorted(known)}})
+
+
 class UnrecognizedOutput(_OpenModel):
     """An output type from a future nbformat minor version, kept whole."""
 
-    output_type: str
-
-
-_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
-_CELL_TYPES = frozenset({"code", "markdown", "raw"})
+    output_type: str = _other_than(_OUTPUT_TYPES)
 
 
 def _tag_on(key: str, known: frozenset[str]) -> Any:
@@ -197,7 +203,7 @@ class RawCell(_CellBase):
 class UnrecognizedCell(_OpenModel):
     """A cell type from a future nbformat minor version, kept whole."""
 
-    cell_type: str
+    cell_type: str = _other_than(_CELL_TYPES)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
