@@ -20,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
-
-from .message_content import LanguageInfo
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, TypeAdapter
 
 __all__ = [
     "Cell",
@@ -32,6 +30,7 @@ __all__ = [
     "ErrorOutput",
     "ExecuteResultOutput",
     "KernelSpec",
+    "LanguageInfo",
     "MarkdownCell",
     "MultilineString",
     "Notebook",
@@ -88,6 +87,16 @@ class KernelSpec(_OpenModel):
     display_name: str
 
 
+class LanguageInfo(_OpenModel):
+    name: str
+    version: str | None = None
+    mimetype: str | None = None
+    file_extension: str | None = None
+    pygments_lexer: str | None = None
+    codemirror_mode: str | dict[str, Any] | None = None
+    nbconvert_exporter: str | None = None
+
+
 class NotebookMetadata(_OpenModel):
     kernelspec: KernelSpec | None = None
     language_info: LanguageInfo | None = None
@@ -142,7 +151,8 @@ _CELL_TYPES = frozenset({"code", "markdown", "raw"})
 def _other_than(known: frozenset[str]) -> Any:
     """A type field's JSON schema that excludes the known types: exactly one branch of the
     union matches (the schema is a `oneOf`)."""
-    return Field(json_schema_extra={"not": {"enum": sorted(known)}})
+    excluded: list[JsonValue] = [*sorted(known)]
+    return Field(json_schema_extra={"not": {"enum": excluded}})
 
 
 class UnrecognizedOutput(_OpenModel):
