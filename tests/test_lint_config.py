@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from jupyter_sidecar_ext.lint.config import ConfigError, ConfigFinder, build_spec
 from jupyter_sidecar_ext.lint.format import TOOLS, FormatSpec, format_cell
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from jupyter_sidecar_ext.lint.config import Discovered, build_spec
 from jupyter_sidecar_ext.lint.format import TOOLS, FormatSpec, format_cell
 from jupyter_sidecar_ext.lint.magics import mask_magics, split_cell_magic

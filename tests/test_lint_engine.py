@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from jupyter_sidecar_ext.lint.format import FormatSpec, Outcome
 from jupyter_sidecar_ext.lint.service import LintEngine, ResultCache, plan_chunks
 

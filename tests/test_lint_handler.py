@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 
 import pytest
 from jupyter_server.auth import Authorizer
+from jupyter_sidecar_ext.lint.service import LintService
 from test_lint_corpus import CASES
 from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
-from jupyter_sidecar_ext.lint.service import LintService
 from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
 
 MAX_CELLS = 300

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from jupyter_sidecar_ext.variables.inspect import (
     CONTAINER_MAX_CHARS,
     VariableFilter,
