@@ -12,14 +12,18 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
+from pydantic import BaseModel, ValidationError
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from ..schemas.api import KernelList, describe
+
 TOKEN_ENV = "JUPYTER_TOKEN"
 NDJSON = "application/x-ndjson"
+M = TypeVar("M", bound=BaseModel)
 _FULL_KERNEL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -158,6 +162,10 @@ class SidecarClient:
     async def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         return await self.request("GET", path, query=query)
 
+    async def get_as(self, model: type[M], path: str, query: dict[str, Any] | None = None) -> M:
+        """The answer of `GET path` read as its API model (schemas.api)."""
+        return read_answer(model, await self.get(path, query), f"GET {path}")
+
     async def stream(
         self,
         path: str,
@@ -225,8 +233,8 @@ class SidecarClient:
         """A full kernel id from an unambiguous prefix of one the sidecar knows."""
         if _FULL_KERNEL_ID.match(kernel_id) or not kernel_id:
             return kernel_id
-        kernels = await self.get("api/sidecar/kernels")
-        ids = sorted({str(k.get("kernel_id")) for k in kernels if isinstance(k, dict)})
+        kernels = await self.get_as(KernelList, "api/sidecar/kernels")
+        ids = sorted({kernel.kernel_id for kernel in kernels.root})
         if kernel_id in ids:
             return kernel_id
         matches = [known for known in ids if known.startswith(kernel_id)]
@@ -235,6 +243,14 @@ class SidecarClient:
         if not matches:
             raise CLIError(f"Kernel not found: {kernel_id}")
         return matches[0]
+
+
+def read_answer(model: type[M], answer: Any, what: str) -> M:
+    """`answer` as `model`; CLIError naming what does not fit (a server of another version)."""
+    try:
+        return model.model_validate(answer)
+    except ValidationError as error:
+        raise CLIError(f"{what}: unexpected answer: {describe(error, model)}") from None
 
 
 def kernel_path(kernel_id: str, *rest: str) -> str:

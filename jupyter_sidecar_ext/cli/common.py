@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jupyter_core.application import JupyterApp, base_aliases, base_flags
+from pydantic import BaseModel
 from traitlets import Bool, Float, Unicode
 
 from .client import CLIError, SidecarClient, find_server
@@ -87,6 +88,9 @@ class ServerCommand(JupyterApp):
 
 
 def print_json(payload: Any) -> None:
+    """`payload` as indented JSON; an API model as the server sent it."""
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json", exclude_unset=True)
     print(json.dumps(payload, indent=1))
 
 

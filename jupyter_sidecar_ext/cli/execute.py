@@ -16,7 +16,8 @@ from typing import Any
 from traitlets import Float, Unicode
 
 from ..record.shadow import ShadowNotebook
-from .client import CLIError, kernel_path
+from ..schemas.api import ExecuteResult
+from .client import CLIError, kernel_path, read_answer
 from .common import SERVER_ALIASES, ServerCommand, print_json
 from .render import ConsoleWriter
 
@@ -155,10 +156,9 @@ class ExecuteApp(ServerCommand):
         try:
             path = kernel_path(await client.resolve_kernel(kernel_id), "execute")
             if self.json_output:
-                result = await client.request("POST", path, body=body, timeout=wait)
-                if not isinstance(result, dict):
-                    raise CLIError(f"POST {path}: the server did not answer a JSON object")
-                return result
+                answer = await client.request("POST", path, body=body, timeout=wait)
+                result = read_answer(ExecuteResult, answer, f"POST {path}")
+                return result.model_dump(mode="json", exclude_unset=True)
             printer = StreamPrinter(ConsoleWriter())
             await client.stream(path, body, printer, timeout=wait)
             return printer.finish()

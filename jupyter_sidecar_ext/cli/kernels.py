@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ..schemas.api import KernelList, KernelSummary
 from .common import ServerCommand, one_line, print_json, print_table
 
 HEADERS = ("KERNEL_ID", "STATE", "PATH", "CELLS", "QUEUED", "LAST_ACTIVITY")
 
 
-def kernel_row(kernel: dict[str, Any]) -> tuple[str, ...]:
-    state = str(kernel.get("execution_state") or "")
-    if not kernel.get("alive", True) and state != "gone":
+def kernel_row(kernel: KernelSummary) -> tuple[str, ...]:
+    state = kernel.execution_state or ""
+    if not kernel.alive and state != "gone":
         state = f"{state} (gone)"
     return (
-        str(kernel.get("kernel_id", "")),
+        kernel.kernel_id,
         state,
-        one_line(kernel.get("path") or "-", 40),
-        str(kernel.get("cells", 0)),
-        str(kernel.get("queued", 0)),
-        str(kernel.get("last_activity") or "-"),
+        one_line(kernel.path or "-", 40),
+        str(kernel.cells),
+        str(kernel.queued),
+        kernel.last_activity or "-",
     )
 
 
@@ -40,13 +39,13 @@ class KernelsApp(ServerCommand):
         self.positional("no arguments", count=0)
         client = self.client()
         try:
-            kernels = await client.get("api/sidecar/kernels")
+            kernels = await client.get_as(KernelList, "api/sidecar/kernels")
         finally:
             client.close()
         if self.json_output:
             print_json(kernels)
-        elif not kernels:
+        elif not kernels.root:
             print("no kernels")
         else:
-            print_table(HEADERS, [kernel_row(k) for k in kernels])
+            print_table(HEADERS, [kernel_row(k) for k in kernels.root])
         return 0

@@ -14,6 +14,16 @@ from typing import Any
 
 from traitlets import Unicode
 
+from ..schemas.api import KernelList, ShadowNotebook
+from ..schemas.notebook import (
+    Cell,
+    CellMetadata,
+    CodeCell,
+    KernelSpec,
+    LanguageInfo,
+    Notebook,
+    NotebookMetadata,
+)
 from .client import CLIError, SidecarClient, kernel_path
 from .common import SERVER_ALIASES, ServerCommand, print_json
 
@@ -21,49 +31,42 @@ _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 SIDECAR_KEYS = ("id", "msg_id", "status", "started", "ended", "truncated", "run", "stale", "gap")
 
 
-def build_notebook(shadow: dict[str, Any], kernelspec: dict[str, Any] | None) -> Any:
-    """An nbformat NotebookNode (validated) of the shadow notebook payload."""
-    import nbformat
+def build_notebook(shadow: ShadowNotebook, kernelspec: dict[str, Any] | None) -> Notebook:
+    """The shadow notebook as an nbformat v4 notebook, built (so validated) through the
+    Notebook model: its outputs were validated as nbformat outputs when the answer was read."""
     from nbformat.corpus.words import generate_corpus_id
 
-    metadata: dict[str, Any] = {
-        "sidecar": {"kernel_id": shadow.get("kernel_id"), "seq": shadow.get("seq")}
-    }
+    sidecar_of_notebook = {"kernel_id": shadow.kernel_id, "seq": shadow.seq}
+    metadata = NotebookMetadata.model_validate({"sidecar": sidecar_of_notebook})
     if kernelspec:
-        metadata["kernelspec"] = kernelspec
+        metadata.kernelspec = KernelSpec(**kernelspec)
         language = kernelspec.get("language")
         if language:
-            metadata["language_info"] = {"name": language}
-    notebook = nbformat.v4.new_notebook(metadata=metadata)
+            metadata.language_info = LanguageInfo(name=language)
+    cells: list[Cell] = []
     used: set[str] = set()
-    for shadow_cell in shadow.get("cells") or []:
-        cell_id = str(shadow_cell.get("id") or "")
+    for shadow_cell in shadow.cells:
+        cell_id = shadow_cell.id
         if not _CELL_ID.match(cell_id) or cell_id in used:
             cell_id = generate_corpus_id()
         used.add(cell_id)
-        cell = nbformat.v4.new_code_cell(
-            source=shadow_cell.get("source") or "",
-            id=cell_id,
-            execution_count=shadow_cell.get("execution_count"),
-            outputs=[nbformat.from_dict(o) for o in shadow_cell.get("outputs") or []],
-            metadata={"sidecar": {k: shadow_cell.get(k) for k in SIDECAR_KEYS}},
+        sidecar = {key: getattr(shadow_cell, key) for key in SIDECAR_KEYS}
+        cells.append(
+            CodeCell(
+                id=cell_id,
+                source=shadow_cell.source,
+                execution_count=shadow_cell.execution_count,
+                outputs=shadow_cell.outputs,
+                metadata=CellMetadata.model_validate({"sidecar": sidecar}),
+            )
         )
-        notebook.cells.append(cell)
-    try:
-        nbformat.validate(notebook)
-    except nbformat.ValidationError as error:
-        first = str(error).strip().splitlines()[0]
-        raise CLIError(f"the recorded notebook is not valid nbformat: {first}") from None
-    return notebook
+    return Notebook(metadata=metadata, cells=cells)
 
 
 async def kernelspec_of(client: SidecarClient, kernel_id: str) -> dict[str, Any] | None:
     """{name, display_name, language} of the kernel's spec, if the server still knows it."""
-    kernels = await client.get("api/sidecar/kernels")
-    name = next(
-        (k.get("kernel_name") for k in kernels if k.get("kernel_id") == kernel_id),
-        None,
-    )
+    kernels = await client.get_as(KernelList, "api/sidecar/kernels")
+    name = next((k.kernel_name for k in kernels.root if k.kernel_id == kernel_id), None)
     if not name:
         return None
     try:
@@ -105,7 +108,7 @@ class NotebookApp(ServerCommand):
         client = self.client()
         try:
             kernel_id = await client.resolve_kernel(kernel_id)
-            shadow = await client.get(kernel_path(kernel_id, "notebook"))
+            shadow = await client.get_as(ShadowNotebook, kernel_path(kernel_id, "notebook"))
             kernelspec = await kernelspec_of(client, kernel_id)
         finally:
             client.close()
@@ -113,7 +116,7 @@ class NotebookApp(ServerCommand):
             print_json(shadow)
             return 0
         notebook = build_notebook(shadow, kernelspec)
-        text = nbformat.writes(notebook) + "\n"
+        text = nbformat.writes(nbformat.from_dict(notebook.to_dict())) + "\n"
         if not self.output:
             sys.stdout.write(text)
             return 0

@@ -18,6 +18,7 @@ from typing import Any
 from traitlets import Bool, Float
 
 from ..events import CELL_CHANGED_SCHEMA
+from ..schemas.api import ShadowCell, ShadowNotebook
 from .client import CLIError, SidecarClient, kernel_path
 from .common import JSON_FLAGS, SERVER_ALIASES, ServerCommand
 from .render import ConsoleWriter, render
@@ -31,16 +32,17 @@ class CellPrinter:
         self.json_lines = json_lines
         self._printed: dict[str, list[tuple[str, str]]] = {}
 
-    def show(self, cell: dict[str, Any]) -> None:
+    def show(self, cell: ShadowCell) -> None:
         if self.json_lines:
-            self.writer.write("stdout", json.dumps(cell) + "\n")
+            line = json.dumps(cell.model_dump(mode="json", exclude_unset=True))
+            self.writer.write("stdout", line + "\n")
             return
-        key = str(cell.get("msg_id") or cell.get("id"))
+        key = cell.msg_id or cell.id
         printed = self._printed.get(key)
         if printed is None:
             printed = self._printed[key] = []
             self.writer.write("stdout", header(cell))
-        rendered = [render(o) for o in cell.get("outputs") or [] if isinstance(o, dict)]
+        rendered = [render(output.to_dict()) for output in cell.outputs]
         for index, (name, text) in enumerate(rendered):
             before = printed[index][1] if index < len(printed) else None
             if before == text:
@@ -52,11 +54,11 @@ class CellPrinter:
         self._printed[key] = rendered
 
 
-def header(cell: dict[str, Any]) -> str:
+def header(cell: ShadowCell) -> str:
     """`In [n]: source`, continuation lines indented as IPython does."""
-    count = cell.get("execution_count")
+    count = cell.execution_count
     prompt = f"In [{count if count is not None else ' '}]: "
-    lines = str(cell.get("source") or "").splitlines() or [""]
+    lines = cell.source.splitlines() or [""]
     continuation = " " * (len(prompt) - 5) + "...: "
     return prompt + lines[0] + "\n" + "".join(continuation + line + "\n" for line in lines[1:])
 
@@ -165,14 +167,12 @@ class TailApp(ServerCommand):
     ) -> tuple[int, bool]:
         """Print the cells changed after `since`: (the notebook's seq, kernel alive)."""
         path = kernel_path(kernel_id, "notebook")
-        payload = await client.get(path, {"since": since} if since else None)
-        seq = int(payload.get("seq") or 0)
-        if seq < since:  # the numbering restarted (a server restart): take it all again
-            payload = await client.get(path)
-            seq = int(payload.get("seq") or 0)
-        for cell in payload.get("cells") or []:  # first-execution order
+        payload = await client.get_as(ShadowNotebook, path, {"since": since} if since else None)
+        if payload.seq < since:  # the numbering restarted (a server restart): take it all again
+            payload = await client.get_as(ShadowNotebook, path)
+        for cell in payload.cells:  # first-execution order
             printer.show(cell)
-        return seq, bool(payload.get("alive", True))
+        return payload.seq, payload.alive
 
 
 def is_news(message: str | bytes, kernel_id: str, seq: int) -> bool:

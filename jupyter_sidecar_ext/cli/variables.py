@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..schemas.api import RichVariable, Variable, VariablesSnapshot
 from .client import CLIError, kernel_path
 from .common import ServerCommand, one_line, print_json, print_table
 from .render import ConsoleWriter
@@ -21,23 +22,22 @@ def _cell(value: Any) -> str:
     return one_line(value, VALUE_WIDTH)
 
 
-def variable_row(variable: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(_cell(variable.get(key)) for key in ("name", "type", "shape", "size", "value"))
+def variable_row(variable: Variable) -> tuple[str, ...]:
+    v = variable
+    return tuple(_cell(value) for value in (v.name, v.type, v.shape, v.size, v.value))
 
 
-def snapshot_note(snapshot: dict[str, Any]) -> str:
+def snapshot_note(snapshot: VariablesSnapshot) -> str:
     """One line on the snapshot's freshness, or "" when it is ok and current."""
-    state = snapshot.get("state")
-    reason = snapshot.get("reason")
-    if state == "pending":
+    if snapshot.state == "pending":
         return "no snapshot yet (the sidecar takes one after the next execution)"
-    if state != "ok":
-        return f"variables unavailable: {reason or state}"
+    if snapshot.state != "ok":
+        return f"variables unavailable: {snapshot.reason or snapshot.state}"
     notes = []
-    if snapshot.get("stale"):
+    if snapshot.stale:
         notes.append("stale: the kernel ran code since")
-    if snapshot.get("truncated"):
-        notes.append(f"{len(snapshot.get('variables') or [])} of {snapshot.get('count')} shown")
+    if snapshot.truncated:
+        notes.append(f"{len(snapshot.variables)} of {snapshot.count} shown")
     return "; ".join(notes)
 
 
@@ -62,20 +62,23 @@ class VariablesApp(ServerCommand):
         try:
             kernel_id = await client.resolve_kernel(args[0])
             path = kernel_path(kernel_id, "variables", *args[1:])
-            payload = await client.get(path)
+            payload: RichVariable | VariablesSnapshot
+            if len(args) == 2:
+                payload = await client.get_as(RichVariable, path)
+            else:
+                payload = await client.get_as(VariablesSnapshot, path)
         finally:
             client.close()
         if self.json_output:
             print_json(payload)
-        elif len(args) == 2:
-            ConsoleWriter().output({"output_type": "display_data", "data": payload.get("data")})
-            if payload.get("truncated"):
+        elif isinstance(payload, RichVariable):
+            ConsoleWriter().output({"output_type": "display_data", "data": payload.data})
+            if payload.truncated:
                 print("(truncated)", file=sys.stderr)
         else:
-            variables = payload.get("variables") or []
-            if variables:
-                print_table(HEADERS, [variable_row(v) for v in variables])
+            if payload.variables:
+                print_table(HEADERS, [variable_row(v) for v in payload.variables])
             note = snapshot_note(payload)
-            if note or not variables:
+            if note or not payload.variables:
                 print(note or "no variables", file=sys.stderr)
         return 0

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._version import __version__
+from ..schemas.openapi import openapi_document
 from .base import Services, SidecarHandler
 from .execute import ExecuteHandler
 from .kernels import CellHandler, InfoHandler, KernelsHandler, NotebookHandler, NotFoundHandler
 from .lint import LintHandler
+from .openapi import OpenAPIHandler
 from .queue import QueueEntryHandler, QueueHandler
 from .variables import VariableHandler, VariablesHandler
 
@@ -15,23 +18,42 @@ Route = tuple[str, type[SidecarHandler], dict[str, Any]]
 
 _KERNEL = r"(?P<kernel_id>[^/]+)"
 
+#: the API's routes (relative to base_url), each described in openapi.json
+API_ROUTES: tuple[tuple[str, type[SidecarHandler]], ...] = (
+    (r"/api/sidecar/?", InfoHandler),
+    (r"/api/sidecar/openapi.json", OpenAPIHandler),
+    (r"/api/sidecar/kernels/?", KernelsHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/notebook/?", NotebookHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/cells/(?P<cell_id>[^/]+)/?", CellHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/variables/?", VariablesHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/?", VariableHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/execute/?", ExecuteHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/queue/?", QueueHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/queue/(?P<msg_id>[^/]+)/?", QueueEntryHandler),
+    (r"/api/sidecar/lint/?", LintHandler),
+)
+#: not an endpoint: unknown paths under api/sidecar answer a JSON 404, not an HTML page
+CATCH_ALL = (r"/api/sidecar/(?P<path>.*)", NotFoundHandler)
+
+
+def api_document() -> dict[str, Any]:
+    """openapi.json's content (without `servers`, which depends on the base_url)."""
+    routes = [
+        (pattern, handler.__name__.removesuffix("Handler"), handler.operations)
+        for pattern, handler in API_ROUTES
+    ]
+    return openapi_document(routes, "jupyter_sidecar_ext", __version__)
+
 
 def make_handlers(services: Services) -> list[Route]:
     """Routes relative to base_url (the ExtensionApp prepends it). The catch-all is last."""
-    deps = {"services": services}
+    deps: dict[str, Any] = {"services": services}
+    document: dict[str, Any] = {**deps, "document": api_document()}
+    routes: list[tuple[str, type[SidecarHandler]]] = [*API_ROUTES, CATCH_ALL]
     return [
-        (r"/api/sidecar/?", InfoHandler, deps),
-        (r"/api/sidecar/kernels/?", KernelsHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/notebook/?", NotebookHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/cells/(?P<cell_id>[^/]+)/?", CellHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/variables/?", VariablesHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/?", VariableHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/execute/?", ExecuteHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/queue/?", QueueHandler, deps),
-        (rf"/api/sidecar/kernels/{_KERNEL}/queue/(?P<msg_id>[^/]+)/?", QueueEntryHandler, deps),
-        (r"/api/sidecar/lint/?", LintHandler, deps),
-        (r"/api/sidecar/(?P<path>.*)", NotFoundHandler, deps),
+        (pattern, handler, document if handler is OpenAPIHandler else deps)
+        for pattern, handler in routes
     ]
 
 
-__all__ = ["Services", "SidecarHandler", "make_handlers"]
+__all__ = ["API_ROUTES", "CATCH_ALL", "Services", "SidecarHandler", "api_document", "make_handlers"]

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from ..lint.service import LintService
 from ..registry import SidecarRegistry
+from ..schemas.api import ErrorBody, describe
+from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
 from ..variables.service import VariablesService
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def iso(epoch: float) -> str:
@@ -46,6 +51,8 @@ class SidecarHandler(APIHandler):
     """Base: JSON errors, kernels resource, dependencies passed via initialize()."""
 
     auth_resource = "kernels"
+    #: what openapi.json says of each verb this handler implements
+    operations: ClassVar[tuple[Operation, ...]] = ()
 
     def initialize(self, services: Services) -> None:
         self.services = services
@@ -54,6 +61,35 @@ class SidecarHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload))
+
+    def write_model(self, model: BaseModel, status: int = 200) -> None:
+        """An answer shaped by its model: the fields it was given, as JSON."""
+        self.write_json(model.model_dump(mode="json", exclude_unset=True), status)
+
+    def write_answer(self, model: type[BaseModel], payload: Any) -> None:
+        """`payload` (built by a service) checked against its documented model. A mismatch is
+        our bug: logged, and the payload sent as it is rather than failing the request."""
+        try:
+            answer = model.model_validate(payload)
+        except ValidationError as error:
+            self.log.error("Sidecar answer is not a %s: %s", model.__name__, error)
+            self.write_json(payload)
+            return
+        self.write_model(answer)
+
+    def bad_request(self, message: str) -> None:
+        """A 400 `{"message"}` written directly: a user's text in HTTPError's log_message
+        would be %-formatted."""
+        self.write_model(ErrorBody(message=message), status=400)
+
+    def validated_body(self, model: type[M], context: dict[str, Any] | None = None) -> M | None:
+        """The JSON body as `model`, or None after answering 400 with what is wrong."""
+        body = self.json_body()
+        try:
+            return model.model_validate(body, context=context)
+        except ValidationError as error:
+            self.bad_request(describe(error, model))
+            return None
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object: 413 when too large, 400 when not an object."""

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_client.jsonutil import json_default
 from jupyter_core.utils import ensure_async
@@ -30,43 +28,28 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..execution.http import ExecutionTimeout, HttpExecution
+from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamedMessage
+from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
 from .base import Services, SidecarHandler
 
 NDJSON = "application/x-ndjson"
-BODY_KEYS = frozenset({"code", "cell_id", "timeout"})
 READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
-
-
-@dataclass(frozen=True)
-class ExecuteBody:
-    code: str
-    cell_id: str | None
-    timeout: float | None
-
-
-def parse_body(body: dict[str, Any]) -> ExecuteBody:
-    """The request, or HTTPError 400 saying what is wrong."""
-    unknown = sorted(set(body) - BODY_KEYS)
-    if unknown:
-        raise web.HTTPError(400, f"Unknown field {unknown[0]!r} (known: code, cell_id, timeout)")
-    code = body.get("code")
-    if not isinstance(code, str):
-        raise web.HTTPError(400, "code must be a string")
-    cell_id = body.get("cell_id")
-    if cell_id is not None and (not isinstance(cell_id, str) or not cell_id):
-        raise web.HTTPError(400, "cell_id must be a non-empty string")
-    timeout = body.get("timeout")
-    if timeout is not None:
-        valid = isinstance(timeout, int | float) and not isinstance(timeout, bool)
-        if not valid or not math.isfinite(timeout) or timeout <= 0:
-            raise web.HTTPError(400, "timeout must be a positive number of seconds")
-        timeout = float(timeout)
-    return ExecuteBody(code, cell_id, timeout)
 
 
 class ExecuteHandler(SidecarHandler):
     """Running code is what a kernel websocket is for: authorized as `execute` on kernels."""
+
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation(
+            "post",
+            "Run code in the kernel",
+            ExecuteResult,
+            body=ExecuteRequest,
+            errors=(400, 404, 409, 413, 503, 504),
+            streams=StreamedMessage,
+        ),
+    )
 
     def initialize(self, services: Services) -> None:
         super().initialize(services)
@@ -77,7 +60,9 @@ class ExecuteHandler(SidecarHandler):
     @web.authenticated
     @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def post(self, kernel_id: str) -> None:
-        request = parse_body(self.json_body())
+        request = self.validated_body(ExecuteRequest)
+        if request is None:
+            return
         sidecar = await self._ready_sidecar(kernel_id)
         self._streaming = NDJSON in self.request.headers.get("Accept", "")
         execution = HttpExecution(
@@ -97,23 +82,22 @@ class ExecuteHandler(SidecarHandler):
             raise web.HTTPError(503, str(error)) from None
         except ExecutionTimeout as timeout:
             if not self._lines_sent:
-                self.write_json({"message": timeout.message}, status=504)
+                self.write_model(ErrorBody(message=timeout.message), status=504)
                 return
-            self._write_line(
-                {
-                    "status": "timeout",
-                    "execution_count": None,
-                    "outputs": [],
-                    "msg_id": execution.msg_id,
-                    "message": timeout.message,
-                }
+            ended = ExecuteResult(
+                status="timeout",
+                execution_count=None,
+                outputs=[],
+                msg_id=execution.msg_id,
+                message=timeout.message,
             )
+            self._write_line(ended.model_dump(mode="json", exclude_unset=True))
             self.finish()
             return
         if self._streaming:
             self.finish()  # the result was the last line
         else:
-            self.write_json(result)
+            self.write_answer(ExecuteResult, result)
 
     def on_finish(self) -> None:
         self._done = True

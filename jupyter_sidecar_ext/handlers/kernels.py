@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
+from pydantic import NonNegativeInt
 from tornado import web
 
 from .._version import __version__
 from ..record.shadow import ShadowCell
+from ..schemas import api
+from ..schemas.openapi import Operation, QueryParam
 from ..sidecar import KernelSidecar
 from .base import SidecarHandler, iso
 
 
 class InfoHandler(SidecarHandler):
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation("get", "The extension's version and features", api.Info),
+    )
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.write_json({"version": __version__, "features": self.services.features()})
+        self.write_model(api.Info(version=__version__, features=self.services.features()))
 
 
 class KernelsHandler(SidecarHandler):
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation(
+            "get",
+            "The kernels the sidecar knows",
+            api.KernelList,
+            query=(QueryParam("path", str, "Only the kernels of this notebook path"),),
+        ),
+    )
+
     @web.authenticated
     @authorized
     async def get(self) -> None:
@@ -38,7 +54,7 @@ class KernelsHandler(SidecarHandler):
             if stored["kernel_id"] not in known:
                 summaries.append(self._stored_summary(stored))
         summaries.sort(key=lambda summary: str(summary["updated"]), reverse=True)
-        self.write_json(summaries)
+        self.write_answer(api.KernelList, summaries)
 
     @staticmethod
     def _stored_summary(stored: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +105,16 @@ def _queued(sidecar: KernelSidecar, cells: list[ShadowCell]) -> int:
 
 
 class NotebookHandler(SidecarHandler):
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation(
+            "get",
+            "A kernel's shadow notebook",
+            api.ShadowNotebook,
+            errors=(400, 404),
+            query=(QueryParam("since", NonNegativeInt, "Only the cells changed after this seq"),),
+        ),
+    )
+
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str) -> None:
@@ -97,13 +123,14 @@ class NotebookHandler(SidecarHandler):
         if sidecar is not None:
             path = await self.services.registry.path_of(sidecar)
             payload = sidecar.notebook.to_dict(since=since)
-            self.write_json(
-                {"kernel_id": kernel_id, "path": path, "alive": sidecar.alive, **payload}
+            self.write_answer(
+                api.ShadowNotebook,
+                {"kernel_id": kernel_id, "path": path, "alive": sidecar.alive, **payload},
             )
             return
         stored = await self.stored_or_404(kernel_id)
         stored["cells"] = [cell for cell in stored["cells"] if cell.get("seq", 0) > since]
-        self.write_json({**stored, "alive": False})
+        self.write_answer(api.ShadowNotebook, {**stored, "alive": False})
 
     def _since(self) -> int:
         raw = self.get_query_argument("since", "0")
@@ -117,6 +144,10 @@ class NotebookHandler(SidecarHandler):
 
 
 class CellHandler(SidecarHandler):
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation("get", "One recorded cell", api.ShadowCell, errors=(404,)),
+    )
+
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str, cell_id: str) -> None:
@@ -129,7 +160,7 @@ class CellHandler(SidecarHandler):
             payload = next((c for c in stored["cells"] if c.get("id") == cell_id), None)
         if payload is None:
             raise web.HTTPError(404, f"Cell not found: {cell_id}")
-        self.write_json(payload)
+        self.write_answer(api.ShadowCell, payload)
 
 
 class NotFoundHandler(SidecarHandler):

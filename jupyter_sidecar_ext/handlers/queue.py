@@ -9,16 +9,22 @@ kernel or request, 409 when it is running or the queue is off.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..execution.queue import QueueConflict
+from ..schemas.api import QueueRemoval, QueueState
+from ..schemas.openapi import Operation
 from .base import SidecarHandler
 
 
 class QueueHandler(SidecarHandler):
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation("get", "The kernel's execution queue", QueueState, errors=(404,)),
+    )
+
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str) -> None:
@@ -28,10 +34,16 @@ class QueueHandler(SidecarHandler):
             payload = {"kernel_id": kernel_id, "enabled": False, "running": None, "queued": []}
         else:
             payload = sidecar.executor.queue.to_dict(kernel_id)
-        self.write_json(payload)
+        self.write_answer(QueueState, payload)
 
 
 class QueueEntryHandler(SidecarHandler):
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation(
+            "delete", "Take a waiting request out of the queue", QueueRemoval, errors=(404, 409)
+        ),
+    )
+
     @web.authenticated
     @authorized
     async def delete(self, kernel_id: str, msg_id: str) -> None:
@@ -44,4 +56,4 @@ class QueueEntryHandler(SidecarHandler):
             raise web.HTTPError(409, str(conflict)) from None
         except KeyError:
             raise web.HTTPError(404, f"No queued request {msg_id}") from None
-        self.write_json({"msg_id": msg_id, "removed": True})
+        self.write_model(QueueRemoval(msg_id=msg_id, removed=True))

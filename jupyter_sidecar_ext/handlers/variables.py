@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..schemas.api import RichVariable, VariablesSnapshot
+from ..schemas.openapi import Operation
 from ..variables.service import VariableError, VariablesService
 from .base import SidecarHandler
 
@@ -22,19 +26,27 @@ class _VariablesBase(SidecarHandler):
 class VariablesHandler(_VariablesBase):
     """The kernel's snapshot from memory: answers at once, whatever the kernel is doing."""
 
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation("get", "The kernel's variables (cached)", VariablesSnapshot, errors=(404,)),
+    )
+
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str) -> None:
         service = self._service()
         sidecar = self.live_sidecar(kernel_id)
         if sidecar is None:
-            self.write_json(service.unavailable(kernel_id, UNRECORDED))
+            self.write_answer(VariablesSnapshot, service.unavailable(kernel_id, UNRECORDED))
             return
-        self.write_json(service.snapshot(sidecar))
+        self.write_answer(VariablesSnapshot, service.snapshot(sidecar))
 
 
 class VariableHandler(_VariablesBase):
     """One variable's mime bundle, asked of the kernel on demand (bounded in time)."""
+
+    operations: ClassVar[tuple[Operation, ...]] = (
+        Operation("get", "One variable's rich view", RichVariable, errors=(404, 503)),
+    )
 
     @web.authenticated
     @authorized
@@ -47,4 +59,4 @@ class VariableHandler(_VariablesBase):
             payload = await service.rich(sidecar, name)
         except VariableError as error:
             raise web.HTTPError(error.status, error.message) from None
-        self.write_json(payload)
+        self.write_answer(RichVariable, payload)

@@ -1,22 +1,11 @@
-"""Pydantic models of Jupyter kernel messages (protocol 5.4) and nbformat v4 notebooks.
+"""Pydantic models at the extension's boundaries: the REST API's bodies and answers (api),
+its OpenAPI document (openapi), and nbformat v4 notebooks (notebook, for the export).
 
-Content models for each message type are in :mod:`.message_content`.
+Nothing on the kernel-message hot path imports this package.
 """
 
 from __future__ import annotations
 
-from .messages import (
-    MESSAGE_TYPES,
-    BaseMessage,
-    Header,
-    KnownMessage,
-    Message,
-    PartialHeader,
-    UnknownMessage,
-    message_adapter,
-    parse_message,
-    parse_message_lenient,
-)
 from .notebook import (
     Cell,
     CodeCell,
@@ -36,29 +25,19 @@ from .notebook import (
 )
 
 __all__ = [
-    "MESSAGE_TYPES",
-    "BaseMessage",
     "Cell",
     "CodeCell",
     "DisplayDataOutput",
     "ErrorOutput",
     "ExecuteResultOutput",
-    "Header",
-    "KnownMessage",
     "MarkdownCell",
-    "Message",
     "Notebook",
     "Output",
-    "PartialHeader",
     "RawCell",
     "StreamOutput",
-    "UnknownMessage",
     "UnrecognizedCell",
     "UnrecognizedOutput",
     "join_multiline",
-    "message_adapter",
     "notebook_from_dict",
     "output_from_iopub",
-    "parse_message",
-    "parse_message_lenient",
 ]

@@ -20,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
-
-from .message_content import LanguageInfo
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, TypeAdapter
 
 __all__ = [
     "Cell",
@@ -32,6 +30,7 @@ __all__ = [
     "ErrorOutput",
     "ExecuteResultOutput",
     "KernelSpec",
+    "LanguageInfo",
     "MarkdownCell",
     "MultilineString",
     "Notebook",
@@ -88,6 +87,16 @@ class KernelSpec(_OpenModel):
     display_name: str
 
 
+class LanguageInfo(_OpenModel):
+    name: str
+    version: str | None = None
+    mimetype: str | None = None
+    file_extension: str | None = None
+    pygments_lexer: str | None = None
+    codemirror_mode: str | dict[str, Any] | None = None
+    nbconvert_exporter: str | None = None
+
+
 class NotebookMetadata(_OpenModel):
     kernelspec: KernelSpec | None = None
     language_info: LanguageInfo | None = None
@@ -135,14 +144,21 @@ class ErrorOutput(_NbModel):
     traceback: list[str] = Field(default_factory=list)
 
 
+_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
+_CELL_TYPES = frozenset({"code", "markdown", "raw"})
+
+
+def _other_than(known: frozenset[str]) -> Any:
+    """A type field's JSON schema that excludes the known types: exactly one branch of the
+    union matches (the schema is a `oneOf`)."""
+    excluded: list[JsonValue] = [*sorted(known)]
+    return Field(json_schema_extra={"not": {"enum": excluded}})
+
+
 class UnrecognizedOutput(_OpenModel):
     """An output type from a future nbformat minor version, kept whole."""
 
-    output_type: str
-
-
-_OUTPUT_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
-_CELL_TYPES = frozenset({"code", "markdown", "raw"})
+    output_type: str = _other_than(_OUTPUT_TYPES)
 
 
 def _tag_on(key: str, known: frozenset[str]) -> Any:
@@ -197,7 +213,7 @@ class RawCell(_CellBase):
 class UnrecognizedCell(_OpenModel):
     """A cell type from a future nbformat minor version, kept whole."""
 
-    cell_type: str
+    cell_type: str = _other_than(_CELL_TYPES)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,0 +1,316 @@
+"""Bodies and answers of the REST API (`{base_url}api/sidecar`), defined once.
+
+Handlers validate request bodies with the request models (strict: `"5"` is not a number, `1` is
+not a string) and shape their answers with the response models; the CLI reads answers with
+them; `openapi.json` is generated from them. Answers keep fields a model does not name
+(`extra="allow"`): a client ignores what it does not know, and a newer server may say more.
+Nothing here is on the kernel-message hot path: one validation per REST request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .notebook import Output
+
+Tool = Literal["isort", "black"]
+CellStatus = Literal["queued", "running", "ok", "error", "aborted"]
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    """A request body: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def _join_lines(value: Any) -> Any:
+    """nbformat's multi-line form (a list of strings) as one string."""
+    if isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "".join(value)
+    return value
+
+
+class LintCell(BaseModel):
+    """A cell to format; other fields of a notebook cell (cell_type, ...) are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    id: str
+    source: Annotated[str, BeforeValidator(_join_lines, json_schema_input_type=str | list[str])]
+
+
+class LintOptions(_Request):
+    """Per-request tool options; the lint service checks the names and values."""
+
+    black: dict[str, Any] = Field(default_factory=dict, description="black's options")
+    isort: dict[str, Any] = Field(default_factory=dict, description="isort's options")
+
+
+class LintRequest(_Request):
+    """`POST /api/sidecar/lint`. The cell limit comes in the validation context
+    (`{"max_cells": N}`): it is the server's setting."""
+
+    cells: list[LintCell]
+    path: str | None = Field(
+        default=None,
+        description="The notebook's or file's path, for its settings; .py: whole files",
+    )
+    tools: Annotated[list[Tool], Field(min_length=1)] | None = Field(
+        default=None, description='In this order; default ["isort", "black"]'
+    )
+    options: LintOptions | None = None
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _at_most_max_cells(cls, value: Any, info: ValidationInfo) -> Any:
+        limit = (info.context or {}).get("max_cells")
+        if isinstance(value, list) and limit is not None and len(value) > limit:
+            raise PydanticCustomError(
+                "too_many_cells",
+                "too many cells: {count} (at most {limit})",
+                {"count": len(value), "limit": limit},
+            )
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _distinct(cls, value: list[Tool] | None) -> list[Tool] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise PydanticCustomError("repeated_tool", "tools must not repeat")
+        return value
+
+
+class ExecuteRequest(_Request):
+    """`POST /api/sidecar/kernels/{kernel_id}/execute`."""
+
+    code: str
+    cell_id: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="Record the run under this cell id (default: its msg_id)"
+    )
+    timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Seconds; past them a queued run is dropped, a running one interrupted",
+    )
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+
+class _Answer(BaseModel):
+    """An answer: what the server sends, fields beyond the model's kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorBody(_Answer):
+    """Every 4xx/5xx answer of the API."""
+
+    message: str
+    reason: str | None = None
+
+
+class Info(_Answer):
+    version: str
+    features: list[str] = Field(
+        description="Of record, notebook, events, persist, execute, queue, variables, lint"
+    )
+
+
+class KernelSummary(_Answer):
+    kernel_id: str
+    kernel_name: str | None
+    alive: bool
+    execution_state: str | None = Field(description='"gone" for a kernel of an earlier run')
+    connections: int
+    cells: int
+    queued: int
+    last_activity: str | None
+    path: str | None
+    updated: str
+
+
+class KernelList(RootModel[list[KernelSummary]]):
+    """The kernels the sidecar knows, newest first."""
+
+
+class ShadowCell(_Answer):
+    """One recorded execution, as the server keeps it."""
+
+    id: str
+    msg_id: str
+    source: str
+    status: CellStatus
+    execution_count: int | None
+    outputs: list[Output] = Field(description="nbformat v4 outputs")
+    started: str | None
+    ended: str | None
+    seq: int
+    truncated: bool = False
+    run: int = 0
+    stale: bool = False
+    gap: bool = False
+
+
+class ShadowNotebook(_Answer):
+    kernel_id: str
+    path: str | None
+    alive: bool
+    seq: int
+    run: int
+    cells: list[ShadowCell]
+
+
+class Variable(_Answer):
+    name: str
+    type: str
+    value: str
+    size: int | None
+    shape: list[int] | None
+
+
+class VariablesSnapshot(_Answer):
+    """From the sidecar's cache: never waits for the kernel."""
+
+    kernel_id: str
+    state: Literal["ok", "unavailable", "pending"]
+    reason: str | None = None
+    stale: bool
+    updated_at: str | None
+    execution_count: int | None
+    kernel_busy: bool
+    count: int
+    truncated: bool
+    variables: list[Variable]
+
+
+class RichVariable(_Answer):
+    """One variable's display (a mime bundle), asked of the kernel on demand."""
+
+    kernel_id: str
+    name: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    truncated: bool
+    error: str | None = None
+
+
+class QueueEntry(_Answer):
+    msg_id: str
+    cell_id: str | None
+    code: str
+    session: str
+    source: Literal["websocket", "http"]
+    queued_at: str
+
+
+class QueueState(_Answer):
+    kernel_id: str
+    enabled: bool
+    running: QueueEntry | None
+    queued: list[QueueEntry]
+
+
+class QueueRemoval(_Answer):
+    msg_id: str
+    removed: Literal[True]
+
+
+class LintedCell(_Answer):
+    id: str
+    source: str
+    changed: bool
+    error: str | None = Field(default=None, description="Why this cell was left as it was")
+
+
+class LintResult(_Answer):
+    cells: list[LintedCell]
+
+
+class ExecuteResult(_Answer):
+    """The end of a run (also the last line of a streamed one, where status may be timeout)."""
+
+    status: Literal["ok", "error", "aborted", "timeout"]
+    execution_count: int | None
+    outputs: list[Output]
+    msg_id: str | None
+    message: str | None = Field(default=None, description="Set when something needs explaining")
+
+
+class StreamedMessage(_Answer):
+    """A kernel message of a streamed run (one NDJSON line)."""
+
+    channel: str
+    msg_type: str
+    msg_id: str | None
+    header: dict[str, Any]
+    parent_header: dict[str, Any]
+    metadata: dict[str, Any]
+    content: dict[str, Any]
+
+
+# -- validation errors, for users ----------------------------------------------------------------
+
+_PART_CHARS = 40  # a field name is the user's text: never echo a huge one back
+_MAX_ERRORS = 3
+_JSON_WORDING = {
+    "model_type": "Input should be an object",
+    "dict_type": "Input should be an object",
+}
+
+
+def _part(part: str | int) -> str:
+    text = str(part)
+    return text if len(text) <= _PART_CHARS else text[: _PART_CHARS - 1] + "…"
+
+
+def describe(error: ValidationError, model: type[BaseModel]) -> str:
+    """`field: reason` for each problem (`cells.0.source: Input should be a valid string`),
+    never the input itself (it may be huge or secret)."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False)[:_MAX_ERRORS]:
+        loc = [_part(part) for part in item["loc"]]
+        if item["type"] == "extra_forbidden":
+            known = ", ".join(sorted(_fields_at(model, item["loc"][:-1])))
+            where = ".".join(loc[:-1])
+            text = f"unknown field {loc[-1]!r} (known: {known})"
+            problems.append(f"{where}: {text}" if where else text)
+            continue
+        reason = _JSON_WORDING.get(item["type"], item["msg"])
+        problems.append(f"{'.'.join(loc)}: {reason}" if loc else reason)
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The field names of the (nested) model at `loc`, for "known: ..."."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        nested = _model_in(field.annotation if field is not None else None)
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
