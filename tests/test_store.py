@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.record.store import CellStore, KernelRecord, StoreLimits
-
-LIMITS = StoreLimits(max_kernels=100, max_bytes=10**9, retention_seconds=86400.0)
+from jupyter_sidecar_ext.record.store import CellStore, KernelRecord
 
 
-def make_store(path: Path, limits: StoreLimits = LIMITS, **kwargs: Any) -> CellStore:
-    return CellStore(path, limits, logging.getLogger("test-store"), interval=0.01, **kwargs)
+def make_store(path: Path, **settings: Any) -> CellStore:
+    """A store on its own (no app): settings as `c.CellStore.*` would give them."""
+    log = logging.getLogger("test-store")
+    return CellStore(path=str(path), interval=0.01, log=log, **settings)
 
 
 def cell(cell_id: str, seq: int, text: str = "out\n") -> dict[str, Any]:
@@ -186,8 +186,7 @@ async def test_concurrent_writers_share_one_file(tmp_path: Path) -> None:
 
 
 async def test_retention_keeps_the_newest_kernels(tmp_path: Path) -> None:
-    limits = StoreLimits(max_kernels=2, max_bytes=10**9, retention_seconds=86400.0)
-    store = make_store(tmp_path / "outputs.sqlite", limits, prune_interval=0.0)
+    store = make_store(tmp_path / "outputs.sqlite", max_kernels=2, prune_interval=0.0)
     for kernel_id in ("old", "middle", "new"):
         await save(store, record(kernel_id), cell("a", 1))
     assert [k["kernel_id"] for k in await store.kernels()] == ["new", "middle"]
@@ -195,8 +194,7 @@ async def test_retention_keeps_the_newest_kernels(tmp_path: Path) -> None:
 
 
 async def test_size_bound_drops_the_oldest_kernels(tmp_path: Path) -> None:
-    limits = StoreLimits(max_kernels=100, max_bytes=25_000, retention_seconds=86400.0)
-    store = make_store(tmp_path / "outputs.sqlite", limits, prune_interval=0.0)
+    store = make_store(tmp_path / "outputs.sqlite", max_bytes=25_000, prune_interval=0.0)
     for kernel_id in ("k1", "k2", "k3"):
         await save(store, record(kernel_id), cell("a", 1, "x" * 10_000))
     assert [k["kernel_id"] for k in await store.kernels()] == ["k3", "k2"]
