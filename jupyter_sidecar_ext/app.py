@@ -166,6 +166,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
             for schema in SCHEMA_FILES:
                 event_logger.register_event_schema(schema)
         self.memory_release = MemoryReleaser.for_this_process(parent=self)
+        self.store = self._make_store(serverapp.data_dir)
         self.registry = SidecarRegistry(
             kernel_manager=serverapp.kernel_manager,
             event_logger=event_logger,
@@ -179,7 +180,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
             ),
             log=self.log,
             resolve_path=self._session_path,
-            store=self._make_store(serverapp.data_dir),
+            store=self.store,
             on_retired=self.memory_release.request,
         )
         self.settings[SIDECAR_SETTING] = self.registry
