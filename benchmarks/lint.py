@@ -374,7 +374,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cells", type=int, default=200, help="cells in the notebook")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--warm", type=int, default=10, help="warm requests per round")
-    parser.add_argument("--workers", type=int, default=0, help="lint_workers (0: the default)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="LintService.workers (0: the default)"
+    )
     parser.add_argument(
         "--server-arg", action="append", default=[], help="extra server argument (repeatable)"
     )
@@ -393,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"notebook: {len(sources)} cells, {lines} lines, {sum(map(len, sources))} chars")
     serial_black_isort(sources[:10], fast=False)  # imports and caches warm
     serial_ours(sources[:10])
-    extra = [f"--SidecarApp.lint_workers={args.workers}"] if args.workers else []
+    extra = [f"--LintService.workers={args.workers}"] if args.workers else []
     with tempfile.TemporaryDirectory(prefix="lint-bench-") as tmp:
         server = LintServer(Path(tmp), extra + args.server_arg)
         try:

@@ -14,7 +14,7 @@ Starts one jupyter_server subprocess with jupyter_sidecar_ext (loopback only), t
   4. leak check: --executions (1,000) small cells across the kernels, RSS after each tenth;
      then the kernels are shut down and the server left idle --settle seconds (ours gives
      the memory the burst freed back to the OS itself, a moment after the last shutdown:
-     SidecarApp.release_memory; --trim then shows what an outside malloc_trim still finds)
+     MemoryReleaser.enabled; --trim then shows what an outside malloc_trim still finds)
 
 Run from the repository root (takes a few minutes on 2 cores; every wait is bounded):
 

@@ -36,13 +36,18 @@ settings.register_profile(
 
 @pytest.fixture
 def jp_server_config(request: pytest.FixtureRequest) -> Config:
-    """The extension enabled as installed. A test may pass SidecarApp settings as a dict:
-    `@pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)`."""
+    """The extension enabled as installed. A test may pass settings as a dict: SidecarApp's
+    by name, another class's as a section:
+    `@pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)`,
+    `[{"CellStore": {"interval": 0.05}}]`."""
     from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG  # registered by now
 
     config = Config(copy.deepcopy(SERVER_CONFIG))
     for name, value in getattr(request, "param", {}).items():
-        setattr(config.SidecarApp, name, value)
+        if name[:1].isupper():
+            config[name].merge(Config(value))
+        else:
+            setattr(config.SidecarApp, name, value)
     return config
 
 

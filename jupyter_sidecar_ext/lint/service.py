@@ -22,9 +22,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from traitlets import Bool, Float, Int
+from traitlets.config import LoggingConfigurable
 
 from .config import ConfigFinder, build_spec, parse_tools, validate
 from .format import FormatSpec, Outcome, format_cells, init_worker, unchanged
@@ -286,25 +289,76 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
-@dataclass
-class LintService:
-    """What the lint handler needs: the engine, config discovery and the request bounds."""
+class LintService(LoggingConfigurable):
+    """What the lint handler needs: the engine, config discovery and the request bounds
+    (`c.LintService.*`)."""
 
-    engine: LintEngine
-    finder: ConfigFinder
-    max_request_bytes: int = 8 * 1024 * 1024
-    max_cells: int = 10_000
-    verify: bool = True
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger(__name__))
+    workers = Int(
+        0,
+        config=True,
+        help="Worker processes that format cells (black and isort are CPU-bound and never run "
+        "on the server's event loop); 0 means min(2, CPU count).",
+    )
+    prewarm = Bool(
+        False,
+        config=True,
+        help="Start the lint workers when the server starts, so the first lint is not slowed "
+        "by their start-up (about a second: they import black and isort). Otherwise they "
+        "start on the first lint request; a request with no cells starts them without "
+        "waiting (what a client does when it loads).",
+    )
+    worker_nice = Int(
+        5,
+        config=True,
+        help="Niceness added to lint workers, so formatting yields the CPU to the server and "
+        "to kernels. 0 leaves their priority alone.",
+    )
+    timeout = Float(
+        120.0,
+        config=True,
+        help="Seconds one lint request may take; cells not done by then get an error and the "
+        "workers are restarted.",
+    )
+    max_request_bytes = Int(
+        8 * 1024 * 1024, config=True, help="Largest lint request body, in bytes (413 beyond)."
+    )
+    max_cells = Int(10_000, config=True, help="Most cells in one lint request (400 beyond).")
+    cache_entries = Int(
+        20_000, config=True, help="Formatted cells remembered, by (settings, source)."
+    )
+    cache_chars = Int(
+        64 * 1024 * 1024,
+        config=True,
+        help="Characters of formatted source the lint cache may hold.",
+    )
+    verify = Bool(
+        True,
+        config=True,
+        help="Check that black's output parses to the same AST as its input before using it "
+        "(black's safety check, without its second formatting pass).",
+    )
 
-    @classmethod
-    def for_root(cls, root: str | Path | None, engine: LintEngine, **bounds: Any) -> LintService:
-        return cls(engine=engine, finder=ConfigFinder(root), **bounds)
+    def __init__(self, root: str | Path | None = None, **kwargs: Any) -> None:
+        """`root`: the directory config files are searched up to (None: none are read)."""
+        super().__init__(**kwargs)
+        self.finder = ConfigFinder(root)
+        self.engine = LintEngine(
+            workers=self.workers,
+            cache_entries=self.cache_entries,
+            cache_chars=self.cache_chars,
+            timeout=self.timeout,
+            worker_nice=self.worker_nice,
+            log=self.log,
+        )
 
-    def start(self, prewarm: bool) -> None:
-        """If asked, start the workers now (in the background: nothing waits for them)."""
-        if prewarm:
+    def start(self) -> None:
+        """With `prewarm`, start the workers now (in the background: nothing waits for them)."""
+        if self.prewarm:
             self.engine.prewarm()
+
+    async def stop(self) -> None:
+        """Stop the workers (server shutdown)."""
+        await self.engine.shutdown()
 
     async def settings(self, path: str | None, tools: Any, options: Any) -> FormatSpec:
         """The FormatSpec for a request; ConfigError (a 400) for bad input."""

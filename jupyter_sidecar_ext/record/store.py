@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,6 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from traitlets import Float, Int, Unicode
+from traitlets.config import LoggingConfigurable
 
 SCHEMA_VERSION = 1
 
@@ -58,34 +60,34 @@ class KernelRecord:
     run: int
 
 
-@dataclass(frozen=True)
-class StoreLimits:
-    """Bounds on what the store keeps."""
-
-    max_kernels: int
-    max_bytes: int
-    retention_seconds: float
-
-
 SnapshotSource = Callable[[], list[tuple[KernelRecord, list[dict[str, Any]]]]]
 
 
-class CellStore:
-    """Batched writer and on-demand reader of recorded cells."""
+class CellStore(LoggingConfigurable):
+    """Batched writer and on-demand reader of recorded cells (`c.CellStore.*`)."""
 
-    def __init__(
-        self,
-        path: Path,
-        limits: StoreLimits,
-        log: logging.Logger,
-        interval: float = 1.0,
-        prune_interval: float = 60.0,
-    ) -> None:
-        self.path = path
-        self._limits = limits
-        self._log = log
-        self._interval = interval
-        self._prune_interval = prune_interval
+    path = Unicode(
+        "",
+        config=True,
+        help="The SQLite file; empty means jupyter_sidecar_ext/outputs.sqlite in the "
+        "server's data directory.",
+    )
+    interval = Float(
+        1.0, config=True, help="Seconds over which changed cells are batched into one write."
+    )
+    max_kernels = Int(200, config=True, help="Kernels kept in the store, newest first.")
+    max_bytes = Int(
+        512 * 1024 * 1024,
+        config=True,
+        help="Bytes of recorded cells kept in the store; the oldest kernels go first.",
+    )
+    retention_days = Float(
+        30.0, config=True, help="Days a kernel's recorded cells are kept after its last change."
+    )
+    prune_interval = Float(60.0, help="Seconds between retention passes (they scan the table).")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidecar-store")
         self._db: sqlite3.Connection | None = None
         # Bumped by the writer each time it (re)opens the file (e.g. after moving a corrupt
@@ -108,6 +110,13 @@ class CellStore:
         # (kernel id, cell id) of cells the shadow evicted, deleted with the next batch
         self._forgotten: set[tuple[str, str]] = set()
 
+    @property
+    def file(self) -> Path:
+        """The database file (`path`, which the app sets when it is not configured)."""
+        if not self.path:
+            raise ValueError("CellStore.path is not set")
+        return Path(self.path)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def _ensure_open(self) -> sqlite3.Connection | None:
@@ -125,36 +134,36 @@ class CellStore:
             # Not the file's fault (another writer holds a lock, a read-only or full disk):
             # never move a healthy database aside for it.
             if self._healthy:
-                self._log.warning(
-                    "jupyter_sidecar_ext: cannot open the output store %s (%s); outputs are "
+                self.log.warning(
+                    "cannot open the output store %s (%s); outputs are "
                     "kept in memory and opening is retried with the next write",
                     self.path,
                     error,
                 )
             self._healthy = False
         except sqlite3.DatabaseError as error:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            self._log.warning(
-                "jupyter_sidecar_ext: the output store %s is unreadable (%s); moved it to %s "
+            aside = self.file.with_name(f"{self.file.name}.corrupt-{int(time.time())}")
+            self.log.warning(
+                "the output store %s is unreadable (%s); moved it to %s "
                 "and starting with an empty store",
                 self.path,
                 error,
                 aside,
             )
             for suffix in ("", "-wal", "-shm"):
-                source = Path(f"{self.path}{suffix}")
+                source = Path(f"{self.file}{suffix}")
                 if source.exists():
                     source.replace(Path(f"{aside}{suffix}"))
             self._db = self._connect()
             self._generation += 1
 
     def _connect(self) -> sqlite3.Connection:
-        if not self.path.exists():
-            self._log.info("jupyter_sidecar_ext: starting a new output store at %s", self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.file.exists():
+            self.log.info("starting a new output store at %s", self.path)
+        self.file.parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: take the write lock when a batch starts, so a concurrent writer makes
         # us wait (busy timeout) instead of failing on a lock upgrade.
-        db = sqlite3.connect(self.path, timeout=10.0, isolation_level="IMMEDIATE")
+        db = sqlite3.connect(self.file, timeout=10.0, isolation_level="IMMEDIATE")
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -213,7 +222,7 @@ class CellStore:
     def _schedule_flush(self) -> None:
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
-            self._flush_handle = loop.call_later(self._interval, self.flush)
+            self._flush_handle = loop.call_later(self.interval, self.flush)
 
     def flush(self) -> asyncio.Future[None] | None:
         """Snapshot pending cells now; encode and write them on the store's thread."""
@@ -277,13 +286,13 @@ class CellStore:
                     "VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
-            if time.monotonic() - self._last_prune >= self._prune_interval:
+            if time.monotonic() - self._last_prune >= self.prune_interval:
                 self._last_prune = time.monotonic()
                 self._prune(db)
         except sqlite3.Error as error:
             if self._healthy:
-                self._log.warning(
-                    "jupyter_sidecar_ext: cannot write to the output store %s (%s); recording "
+                self.log.warning(
+                    "cannot write to the output store %s (%s); recording "
                     "continues in memory and writes will be retried",
                     self.path,
                     error,
@@ -294,14 +303,12 @@ class CellStore:
         self._unwritten_rows.clear()
         self._unwritten_deletes.clear()
         if not self._healthy:
-            self._log.warning(
-                "jupyter_sidecar_ext: the output store %s is writable again", self.path
-            )
+            self.log.warning("the output store %s is writable again", self.path)
         self._healthy = True
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: age, number of kernels, then total size (oldest kernels first)."""
-        cutoff = time.time() - self._limits.retention_seconds
+        cutoff = time.time() - self.retention_days * 86400
         stale = [
             k for (k,) in db.execute("SELECT kernel_id FROM kernels WHERE updated < ?", (cutoff,))
         ]
@@ -309,16 +316,16 @@ class CellStore:
             k
             for (k,) in db.execute(
                 "SELECT kernel_id FROM kernels ORDER BY updated DESC LIMIT -1 OFFSET ?",
-                (self._limits.max_kernels,),
+                (self.max_kernels,),
             )
         ]
         (total,) = db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM cells").fetchone()
-        if total > self._limits.max_bytes:
+        if total > self.max_bytes:
             for kernel_id, size in db.execute(
                 "SELECT k.kernel_id, COALESCE(SUM(LENGTH(c.data)), 0) FROM kernels k "
                 "LEFT JOIN cells c USING (kernel_id) GROUP BY k.kernel_id ORDER BY k.updated"
             ).fetchall():
-                if total <= self._limits.max_bytes:
+                if total <= self.max_bytes:
                     break
                 stale.append(kernel_id)
                 total -= size
@@ -387,8 +394,8 @@ class CellStore:
         except sqlite3.Error as error:
             self._close_reader()  # reopen with the next read: the file may be replaced
             if "no such table" not in str(error) and not self._read_failing:
-                self._log.warning(
-                    "jupyter_sidecar_ext: cannot read the output store %s (%s); stored "
+                self.log.warning(
+                    "cannot read the output store %s (%s); stored "
                     "kernels are not listed until it can be read",
                     self.path,
                     error,
@@ -396,9 +403,7 @@ class CellStore:
                 self._read_failing = True
             return empty
         if self._read_failing:
-            self._log.warning(
-                "jupyter_sidecar_ext: the output store %s is readable again", self.path
-            )
+            self.log.warning("the output store %s is readable again", self.path)
             self._read_failing = False
         return result
 
@@ -409,7 +414,7 @@ class CellStore:
             self._close_reader()
         if self._read_db is None:
             generation = self._generation  # before opening: a later reopen is seen next time
-            uri = f"{self.path.absolute().as_uri()}?mode=ro"
+            uri = f"{self.file.absolute().as_uri()}?mode=ro"
             try:
                 self._read_db = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
             except sqlite3.Error:

@@ -22,6 +22,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from traitlets import Bool
+from traitlets.config import LoggingConfigurable
+
 from ..protocol.message import KernelMessage
 
 if TYPE_CHECKING:
@@ -73,21 +76,32 @@ class KernelActivity:
         self._log.debug("activity on %s: status (%s)", self._kernel_id, kernel.execution_state)
 
 
-class ActivityTracker:
-    """Takes over the kernel manager's activity watching for the kernels the sidecar records."""
+class ActivityTracker(LoggingConfigurable):
+    """Takes over the kernel manager's activity watching for the kernels the sidecar records
+    (`c.ActivityTracker.*`)."""
 
-    def __init__(self, manager: Any, registry: SidecarRegistry, log: logging.Logger) -> None:
+    enabled = Bool(
+        True,
+        config=True,
+        help="Keep the server's kernel activity markers (last_activity, execution_state, "
+        "used by the culler and the kernels API) from the sidecar's iopub subscription, "
+        "instead of a second subscription per kernel that decodes every message again.",
+    )
+
+    def __init__(self, manager: Any, registry: SidecarRegistry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._manager = manager
         self._registry = registry
-        self._log = log
         self._server_start: Callable[[str], None] | None = None
         self._server_stop: Callable[[str], None] | None = None
         self._watched: set[str] = set()
 
     def install(self) -> None:
-        """Route the manager's start/stop_watching_activity through the sidecar."""
+        """Route the manager's start/stop_watching_activity through the sidecar (if enabled)."""
         manager = self._manager
-        if self._server_start is not None or not hasattr(manager, "start_watching_activity"):
+        if not self.enabled or self._server_start is not None:
+            return
+        if not hasattr(manager, "start_watching_activity"):
             return
         self._server_start = manager.start_watching_activity
         self._server_stop = manager.stop_watching_activity
@@ -115,11 +129,11 @@ class ActivityTracker:
         try:
             sidecar = self._registry.adopt(kernel_id)
             if sidecar is not None:
-                sidecar.watch_iopub(KernelActivity(self._manager, kernel_id, self._log).record)
+                sidecar.watch_iopub(KernelActivity(self._manager, kernel_id, self.log).record)
                 self._watched.add(kernel_id)
                 return
         except Exception:  # never leave a kernel unwatched: the server's watcher takes it
-            self._log.exception("jupyter_sidecar_ext: cannot track activity of %s", kernel_id)
+            self.log.exception("cannot track activity of %s", kernel_id)
         self._server_start(kernel_id)
 
     def stop_watching(self, kernel_id: str) -> None:

@@ -23,9 +23,11 @@ back when the extension stops).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
+
+from traitlets import Int
+from traitlets.config import LoggingConfigurable
 
 IPYKERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
 
@@ -73,19 +75,32 @@ def with_iopub_hwm(cmd: list[str], hwm: int) -> list[str]:
     return cmd
 
 
-class KernelLaunch:
-    """Wraps the kernel manager's factory so new kernel managers launch with a deeper queue."""
+class KernelLaunch(LoggingConfigurable):
+    """Wraps the kernel manager's factory so new kernel managers launch with a deeper queue
+    (`c.KernelLaunch.*`)."""
 
-    def __init__(self, kernel_manager: Any, iopub_hwm: int, log: logging.Logger) -> None:
+    iopub_hwm = Int(
+        100_000,
+        allow_none=True,
+        config=True,
+        help="Send high-water mark of the iopub socket of ipykernel kernels this server "
+        "starts (`-m ipykernel_launcher`). ZMQ's default, 1000 messages, drops output "
+        "silently when the kernel's own I/O thread falls behind, as it does with many busy "
+        "kernels on few cores; a subscriber that stops reading can then hold up to that many "
+        "messages in the kernel's memory. 0: no limit. None: start kernels exactly as their "
+        "spec says.",
+    )
+
+    def __init__(self, kernel_manager: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._manager = kernel_manager
-        self._hwm = iopub_hwm
-        self._log = log
         self._factory: Callable[..., Any] | None = None
 
     def install(self) -> None:
-        """Take the factory's place (a trait assignment on the manager instance)."""
+        """Take the factory's place (a trait assignment on the manager instance), unless
+        `iopub_hwm` is None."""
         factory = getattr(self._manager, "kernel_manager_factory", None)
-        if self._factory is not None or not callable(factory):
+        if self.iopub_hwm is None or self._factory is not None or not callable(factory):
             return
         self._factory = factory
         self._manager.kernel_manager_factory = self._create
@@ -103,13 +118,13 @@ class KernelLaunch:
         kernel_manager = self._factory(*args, **kwargs)
         format_kernel_cmd = getattr(kernel_manager, "format_kernel_cmd", None)
         if callable(format_kernel_cmd):  # managers that launch nothing never call it
-            hwm, log = self._hwm, self._log
+            hwm, log = self.iopub_hwm or 0, self.log
 
             def format_with_hwm(extra_arguments: list[str] | None = None) -> list[str]:
                 cmd = format_kernel_cmd(extra_arguments=extra_arguments)
                 launched = with_iopub_hwm(cmd, hwm)
                 if launched is not cmd:
-                    log.debug("jupyter_sidecar_ext: ipykernel starts with iopub HWM %d", hwm)
+                    log.debug("ipykernel starts with iopub HWM %d", hwm)
                 return launched
 
             kernel_manager.format_kernel_cmd = format_with_hwm

@@ -29,6 +29,10 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import Any
+
+from traitlets import Bool, Float, Int
+from traitlets.config import LoggingConfigurable
 
 # Gives memory back to the OS; returns what malloc_trim returns (1: something was released).
 TrimFunction = Callable[[], int]
@@ -58,12 +62,12 @@ def find_malloc_trim(log: logging.Logger) -> TrimFunction | None:
     """glibc's `malloc_trim(0)` in this process, or None where there is none."""
     preloaded = os.environ.get("LD_PRELOAD", "")
     if any(name in preloaded for name in OTHER_ALLOCATORS):
-        log.debug("jupyter_sidecar_ext: another allocator is preloaded; no memory release")
+        log.debug("another allocator is preloaded; no memory release")
         return None
     try:
         malloc_trim = ctypes.CDLL(None).malloc_trim  # the C library already loaded
     except (OSError, AttributeError, TypeError):
-        log.debug("jupyter_sidecar_ext: no malloc_trim in this C library; no memory release")
+        log.debug("no malloc_trim in this C library; no memory release")
         return None
     malloc_trim.argtypes = [ctypes.c_size_t]
     malloc_trim.restype = ctypes.c_int
@@ -74,27 +78,38 @@ def find_malloc_trim(log: logging.Logger) -> TrimFunction | None:
     return trim
 
 
-class MemoryReleaser:
+class MemoryReleaser(LoggingConfigurable):
     """Runs `trim` in a worker thread `delay` seconds after the last `request` (at most
-    `max_wait` after the first pending one), never two at once."""
+    `max_wait` after the first pending one), never two at once (`c.MemoryReleaser.*`)."""
+
+    enabled = Bool(
+        True,
+        config=True,
+        help="Give the memory freed after a burst of output back to the OS when kernels shut "
+        "down, or when an execution finishes after the server grew by 64 MiB (glibc's "
+        "malloc_trim(0), in a worker thread, once a moment after the last such event). "
+        "Without it the server stays at the burst's peak RSS: glibc keeps freed memory. "
+        "Nothing happens without glibc.",
+    )
+    delay = Float(DEFAULT_DELAY, help="Seconds after the last request before a release.")
+    max_wait = Float(
+        DEFAULT_MAX_WAIT, help="Seconds after the first pending request, however many follow."
+    )
+    growth = Int(
+        DEFAULT_GROWTH, help="RSS growth since the last release that makes an execution ask."
+    )
 
     def __init__(
         self,
-        trim: TrimFunction | None,
-        log: logging.Logger,
-        delay: float = DEFAULT_DELAY,
-        max_wait: float = DEFAULT_MAX_WAIT,
-        growth: int = DEFAULT_GROWTH,
+        trim: TrimFunction | None = None,
         resident: ResidentSize = resident_bytes,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.trim = trim  # None: requests are ignored
-        self.delay = delay
-        self.max_wait = max_wait
-        self.growth = growth
         self.resident = resident
         self._baseline: int | None = None  # RSS after the last release (or the lowest seen)
         self.releases = 0  # trims run so far
-        self._log = log
         self._timer: asyncio.TimerHandle | None = None
         self._first_request: float | None = None  # loop time of the first pending request
         self._running: asyncio.Future[None] | None = None
@@ -104,11 +119,13 @@ class MemoryReleaser:
         self._idle.set()
 
     @classmethod
-    def for_this_process(
-        cls, log: logging.Logger, enabled: bool = True, delay: float = DEFAULT_DELAY
-    ) -> MemoryReleaser:
-        """A releaser with this process's malloc_trim (looked up once), or a no-op one."""
-        return cls(find_malloc_trim(log) if enabled else None, log, delay=delay)
+    def for_this_process(cls, **kwargs: Any) -> MemoryReleaser:
+        """A releaser with this process's malloc_trim (looked up once) if `enabled`, else
+        a no-op one."""
+        releaser = cls(**kwargs)
+        if releaser.enabled:
+            releaser.trim = find_malloc_trim(releaser.log)
+        return releaser
 
     @property
     def pending(self) -> bool:
@@ -166,10 +183,10 @@ class MemoryReleaser:
         try:
             released = trim()
         except Exception:
-            self._log.exception("jupyter_sidecar_ext: releasing memory failed")
+            self.log.exception("releasing memory failed")
             return
-        self._log.debug(
-            "jupyter_sidecar_ext: malloc_trim(0) returned %s in %.1f ms",
+        self.log.debug(
+            "malloc_trim(0) returned %s in %.1f ms",
             released,
             (time.perf_counter() - started) * 1000,
         )

@@ -52,7 +52,7 @@ _NDARRAY = re.compile(r"^array\((?P<body>.*?)(?:,\s*dtype=[\w.\[\]<>']+)?\)$", r
 
 @dataclass(frozen=True)
 class VariableFilter:
-    """What a snapshot keeps (from the extension's traits)."""
+    """What a snapshot keeps (built from VariablesService's settings)."""
 
     show_private: bool = False
     hidden_types: frozenset[str] = frozenset(

@@ -26,11 +26,12 @@ kernel_info `supported_features`, a reply without variables, or a request it dro
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from traitlets import Bool, Float, Int, List, Unicode
+from traitlets.config import LoggingConfigurable
 
 from ..channels.control import ControlError
 from ..events import VARIABLES_UPDATED_SCHEMA
@@ -45,17 +46,6 @@ _NOTHING = {"state": "unavailable", "stale": False, "updated_at": None, "executi
 _NOTHING |= {"kernel_busy": False, "count": 0, "truncated": False}
 # Answers estimated to parse within this many microseconds are parsed on the event loop.
 INLINE_PARSE_US = 1000.0
-
-
-@dataclass(frozen=True)
-class VariablesConfig:
-    """The service's settings (from the extension's traits)."""
-
-    filter: VariableFilter = field(default_factory=VariableFilter)
-    timeout: float = 5.0
-    debounce: float = 0.02
-    backoff: float = 30.0
-    max_rich_bytes: int = 2_000_000
 
 
 class VariableError(Exception):
@@ -114,26 +104,67 @@ class KernelVariables:
         return self.failed or self.dirty or self.last_count != self.execution_count
 
 
-class VariablesService:
-    """Keeps a variable snapshot per kernel and serves it from memory."""
+class VariablesService(LoggingConfigurable):
+    """Keeps a variable snapshot per kernel and serves it from memory (`c.VariablesService.*`)."""
+
+    timeout = Float(
+        5.0,
+        config=True,
+        help="Seconds a kernel has to list its variables or render one; past it the previous "
+        "snapshot is kept, marked stale.",
+    )
+    debounce = Float(
+        0.02,
+        config=True,
+        help="Seconds of quiet after an execution before refreshing, so a burst of cells "
+        "costs one refresh (never postponed more than a second).",
+    )
+    backoff = Float(
+        30.0,
+        config=True,
+        help="Seconds automatic refreshes pause after a slow one (doubling, up to 10 min), "
+        "so an object with a slow __repr__ does not hold the kernel's control thread after "
+        "every cell.",
+    )
+    max_count = Int(
+        500, config=True, help="Variables kept per snapshot; the others are only counted."
+    )
+    max_value_chars = Int(200, config=True, help="Characters of each variable's value preview.")
+    max_rich_bytes = Int(
+        2_000_000,
+        config=True,
+        help="Bytes of a variable's rich view; past it only its text/plain head is served.",
+    )
+    show_private = Bool(False, config=True, help="List names starting with an underscore.")
+    hidden_types = List(
+        Unicode(),
+        ["module", "function", "builtin_function_or_method", "method", "type"],
+        config=True,
+        help="Type names not listed. (Functions and classes defined in the kernel are grouped "
+        "away by the kernel's debugger already.)",
+    )
 
     def __init__(
-        self,
-        registry: SidecarRegistry,
-        kernel_manager: Any,
-        event_logger: Any,
-        config: VariablesConfig,
-        log: logging.Logger,
+        self, registry: SidecarRegistry, kernel_manager: Any, event_logger: Any, **kwargs: Any
     ) -> None:
+        super().__init__(**kwargs)
         self._registry = registry
         self._kernel_manager = kernel_manager
         self._event_logger = event_logger
-        self._config = config
-        self._log = log
         self._kernels: dict[str, KernelVariables] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def filter(self) -> VariableFilter:
+        """What a snapshot keeps, from the current settings."""
+        return VariableFilter(
+            show_private=self.show_private,
+            hidden_types=frozenset(self.hidden_types),
+            max_count=self.max_count,
+            max_value_chars=self.max_value_chars,
+        )
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -218,11 +249,11 @@ class VariablesService:
         known = next((v for v in kv.parsed.variables if v["name"] == name), None)
         try:
             body = await kv.control.debug(
-                "richInspectVariables", {"variableName": name}, self._config.timeout
+                "richInspectVariables", {"variableName": name}, self.timeout
             )
         except ControlError as error:
             raise VariableError(503, error.reason) from None
-        view = rich_view(body, known, self._config.max_rich_bytes)
+        view = rich_view(body, known, self.max_rich_bytes)
         if view is None:  # ipykernel answers an unknown name with an empty bundle
             raise VariableError(404, f"Variable not found: {name}")
         return {"kernel_id": sidecar.kernel_id, "name": name, **view}
@@ -252,7 +283,7 @@ class VariablesService:
             timer.cancel()
         if kv.first_trigger is None:
             kv.first_trigger = loop.time()
-        delay = 0.0 if now else self._config.debounce
+        delay = 0.0 if now else self.debounce
         delay = min(delay, max(0.0, kv.first_trigger + MAX_DEFER - loop.time()))
         delay = max(delay, kv.paused_until - loop.time())
         self._timers[kernel_id] = loop.call_later(delay, self._start, kv)
@@ -285,7 +316,7 @@ class VariablesService:
         except asyncio.CancelledError:
             raise
         except Exception:  # never an error loop: log, keep the snapshot, wait for news
-            self._log.exception("jupyter_sidecar_ext: variables refresh failed")
+            self.log.exception("variables refresh failed")
             kv.failed = True
 
     async def _refresh(self, kv: KernelVariables) -> None:
@@ -294,10 +325,10 @@ class VariablesService:
         started = loop.time()
         try:
             if not kv.capable:
-                await kv.control.check_debugger(self._config.timeout)
+                await kv.control.check_debugger(self.timeout)
                 kv.capable = True
             body = await kv.control.debug(
-                "inspectVariables", {}, self._config.timeout, on_slow=lambda: self._slow(kv)
+                "inspectVariables", {}, self.timeout, on_slow=lambda: self._slow(kv)
             )
             parsed = await self._parse(body.get("variables"))
         except ControlError as error:
@@ -308,11 +339,9 @@ class VariablesService:
             never = kv.updated_at is None and kv.dropped >= 2
             if error.unavailable or never:
                 kv.state, kv.parsed = "unavailable", ParsedSnapshot()
-                self._log.info(
-                    "jupyter_sidecar_ext: variables of %s: %s", kv.sidecar.kernel_id, error.reason
-                )
+                self.log.info("variables of %s: %s", kv.sidecar.kernel_id, error.reason)
             elif not kv.capable or error.dropped:  # starting, restarting, or a first drop
-                self._pause(kv, error.reason, first=self._config.timeout)
+                self._pause(kv, error.reason, first=self.timeout)
                 kv.dirty = True  # try again when the pause ends
             else:
                 self._pause(kv, error.reason)
@@ -321,7 +350,7 @@ class VariablesService:
         elapsed = loop.time() - started
         kv.state, kv.parsed, kv.failed, kv.reason, kv.dropped = "ok", parsed, False, None, 0
         kv.updated_at, kv.execution_count = time.time(), count
-        if elapsed > self._config.timeout:
+        if elapsed > self.timeout:
             self._pause(kv, f"Listing variables took {elapsed:.1f} s (a slow __repr__?).")
         else:
             kv.backoff = 0.0
@@ -330,14 +359,14 @@ class VariablesService:
     async def _parse(self, records: Any) -> ParsedSnapshot:
         """Parse small answers at once, bigger ones (many previews to scan) in a thread."""
         if parse_cost(records) <= INLINE_PARSE_US:
-            return parse_variables(records, self._config.filter)
-        return await asyncio.to_thread(parse_variables, records, self._config.filter)
+            return parse_variables(records, self.filter)
+        return await asyncio.to_thread(parse_variables, records, self.filter)
 
     def _slow(self, kv: KernelVariables) -> None:
         """Called once a refresh outlasts the timeout: say so now, keep waiting for it."""
         kv.failed = True
         kv.reason = (
-            f"The kernel has not listed its variables within {self._config.timeout:g} s "
+            f"The kernel has not listed its variables within {self.timeout:g} s "
             "(an object with a slow __repr__?); showing the previous snapshot."
         )
         self._emit(kv)
@@ -345,7 +374,7 @@ class VariablesService:
     def _pause(self, kv: KernelVariables, why: str, first: float | None = None) -> None:
         """Back off: a kernel this slow must not have its control thread held after every
         cell (interrupts by message, the debugger and other control requests queue behind)."""
-        first = self._config.backoff if first is None else first
+        first = self.backoff if first is None else first
         kv.backoff = min(MAX_BACKOFF, max(first, kv.backoff * 2))
         kv.paused_until = asyncio.get_running_loop().time() + kv.backoff
         kv.reason = f"{why} Automatic refresh paused for {kv.backoff:g} s."

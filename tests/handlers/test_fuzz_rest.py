@@ -75,7 +75,7 @@ CONTRACT_5XX = {"ExecuteHandler": {503, 504}}
 @pytest.fixture
 def jp_server_config() -> Config:
     config = Config(copy.deepcopy(SERVER_CONFIG))
-    config.SidecarApp.lint_max_request_bytes = LINT_LIMIT
+    config.LintService.max_request_bytes = LINT_LIMIT
     return config
 
 

@@ -34,8 +34,8 @@ class RecordingAuthorizer(Authorizer):
 @pytest.fixture
 def jp_server_config() -> Config:
     config = Config(copy.deepcopy(SERVER_CONFIG))
-    config.SidecarApp.lint_max_cells = MAX_CELLS
-    config.SidecarApp.lint_max_request_bytes = MAX_BYTES
+    config.LintService.max_cells = MAX_CELLS
+    config.LintService.max_request_bytes = MAX_BYTES
     config.ServerApp.authorizer_class = RecordingAuthorizer
     return config
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.record.store import CellStore, KernelRecord, StoreLimits
-
-LIMITS = StoreLimits(max_kernels=100, max_bytes=10**9, retention_seconds=86400.0)
+from jupyter_sidecar_ext.record.store import CellStore, KernelRecord
 
 
-def _make_store(path: Path, limits: StoreLimits = LIMITS, **kwargs: Any) -> CellStore:
-    return CellStore(path, limits, logging.getLogger("test-store"), interval=0.01, **kwargs)
+def _make_store(path: Path, **settings: Any) -> CellStore:
+    """A store on its own (no app): settings as `c.CellStore.*` would give them."""
+    log = logging.getLogger("test-store")
+    return CellStore(path=str(path), interval=0.01, log=log, **settings)
 
 
 def _cell(cell_id: str, seq: int, text: str = "out\n") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.record.store import CellStore, StoreLimits
+from jupyter_sidecar_ext.record.store import CellStore
 
 
 async def test_cells_survive_a_restart(
@@ -188,8 +188,7 @@ async def test_concurrent_writers_share_one_file(
 async def test_retention_keeps_the_newest_kernels(
     tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
 ) -> None:
-    limits = StoreLimits(max_kernels=2, max_bytes=10**9, retention_seconds=86400.0)
-    store = make_store(tmp_path / "outputs.sqlite", limits, prune_interval=0.0)
+    store = make_store(tmp_path / "outputs.sqlite", max_kernels=2, prune_interval=0.0)
     for kernel_id in ("old", "middle", "new"):
         await save(store, record(kernel_id), cell("a", 1))
     assert [k["kernel_id"] for k in await store.kernels()] == ["new", "middle"]
@@ -199,8 +198,7 @@ async def test_retention_keeps_the_newest_kernels(
 async def test_size_bound_drops_the_oldest_kernels(
     tmp_path: Path, make_store: Any, cell: Any, record: Any, save: Any
 ) -> None:
-    limits = StoreLimits(max_kernels=100, max_bytes=25_000, retention_seconds=86400.0)
-    store = make_store(tmp_path / "outputs.sqlite", limits, prune_interval=0.0)
+    store = make_store(tmp_path / "outputs.sqlite", max_bytes=25_000, prune_interval=0.0)
     for kernel_id in ("k1", "k2", "k3"):
         await save(store, record(kernel_id), cell("a", 1, "x" * 10_000))
     assert [k["kernel_id"] for k in await store.kernels()] == ["k3", "k2"]

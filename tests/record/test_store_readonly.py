@@ -180,8 +180,8 @@ async def test_a_file_made_read_only_while_open_loses_nothing(
 def jp_server_config(read_only_store: ReadOnlyFile) -> Config:
     """The server starts with its output store read-only."""
     config = Config(copy.deepcopy(SERVER_CONFIG))
-    config.SidecarApp.store_path = str(read_only_store.path)
-    config.SidecarApp.store_interval = 0.05
+    config.CellStore.path = str(read_only_store.path)
+    config.CellStore.interval = 0.05
     return config
 
 

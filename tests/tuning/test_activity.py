@@ -24,7 +24,7 @@ def _config(track_activity: bool, **kernel_manager: Any) -> Config:
     return Config(
         {
             **INSTALLED,
-            "SidecarApp": {"track_activity": track_activity},
+            "ActivityTracker": {"enabled": track_activity},
             "MappingKernelManager": kernel_manager,
         }
     )

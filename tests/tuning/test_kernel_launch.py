@@ -37,7 +37,9 @@ FACTS_CODE = (
 )
 
 
-STOCK = pytest.mark.parametrize("jp_server_config", [{"kernel_iopub_hwm": None}], indirect=True)
+STOCK = pytest.mark.parametrize(
+    "jp_server_config", [{"KernelLaunch": {"iopub_hwm": None}}], indirect=True
+)
 
 
 # -- the command -----------------------------------------------------------------------------

@@ -56,7 +56,7 @@ async def until_started(trim: CountingTrim) -> None:
 
 async def test_a_burst_of_requests_costs_one_trim() -> None:
     trim = CountingTrim()
-    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser = MemoryReleaser(trim, log=LOG, delay=0.0)
     for _ in range(20):  # eight kernels shutting down at once, and then some
         releaser.request()
     assert releaser.pending
@@ -68,7 +68,7 @@ async def test_a_burst_of_requests_costs_one_trim() -> None:
 
 async def test_the_trim_never_runs_on_the_loop_thread() -> None:
     trim = CountingTrim()
-    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser = MemoryReleaser(trim, log=LOG, delay=0.0)
     releaser.request()
     await releaser.wait_idle()
     assert trim.threads
@@ -77,7 +77,7 @@ async def test_the_trim_never_runs_on_the_loop_thread() -> None:
 
 async def test_requests_during_a_trim_cost_one_more_never_two_at_once() -> None:
     trim = CountingTrim(hold=True)
-    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser = MemoryReleaser(trim, log=LOG, delay=0.0)
     releaser.request()
     await until_started(trim)
     for _ in range(5):  # more kernels went away meanwhile
@@ -91,7 +91,7 @@ async def test_requests_during_a_trim_cost_one_more_never_two_at_once() -> None:
 
 async def test_steady_requests_cannot_postpone_the_release_past_max_wait() -> None:
     trim = CountingTrim()
-    releaser = MemoryReleaser(trim, LOG, delay=3600.0, max_wait=0.0)
+    releaser = MemoryReleaser(trim, log=LOG, delay=3600.0, max_wait=0.0)
     releaser.request()
     releaser.request()
     await releaser.wait_idle()  # would take an hour if only the last request counted
@@ -100,7 +100,7 @@ async def test_steady_requests_cannot_postpone_the_release_past_max_wait() -> No
 
 async def test_stop_cancels_a_pending_release() -> None:
     trim = CountingTrim()
-    releaser = MemoryReleaser(trim, LOG, delay=3600.0, max_wait=3600.0)
+    releaser = MemoryReleaser(trim, log=LOG, delay=3600.0, max_wait=3600.0)
     releaser.request()
     assert releaser.pending
     await releaser.stop()
@@ -112,7 +112,7 @@ async def test_stop_cancels_a_pending_release() -> None:
 
 async def test_stop_waits_for_a_running_trim() -> None:
     trim = CountingTrim(hold=True)
-    releaser = MemoryReleaser(trim, LOG, delay=0.0)
+    releaser = MemoryReleaser(trim, log=LOG, delay=0.0)
     releaser.request()
     await until_started(trim)
     stopping = asyncio.ensure_future(releaser.stop())
@@ -131,7 +131,7 @@ async def test_a_failing_trim_is_logged_and_the_next_request_still_runs(
         calls.append(1)
         raise OSError("no")
 
-    releaser = MemoryReleaser(failing, LOG, delay=0.0)
+    releaser = MemoryReleaser(failing, log=LOG, delay=0.0)
     releaser.request()
     await releaser.wait_idle()
     releaser.request()
@@ -155,7 +155,7 @@ class Resident:
 
 async def test_an_execution_asks_for_a_release_only_once_the_server_grew() -> None:
     trim, rss = CountingTrim(), Resident(100)
-    releaser = MemoryReleaser(trim, LOG, delay=0.0, growth=64 * MIB, resident=rss)
+    releaser = MemoryReleaser(trim, log=LOG, delay=0.0, growth=64 * MIB, resident=rss)
     # (RSS in MiB at an execution's end, whether it asks): the first sets the baseline, a
     # smaller one lowers it; after a release, what the trim left (160) is in use: growth
     # counts from there
@@ -173,10 +173,10 @@ async def test_an_execution_asks_for_a_release_only_once_the_server_grew() -> No
 
 
 async def test_without_a_trim_function_requests_do_nothing() -> None:
-    releaser = MemoryReleaser(None, LOG)
+    releaser = MemoryReleaser(None, log=LOG)
     releaser.request()
     assert not releaser.pending
-    assert MemoryReleaser.for_this_process(LOG, enabled=False).trim is None
+    assert MemoryReleaser.for_this_process(log=LOG, enabled=False).trim is None
 
 
 def test_another_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,7 +193,7 @@ async def test_the_real_malloc_trim_runs_without_error(
     assert trim is not None
     assert trim() in (0, 1)
     caplog.set_level(logging.DEBUG, logger=LOG.name)
-    releaser = MemoryReleaser.for_this_process(LOG, delay=0.0)
+    releaser = MemoryReleaser.for_this_process(log=LOG, delay=0.0)
     releaser.request()
     await releaser.wait_idle()
     assert releaser.releases == 1
@@ -236,7 +236,9 @@ async def test_shutting_a_kernel_down_releases_memory_once(
     assert threading.current_thread() not in trim.threads
 
 
-@pytest.mark.parametrize("jp_server_config", [{"release_memory": False}], indirect=True)
+@pytest.mark.parametrize(
+    "jp_server_config", [{"MemoryReleaser": {"enabled": False}}], indirect=True
+)
 async def test_release_memory_off_releases_nothing(
     jp_serverapp: Any, jp_fetch: Any, sc_registry: Any, sc_start_kernel: Any, sc_wait_until: Any
 ) -> None:

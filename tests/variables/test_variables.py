@@ -22,8 +22,8 @@ Fetch = Callable[..., Awaitable[Any]]
 @pytest.fixture
 def jp_server_config(jp_server_config: Config) -> Config:
     """Short timeouts so slow-kernel paths are exercised in seconds."""
-    jp_server_config["SidecarApp"] = Config(
-        {"variables_timeout": 1.0, "variables_backoff": 30.0, "variables_debounce": 0.02}
+    jp_server_config["VariablesService"] = Config(
+        {"timeout": 1.0, "backoff": 30.0, "debounce": 0.02}
     )
     return jp_server_config
 
