@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.services.contents.fileio import FileManagerMixin
-from traitlets import Bool, Float, Int, Type, default
+from traitlets import Bool, Type, default
 
 from .channels.base import KernelChannels
 from .events import SCHEMA_FILES
@@ -16,7 +16,7 @@ from .handlers import Services, make_handlers
 from .legacy_settings import LegacySettings
 from .lint.service import LintService
 from .record.store import CellStore
-from .registry import RecorderLimits, SidecarRegistry
+from .registry import SidecarRegistry
 from .tap import SIDECAR_SETTING, tapped
 from .tuning.activity import ActivityTracker
 from .tuning.kernel_launch import KernelLaunch
@@ -38,6 +38,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
     classes = [
         *ExtensionApp.classes,
         CellStore,
+        SidecarRegistry,
         VariablesService,
         LintService,
         MemoryReleaser,
@@ -57,33 +58,6 @@ class SidecarApp(LegacySettings, ExtensionApp):
         config=True,
         help="How sidecars talk to kernels run by a gateway (--gateway-url): one websocket "
         "per kernel to the gateway.",
-    )
-
-    max_output_bytes = Int(
-        4_000_000,
-        config=True,
-        help="Output kept per cell, in bytes. Past it the head and the tail are kept and "
-        "the drop is stated in the output.",
-    )
-    max_cells = Int(
-        1000,
-        config=True,
-        help="Cells kept per kernel; the oldest finished cells are evicted first.",
-    )
-    max_retired_kernels = Int(
-        50,
-        config=True,
-        help="Shut-down kernels whose recorded notebook stays readable over REST.",
-    )
-    start_timeout = Float(
-        60.0,
-        config=True,
-        help="Seconds to wait for a new kernel's iopub subscription to receive traffic.",
-    )
-    event_flush_interval = Float(
-        0.05,
-        config=True,
-        help="Seconds over which cell changes are batched into one event per cell.",
     )
 
     execution_queue = Bool(
@@ -179,21 +153,14 @@ class SidecarApp(LegacySettings, ExtensionApp):
         self.memory_release = MemoryReleaser.for_this_process(parent=self)
         self.store = self._make_store(serverapp.data_dir)
         self.registry = SidecarRegistry(
-            kernel_manager=serverapp.kernel_manager,
-            event_logger=event_logger,
-            limits=RecorderLimits(
-                max_output_bytes=self.max_output_bytes,
-                max_cells=self.max_cells,
-                max_retired_kernels=self.max_retired_kernels,
-                start_timeout=self.start_timeout,
-                flush_interval=self.event_flush_interval,
-                execution_queue=self.execution_queue,
-            ),
-            log=self.log,
-            channels=self._channels_class(),
+            serverapp.kernel_manager,
+            event_logger,
+            self._channels_class(),
+            execution_queue=self.execution_queue,
             resolve_path=self._session_path,
             store=self.store,
             on_retired=self.memory_release.request,
+            parent=self,
         )
         self.settings[SIDECAR_SETTING] = self.registry
         if self.memory_release.trim is not None:

@@ -17,6 +17,7 @@ from .app import SidecarApp
 from .legacy_settings import RENAMED
 from .lint.service import LintService
 from .record.store import CellStore
+from .registry import SidecarRegistry
 from .tap import SidecarGatewayConnection, SidecarKernelConnection
 from .tuning.activity import ActivityTracker
 from .tuning.kernel_launch import KernelLaunch
@@ -29,6 +30,7 @@ END = "<!-- end of settings table -->"
 # In the README's order: the app, its services, the kernel websocket connections.
 CONFIGURABLES: tuple[type[Configurable], ...] = (
     SidecarApp,
+    SidecarRegistry,
     CellStore,
     VariablesService,
     LintService,

@@ -16,6 +16,11 @@ from traitlets.config import LoggingConfigurable
 
 # Old SidecarApp name -> (class, new name).
 RENAMED: dict[str, tuple[str, str]] = {
+    "max_output_bytes": ("SidecarRegistry", "max_output_bytes"),
+    "max_cells": ("SidecarRegistry", "max_cells"),
+    "max_retired_kernels": ("SidecarRegistry", "max_retired_kernels"),
+    "start_timeout": ("SidecarRegistry", "start_timeout"),
+    "event_flush_interval": ("SidecarRegistry", "event_flush_interval"),
     "store_path": ("CellStore", "path"),
     "store_interval": ("CellStore", "interval"),
     "store_max_kernels": ("CellStore", "max_kernels"),
@@ -52,6 +57,13 @@ def _help(name: str) -> str:
 class LegacySettings(LoggingConfigurable):
     """The old names (unset by default), each forwarded to its new place when set."""
 
+    max_output_bytes = Int(None, allow_none=True, config=True, help=_help("max_output_bytes"))
+    max_cells = Int(None, allow_none=True, config=True, help=_help("max_cells"))
+    max_retired_kernels = Int(None, allow_none=True, config=True, help=_help("max_retired_kernels"))
+    start_timeout = Float(None, allow_none=True, config=True, help=_help("start_timeout"))
+    event_flush_interval = Float(
+        None, allow_none=True, config=True, help=_help("event_flush_interval")
+    )
     store_path = Unicode(None, allow_none=True, config=True, help=_help("store_path"))
     store_interval = Float(None, allow_none=True, config=True, help=_help("store_interval"))
     store_max_kernels = Int(None, allow_none=True, config=True, help=_help("store_max_kernels"))

@@ -8,11 +8,12 @@ handlers also call `ensure`, so no kernel goes unrecorded whatever fires first.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
+
+from traitlets import Float, Int
+from traitlets.config import LoggingConfigurable
 
 from .channels.base import ChannelsFactory
 from .events import CELL_CHANGED_SCHEMA
@@ -25,37 +26,56 @@ KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_action
 PathResolver = Callable[[str], Awaitable[str | None]]
 
 
-@dataclass(frozen=True)
-class RecorderLimits:
-    """Bounds given to every kernel's recorder (from the extension's traits)."""
-
-    max_output_bytes: int
-    max_cells: int
-    max_retired_kernels: int
-    start_timeout: float
-    flush_interval: float
-    execution_queue: bool = True  # hold execute_requests server-side (execution/queue.py)
-
-
-class SidecarRegistry:
+class SidecarRegistry(LoggingConfigurable):
     """Owns the live sidecars and keeps the notebooks of recently retired kernels."""
+
+    max_output_bytes = Int(
+        4_000_000,
+        config=True,
+        help="Output kept per cell, in bytes. Past it the head and the tail are kept and "
+        "the drop is stated in the output.",
+    )
+    max_cells = Int(
+        1000,
+        config=True,
+        help="Cells kept per kernel; the oldest finished cells are evicted first.",
+    )
+    max_retired_kernels = Int(
+        50,
+        config=True,
+        help="Shut-down kernels whose recorded notebook stays readable over REST.",
+    )
+    start_timeout = Float(
+        60.0,
+        config=True,
+        help="Seconds to wait for a new kernel's iopub subscription to receive traffic.",
+    )
+    event_flush_interval = Float(
+        0.05,
+        config=True,
+        help="Seconds over which cell changes are batched into one event per cell.",
+    )
 
     def __init__(
         self,
         kernel_manager: Any,
         event_logger: Any,
-        limits: RecorderLimits,
-        log: logging.Logger,
         channels: ChannelsFactory,
+        *,
+        execution_queue: bool = True,
         resolve_path: PathResolver | None = None,
         store: CellStore | None = None,
         on_retired: Callable[[], None] | None = None,
+        **kwargs: Any,
     ) -> None:
+        """`channels` makes each kernel's channels (the app's choice: local ZMQ or a
+        gateway's websockets); `execution_queue` holds execute_requests server-side
+        (execution/queue.py)."""
+        super().__init__(**kwargs)
         self._kernel_manager = kernel_manager
         self._event_logger = event_logger
-        self._limits = limits
-        self._log = log
-        self._channels = channels  # local ZMQ or a gateway's websockets: the app's choice
+        self._channels = channels
+        self._execution_queue = execution_queue
         self._resolve_path = resolve_path
         self._store = store
         self._on_retired = on_retired  # a kernel is gone: its memory was freed (memory_release)
@@ -135,12 +155,12 @@ class SidecarRegistry:
         if sidecar.path is None:  # by the time a client connects, its session exists
             await self._remember_path(sidecar)
         try:
-            await asyncio.shield(sidecar.start(self._limits.start_timeout))
+            await asyncio.shield(sidecar.start(self.start_timeout))
         except asyncio.CancelledError:
             if sidecar.alive:
                 raise
         except Exception:
-            self._log.exception("jupyter_sidecar_ext: recorder for %s failed to start", kernel_id)
+            self.log.exception("recorder for %s failed to start", kernel_id)
         return sidecar
 
     def adopt(self, kernel_id: str) -> KernelSidecar | None:
@@ -153,7 +173,7 @@ class SidecarRegistry:
                 return None
             km = self._kernel_manager.get_kernel(kernel_id)
             notebook = ShadowNotebook(
-                max_output_bytes=self._limits.max_output_bytes, max_cells=self._limits.max_cells
+                max_output_bytes=self.max_output_bytes, max_cells=self.max_cells
             )
             previous = self._retired.pop(kernel_id, None)
             if previous is not None:  # same id started again: keep what it recorded
@@ -164,11 +184,11 @@ class SidecarRegistry:
                 km,
                 notebook,
                 self._cells_changed,
-                self._log,
+                self.log,
                 self._channels,
-                flush_interval=self._limits.flush_interval,
+                flush_interval=self.event_flush_interval,
                 on_executed=self._executed if self._execution_listeners else None,
-                execution_queue=self._limits.execution_queue,
+                execution_queue=self._execution_queue,
                 on_gone=lambda: self._kernel_gone(kernel_id),
             )
             self._live[kernel_id] = sidecar
@@ -176,7 +196,7 @@ class SidecarRegistry:
                 kernel_id, lambda: self.retire(kernel_id), "dead"
             )
             self._track(self._remember_path(sidecar))
-            self._track(sidecar.start(self._limits.start_timeout))
+            self._track(sidecar.start(self.start_timeout))
         return sidecar
 
     def retire(self, kernel_id: str) -> None:
@@ -186,7 +206,7 @@ class SidecarRegistry:
             return
         sidecar.retire()
         self._retired[kernel_id] = sidecar
-        while len(self._retired) > self._limits.max_retired_kernels:
+        while len(self._retired) > self.max_retired_kernels:
             self._retired.popitem(last=False)
         if self._on_retired is not None:
             self._on_retired()
@@ -195,7 +215,7 @@ class SidecarRegistry:
         """The kernel's channels say it no longer exists (a gateway kernel shut down or culled
         behind our back): never adopted again under this id, unless started anew here."""
         self._gone[kernel_id] = None
-        while len(self._gone) > 4 * self._limits.max_retired_kernels + 64:
+        while len(self._gone) > 4 * self.max_retired_kernels + 64:
             self._gone.popitem(last=False)
         self.retire(kernel_id)
 
@@ -211,7 +231,7 @@ class SidecarRegistry:
         try:
             path = await self._resolve_path(sidecar.kernel_id)
         except Exception:
-            self._log.debug("jupyter_sidecar_ext: no session path for %s", sidecar.kernel_id)
+            self.log.debug("no session path for %s", sidecar.kernel_id)
             return
         if path:
             sidecar.path = path
@@ -269,7 +289,7 @@ class SidecarRegistry:
             try:  # one failing listener must not keep the others (or recording) from running
                 listener(sidecar, execution_count)
             except Exception:
-                self._log.exception("jupyter_sidecar_ext: an execution listener failed")
+                self.log.exception("an execution listener failed")
 
     def _track(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)

@@ -38,7 +38,7 @@ settings.register_profile(
 def jp_server_config(request: pytest.FixtureRequest) -> Config:
     """The extension enabled as installed. A test may pass settings as a dict: SidecarApp's
     by name, another class's as a section:
-    `@pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)`,
+    `@pytest.mark.parametrize("jp_server_config", [{"execution_queue": False}], indirect=True)`,
     `[{"CellStore": {"interval": 0.05}}]`."""
     from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG  # registered by now
 

@@ -221,7 +221,7 @@ class ExecutionQueue:
             try:
                 entry.sender.dropped(entry)
             except Exception:
-                self._log.exception("jupyter_sidecar_ext: a queued request's sender failed")
+                self._log.exception("a queued request's sender failed")
 
     # -- what the kernel says ----------------------------------------------------------------
 
@@ -271,7 +271,7 @@ class ExecutionQueue:
             try:
                 send()
             except Exception:
-                self._log.exception("jupyter_sidecar_ext: could not send a held request")
+                self._log.exception("could not send a held request")
 
     def _next(self) -> None:
         while self.running is None and self._waiting:
@@ -280,7 +280,7 @@ class ExecutionQueue:
             try:
                 entry.sender.forward()
             except Exception:
-                self._log.exception("jupyter_sidecar_ext: could not send queued request")
+                self._log.exception("could not send queued request")
                 self.running = None
                 self._abort(entry)
                 continue
@@ -309,7 +309,7 @@ class ExecutionQueue:
         try:
             entry.sender.aborted(entry, self.running)
         except Exception:
-            self._log.exception("jupyter_sidecar_ext: could not answer an aborted request")
+            self._log.exception("could not answer an aborted request")
         self._release(entry)
 
     def _arm(self) -> None:
@@ -333,8 +333,8 @@ class ExecutionQueue:
             self._arm()
             return
         if entry.idle and entry.reply_status is None and entry.sender.reply_observable():
-            self._log.debug("jupyter_sidecar_ext: no reply seen for %s", entry.msg_id)
+            self._log.debug("no reply seen for %s", entry.msg_id)
         elif not entry.idle:
-            self._log.warning("jupyter_sidecar_ext: idle of %s lost", entry.msg_id)
+            self._log.warning("idle of %s lost", entry.msg_id)
             self._host.request_lost(entry)
         self._finish(entry, entry.reply_status or self._host.status_of(entry.msg_id))

@@ -1,5 +1,6 @@
 """What the tap's two websocket connection classes (local.py, gateway.py) share: reaching the
-kernel's sidecar through the web app's settings, where the app puts its registry."""
+kernel's sidecar through the web app's settings, where the app puts its registry. They log
+through the server's own logger, so their lines name the extension themselves."""
 
 from __future__ import annotations
 

@@ -323,7 +323,7 @@ async def test_server_serves_kernels_known_only_from_the_store(
     assert Path(jp_serverapp.data_dir, "jupyter_sidecar_ext", "outputs.sqlite").exists()
 
 
-@pytest.mark.parametrize("jp_server_config", [{"max_cells": 3}], indirect=True)
+@pytest.mark.parametrize("jp_server_config", [{"SidecarRegistry": {"max_cells": 3}}], indirect=True)
 async def test_cells_evicted_from_memory_leave_the_store_too(
     sc_start_kernel: Any, sc_connect: Any, sc_registry: Any, sc_cell_finished: Any
 ) -> None:

@@ -146,7 +146,7 @@ class GatewayRecorder:
         except asyncio.TimeoutError:
             if not self._closed:
                 self._log.warning(
-                    "jupyter_sidecar_ext: no iopub traffic from gateway kernel %s within %gs",
+                    "no iopub traffic from gateway kernel %s within %gs",
                     self.kernel_id,
                     timeout,
                 )
@@ -250,13 +250,12 @@ class GatewayRecorder:
             if not outage:
                 outage = True
                 self._log.warning(
-                    "jupyter_sidecar_ext: lost the gateway connection of kernel %s (%s); "
-                    "reconnecting with backoff",
+                    "lost the gateway connection of kernel %s (%s); reconnecting with backoff",
                     self.kernel_id,
                     failure,
                 )
             else:
-                self._log.debug("jupyter_sidecar_ext: gateway reconnect failed: %s", failure)
+                self._log.debug("gateway reconnect failed: %s", failure)
             client = GatewayClient.instance()
             low = max(0.05, float(client.gateway_retry_interval))
             high = max(low, float(client.gateway_retry_interval_max))
@@ -270,9 +269,7 @@ class GatewayRecorder:
         if self._tcp_nodelay and ws.protocol is not None and ws.protocol.stream is not None:
             ws.protocol.set_nodelay(True)  # small control/shell messages: no Nagle stall
         if after_outage:
-            self._log.info(
-                "jupyter_sidecar_ext: gateway connection of kernel %s is back", self.kernel_id
-            )
+            self._log.info("gateway connection of kernel %s is back", self.kernel_id)
             # cells sent while it was away ran unseen too
             self._suspects = list(dict.fromkeys([*self._suspects, *self._mark_unfinished()]))
         self._nudges.clear()
@@ -300,7 +297,7 @@ class GatewayRecorder:
             try:
                 self._dispatch(frame)
             except Exception:
-                self._log.exception("jupyter_sidecar_ext: failed to record a gateway message")
+                self._log.exception("failed to record a gateway message")
 
     async def _nudge(self, ws: WebSocketClientConnection, nudged: asyncio.Event) -> None:
         """Send kernel_info_request on control until iopub answers one: the gateway's side
@@ -321,7 +318,7 @@ class GatewayRecorder:
                 continue
             return
         self._nudges.clear()
-        self._log.debug("jupyter_sidecar_ext: gateway kernel %s answers no nudge", self.kernel_id)
+        self._log.debug("gateway kernel %s answers no nudge", self.kernel_id)
 
     def _dispatch(self, frame: str | bytes) -> None:
         parsed = (
@@ -379,7 +376,7 @@ class GatewayRecorder:
         notices): `restarting` when its restarter replaced a dead kernel process, `dead`
         when that failed."""
         if state == "restarting":
-            self._log.info("jupyter_sidecar_ext: the gateway restarted kernel %s", self.kernel_id)
+            self._log.info("the gateway restarted kernel %s", self.kernel_id)
             self._on_restarting()
             self._reconnect()
         elif state == "dead":
@@ -397,7 +394,7 @@ class GatewayRecorder:
     # -- a kernel that may be gone -------------------------------------------------------------
 
     def _gone(self, why: str) -> None:
-        self._log.info("jupyter_sidecar_ext: gateway kernel %s is gone (%s)", self.kernel_id, why)
+        self._log.info("gateway kernel %s is gone (%s)", self.kernel_id, why)
         self._closed = True
         ws, self._ws = self._ws, None
         if ws is not None:
@@ -428,5 +425,5 @@ class GatewayRecorder:
                     self._gone("shut down")
                     return
             except Exception as error:  # the gateway is away: the reconnect loop handles it
-                self._log.debug("jupyter_sidecar_ext: gateway kernel check failed: %s", error)
+                self._log.debug("gateway kernel check failed: %s", error)
                 return

@@ -147,7 +147,7 @@ class IopubSubscription:
                 self._dispatch(batch)
                 self._batch_limit = batch_limit(len(batch), time.perf_counter() - started)
         except zmq.ZMQError as error:
-            log.warning("jupyter_sidecar_ext: iopub socket error: %s", error)
+            log.warning("iopub socket error: %s", error)
         finally:
             self._reading = False
         # ZMQ's FD only signals new edges: if we stopped early, come back on our own.
@@ -162,7 +162,7 @@ class IopubSubscription:
             try:
                 stream.deliver(batch)
             except Exception:
-                log.exception("jupyter_sidecar_ext: an iopub subscriber failed")
+                log.exception("an iopub subscriber failed")
         for msg_list in batch:
             msg = KernelMessage.from_zmq(msg_list)
             if msg is None:
@@ -170,7 +170,7 @@ class IopubSubscription:
             try:
                 self._on_message(msg)
             except Exception:
-                log.exception("jupyter_sidecar_ext: failed to record an iopub message")
+                log.exception("failed to record an iopub message")
 
 
 class _SocketState:

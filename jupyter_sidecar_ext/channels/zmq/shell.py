@@ -70,4 +70,4 @@ class SidecarShell(ShellChannel):
             if msg is not None and msg.msg_type == "execute_reply":
                 self._on_reply(msg)
         except Exception:
-            self._log.exception("jupyter_sidecar_ext: failed to handle a shell reply")
+            self._log.exception("failed to handle a shell reply")
