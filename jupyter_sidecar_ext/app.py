@@ -47,13 +47,13 @@ class SidecarApp(LegacySettings, ExtensionApp):
     ]
 
     local_channels_class = Type(
-        default_value="jupyter_sidecar_ext.channels.zmq.ZmqChannels",
+        default_value="jupyter_sidecar_ext.channels.zmq.channels.ZmqChannels",
         klass=KernelChannels,
         config=True,
         help="How sidecars talk to kernels this server runs itself (ZMQ sockets).",
     )
     remote_channels_class = Type(
-        default_value="jupyter_sidecar_ext.channels.gateway.GatewayChannels",
+        default_value="jupyter_sidecar_ext.channels.gateway.channels.GatewayChannels",
         klass=KernelChannels,
         config=True,
         help="How sidecars talk to kernels run by a gateway (--gateway-url): one websocket "

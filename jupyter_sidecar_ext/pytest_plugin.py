@@ -27,6 +27,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 
 from .protocol.frames import V1_SUBPROTOCOL
+from .protocol.message import MESSAGE_KEYS
 from .registry import SidecarRegistry
 from .tap.base import SIDECAR_SETTING
 
@@ -165,8 +166,7 @@ class KernelWebsocketClient:
             return None
         if self.v1:
             channel, parts = deserialize_msg_from_ws_v1(frame)
-            keys = ("header", "parent_header", "metadata", "content")
-            msg = {key: json.loads(part) for key, part in zip(keys, parts, strict=False)}
+            msg = {key: json.loads(part) for key, part in zip(MESSAGE_KEYS, parts, strict=False)}
             msg["channel"] = channel
         elif isinstance(frame, bytes):
             msg = deserialize_binary_message(frame)

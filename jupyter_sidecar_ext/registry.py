@@ -16,12 +16,10 @@ from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 from .channels.base import ChannelsFactory
-from .events import CELL_CHANGED_SCHEMA
+from .events import CELL_CHANGED_SCHEMA, KERNEL_ACTIONS_SCHEMA
 from .record.shadow import ShadowCell, ShadowNotebook
 from .record.store import CellStore, KernelRecord
 from .sidecar import ExecutedListener, KernelSidecar
-
-KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 PathResolver = Callable[[str], Awaitable[str | None]]
 
@@ -99,6 +97,11 @@ class SidecarRegistry(LoggingConfigurable):
     def find(self, kernel_id: str) -> KernelSidecar | None:
         """A live or retired sidecar."""
         return self._live.get(kernel_id) or self._retired.get(kernel_id)
+
+    def find_or_adopt(self, kernel_id: str) -> KernelSidecar | None:
+        """A live or retired sidecar, else one adopted now for a running kernel the
+        registry has not met yet (readers never wait for it to start receiving)."""
+        return self.find(kernel_id) or self.adopt(kernel_id)
 
     def all(self) -> list[KernelSidecar]:
         return [*self._live.values(), *self._retired.values()]

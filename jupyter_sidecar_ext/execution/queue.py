@@ -42,8 +42,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
+
+from .._tz import isoformat
 
 __all__ = ["FINISH_GRACE", "ExecutionQueue", "QueueConflict", "QueueEntry", "QueueSender"]
 
@@ -52,11 +53,6 @@ Source = Literal["websocket", "http"]
 # Seconds of iopub quiet after the reply (idle missing) or after the idle (reply missing)
 # before a request is taken as finished anyway.
 FINISH_GRACE = 2.0
-
-
-def iso(epoch: float) -> str:
-    """Epoch seconds in the ISO-8601 UTC form the rest of the API uses."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class QueueSender(Protocol):
@@ -125,7 +121,7 @@ class QueueEntry:
             "code": self.code,
             "session": self.session,
             "source": self.sender.source,
-            "queued_at": iso(self.queued_at),
+            "queued_at": isoformat(self.queued_at),
         }
 
 

@@ -16,9 +16,9 @@ kernel's status indicator).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from .._tz import utcnow
 from ..channels.base import ShellChannel
 from ..protocol.frames import parse_request
 from .queue import QueueEntry, Source
@@ -87,7 +87,7 @@ class WebsocketSender:
             return  # nobody to tell
         session = self._connection.session
         parent = entry.header
-        started = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        started = utcnow().isoformat().replace("+00:00", "Z")  # as ipykernel writes it
         metadata = {"started": started, "dependencies_met": True, "status": "aborted"}
         send = self._connection.send_to_client
         send(session.msg("status", {"execution_state": "busy"}, parent=parent), "iopub")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, ClassVar, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
@@ -19,11 +18,6 @@ from ..sidecar import KernelSidecar
 from ..variables.service import VariablesService
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def iso(epoch: float) -> str:
-    """Epoch seconds as the ISO-8601 UTC form the rest of the API uses."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -108,8 +102,7 @@ class SidecarHandler(APIHandler):
     def live_sidecar(self, kernel_id: str) -> KernelSidecar | None:
         """The kernel's sidecar (adopted if needed); None for a running kernel it does not
         record (a gateway kernel the gateway says is gone); 404 for an unknown kernel."""
-        registry = self.services.registry
-        sidecar = registry.find(kernel_id) or registry.adopt(kernel_id)
+        sidecar = self.services.registry.find_or_adopt(kernel_id)
         if sidecar is None and kernel_id not in self.kernel_manager:
             raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
         return sidecar

@@ -9,12 +9,13 @@ from jupyter_server.auth.decorator import authorized
 from pydantic import NonNegativeInt
 from tornado import web
 
+from .._tz import isoformat
 from .._version import __version__
 from ..record.shadow import ShadowCell
 from ..schemas import api
 from ..schemas.openapi import Operation, QueryParam
 from ..sidecar import KernelSidecar
-from .base import SidecarHandler, iso
+from .base import SidecarHandler
 
 
 class InfoHandler(SidecarHandler):
@@ -69,7 +70,7 @@ class KernelsHandler(SidecarHandler):
             "queued": 0,
             "last_activity": None,
             "path": stored["path"],
-            "updated": iso(stored["updated"]),
+            "updated": isoformat(stored["updated"]),
         }
 
     async def _summary(self, sidecar: KernelSidecar) -> dict[str, Any]:
@@ -84,7 +85,7 @@ class KernelsHandler(SidecarHandler):
             "queued": _queued(sidecar, cells),
             "last_activity": None,
             "path": sidecar.path,
-            "updated": iso(sidecar.updated),
+            "updated": isoformat(sidecar.updated),
         }
         if sidecar.alive and sidecar.kernel_id in self.kernel_manager:
             # async in gateway mode, sync otherwise
@@ -119,7 +120,7 @@ class NotebookHandler(SidecarHandler):
     @authorized
     async def get(self, kernel_id: str) -> None:
         since = self._since()
-        sidecar = self.services.registry.find(kernel_id) or self.services.registry.adopt(kernel_id)
+        sidecar = self.services.registry.find_or_adopt(kernel_id)
         if sidecar is not None:
             path = await self.services.registry.path_of(sidecar)
             payload = sidecar.notebook.to_dict(since=since)
@@ -151,7 +152,7 @@ class CellHandler(SidecarHandler):
     @web.authenticated
     @authorized
     async def get(self, kernel_id: str, cell_id: str) -> None:
-        sidecar = self.services.registry.find(kernel_id) or self.services.registry.adopt(kernel_id)
+        sidecar = self.services.registry.find_or_adopt(kernel_id)
         if sidecar is not None:
             cell = sidecar.notebook.get(cell_id)
             payload = None if cell is None else cell.to_dict()

@@ -11,6 +11,8 @@ import itertools
 import json
 from typing import Any
 
+from .message import MESSAGE_KEYS
+
 V1_SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 MAX_V1_PARTS = 1024  # channel + header, parent, metadata, content + buffers
 
@@ -133,8 +135,7 @@ def parse_request(frame: str | bytes, v1: bool) -> tuple[dict[str, Any], list[by
             if split is None or len(split[1]) < 4:
                 return None
             parts = list(split[1])
-            keys = ("header", "parent_header", "metadata", "content")
-            msg = {key: json.loads(part) for key, part in zip(keys, parts, strict=False)}
+            msg = {key: json.loads(part) for key, part in zip(MESSAGE_KEYS, parts, strict=False)}
         else:
             buffers: list[bytes] = []
             if isinstance(frame, bytes):
@@ -145,10 +146,7 @@ def parse_request(frame: str | bytes, v1: bool) -> tuple[dict[str, Any], list[by
                 buffers = split_parts[1:]
             else:
                 msg = json.loads(frame)
-            parts = [
-                json.dumps(msg.get(key) or {}).encode()
-                for key in ("header", "parent_header", "metadata", "content")
-            ]
+            parts = [json.dumps(msg.get(key) or {}).encode() for key in MESSAGE_KEYS]
             parts.extend(buffers)
         if not all(isinstance(msg.get(key), dict) for key in ("header", "content")):
             return None

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 DELIM = b"<IDS|MSG>"
+# The JSON parts of a message, in wire order (after the signature; buffers follow).
+MESSAGE_KEYS = ("header", "parent_header", "metadata", "content")
 
 
 def _loads(part: bytes | memoryview | str) -> Any:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
+from .._tz import isoformat
 from .output_area import DisplayMap, OutputArea, RichOutput
 
 __all__ = ["FINAL_STATUSES", "CellStatus", "ShadowCell", "ShadowNotebook"]
@@ -441,6 +441,4 @@ def _now(now: float | None) -> float:
 
 
 def _iso(when: float | None) -> str | None:
-    if when is None:
-        return None
-    return datetime.fromtimestamp(when, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if when is None else isoformat(when)

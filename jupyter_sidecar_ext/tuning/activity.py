@@ -19,21 +19,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool
 from traitlets.config import LoggingConfigurable
 
+from .._tz import utcnow
 from ..protocol.message import KernelMessage
 
 if TYPE_CHECKING:
     from ..registry import SidecarRegistry
-
-
-def utcnow() -> datetime:
-    """The server's timestamp kind for activity (timezone-aware UTC)."""
-    return datetime.now(timezone.utc)
 
 
 class KernelActivity:

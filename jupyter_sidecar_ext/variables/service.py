@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .._tz import isoformat
 from ..channels.control import ControlError
-from ..events import VARIABLES_UPDATED_SCHEMA
-from ..registry import KERNEL_ACTIONS_SCHEMA, SidecarRegistry
+from ..events import KERNEL_ACTIONS_SCHEMA, VARIABLES_UPDATED_SCHEMA
+from ..registry import SidecarRegistry
 from ..sidecar import KernelSidecar
 from .inspect import ParsedSnapshot, VariableFilter, parse_cost, parse_variables, rich_view
 
@@ -89,7 +89,7 @@ class KernelVariables:
             "state": self.state,
             "reason": self.reason,
             "stale": self.stale,
-            "updated_at": None if self.updated_at is None else _iso(self.updated_at),
+            "updated_at": None if self.updated_at is None else isoformat(self.updated_at),
             "execution_count": self.execution_count,
             "kernel_busy": kernel_busy,
             "count": self.parsed.total,
@@ -408,8 +408,3 @@ class VariablesService(LoggingConfigurable):
                 "stale": kv.stale,
             },
         )
-
-
-def _iso(epoch: float) -> str:
-    """The API's timestamp form (as handlers.base.iso)."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

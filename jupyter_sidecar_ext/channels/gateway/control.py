@@ -13,13 +13,13 @@ import json
 import logging
 from typing import Any
 
+from ...protocol.message import MESSAGE_KEYS
 from ..control import INLINE_DECODE_BYTES, ControlChannel, ControlError
 from .recorder import GatewayRecorder
 
 
 def _decode(parts: list[bytes]) -> dict[str, Any]:
-    keys = ("header", "parent_header", "metadata", "content")
-    return {key: json.loads(part) for key, part in zip(keys, parts, strict=False)}
+    return {key: json.loads(part) for key, part in zip(MESSAGE_KEYS, parts, strict=False)}
 
 
 class RemoteControlChannel(ControlChannel):

@@ -50,7 +50,8 @@ from ...protocol.message import KernelMessage
 from .frames import backoff_delay, json_parts, message_from_legacy, message_from_v1, retrieved
 
 MessageCallback = Callable[[KernelMessage], None]
-ReplyCallback = Callable[[str, KernelMessage], None]
+# A shell or control message answering something sent on this websocket, with its channel.
+ChannelReply = Callable[[str, KernelMessage], None]
 # How often a nudge is repeated until the kernel's iopub answers one (seconds).
 NUDGE_INTERVAL = 0.5
 # Nudges per connection before giving up on an answer (a hung kernel is not nudged forever).
@@ -85,7 +86,7 @@ class GatewayRecorder:
         on_caught_up: Callable[[Iterable[str]], None],
         on_restarting: Callable[[], None],
         on_gone: Callable[[], None],
-        on_reply: ReplyCallback | None = None,
+        on_reply: ChannelReply | None = None,
         tcp_nodelay: bool = True,
     ) -> None:
         """`on_message` gets iopub messages; `mark_unfinished` marks the unfinished cells as

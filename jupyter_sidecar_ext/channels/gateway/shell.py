@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_client.session import Session
 
-from ...protocol.message import KernelMessage
+from ...protocol.message import MESSAGE_KEYS, KernelMessage
 from ..base import ReplyCallback, ShellChannel
 
 if TYPE_CHECKING:
     from .recorder import GatewayRecorder
-
-HEADER_KEYS = ("header", "parent_header", "metadata", "content")
 
 
 class RemoteShell(ShellChannel):
@@ -44,7 +42,7 @@ class RemoteShell(ShellChannel):
         """The parts are a client's request as it sent it; the recorder frames it anew for
         its own websocket's protocol (binary buffers are not carried: execute_requests have
         none)."""
-        msg = {key: json.loads(part) for key, part in zip(HEADER_KEYS, parts, strict=False)}
+        msg = {key: json.loads(part) for key, part in zip(MESSAGE_KEYS, parts, strict=False)}
         self._recorder.send("shell", msg)
 
     def close(self) -> None:
