@@ -1,7 +1,7 @@
 """`jupyter sidecar ...`: the extension's command line (console script `jupyter-sidecar`).
 
 One JupyterApp whose subcommands are apps of their own: `kernels`, `execute`, `tail`,
-`variables` and `notebook` ask a running server (cli_common), `lint` works on files.
+`variables` and `notebook` ask a running server (common.py, client.py), `lint` works on files.
 """
 
 from __future__ import annotations
