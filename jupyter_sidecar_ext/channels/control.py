@@ -1,16 +1,12 @@
 """A kernel's control channel, for the variables service's requests only.
 
-Control requests are answered by ipykernel on their own thread, in order, one at a time, even
-while the main shell runs a cell; they never touch the shell queue, the execution count or
-history. The kernel does publish a `status` busy/idle pair on iopub around each one, with the
-request as parent; JupyterLab ignores those for `debug_request` and `kernel_info_request`
-parents (jupyterlab_server passes the server's `untracked_message_types` to the page, which
-`KernelConnection` checks before updating its status), and jupyter_server does not count them
-as activity nor as execution state.
-
-One DEALER socket per kernel, opened on first use and reopened when the kernel's control
-port changes (a restart may move it). Replies are matched to requests by parent msg_id, so a
-late reply (a request that timed out) still resolves its future.
+ipykernel answers control requests on their own thread, in order, one at a time, even while a
+cell runs, never touching the shell queue, the execution count or history. The busy/idle pair
+it publishes around each has the request as parent, which JupyterLab ignores for
+`debug_request` and `kernel_info_request` (the page gets the server's `untracked_message_types`)
+and jupyter_server counts neither as activity nor as execution state. One DEALER socket per
+kernel, opened on first use and reopened when a restart moves the control port; replies are
+matched by parent msg_id, so a late reply (a request that timed out) still resolves its future.
 """
 
 from __future__ import annotations

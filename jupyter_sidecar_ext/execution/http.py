@@ -1,24 +1,13 @@
 """One execution asked for over HTTP (`POST /api/sidecar/kernels/{id}/execute`).
 
-The execute_request is sent on the sidecar's own shell channel and goes through the kernel's
-execution queue like a websocket client's (so it runs in order with notebook cells and is
-listed with source "http"). Its iopub messages come from the kernel's one recorder
-subscription, matched by parent msg_id (no SUB socket of its own); its outputs are the shadow
-model's cell for the run (recorded under `cell_id`, else its msg_id), so they follow exactly
-the rules the shadow model follows.
-
-Decisions, and why:
-- `allow_stdin` is false (nobody could answer an input request): ipykernel then raises
-  StdinNotImplementedError in the code. The answer is HTTP 200 (the request was fine, the code
-  failed) with status "error" and a `message` saying input is not supported.
-- `stop_on_error` is false: an HTTP client's error must not abort notebook cells queued
-  behind it (a notebook's own error still aborts a queued HTTP execution, as a kernel would).
-- On timeout the answer is 504. A request still waiting in the queue is taken out; one the
-  kernel is running is interrupted, so the kernel is usable for the next request (the
-  interrupted run is recorded with its KeyboardInterrupt); one sent but not started yet is
-  left to run (the kernel cannot take it back without the queue).
-- A run that is aborted (dequeued, or after a queued cell's error) or cut by a restart
-  answers 200 with status "aborted" and a `message`.
+The execute_request is sent on the sidecar's own shell channel through the kernel's execution
+queue, like a websocket client's (in order with notebook cells, listed with source "http").
+Its iopub messages come from the kernel's one recorder subscription, matched by parent msg_id
+(no SUB socket of its own), and its outputs are the shadow model's cell for the run, so they
+follow exactly the shadow model's rules. `allow_stdin` and `stop_on_error` are false: nobody
+could answer an input request, and an HTTP client's error must not abort the notebook cells
+queued behind it. README "REST API" has the answers for input requests, timeouts (queued: taken
+out; running: interrupted; sent but not started: left to run) and aborted runs.
 """
 
 from __future__ import annotations

@@ -2,36 +2,12 @@
 sent to the kernel one at a time, in order, so a waiting one can be taken out without
 interrupting the kernel (jupyterlab#7825: today that aborts every queued cell).
 
-Semantics are those of a plain kernel, which runs its shell requests one at a time:
-
-- A request is forwarded as soon as the one before it has its execute_reply: the reply
-  decides whether the rest is aborted, and the kernel runs one request at a time anyway, so
-  the next one's `busy` still follows the previous one's `idle` on iopub. Waiting for the idle
-  too would leave the kernel idle for one more round trip per cell. After an error that
-  aborts the queue, the aborted replies are sent after its idle, in ipykernel's order. A
-  reply nobody can see (its websocket went away) finishes the request at its idle, with the
-  status iopub showed. A lost idle or reply must not wedge the queue: when the other does not
-  follow within `FINISH_GRACE` seconds of iopub quiet for that request, it is finished with
-  what is known.
-- After a non-silent request with `stop_on_error` (the default) finishes with status error,
-  ipykernel aborts every execute_request already waiting in its queue, whatever their own
-  flags (`Kernel._abort_queues`). Here those wait in this queue, so they are aborted here,
-  with the messages ipykernel sends (see `QueueSender.aborted`).
-- Interrupt needs nothing of its own: the interrupted request ends with a KeyboardInterrupt
-  error, which aborts the waiting ones exactly when ipykernel would (stop_on_error), and lets
-  them run when it would not (stop_on_error false, or the code caught the interrupt).
-- Other shell requests a client sends while executions wait (completion, inspection, comm
-  messages, history...) follow the one sent before them (`follow`): a plain kernel handles
-  its shell requests in arrival order, so an inspection sent after a queued `x = 1` must see
-  `x`. They go to the kernel right after that execution is sent (or aborted: ipykernel aborts
-  only execute_requests, the others are still handled), without waiting for it to finish.
-- Restart (and shutdown) drops everything: a plain kernel never answers the requests it had
-  queued when its process went away; the shadow model marks them aborted. While the kernel
-  is being stopped nothing more is sent or aborted (jupyter_client interrupts the kernel
-  before asking it to shut down: that interrupt must not abort the queue as an error would).
-
-This module is pure bookkeeping (no frames, no sockets): senders know how to reach the kernel
-and their client, the host (the kernel's executor) updates the shadow model.
+It keeps a plain kernel's semantics (README "Execution queue" has the rules): the next request
+goes at the previous one's execute_reply, an error aborts the waiting ones when ipykernel
+would, other shell requests follow the execution sent before them, restart drops everything,
+and a lost reply or idle finishes its request after `FINISH_GRACE` seconds of iopub quiet
+instead of wedging the queue. Pure bookkeeping (no frames, no sockets): senders reach the
+kernel and their client, the host (the kernel's executor) updates the shadow model.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """Queue entries for execute_requests that came from a kernel websocket.
 
-The request is forwarded through its own connection when its turn comes, so its reply goes
-back to that client as usual. When the client has gone, it goes on the shell stream the
-server keeps for the client's reconnect, if any, else through the sidecar's own shell
-channel: a plain kernel would still run it.
-
-An aborted request gets what ipykernel sends for one (`dispatch_shell` with `_aborting`):
-iopub `status: busy`, shell `execute_reply {"status": "aborted"}` (metadata as ipykernel's
-`init_metadata`/`finish_metadata` make it), iopub `status: idle`, all with the request as
-parent, built with the connection's session and framed for its subprotocol by the
-connection. Only its own client gets them (a plain kernel would broadcast the two statuses
-on iopub; other clients ignore statuses of requests that are not theirs, except for the
-kernel's status indicator).
+When its turn comes the request is forwarded through its own connection, so its reply goes
+back to that client as usual; when the client has gone, on the shell stream the server keeps
+for the client's reconnect, else on the sidecar's own shell channel (a plain kernel would
+still run it). An aborted request gets what ipykernel sends for one (`dispatch_shell` with
+`_aborting`: iopub busy, shell `execute_reply {"status": "aborted"}` with ipykernel's
+metadata, iopub idle, the request as parent), built with the connection's session and framed
+for its subprotocol, to its own client only: a plain kernel would broadcast the two statuses,
+which other clients ignore but for the kernel's status indicator.
 """
 
 from __future__ import annotations

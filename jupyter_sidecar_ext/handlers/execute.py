@@ -1,19 +1,10 @@
 """`POST /api/sidecar/kernels/{kernel_id}/execute`: run code over plain HTTP (execution/http.py).
 
-Body `{code, cell_id?, timeout?}` -> `{status, execution_count, outputs, msg_id}` (plus
-`message` when there is something to explain: input asked for, aborted, restarted).
-
-With `Accept: application/x-ndjson` the answer is a stream of JSON lines, flushed as they
-arrive: each iopub message of the run (`{channel, msg_type, msg_id, header, parent_header,
-metadata, content}`), then the execute_reply, then the result object above. A timeout after
-lines were sent cannot change the HTTP status any more: it ends the stream with a result line
-whose status is "timeout" (with `message`).
-
-Errors are JSON `{"message"}`: 400 bad body, 404 unknown kernel, 409 dead kernel, 503 kernel
-not ready (restarting) or, for a kernel run by a gateway (`--gateway-url`), its connection to
-the gateway down (reconnecting), 504 timeout. Gateway kernels are run over the sidecar's own
-websocket to the gateway and interrupted through the gateway's REST API, with the same
-contract.
+Body `{code, cell_id?, timeout?}` -> `{status, execution_count, outputs, msg_id, message?}`;
+with `Accept: application/x-ndjson`, one JSON line per message as it arrives, then the
+execute_reply, then that result. A timeout after lines were sent cannot change the HTTP status
+any more, so it ends the stream with a result line of status "timeout". README "REST API" has
+the line format and the error answers (503 also while a gateway kernel's connection is down).
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Kernel message numbers: spotting iopub messages lost inside the kernel.
 
-A kernel's PUB socket drops messages once its queue towards a slow subscriber is full (ZMQ's
-high-water mark, 1000 in ipykernel): when the server is starved of CPU, lines vanish before
-they reach it, for every client at once, while the cell's reply and idle still arrive, so
-ordering alone cannot tell. Message ids can: jupyter_client's Session numbers every message
-it builds (`{session}_{pid}_{n}`), on every channel. Between a request's busy and idle, the
-numbers not seen on iopub belong to the kernel's other messages (replies on shell and
-control, input requests on stdin), which the server counts as they pass to clients. What is
-missing beyond those and a small allowance (replies the server does not see or that are
-still on their way, numbers taken out of send order by the kernel's threads) was lost.
+A kernel's PUB socket drops messages past its high-water mark when the server is starved of
+CPU, while the cell's reply and idle still arrive, so ordering alone cannot tell. Message ids
+can: jupyter_client's Session numbers every message it builds (`{session}_{pid}_{n}`), on every
+channel. Between a request's busy and idle, the numbers seen neither on iopub nor among the
+kernel's other messages the server counts (replies, input requests) were lost, beyond a small
+allowance (replies not seen or still on their way, numbers sent out of order by its threads).
 """
 
 from __future__ import annotations

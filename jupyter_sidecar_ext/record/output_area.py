@@ -1,27 +1,11 @@
 """One cell's outputs as JupyterLab 4 shows them, within a memory budget.
 
 :class:`OutputArea` follows ``OutputAreaModel`` (``@jupyterlab/outputarea`` model.ts):
-consecutive stream outputs of the same name merge, ``clear(wait=True)`` clears right
-before the next added output, display outputs can be replaced in place. On top of
-that it keeps memory bounded: past the budget it keeps the first outputs (about half
-the budget), a marker output saying what was dropped, and the latest outputs.
-
-:class:`StreamText` is the text of one stream output. JupyterLab 4.3+
-(``Private.processText`` in the same file) treats it as terminal text with a cursor
-that survives across messages of the same stream output:
-
-- plain characters overwrite the text at the cursor (appending at the end);
-- ``\\r`` moves the cursor to the start of the current line (nothing is erased);
-- ``\\n`` appends a newline at the *end* of the text and moves the cursor there;
-- ``\\b``, unless the cursor is at the start of a line, removes the character
-  before the cursor *and the one under it*, then steps back (a quirk of
-  JupyterLab's ``text.slice(0, i - 1) + text.slice(i + 1)``, kept on purpose).
-
-The cursor never moves back over a newline, so everything up to the last newline
-is final. :class:`StreamText` stores that final text as a head (first half of its
-budget) and a tail (latest text, cut at line boundaries), drops what falls in
-between, and keeps only the current line editable: each write costs O(chunk)
-amortized, whatever was written before.
+consecutive stream outputs of the same name merge, ``clear(wait=True)`` clears right before
+the next added output, display outputs can be replaced in place. :class:`StreamText` is one
+stream output as JupyterLab 4.3+ renders it: terminal text with a cursor (``\\r``, ``\\b``).
+Memory stays bounded: past its budget each keeps a head, a marker saying what was dropped, and
+the latest output, and a write costs O(chunk) amortized, whatever was written before.
 """
 
 from __future__ import annotations
@@ -39,7 +23,21 @@ _BLOCK = 8192  # final stream text is stored in blocks of about this many chars
 
 
 class StreamText:
-    """The text of one stream output (``stdout``, ``stderr``), bounded by ``limit`` chars."""
+    """The text of one stream output (``stdout``, ``stderr``), bounded by ``limit`` chars.
+
+    JupyterLab 4.3+ (``Private.processText`` in outputarea's model.ts) treats it as terminal
+    text with a cursor that survives across messages of the same stream output: plain
+    characters overwrite at the cursor (appending at the end); ``\\r`` moves the cursor to the
+    start of the current line (nothing is erased); ``\\n`` appends a newline at the *end* of
+    the text and moves the cursor there; ``\\b``, unless the cursor is at the start of a line,
+    removes the character before the cursor *and the one under it*, then steps back (a quirk
+    of JupyterLab's ``text.slice(0, i - 1) + text.slice(i + 1)``, kept on purpose).
+
+    The cursor never moves back over a newline, so everything up to the last newline is
+    final: it is stored as a head (first half of the budget) and a tail (latest text, cut at
+    line boundaries), what falls in between is dropped, and only the current line stays
+    editable.
+    """
 
     __slots__ = (
         "_cache",
@@ -282,7 +280,10 @@ DisplayMap = dict[str, dict[int, tuple["OutputArea", RichOutput]]]
 
 
 class OutputArea:
-    """Outputs of one execution: JupyterLab's OutputAreaModel, bounded to a budget."""
+    """Outputs of one execution: JupyterLab's OutputAreaModel, bounded to a budget.
+
+    Past the budget it keeps the first outputs (about half the budget), a marker output
+    saying what was dropped, and the latest outputs."""
 
     __slots__ = (
         "_budget",

@@ -1,18 +1,13 @@
 """Typed models of the nbformat v4 notebook (minor versions 0 to 5).
 
-Cells are discriminated on ``cell_type`` and outputs on ``output_type``; a type this
-module does not know (a future minor version) is kept whole in :class:`UnrecognizedCell`
-or :class:`UnrecognizedOutput`, as nbformat itself allows.
-
-Extra fields follow the schema: cells, outputs and the notebook itself forbid them
-(``additionalProperties: false``, so such input is rejected rather than silently
-trimmed), while every metadata object and the unrecognized types keep them.
-
-Values are kept as given: ``source`` and multiline outputs stay a string or a list of
-strings (use :attr:`CodeCell.text` or :func:`join_multiline` for the text, joined with
-``""`` as nbformat does), and ``id`` stays absent on pre-4.5 cells. ``to_dict()`` dumps
-what was given plus every field the schema requires, so ``notebook_from_dict(nb).to_dict()
-== nb`` for a valid notebook, and a model built in code dumps as valid nbformat.
+Cells are discriminated on ``cell_type`` and outputs on ``output_type``; a type this module
+does not know (a future minor version) is kept whole in :class:`UnrecognizedCell` or
+:class:`UnrecognizedOutput`, as nbformat allows. As in the schema, cells, outputs and the
+notebook forbid extra fields (rejected, not silently trimmed), while metadata objects and the
+unrecognized types keep them. Values are kept as given (``source`` a string or a list of
+strings: :attr:`CodeCell.text` or :func:`join_multiline` join them; ``id`` absent on pre-4.5
+cells), and ``to_dict()`` adds only what the schema requires, so ``notebook_from_dict(nb)
+.to_dict() == nb`` for a valid notebook, and a model built in code dumps as valid nbformat.
 """
 
 from __future__ import annotations

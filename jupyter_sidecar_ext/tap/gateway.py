@@ -1,19 +1,13 @@
 """Kernel websockets in gateway mode (`--gateway-url`): the server's websocket-to-websocket
 relay, with TCP_NODELAY on both hops, tapped for the sidecar.
 
-The relay reads a frame from one websocket and writes it to the other. Stock tornado
-leaves Nagle's algorithm on, so on either hop a small frame written while an earlier one
-is still unacknowledged waits for the peer's delayed ACK (about 40 ms on Linux): a
-tiny-cell round trip then pays that stall up to twice.
-
-Outputs are recorded by the kernel's own recorder (channels/gateway/recorder.py), which sees iopub
-only. The relay gives it what only the client's connection sees: client->gateway
-execute_requests (msg_id, code, JupyterLab's cellId), registered before they are forwarded,
-and gateway->client execute_replies (only the sending client gets shell replies), peeked at
-after they are forwarded. Execute_requests wait in the kernel's execution queue, as on a
-local kernel (local.py), and are relayed one at a time: a queued one can be taken out
-without interrupting the kernel. The relay speaks the legacy JSON protocol; frames are never
-re-encoded, and kernel->client frames never delayed.
+Nodelay because stock tornado leaves Nagle's algorithm on, so a tiny-cell round trip can wait
+for a delayed ACK on each hop (README "Performance"). Outputs are recorded by the kernel's own
+recorder (channels/gateway/recorder.py), which sees iopub only; the relay gives it what only
+the client's connection sees: execute_requests (msg_id, code, JupyterLab's cellId), registered
+before they are forwarded, and execute_replies, peeked at after. Execute_requests wait in the
+kernel's execution queue and are relayed one at a time, as for local kernels (local.py). Frames
+are never re-encoded, and kernel->client frames never delayed.
 """
 
 from __future__ import annotations

@@ -1,18 +1,12 @@
 """The server's kernel activity tracking, fed by the sidecar's iopub subscription.
 
-Stock jupyter_server watches every kernel through a SUB socket of its own
-(`MappingKernelManager.start_watching_activity`), which verifies and decodes the headers of
-every iopub message: the kernel sends each message once more, and the server decodes it
-once more. The sidecar already receives every message on its one subscription, so it keeps
-`last_activity` and `execution_state` up to date itself, with the server's exact rules, and
-the server opens no socket of its own for kernels the sidecar records. (A gateway's kernel
-manager never watches: the gateway keeps its kernels' activity.)
-
-The seam is the kernel manager's public start/stop_watching_activity pair, which the server
-calls at kernel start, after a restart on new ports, and at shutdown: the tracker takes
-their place on the manager instance for as long as the extension runs (an instance
-attribute, not a patched class; the server's own methods stay in use for anything the
-sidecar cannot take, and come back when the extension stops).
+The sidecar already receives every iopub message, so it keeps `last_activity` and
+`execution_state` itself, with the server's exact rules, and the server opens no watcher SUB
+socket of its own for kernels the sidecar records (README "Performance"). The seam is the
+kernel manager's public start/stop_watching_activity pair, which the server calls at kernel
+start, after a restart on new ports and at shutdown: the tracker takes its place on the manager
+instance (not the class) while the extension runs; the server's own methods serve what the
+sidecar cannot take. A gateway's kernel manager never watches: the gateway keeps activity.
 """
 
 from __future__ import annotations

@@ -1,24 +1,14 @@
 """ipykernel kernels started with a deeper iopub send queue, so a busy machine keeps their output.
 
-ipykernel publishes iopub on an XPUB socket with ZMQ's default send high-water mark: 1,000
-messages per subscriber. Messages wait there for the kernel's own ZMQ I/O thread, and past
-the mark ZMQ drops them, silently, for that subscriber. When many busy kernels share few
-cores, that thread falls behind its kernel's Python threads and the mark is reached even
-though every subscriber reads at once: 8 kernels printing 20,000 flushed lines on 2 cores
-lost up to 1,800 lines each at a reader running at top priority, and none once the kernels'
-I/O threads had priority. No server can record what the kernel never sent.
-
-So kernels this server starts with the standard launch (`python -m ipykernel_launcher ...` or
-`-m ipykernel`) run the same module, through a `python -c` bootstrap that sets the iopub
-socket's send high-water mark before ipykernel binds it (ZMQ takes it at bind). The bootstrap
-uses only the standard library and ipykernel (so any environment that can run the kernel can
-run it) and `runpy`, as `-m` does, so the kernel's `sys.argv` and `__main__` are what the
-plain launch gives. Other kernels' commands are left as they are.
-
-The seam is the per-kernel manager's public `format_kernel_cmd`, which jupyter_client's local
-provisioner calls at every start and restart: it is wrapped on each manager the kernel
-manager's factory builds while the extension runs (the `kernel_manager_factory` trait, put
-back when the extension stops).
+ipykernel's iopub XPUB socket silently drops messages past ZMQ's default send high-water mark
+(1,000 per subscriber) when the kernel's own ZMQ I/O thread falls behind, as it does with many
+busy kernels on few cores (README "How it works"; benchmarks/README.md, `load.py`). Kernels this
+server starts with the standard launch (`-m ipykernel_launcher` or `-m ipykernel`) run the same
+module through a `python -c` bootstrap (standard library and ipykernel only; `runpy`, as `-m`
+does) that sets the mark before ipykernel binds the socket. Other commands are left as they
+are. The seam is the per-kernel manager's public `format_kernel_cmd`, called at every start and
+restart: it is wrapped on each manager the `kernel_manager_factory` builds while the
+extension runs, and the factory is put back when it stops.
 """
 
 from __future__ import annotations

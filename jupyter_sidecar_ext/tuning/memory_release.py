@@ -1,24 +1,12 @@
 """Give the memory a burst freed back to the OS: once its kernels are gone, or once it grew.
 
-A burst of kernel output (messages queued for slow websockets, recorded outputs) is freed
-when it is delivered, but glibc's allocator keeps freed heap pages for reuse: the server's
-RSS stays at the burst's peak for as long as it runs, although nothing holds that memory
-(measured in benchmarks/load.py: 618 MiB after the kernels shut down, 117 MiB once
-`malloc_trim(0)` ran). Dask documents the same effect for its workers and the same remedy,
-calling glibc's `malloc_trim(0)` through ctypes ("Memory not released back to the OS",
-https://distributed.dask.org/en/stable/worker-memory.html#memory-not-released-back-to-the-os).
-Its other remedy, `MALLOC_TRIM_THRESHOLD_`, must be in the environment before the process
-starts, which an extension cannot arrange.
-
-Kernels can also live for hours after their burst, so a finished execution asks for a
-release too, but only when the server's RSS has grown by `growth` (64 MiB) since the last
-release: one `/proc/self/statm` read per execution, and no trim for memory still in use.
-
-The trim walks every arena (tens of ms on a large heap, the GIL released), so it runs in a
-worker thread, one at a time, and requests are coalesced: many kernels shutting down at
-once cost one trim, a moment after the last one. Without glibc's `malloc_trim` (musl,
-macOS, Windows) or under another allocator (jemalloc and the like, preloaded) it does
-nothing.
+glibc keeps freed heap pages for reuse, so after a burst of kernel output the server's RSS
+would stay at the peak although nothing holds that memory; `malloc_trim(0)` through ctypes
+gives it back (README "Performance" has the figures and why this remedy). A release is asked
+for when kernels shut down, and after an execution once RSS grew by `growth` since the last
+one. The trim runs in a worker thread, one at a time, requests coalesced, so many kernels
+shutting down cost one trim. Without glibc's `malloc_trim`, or under another allocator, it
+does nothing.
 """
 
 from __future__ import annotations

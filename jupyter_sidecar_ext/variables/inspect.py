@@ -1,31 +1,13 @@
 """Turn a kernel's `inspectVariables` answer into the rows the variables API serves (pure).
 
-ipykernel answers `inspectVariables` with the Debug Adapter Protocol's variable records
-(`{name, value, type, evaluateName, variablesReference}`), built by debugpy's pydevd from
-the user namespace. Their `value` is pydevd's bounded repr (`SafeRepr`): strings past 65,536
-characters keep their head and tail around `...`, collections show at most 60 top-level
-items (then `...`), other objects are cut at 65,536 characters, and a failing `__repr__`
-falls back to the default `<T object at 0x...>`. Functions and classes never appear one by
-one: pydevd folds them into "function variables" / "class variables" groups (not
-identifiers), which are dropped here.
-
-The protocol carries no length, shape or byte size, and asking the kernel would mean running
-code in it. So `shape` and `size` are derived from the preview **only where that is exact**,
-and are null otherwise (a 1e6-element list has no shape here; its rich view has the data):
-
-- `str`, `bytes`: the preview is a complete literal up to 65,536 characters -> `shape [len]`,
-  `size` = bytes of data (UTF-8 for a str).
-- `list`, `tuple`, `set`, `frozenset`, `dict`: complete previews (up to ~60 items) that are
-  Python literals -> `shape [len]`.
-- `ndarray`: numpy's own repr when it is complete (no `...`) and literal -> its shape.
-- pandas `DataFrame` / `Series`: the `[R rows x C columns]` / `Length: N` footer pandas
-  prints when it truncates.
-
-Parsing uses `json.loads`, then `ast.literal_eval` (never evaluates code). It costs about
-0.7 us per character of a container preview (one token per item) but only ~0.01 us per
-character of a string literal, so container previews over CONTAINER_MAX_CHARS are not parsed
-and the estimated work per refresh is bounded by PARSE_BUDGET_US (`parse_cost` tells callers
-whether it is small enough for the event loop).
+The answer is the Debug Adapter Protocol's variable records, built by debugpy's pydevd: `value`
+is its bounded repr (`SafeRepr`), and the "function variables" / "class variables" groups it
+folds functions and classes into (not identifiers) are dropped. The protocol carries no length,
+shape or byte size, and asking would mean running code in the kernel, so `shape` and `size` are
+derived from the preview only where that is exact, and are null otherwise (README "Variables"
+lists the cases). Previews are parsed with `json.loads`, then `ast.literal_eval` (never
+evaluating code), within PARSE_BUDGET_US of estimated work per refresh: `parse_cost` tells
+callers whether it is small enough for the event loop.
 """
 
 from __future__ import annotations

@@ -1,26 +1,14 @@
 """Variable snapshots per kernel, refreshed without running anything in the user's shell.
 
-After a user execution finishes (the iopub idle of an execute_request that had an
-execute_input, i.e. not silent), the service sends `debug_request` `inspectVariables` on the
-kernel's **control** channel. ipykernel answers it on its control thread without starting the
-debugger: nothing enters the shell queue, the execution count or history; iopub carries only a
-busy/idle `status` pair whose parent is the `debug_request`, which JupyterLab and jupyter_server
-ignore (see channels/control.py). Measured (ipykernel 7.4, debugpy 1.8): ~1-2 ms for a small
-namespace, also with a 1e6-element or 500,000-string list; 12 ms with a 1e6-item dict; about
-10 us more per name, IPython's `_N`/`_iN` history included (18 ms after 1000 cells). Values
-are debugpy's bounded reprs; a raising `__repr__` shows the default `<T object at ...>`.
-
-Rejected (README "Variables"): a snippet executed after every cell (jupyterlab-variableinspector)
-queues behind the user's work and is broadcast to every client; a kernel subshell (ipykernel 7)
-runs concurrently but publishes busy/idle with an `execute_request` parent, which JupyterLab and
-the server's execution_state do track; starting the debugger turns debugpy on for the user.
-
-Refreshes are coalesced (one in flight per kernel; a trailing debounce, capped at MAX_DEFER, so
-a burst of cells costs one) and time-bounded: past `timeout` the previous snapshot is kept and
-marked stale, and a slow kernel (a sleeping `__repr__` holds the control thread) pauses
-automatic refreshes with a doubling back-off. A kernel that cannot answer (no "debugger" in
-kernel_info `supported_features`, a reply without variables, or a request it dropped) is
-`unavailable` until it restarts: never an error loop.
+After a user execution finishes (the iopub idle of a non-silent execute_request), the service
+sends `debug_request` `inspectVariables` on the kernel's control channel: ipykernel answers on
+its control thread without starting the debugger, so nothing enters the shell queue, the
+execution count or history, and the busy/idle pair it publishes is ignored by JupyterLab and
+the server (channels/control.py). README "Variables" has the costs and the rejected approaches.
+Refreshes are coalesced (one in flight per kernel, a trailing debounce capped at MAX_DEFER) and
+time-bounded: past `timeout` the previous snapshot stays, marked stale, and a slow kernel pauses
+automatic refreshes with a doubling back-off. A kernel that cannot answer is `unavailable`
+until it restarts: never an error loop.
 """
 
 from __future__ import annotations

@@ -1,30 +1,13 @@
 """GatewayRecorder: the always-on recorder of one kernel run by a gateway (`--gateway-url`).
 
-In gateway mode there is no local ZMQ socket to subscribe to: the kernel lives behind Kernel
-Gateway or Enterprise Gateway, reached through websockets. So each remote kernel gets its
-own websocket to the gateway's `/api/kernels/{id}/channels`, opened with the same URL,
-headers, auth token and TLS options as the server's own (GatewayClient), which records the
-kernel's iopub whether or not a browser is connected, exactly as the local subscription
-does (the sidecar's iopub path: shadow model, gap detection, executed hooks). The same
-websocket is the sidecar's own shell channel to the kernel (HTTP executions, queued requests
-whose client left: shell.py) and its control channel (variables: control.py); channels.py
-puts the three together behind the KernelChannels seam.
-
-Choices, and why:
-- `v1.kernel.websocket.jupyter.org` when the gateway accepts it (both gateways are
-  jupyter_server based and do): frames split into KernelMessage parts, decoded only as far as
-  the recorder needs. The legacy JSON protocol is the fallback.
-- A stable session id across reconnects: when only the websocket dropped, the gateway
-  buffers the session's messages and replays them when it comes back.
-- Reconnects use capped exponential backoff with jitter (GatewayClient's
-  `gateway_retry_interval` .. `gateway_retry_interval_max`), one warning per outage and one
-  info line when back, so a gateway that is down never makes the server spin or flood logs.
-  Running cells are marked `gap` when the connection drops; once back, a shell probe tells
-  which of them ended meanwhile (see `_Probe`).
-- A kernel the gateway no longer knows (404) is gone: `on_gone` retires the sidecar and the
-  recorder stops, with no reconnect loop. A kernel shut down behind the server's back keeps
-  its websocket open with nothing behind it, so its `shutdown_reply` on iopub triggers a
-  few bounded checks for that 404.
+Gateway kernels have no local ZMQ socket, so each gets one websocket of its own to the
+gateway's `/api/kernels/{id}/channels` (the server's GatewayClient URL, headers, token and
+TLS). It records the kernel's iopub whether or not a browser is connected, as the local
+subscription does, and also carries the sidecar's shell (shell.py) and control (control.py)
+messages; channels.py puts the three behind the KernelChannels seam. It speaks
+`v1.kernel.websocket.jupyter.org` when the gateway accepts it (legacy JSON otherwise) and keeps
+its session id across reconnects, so the gateway replays what it buffered meanwhile. README
+"Deploying with JupyterHub and Enterprise Gateway" has the reconnect and retirement behaviour.
 """
 
 from __future__ import annotations
