@@ -2,7 +2,7 @@
  * "Remove from Queue": drop a cell that waits in the server-held execution
  * queue (JupyterLab shows it as `[*]` while another cell runs) without
  * interrupting the kernel. In the cell context menu (schema/queue.json) and
- * the command palette.
+ * the command palette. On only when the server holds a queue ("queue").
  */
 
 import {
@@ -12,13 +12,12 @@ import {
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { Cell, CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import {
-  ITranslator,
-  TranslationBundle,
-  nullTranslator
-} from '@jupyterlab/translation';
+import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 
-import { IRemoveResult, QueueModel } from './queue-model';
+import { ISidecar } from '../tokens';
+import { loadBundle } from '../translation';
+import { QueueModel } from './model';
+import type { IRemoveResult } from './types';
 
 /**
  * ID of the plugin; its settings schema is `schema/queue.json` (context menu).
@@ -87,91 +86,106 @@ const queuePlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Remove a queued cell from the server-held execution queue without interrupting the kernel.',
   autoStart: true,
-  requires: [INotebookTracker],
+  requires: [ISidecar, INotebookTracker],
   optional: [ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
+    sidecar: ISidecar,
     tracker: INotebookTracker,
     palette: ICommandPalette | null,
     translator: ITranslator | null
   ): void => {
-    const trans = (translator ?? nullTranslator).load('jupyterlab');
-    const model = new QueueModel();
-    const current = (): NotebookPanel | null => tracker.currentWidget;
-    const queuedCells = (): CodeCell[] => {
-      const kernelId = kernelIdOf(current());
-      return kernelId
-        ? pendingCells(current()).filter(cell =>
-            model.queuedEntry(kernelId, cell.model.id)
-          )
-        : [];
-    };
-
-    app.commands.addCommand(QueueCommandIDs.remove, {
-      label: trans.__('Remove from Queue'),
-      caption: trans.__(
-        'Remove the selected waiting cells from the kernel queue, without interrupting the kernel'
-      ),
-      isVisible: () => pendingCells(current()).length > 0,
-      isEnabled: () => queuedCells().length > 0,
-      execute: async () => {
-        const panel = current();
-        const kernelId = kernelIdOf(panel);
-        const cells = pendingCells(panel);
-        if (!kernelId || cells.length === 0) {
-          return;
-        }
-        const results = await model.remove(
-          kernelId,
-          cells.map(cell => cell.model.id)
-        );
-        reportFailures(results, trans);
-        return results;
+    void sidecar.ready.then(() => {
+      if (sidecar.hasFeature('queue')) {
+        activateQueue(app, sidecar, tracker, palette, translator);
       }
-    });
-    model.changed.connect(() => {
-      app.commands.notifyCommandChanged(QueueCommandIDs.remove);
-      // An open context menu renders its items again (menus do not follow
-      // commandChanged; the answer usually arrives just after it opened).
-      const menu = app.contextMenu.menu;
-      if (menu.isAttached) {
-        menu.update();
-      }
-    });
-
-    // The context menu reads the cache synchronously: refresh it as the menu
-    // opens; the item is enabled as soon as the answer arrives.
-    const refreshFor = (panel: NotebookPanel): void => {
-      const kernelId = kernelIdOf(panel);
-      if (kernelId && pendingCells(panel).length > 0) {
-        void model.refresh(kernelId);
-      }
-    };
-    tracker.widgetAdded.connect((_, panel) => {
-      panel.node.addEventListener(
-        'contextmenu',
-        // After the notebook's own mousedown selected the cell under the pointer.
-        () => refreshFor(panel),
-        true
-      );
-      panel.sessionContext.kernelChanged.connect((_, change) => {
-        if (change.oldValue) {
-          model.forget(change.oldValue.id);
-        }
-      });
-    });
-    tracker.activeCellChanged.connect(() => {
-      const panel = current();
-      if (panel) {
-        refreshFor(panel);
-      }
-    });
-
-    palette?.addItem({
-      command: QueueCommandIDs.remove,
-      category: trans.__('Sidecar')
     });
   }
 };
+
+function activateQueue(
+  app: JupyterFrontEnd,
+  sidecar: ISidecar,
+  tracker: INotebookTracker,
+  palette: ICommandPalette | null,
+  translator: ITranslator | null
+): void {
+  const trans = loadBundle(translator);
+  const model = new QueueModel({ requests: sidecar.requests });
+  const current = (): NotebookPanel | null => tracker.currentWidget;
+  const queuedCells = (): CodeCell[] => {
+    const kernelId = kernelIdOf(current());
+    return kernelId
+      ? pendingCells(current()).filter(cell =>
+          model.queuedEntry(kernelId, cell.model.id)
+        )
+      : [];
+  };
+
+  app.commands.addCommand(QueueCommandIDs.remove, {
+    label: trans.__('Remove from Queue'),
+    caption: trans.__(
+      'Remove the selected waiting cells from the kernel queue, without interrupting the kernel'
+    ),
+    isVisible: () => pendingCells(current()).length > 0,
+    isEnabled: () => queuedCells().length > 0,
+    execute: async () => {
+      const panel = current();
+      const kernelId = kernelIdOf(panel);
+      const cells = pendingCells(panel);
+      if (!kernelId || cells.length === 0) {
+        return;
+      }
+      const results = await model.remove(
+        kernelId,
+        cells.map(cell => cell.model.id)
+      );
+      reportFailures(results, trans);
+      return results;
+    }
+  });
+  model.changed.connect(() => {
+    app.commands.notifyCommandChanged(QueueCommandIDs.remove);
+    // An open context menu renders its items again (menus do not follow
+    // commandChanged; the answer usually arrives just after it opened).
+    const menu = app.contextMenu.menu;
+    if (menu.isAttached) {
+      menu.update();
+    }
+  });
+
+  // The context menu reads the cache synchronously: refresh it as the menu
+  // opens; the item is enabled as soon as the answer arrives.
+  const refreshFor = (panel: NotebookPanel): void => {
+    const kernelId = kernelIdOf(panel);
+    if (kernelId && pendingCells(panel).length > 0) {
+      void model.refresh(kernelId);
+    }
+  };
+  tracker.widgetAdded.connect((_, panel) => {
+    panel.node.addEventListener(
+      'contextmenu',
+      // After the notebook's own mousedown selected the cell under the pointer.
+      () => refreshFor(panel),
+      true
+    );
+    panel.sessionContext.kernelChanged.connect((_, change) => {
+      if (change.oldValue) {
+        model.forget(change.oldValue.id);
+      }
+    });
+  });
+  tracker.activeCellChanged.connect(() => {
+    const panel = current();
+    if (panel) {
+      refreshFor(panel);
+    }
+  });
+
+  palette?.addItem({
+    command: QueueCommandIDs.remove,
+    category: trans.__('Sidecar')
+  });
+}
 
 export default queuePlugin;

@@ -2,7 +2,7 @@
  * The "Variables" sidebar: the variables of the active notebook's kernel, as
  * the server's sidecar lists them after each execution, read from its cache.
  * Opening the panel, reloading the page or switching notebooks never runs
- * anything in the kernel.
+ * anything in the kernel. On only when the server offers it ("variables").
  */
 
 import {
@@ -13,12 +13,14 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { variableIcon } from '@jupyterlab/ui-components';
+import { ITranslator } from '@jupyterlab/translation';
 
-import { VariablesModel } from './variables-model';
-import { VariablesPanel } from './variables-panel';
-import { VariableView } from './variables-view';
+import { variableIcon } from '../icons';
+import { ISidecar } from '../tokens';
+import { loadBundle } from '../translation';
+import { VariablesModel } from './model';
+import { VariablesPanel } from './panel';
+import { VariableView } from './view';
 
 /**
  * ID of the plugin; its settings schema is `schema/variables.json`.
@@ -63,83 +65,107 @@ const variablesPlugin: JupyterFrontEndPlugin<void> = {
   description:
     "A sidebar listing the variables of the active notebook's kernel, from the server's cache.",
   autoStart: true,
-  requires: [INotebookTracker, IRenderMimeRegistry],
+  requires: [ISidecar, INotebookTracker, IRenderMimeRegistry],
   optional: [ILayoutRestorer, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
+    sidecar: ISidecar,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     translator: ITranslator | null
   ): void => {
-    const trans = (translator ?? nullTranslator).load('jupyterlab');
-    const model = new VariablesModel();
-    const panel = new VariablesPanel({
-      model,
-      translator: translator ?? undefined
-    });
-    panel.id = VARIABLES_PANEL_ID;
-    panel.title.icon = variableIcon;
-    panel.title.caption = trans.__('Variables');
-    panel.title.label = '';
-    panel.node.setAttribute('aria-label', trans.__('Variables'));
-    app.shell.add(panel, 'right', { rank: 600 });
-    restorer?.add(panel, VARIABLES_PANEL_ID);
-
-    followCurrentNotebook(tracker, model);
-    app.serviceManager.events.stream.connect((_, emission) =>
-      model.handleEvent(emission)
-    );
-
-    const views = new Map<string, VariableView>();
-    panel.opened.connect((_, name) => {
-      app.commands
-        .execute(VariablesCommandIDs.open, { name })
-        .catch(reason => console.warn('jupyter-sidecar-ext:', reason));
-    });
-
-    app.commands.addCommand(VariablesCommandIDs.show, {
-      label: trans.__('Show Variables'),
-      caption: trans.__("Show the variables of the active notebook's kernel"),
-      icon: variableIcon,
-      execute: () => app.shell.activateById(panel.id)
-    });
-    app.commands.addCommand(VariablesCommandIDs.open, {
-      label: args =>
-        trans.__('Open Variable %1', String(args.name ?? '')).trim(),
-      caption: trans.__("Show a variable's rich view"),
-      icon: variableIcon,
-      execute: args => {
-        const name = typeof args.name === 'string' ? args.name : '';
-        const kernelId =
-          typeof args.kernelId === 'string' ? args.kernelId : model.kernelId;
-        if (!name || !kernelId) {
-          return;
-        }
-        const id = VariableView.idFor(kernelId, name);
-        let view = views.get(id);
-        if (view && !view.isDisposed) {
-          void view.refresh();
-        } else {
-          view = new VariableView({
-            kernelId,
-            name,
-            rendermime,
-            translator: translator ?? undefined
-          });
-          views.set(id, view);
-          view.disposed.connect(() => views.delete(id));
-          app.shell.add(view, 'main', { mode: 'split-right' });
-        }
-        app.shell.activateById(view.id);
+    void sidecar.ready.then(() => {
+      if (sidecar.hasFeature('variables')) {
+        activateVariables(app, sidecar, tracker, rendermime, {
+          restorer,
+          palette,
+          translator
+        });
       }
-    });
-    palette?.addItem({
-      command: VariablesCommandIDs.show,
-      category: trans.__('Sidecar')
     });
   }
 };
+
+function activateVariables(
+  app: JupyterFrontEnd,
+  sidecar: ISidecar,
+  tracker: INotebookTracker,
+  rendermime: IRenderMimeRegistry,
+  optional: {
+    restorer: ILayoutRestorer | null;
+    palette: ICommandPalette | null;
+    translator: ITranslator | null;
+  }
+): void {
+  const { restorer, palette, translator } = optional;
+  const trans = loadBundle(translator);
+  const model = new VariablesModel({ requests: sidecar.requests });
+  const panel = new VariablesPanel({
+    model,
+    translator: translator ?? undefined
+  });
+  panel.id = VARIABLES_PANEL_ID;
+  panel.title.icon = variableIcon;
+  panel.title.caption = trans.__('Variables');
+  panel.title.label = '';
+  panel.node.setAttribute('aria-label', trans.__('Variables'));
+  app.shell.add(panel, 'right', { rank: 600 });
+  restorer?.add(panel, VARIABLES_PANEL_ID);
+
+  followCurrentNotebook(tracker, model);
+  sidecar.variablesUpdated.connect((_, event) =>
+    model.handleVariablesUpdated(event.kernel_id)
+  );
+
+  const views = new Map<string, VariableView>();
+  panel.opened.connect((_, name) => {
+    app.commands
+      .execute(VariablesCommandIDs.open, { name })
+      .catch(reason => console.warn('jupyter-sidecar-ext:', reason));
+  });
+
+  app.commands.addCommand(VariablesCommandIDs.show, {
+    label: trans.__('Show Variables'),
+    caption: trans.__("Show the variables of the active notebook's kernel"),
+    icon: variableIcon,
+    execute: () => app.shell.activateById(panel.id)
+  });
+  app.commands.addCommand(VariablesCommandIDs.open, {
+    label: args => trans.__('Open Variable %1', String(args.name ?? '')).trim(),
+    caption: trans.__("Show a variable's rich view"),
+    icon: variableIcon,
+    execute: args => {
+      const name = typeof args.name === 'string' ? args.name : '';
+      const kernelId =
+        typeof args.kernelId === 'string' ? args.kernelId : model.kernelId;
+      if (!name || !kernelId) {
+        return;
+      }
+      const id = VariableView.idFor(kernelId, name);
+      let view = views.get(id);
+      if (view && !view.isDisposed) {
+        void view.refresh();
+      } else {
+        view = new VariableView({
+          kernelId,
+          name,
+          rendermime,
+          requests: sidecar.requests,
+          translator: translator ?? undefined
+        });
+        views.set(id, view);
+        view.disposed.connect(() => views.delete(id));
+        app.shell.add(view, 'main', { mode: 'split-right' });
+      }
+      app.shell.activateById(view.id);
+    }
+  });
+  palette?.addItem({
+    command: VariablesCommandIDs.show,
+    category: trans.__('Sidecar')
+  });
+}
 
 export default variablesPlugin;
