@@ -73,6 +73,9 @@ function activateLint(
     trans
   });
   const format = addCommands(app, notebooks, editors, formatter, trans);
+  // Toolbar buttons of notebooks already open were made before these commands
+  // existed: have them render again.
+  app.commands.notifyCommandChanged();
   const onSave = new FormatOnSave({ app, format });
   app.commands.addCommand(FormatOnSave.commandId, {
     label: trans.__('Format and Save'),
