@@ -174,8 +174,9 @@ def expect_source(page: Page, index: int, expected: str) -> None:
 def wait_format_on_save(page: Page) -> None:
     """Format on save is on, as a user can see it: the command palette shows the save
     shortcut beside "Format and Save"."""
-    page.keyboard.press("Control+Shift+C")
-    palette = page.locator(".lm-CommandPalette")
+    page.get_by_role("menuitem", name="View").click()
+    page.get_by_role("menuitem", name="Activate Command Palette").click()
+    palette = page.locator(".jp-ModalCommandPalette")
     palette.locator("input").fill("Format and Save")
     item = palette.locator(".lm-CommandPalette-item", has_text="Format and Save")
     expect(item.locator(".lm-CommandPalette-itemShortcut")).to_have_text("Ctrl+S")

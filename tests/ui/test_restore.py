@@ -39,9 +39,15 @@ from .pages import (
 pytestmark = pytest.mark.ui
 
 LINES = 12
+HELD_AT = 6
+# Prints a line every 0.5 s, and holds before line HELD_AT until the test creates the flag
+# file (`NotebookFile.release()`): the cell is still running when a second page opens,
+# however slow the machine.
 CODE = (
-    "import time\n"
+    "import os, time\n"
     f"for i in range({LINES}):\n"
+    f"    while i == {HELD_AT} and not os.path.exists(FLAG):\n"
+    "        time.sleep(0.02)\n"
     "    print(f'line {i}', flush=True)\n"
     "    time.sleep(0.5)"
 )
@@ -54,14 +60,21 @@ FINAL_STATUSES = {"ok", "error", "aborted"}
 class NotebookFile:
     path: str  # relative to the server's root_dir
     cell_id: str
+    flag: Path  # created by release(): the cell prints its last lines and ends
+
+    def release(self) -> None:
+        self.flag.touch()
 
 
 @pytest.fixture
 def notebook(sc_files: Files) -> NotebookFile:
     """A notebook with one printing cell; its sessions are shut down afterwards."""
-    cell_id = f"printing-{secrets.token_hex(4)}"
-    path = sc_files.notebook("restore", ("code", CODE), ids=[cell_id])
-    return NotebookFile(path=path, cell_id=cell_id)
+    token = secrets.token_hex(4)
+    cell_id = f"printing-{token}"
+    flag = sc_files.server.root_dir / f"release-{token}"
+    code = CODE.replace("FLAG", repr(str(flag)))
+    path = sc_files.notebook("restore", ("code", code), ids=[cell_id])
+    return NotebookFile(path=path, cell_id=cell_id, flag=flag)
 
 
 @pytest.fixture
@@ -174,6 +187,7 @@ def test_outputs_of_a_closed_page_are_restored(
     """(a) The page closes after the first line; the cell ends on the server; a new page
     shows every line once and the execution count."""
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     second = sc_pages.open(notebook.path)
@@ -203,6 +217,7 @@ def test_a_running_cell_continues_live_in_a_new_page(
     said = restore_said(sc_pages, second, notebook.path)
     assert f"followed [{notebook.cell_id}]" in said, said
     second.screenshot(path=tmp_path / "following.png")
+    notebook.release()
     # A line arrives while the cell still shows as running: live, not fetched at the end.
     second.wait_for_function(
         """([seen]) => {
@@ -228,6 +243,7 @@ def test_outputs_from_before_a_server_restart_are_offered(
     """(c) The cell ended, the page closed unsaved, the server restarted: a new page offers
     the recorded outputs; "Restore outputs" puts them back."""
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     old_kernel = kernel_of(sc_lab_server, notebook.path)
     recorded = recorded_cell(sc_lab_server, old_kernel, notebook)
 
@@ -260,6 +276,7 @@ def test_restore_setting_off_restores_nothing_until_turned_on(
     editor applies at once."""
     restore_setting(False)
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     second = sc_pages.open(notebook.path)
@@ -292,6 +309,7 @@ def test_an_edited_cell_is_not_overwritten(
     """The recorded execution ran code that the notebook no longer has: nothing is put
     back into that cell."""
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     # The cell's code changes on disk (e.g. edited by another client, then saved).
@@ -316,6 +334,7 @@ def test_outputs_already_shown_are_not_duplicated(
     """The page saved the finished cell, so the file has its outputs: a new page shows them
     once, as saved."""
     first = start_in_a_page(sc_pages, notebook)
+    notebook.release()
     recorded = wait_cell_done(
         sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
     )
