@@ -162,7 +162,7 @@ function activateQueue(
       void model.refresh(kernelId);
     }
   };
-  tracker.widgetAdded.connect((_, panel) => {
+  const watch = (panel: NotebookPanel): void => {
     panel.node.addEventListener(
       'contextmenu',
       // After the notebook's own mousedown selected the cell under the pointer.
@@ -174,7 +174,10 @@ function activateQueue(
         model.forget(change.oldValue.id);
       }
     });
-  });
+  };
+  // Notebooks may have opened before the server said it holds a queue.
+  tracker.forEach(watch);
+  tracker.widgetAdded.connect((_, panel) => watch(panel));
   tracker.activeCellChanged.connect(() => {
     const panel = current();
     if (panel) {
