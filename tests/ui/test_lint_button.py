@@ -20,7 +20,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .harness import LabServer
-from .pages import Files, Pages
+from .pages import Files, Pages, wait_kernel_idle
 
 pytestmark = pytest.mark.ui
 
@@ -173,10 +173,12 @@ def expect_source(page: Page, index: int, expected: str) -> None:
 
 def wait_format_on_save(page: Page) -> None:
     """Format on save is on, as a user can see it: the command palette shows the save
-    shortcut beside "Format and Save"."""
+    shortcut beside "Format and Save". Call it once the notebook settled (kernel idle): the
+    palette closes when the page moves the focus."""
     page.get_by_role("menuitem", name="View").click()
     page.get_by_role("menuitem", name="Activate Command Palette").click()
     palette = page.locator(".jp-ModalCommandPalette")
+    expect(palette).to_be_visible()
     palette.locator("input").fill("Format and Save")
     item = palette.locator(".lm-CommandPalette-item", has_text="Format and Save")
     expect(item.locator(".lm-CommandPalette-itemShortcut")).to_have_text("Ctrl+S")
@@ -281,6 +283,7 @@ def test_format_on_save_and_the_python_file_editor(
     lint_settings({"formatOnSave": True})
     path = sc_files.notebook("lint", ("code", BAD), ("code", IMPORTS))
     page = sc_pages.open(path)
+    wait_kernel_idle(page)
     wait_format_on_save(page)
     editor(page, 1).click()
     page.keyboard.press("Control+s")
