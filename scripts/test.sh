@@ -3,6 +3,7 @@
 #   - Chromium from Debian's packages (the browser tests drive it; nothing downloads one)
 #   - .venv with the package and its test extras (builds the labextension with jlpm
 #     from the committed yarn.lock)
+#   - the labextension's eslint/prettier/stylelint checks and jest unit tests
 # Works as root on a fresh machine; elsewhere it uses sudo for the one apt step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +26,15 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== import layers"
 .venv/bin/lint-imports
+echo "== labextension: lint and unit tests"
+# The pip build ran jlpm in labextension/ (node_modules is there); `jlpm install` makes
+# sure the dev tools are too, and is quick when they are. jlpm comes with jupyterlab.
+(
+  cd labextension
+  export PATH="$PWD/../.venv/bin:$PATH"
+  jlpm install
+  jlpm lint:check
+  jlpm test
+)
 echo "== pytest"
 .venv/bin/pytest "$@"

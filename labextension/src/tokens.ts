@@ -1,35 +1,33 @@
 /**
- * Interfaces shared by the plugins of jupyter-sidecar-ext.
- *
- * The REST shapes mirror the server extension's contract
- * (`{base_url}api/sidecar/...`, see the project's ARCHITECTURE.md).
+ * The ISidecar token: what the main plugin shares with the feature plugins
+ * (server info, one event subscription as typed signals, one request client).
  */
 
-import type * as nbformat from '@jupyterlab/nbformat';
+import { Token } from '@lumino/coreutils';
+import type { ISignal } from '@lumino/signaling';
 
-/**
- * Namespace of the server extension's REST API, relative to the base URL.
- */
-export const API_NAMESPACE = 'api/sidecar';
-
-/**
- * ID of the main plugin; its settings schema is `schema/plugin.json`.
- */
-export const PLUGIN_ID = 'jupyter-sidecar-ext:plugin';
-
-/**
- * ID of the output restoring plugin; it follows the settings of
- * {@link PLUGIN_ID}.
- */
-export const RESTORE_PLUGIN_ID = 'jupyter-sidecar-ext:restore';
+import type { ILintedCell, ILintRequest } from './lint/types';
+import type { IQueueState } from './queue/types';
+import type {
+  CellStatus,
+  IKernelSummary,
+  IShadowCell,
+  IShadowNotebook
+} from './restore/types';
+import type { IVariablesSnapshot, IVariableView } from './variables/types';
 
 /**
- * Readiness marker: `document.body.dataset.sidecarExt` (the HTML attribute
- * `data-sidecar-ext`) is set to this value once the main plugin has activated
- * and its first call to the server extension has settled, successfully or not.
- * UI tests wait for `body[data-sidecar-ext="active"]`.
+ * Features the server extension may list in `GET api/sidecar`.
  */
-export const READY_MARKER = 'active';
+export type SidecarFeature =
+  | 'record'
+  | 'notebook'
+  | 'events'
+  | 'persist'
+  | 'execute'
+  | 'queue'
+  | 'variables'
+  | 'lint';
 
 /**
  * Reply of `GET api/sidecar`.
@@ -40,128 +38,13 @@ export interface IServerInfo {
    */
   version: string;
   /**
-   * Features the server extension offers (e.g. recording, variables, lint).
+   * Features the server extension offers (see {@link SidecarFeature}).
    */
   features: string[];
 }
 
 /**
- * User settings of the extension (`schema/plugin.json`).
- */
-export interface ISidecarSettings {
-  /**
-   * Fill in outputs recorded by the server while no browser was watching.
-   */
-  restoreOutputs: boolean;
-}
-
-/**
- * Default values of {@link ISidecarSettings}, matching the schema defaults.
- */
-export const DEFAULT_SETTINGS: ISidecarSettings = {
-  restoreOutputs: true
-};
-
-/**
- * Schema of the server's `cell_changed` events on the event bus.
- */
-export const CELL_CHANGED_SCHEMA =
-  'https://events.jupyter.org/jupyter_sidecar_ext/cell_changed/v1';
-
-/**
- * Execution status of a recorded cell.
- */
-export type CellStatus = 'queued' | 'running' | 'ok' | 'error' | 'aborted';
-
-/**
- * Statuses of a recorded cell whose execution is over.
- */
-export const FINAL_STATUSES: ReadonlySet<CellStatus> = new Set<CellStatus>([
-  'ok',
-  'error',
-  'aborted'
-]);
-
-/**
- * One execution as the server recorded it (`ShadowCell` in the contract).
- */
-export interface IShadowCell {
-  /**
-   * JupyterLab's cell id (`metadata.cellId` of the request), or the msg_id.
-   */
-  id: string;
-  /**
-   * msg_id of the `execute_request`; iopub messages answering it carry it
-   * as their parent msg_id.
-   */
-  msg_id: string;
-  source: string;
-  status: CellStatus;
-  execution_count: number | null;
-  /**
-   * nbformat v4 outputs, exactly as JupyterLab would show them.
-   */
-  outputs: nbformat.IOutput[];
-  started: string | null;
-  ended: string | null;
-  /**
-   * Notebook sequence number of the cell's last change.
-   */
-  seq: number;
-  truncated: boolean;
-  /**
-   * Kernel run (restarts counted) the execution belongs to.
-   */
-  run: number;
-  /**
-   * Whether the execution belongs to an earlier kernel run (before a restart).
-   */
-  stale: boolean;
-  /**
-   * Whether kernel messages of this execution were lost.
-   */
-  gap: boolean;
-}
-
-/**
- * Reply of `GET api/sidecar/kernels/{kernel_id}/notebook`.
- */
-export interface IShadowNotebook {
-  kernel_id: string;
-  path: string | null;
-  alive: boolean;
-  seq: number;
-  run: number;
-  cells: IShadowCell[];
-}
-
-/**
- * One item of `GET api/sidecar/kernels[?path=...]`.
- */
-export interface IKernelSummary {
-  kernel_id: string;
-  kernel_name: string;
-  /**
-   * False for a kernel that is gone (shut down, or from before a server restart).
-   */
-  alive: boolean;
-  execution_state: string | null;
-  connections: number;
-  cells: number;
-  queued: number;
-  last_activity: string | null;
-  /**
-   * Notebook path of the kernel's session, when known.
-   */
-  path: string | null;
-  /**
-   * When the kernel's record last changed (servers with persistence).
-   */
-  updated?: string | number | null;
-}
-
-/**
- * Data of a `cell_changed` event (schema {@link CELL_CHANGED_SCHEMA}).
+ * Data of a `cell_changed` event of the server's event bus.
  */
 export interface ICellChangedEvent {
   kernel_id: string;
@@ -173,54 +56,82 @@ export interface ICellChangedEvent {
 }
 
 /**
- * Why a recorded execution was not put back into a page cell.
+ * Data of a `variables_updated` event of the server's event bus.
  */
-export type SkipReason =
-  'stale' | 'edited' | 'busy' | 'newer' | 'owned' | 'handled' | 'missing';
-
-/**
- * What one synchronisation of a notebook with its kernel's record did.
- */
-export interface IRestoreReport {
-  /**
-   * Kernel whose record was read (null: the notebook has no kernel).
-   */
-  kernelId: string | null;
-  /**
-   * Why the synchronisation ran (opened, kernel changed, reconnected...).
-   */
-  reason: string;
-  /**
-   * Ids of cells whose outputs and execution count were put back.
-   */
-  filled: string[];
-  /**
-   * Ids of cells still executing, now followed live.
-   */
-  followed: string[];
-  /**
-   * Cells left alone, and why.
-   */
-  skipped: Array<{ cellId: string; reason: SkipReason }>;
-  /**
-   * Cells offered outputs recorded by an earlier kernel.
-   */
-  offered: string[];
+export interface IVariablesUpdatedEvent {
+  kernel_id: string;
+  state: IVariablesSnapshot['state'];
+  execution_count: number | null;
 }
 
 /**
- * Outputs of one page cell as recorded by an earlier kernel, offered to the user.
+ * The one client of the server extension's REST API (`{base}api/sidecar`).
+ *
+ * Reads of a kernel's record answer null when the server has none (404).
+ * Other failures throw `ServerConnection.ResponseError` (its message is the
+ * server's `message`) or `ServerConnection.NetworkError`.
  */
-export interface IOffer {
-  cellId: string;
-  kernelId: string;
-  cell: IShadowCell;
+export interface ISidecarRequests {
+  info(): Promise<IServerInfo>;
+  notebook(kernelId: string): Promise<IShadowNotebook | null>;
+  cell(kernelId: string, cellId: string): Promise<IShadowCell | null>;
+  /**
+   * Kernels that recorded cells for a notebook path (newest first when the
+   * server sorts them).
+   */
+  kernelsForPath(path: string): Promise<IKernelSummary[]>;
+  variables(kernelId: string): Promise<IVariablesSnapshot>;
+  variable(kernelId: string, name: string): Promise<IVariableView>;
+  /**
+   * Format cells; errors of single cells are in their `error` field.
+   */
+  lint(request: ILintRequest): Promise<ILintedCell[]>;
+  queue(kernelId: string): Promise<IQueueState>;
+  removeFromQueue(kernelId: string, msgId: string): Promise<void>;
 }
 
 /**
- * State of output restoring for a notebook, on its panel's node as
- * `data-sidecar-restore`: `off` (setting disabled), `syncing` (reading the
- * server's record), `synced` (done; `data-sidecar-syncs` counts the
- * synchronisations). UI tests wait on it instead of sleeping.
+ * The server extension as the labextension sees it.
  */
-export type RestoreState = 'off' | 'syncing' | 'synced';
+export interface ISidecar {
+  /**
+   * Settles once the server extension answered `GET api/sidecar`, or did not
+   * (then no feature is listed). Never rejects.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Version of the server extension (null until ready, or if it did not answer).
+   */
+  readonly version: string | null;
+  /**
+   * Features the server extension offers (empty until ready).
+   */
+  readonly features: readonly string[];
+  /**
+   * Whether the server extension offers a feature (false until ready).
+   */
+  hasFeature(name: SidecarFeature): boolean;
+  /**
+   * A recorded cell changed (server event bus).
+   */
+  readonly cellChanged: ISignal<ISidecar, ICellChangedEvent>;
+  /**
+   * A kernel's variable snapshot changed (server event bus).
+   */
+  readonly variablesUpdated: ISignal<ISidecar, IVariablesUpdatedEvent>;
+  /**
+   * The REST client.
+   */
+  readonly requests: ISidecarRequests;
+}
+
+export const ISidecar = new Token<ISidecar>(
+  'jupyter-sidecar-ext:ISidecar',
+  'The jupyter_sidecar_ext server extension: its features, its events and its REST API.'
+);
+
+/**
+ * ID of the main plugin (provides {@link ISidecar}); its settings schema,
+ * `schema/plugin.json`, holds the settings of output restoring.
+ */
+export const PLUGIN_ID = 'jupyter-sidecar-ext:plugin';

@@ -61,6 +61,8 @@ class LabServer:
     base_dir: Path
     port: int = field(default_factory=_free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
+    # More command-line options for `jupyter lab` (e.g. SidecarApp settings).
+    extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -191,6 +193,7 @@ class LabServer:
             f"--LabApp.workspaces_dir={self.workspaces_dir}",
             f"--LabApp.user_settings_dir={self.user_settings_dir}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *self.extra_args,
         ]
         with self.log_path.open("ab") as log:
             log.write(f"\n=== start: {' '.join(cmd)}\n".encode())

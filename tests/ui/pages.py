@@ -1,11 +1,12 @@
 """Page and server helpers shared by the real-browser tests.
 
 Pages: open a document in a workspace of its own (a fresh layout, whatever earlier tests
-left in the session's shared workspaces directory), wait for the labextension's marker
-and the kernel, find cells, run them. Server: the files a test writes into root_dir, the
-sessions of a notebook (over the REST API), and a bounded poll for server state that no
-page shows. Every wait on the page is on visible state (Playwright's auto-waiting
-locators and `expect`).
+left in the session's shared workspaces directory), wait for what the labextension shows
+once it heard back from the server, and for the kernel, find cells, run them. Server: the
+files a test writes into root_dir, the sessions of a notebook (over the REST API), and a
+bounded poll for server state that no page shows. Every wait on the page is on visible
+state (Playwright's auto-waiting locators and `expect`) or on what the labextension says
+in the browser console.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page
 
 from .harness import LabServer
 
-# The plugin sets this marker once its first call to the server has settled.
-READY = 'body[data-sidecar-ext="active"]'
+# What a user sees once the labextension heard back from the server: the Variables tab in
+# the right sidebar. Every feature plugin turns on at that same moment (when the server's
+# `GET api/sidecar` lists its feature), so its commands and buttons exist too.
+READY = '.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="sidecar-variables"]'
 LOAD_TIMEOUT_MS = 60_000
 RUN_TIMEOUT_MS = 20_000
 SERVER_TIMEOUT = 30.0
@@ -45,8 +48,8 @@ def goto_workspace(page: Page, server: LabServer, prefix: str, path: str | None 
 
 
 def wait_extension_ready(page: Page) -> None:
-    """The labextension has loaded and heard back from the server."""
-    page.wait_for_selector(READY, state="attached", timeout=LOAD_TIMEOUT_MS)
+    """The labextension has loaded and heard back from the server (its Variables tab shows)."""
+    page.locator(READY).wait_for(timeout=LOAD_TIMEOUT_MS)
 
 
 def wait_kernel_idle(page: Page) -> None:
@@ -132,6 +135,22 @@ class Pages:
     def console(self, page: Page) -> list[str]:
         """The page's console so far, one `[type] text` line a message."""
         return next(lines for opened, lines in self.opened if opened is page)
+
+    def wait_console(
+        self, page: Page, matches: Callable[[str], bool], timeout_ms: float = LOAD_TIMEOUT_MS
+    ) -> str:
+        """Wait until the page's console has a line that `matches`, and return the first.
+        For what the labextension says in the console (e.g. what restoring did), not for
+        what the page shows: that is waited for with locators."""
+        lines = self.console(page)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not (found := [line for line in lines if matches(line)]):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no such console line; console: {lines}")
+            # The recorder (registered first) has the line when this returns.
+            page.wait_for_event("console", timeout=remaining * 1000)
+        return found[0]
 
     def close(self, artifacts: Path | None = None) -> None:
         """Close every page; given a directory (the test failed), first save each page's

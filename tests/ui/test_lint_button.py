@@ -20,7 +20,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, Request, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .harness import LabServer
-from .pages import Files, Pages
+from .pages import Files, Pages, wait_kernel_idle
 
 pytestmark = pytest.mark.ui
 
@@ -171,13 +171,19 @@ def expect_source(page: Page, index: int, expected: str) -> None:
     assert cell_source(page, index) == expected
 
 
-def wait_format_runs(page: Page, runs: int) -> None:
-    """The labextension counts finished formatting runs on the notebook panel."""
-    page.wait_for_selector(
-        f'.jp-NotebookPanel[data-sidecar-lint="done"][data-sidecar-lint-runs="{runs}"]',
-        state="attached",
-        timeout=FORMAT_TIMEOUT_MS,
-    )
+def wait_format_on_save(page: Page) -> None:
+    """Format on save is on, as a user can see it: the command palette shows the save
+    shortcut beside "Format and Save". Call it once the notebook settled (kernel idle): the
+    palette closes when the page moves the focus."""
+    page.get_by_role("menuitem", name="View").click()
+    page.get_by_role("menuitem", name="Activate Command Palette").click()
+    palette = page.locator(".jp-ModalCommandPalette")
+    expect(palette).to_be_visible()
+    palette.locator("input").fill("Format and Save")
+    item = palette.locator(".lm-CommandPalette-item", has_text="Format and Save")
+    expect(item.locator(".lm-CommandPalette-itemShortcut")).to_have_text("Ctrl+S")
+    page.keyboard.press("Escape")
+    expect(palette).to_be_hidden()
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -207,7 +213,6 @@ def test_toolbar_button_formats_the_notebook_and_undo_restores_it(
     page.keyboard.press("Escape")
 
     page.locator(FORMAT_BUTTON).click()
-    wait_format_runs(page, 1)
     expect_source(page, 0, BAD_FORMATTED)
     assert sc_pages.lint_bodies(page)[1:] == [
         {
@@ -242,7 +247,6 @@ def test_shortcut_magics_and_a_broken_cell(
     editor(page, 1).click()
     page.keyboard.press("Control+End")
     page.keyboard.press("Alt+Shift+F")
-    wait_format_runs(page, 1)
     expect_source(page, 1, LINE_MAGIC_FORMATTED)
     assert cell_source(page, 0) == IMPORTS  # not selected: not formatted
     # The cursor stayed at the end of the cell (the edit kept the common suffix).
@@ -250,7 +254,6 @@ def test_shortcut_magics_and_a_broken_cell(
     expect_source(page, 1, LINE_MAGIC_FORMATTED + "  # end")
 
     page.locator(FORMAT_BUTTON).click()
-    wait_format_runs(page, 2)
     expect_source(page, 0, IMPORTS_FORMATTED)
     assert cell_source(page, 1) == LINE_MAGIC_FORMATTED + "  # end"
     assert cell_source(page, 2) == CELL_MAGIC
@@ -280,11 +283,11 @@ def test_format_on_save_and_the_python_file_editor(
     lint_settings({"formatOnSave": True})
     path = sc_files.notebook("lint", ("code", BAD), ("code", IMPORTS))
     page = sc_pages.open(path)
-    page.wait_for_selector('body[data-sidecar-format-on-save="on"]', state="attached")
+    wait_kernel_idle(page)
+    wait_format_on_save(page)
     editor(page, 1).click()
     page.keyboard.press("Control+s")
     sc_pages.wait_saved(page, path, 1)
-    wait_format_runs(page, 1)
     assert sc_pages.steps(page) == ["format", f"save {path}"]  # formatted first, then saved once
     assert sc_files.saved_sources(path) == [BAD_FORMATTED, IMPORTS_FORMATTED]
     expect_source(page, 0, BAD_FORMATTED)
@@ -298,7 +301,6 @@ def test_format_on_save_and_the_python_file_editor(
     page.keyboard.type("  ;z=1 +2")
     page.locator(SAVE_BUTTON).click()
     sc_pages.wait_saved(page, path, 3)
-    wait_format_runs(page, 2)
     save = f"save {path}"
     assert sc_pages.steps(page) == ["format", save, save, "format", save]
     assert [cell["source"] for cell in sc_pages.lint_bodies(page)[-1]["cells"]] == [

@@ -3,7 +3,9 @@
 Each test writes a notebook (with cell ids and a kernelspec) into the server's root_dir,
 runs its one cell in a first page (a loop printing a line every 0.5 s), closes that page
 without saving (autosave is off in the harness, so the file on disk never has outputs),
-and looks at what a new page shows.
+and looks at what a new page shows. Where a test checks that nothing was put back, it
+first waits for what restoring says in the browser console (debug level) once it has read
+the server's record: the labextension leaves no marker in the page for tests.
 """
 
 from __future__ import annotations
@@ -37,9 +39,15 @@ from .pages import (
 pytestmark = pytest.mark.ui
 
 LINES = 12
+HELD_AT = 6
+# Prints a line every 0.5 s, and holds before line HELD_AT until the test creates the flag
+# file (`NotebookFile.release()`): the cell is still running when a second page opens,
+# however slow the machine.
 CODE = (
-    "import time\n"
+    "import os, time\n"
     f"for i in range({LINES}):\n"
+    f"    while i == {HELD_AT} and not os.path.exists(FLAG):\n"
+    "        time.sleep(0.02)\n"
     "    print(f'line {i}', flush=True)\n"
     "    time.sleep(0.5)"
 )
@@ -52,14 +60,21 @@ FINAL_STATUSES = {"ok", "error", "aborted"}
 class NotebookFile:
     path: str  # relative to the server's root_dir
     cell_id: str
+    flag: Path  # created by release(): the cell prints its last lines and ends
+
+    def release(self) -> None:
+        self.flag.touch()
 
 
 @pytest.fixture
 def notebook(sc_files: Files) -> NotebookFile:
     """A notebook with one printing cell; its sessions are shut down afterwards."""
-    cell_id = f"printing-{secrets.token_hex(4)}"
-    path = sc_files.notebook("restore", ("code", CODE), ids=[cell_id])
-    return NotebookFile(path=path, cell_id=cell_id)
+    token = secrets.token_hex(4)
+    cell_id = f"printing-{token}"
+    flag = sc_files.server.root_dir / f"release-{token}"
+    code = CODE.replace("FLAG", repr(str(flag)))
+    path = sc_files.notebook("restore", ("code", code), ids=[cell_id])
+    return NotebookFile(path=path, cell_id=cell_id, flag=flag)
 
 
 @pytest.fixture
@@ -77,13 +92,20 @@ def restore_setting(sc_lab_server: LabServer) -> Iterator[Callable[[bool], None]
 # --- page helpers ---------------------------------------------------------------------------
 
 
-def wait_restore_state(page: Page, state: str) -> None:
-    """The labextension marks the notebook panel once it has read the server's record."""
-    page.wait_for_selector(
-        f'.jp-NotebookPanel[data-sidecar-restore="{state}"]',
-        state="attached",
-        timeout=LOAD_TIMEOUT_MS,
+def restore_said(pages: Pages, page: Page, path: str, *, off: bool = False) -> str:
+    """What restoring said in the console (debug level) about the notebook `path`: once it
+    read the server's record (`restored outputs in ...` or `outputs of ... are up to date`),
+    or, with `off`, that the setting is off. Waits for it; the first such line."""
+    said = (
+        [f"restoring outputs is off for {path}"]
+        if off
+        else [f"restored outputs in {path} (", f"outputs of {path} are up to date ("]
     )
+    return pages.wait_console(page, lambda line: any(text in line for text in said))
+
+
+def restored_lines(pages: Pages, page: Page) -> list[str]:
+    return [line for line in pages.console(page) if "restored outputs" in line]
 
 
 def run_first_line(page: Page) -> None:
@@ -93,11 +115,10 @@ def run_first_line(page: Page) -> None:
     expect(outputs(page).first).to_contain_text("line 0", timeout=RUN_TIMEOUT_MS)
 
 
-def start_in_a_page(pages: Pages, notebook: NotebookFile, state: str = "synced") -> Page:
-    """Open the notebook in a new page (restore marker `state`, kernel idle) and run the
-    cell until its first line shows."""
+def start_in_a_page(pages: Pages, notebook: NotebookFile) -> Page:
+    """Open the notebook in a new page (kernel idle) and run the cell until its first line
+    shows."""
     page = pages.open(notebook.path)
-    wait_restore_state(page, state)
     wait_kernel_idle(page)
     run_first_line(page)
     return page
@@ -166,13 +187,15 @@ def test_outputs_of_a_closed_page_are_restored(
     """(a) The page closes after the first line; the cell ends on the server; a new page
     shows every line once and the execution count."""
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     second = sc_pages.open(notebook.path)
-    wait_restore_state(second, "synced")
     expect_all_lines_once(second, recorded["execution_count"])
-    restored = [line for line in sc_pages.console(second) if "restored outputs" in line]
-    assert len(restored) == 1 and f"filled [{notebook.cell_id}]" in restored[0], restored
+    said = restore_said(sc_pages, second, notebook.path)
+    assert f"filled [{notebook.cell_id}]" in said, said
+    restored = restored_lines(sc_pages, second)
+    assert len(restored) == 1, restored
     second.screenshot(path=tmp_path / "restored.png")
 
 
@@ -187,14 +210,14 @@ def test_a_running_cell_continues_live_in_a_new_page(
     start_in_a_page(sc_pages, notebook).close()
 
     second = sc_pages.open(notebook.path)
-    wait_restore_state(second, "synced")
-    expect(prompt(second)).to_have_text("[*]:")
+    expect(prompt(second)).to_have_text("[*]:", timeout=LOAD_TIMEOUT_MS)
     expect(outputs(second).first).to_contain_text("line 0")
     seen = len(shown_lines(second))
     assert 0 < seen < LINES, shown_lines(second)
-    restored = [line for line in sc_pages.console(second) if "restored outputs" in line]
-    assert any(f"followed [{notebook.cell_id}]" in line for line in restored), restored
+    said = restore_said(sc_pages, second, notebook.path)
+    assert f"followed [{notebook.cell_id}]" in said, said
     second.screenshot(path=tmp_path / "following.png")
+    notebook.release()
     # A line arrives while the cell still shows as running: live, not fetched at the end.
     second.wait_for_function(
         """([seen]) => {
@@ -220,6 +243,7 @@ def test_outputs_from_before_a_server_restart_are_offered(
     """(c) The cell ended, the page closed unsaved, the server restarted: a new page offers
     the recorded outputs; "Restore outputs" puts them back."""
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     old_kernel = kernel_of(sc_lab_server, notebook.path)
     recorded = recorded_cell(sc_lab_server, old_kernel, notebook)
 
@@ -251,11 +275,12 @@ def test_restore_setting_off_restores_nothing_until_turned_on(
     """(d) With `restoreOutputs` false nothing is restored; turning it on in the settings
     editor applies at once."""
     restore_setting(False)
-    start_in_a_page(sc_pages, notebook, state="off").close()
+    start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     second = sc_pages.open(notebook.path)
-    wait_restore_state(second, "off")
+    restore_said(sc_pages, second, notebook.path, off=True)
     wait_kernel_idle(second)  # connected to the kernel that recorded the cell
     expect(outputs(second)).to_have_count(0)
     expect(prompt(second)).to_have_text("[ ]:")
@@ -269,8 +294,10 @@ def test_restore_setting_off_restores_nothing_until_turned_on(
     expect(checkbox).not_to_be_checked()
     checkbox.check()
     second.get_by_role("tab", name=re.compile(re.escape(notebook.path))).click()
-    wait_restore_state(second, "synced")
     expect_all_lines_once(second, recorded["execution_count"])
+    assert restore_said(sc_pages, second, notebook.path).endswith(
+        f"filled [{notebook.cell_id}], followed [], offered []"
+    ), sc_pages.console(second)
     second.screenshot(path=tmp_path / "turned-on.png")
 
 
@@ -282,6 +309,7 @@ def test_an_edited_cell_is_not_overwritten(
     """The recorded execution ran code that the notebook no longer has: nothing is put
     back into that cell."""
     start_in_a_page(sc_pages, notebook).close()
+    notebook.release()
     recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
 
     # The cell's code changes on disk (e.g. edited by another client, then saved).
@@ -291,7 +319,8 @@ def test_an_edited_cell_is_not_overwritten(
     nbformat.write(nb, file)
 
     second = sc_pages.open(notebook.path)
-    wait_restore_state(second, "synced")
+    said = restore_said(sc_pages, second, notebook.path)
+    assert "up to date" in said, said  # read the record, put nothing back
     expect(code_cells(second).first.locator(".jp-InputArea-editor")).to_contain_text("row {i}")
     expect(outputs(second)).to_have_count(0)
     expect(prompt(second)).to_have_text("[ ]:")
@@ -305,6 +334,7 @@ def test_outputs_already_shown_are_not_duplicated(
     """The page saved the finished cell, so the file has its outputs: a new page shows them
     once, as saved."""
     first = start_in_a_page(sc_pages, notebook)
+    notebook.release()
     recorded = wait_cell_done(
         sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook.cell_id
     )
@@ -316,8 +346,8 @@ def test_outputs_already_shown_are_not_duplicated(
     first.close()
 
     second = sc_pages.open(notebook.path)
-    wait_restore_state(second, "synced")
+    said = restore_said(sc_pages, second, notebook.path)
     expect_all_lines_once(second, recorded["execution_count"])
     # Found identical ("same"): nothing was put back.
-    restored = [line for line in sc_pages.console(second) if "restored outputs" in line]
-    assert restored == [], restored
+    assert "up to date" in said, said
+    assert restored_lines(sc_pages, second) == [], sc_pages.console(second)

@@ -8,113 +8,25 @@
  * control channel after each execution.
  */
 
-import type { Event, Kernel, KernelMessage } from '@jupyterlab/services';
-import { IDisposable } from '@lumino/disposable';
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { requestAPI } from './request';
-
-/**
- * Schema of the server's `variables_updated` events on the event bus.
- */
-export const VARIABLES_UPDATED_SCHEMA =
-  'https://events.jupyter.org/jupyter_sidecar_ext/variables_updated/v1';
-
-/**
- * One row of a snapshot.
- */
-export interface IVariable {
-  name: string;
-  type: string;
-  /**
-   * The kernel's bounded repr of the value.
-   */
-  value: string;
-  /**
-   * Bytes of data, when the preview determines it exactly.
-   */
-  size: number | null;
-  /**
-   * Dimensions, when the preview determines them exactly.
-   */
-  shape: number[] | null;
-}
-
-/**
- * Reply of `GET api/sidecar/kernels/{kernel_id}/variables`.
- */
-export interface IVariablesSnapshot {
-  kernel_id: string;
-  state: 'ok' | 'unavailable' | 'pending';
-  reason?: string | null;
-  /**
-   * Whether the kernel ran code after the snapshot (as the server saw it).
-   */
-  stale?: boolean;
-  updated_at: string | null;
-  /**
-   * Execution count of the last user execution the snapshot includes.
-   */
-  execution_count: number | null;
-  kernel_busy: boolean;
-  /**
-   * Variables that passed the server's filter (rows may be fewer).
-   */
-  count?: number;
-  truncated?: boolean;
-  variables: IVariable[];
-}
-
-/**
- * Reply of `GET api/sidecar/kernels/{kernel_id}/variables/{name}`.
- */
-export interface IVariableView {
-  kernel_id: string;
-  name: string;
-  data: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  truncated: boolean;
-  /**
-   * Set when the kernel could not format the variable (the preview stands in).
-   */
-  error?: string;
-}
-
-export type SortColumn = 'name' | 'type' | 'shape' | 'size' | 'value';
-
-export interface ISort {
-  column: SortColumn;
-  ascending: boolean;
-}
-
-/**
- * What the panel shows as a whole: no kernel to follow, the first answer
- * awaited, a request that failed, or the server's snapshot state.
- */
-export type PanelState =
-  | 'no-kernel'
-  | 'loading'
-  | 'error'
-  | IVariablesSnapshot['state'];
-
-export async function fetchVariables(
-  kernelId: string
-): Promise<IVariablesSnapshot> {
-  return requestAPI<IVariablesSnapshot>(
-    `kernels/${encodeURIComponent(kernelId)}/variables`
-  );
-}
-
-export async function fetchVariableView(
-  kernelId: string,
-  name: string
-): Promise<IVariableView> {
-  return requestAPI<IVariableView>(
-    `kernels/${encodeURIComponent(kernelId)}/variables/${encodeURIComponent(name)}`
-  );
-}
+import type { ISidecarRequests } from '../tokens';
+import { errorMessage } from '../utils';
+import type {
+  IVariable,
+  IVariablesSnapshot,
+  ISort,
+  PanelState,
+  SortColumn
+} from './types';
 
 export class VariablesModel implements IDisposable {
+  constructor(options: VariablesModel.IOptions) {
+    this._requests = options.requests;
+  }
+
   /**
    * Emitted whenever anything shown changes.
    */
@@ -263,14 +175,10 @@ export class VariablesModel implements IDisposable {
   }
 
   /**
-   * Route an event of the server's event bus: refetch on news for our kernel.
+   * The server says a kernel's snapshot changed: read it again if it is ours.
    */
-  handleEvent(emission: Event.Emission): void {
-    if (
-      emission.schema_id === VARIABLES_UPDATED_SCHEMA &&
-      this._kernel &&
-      emission.kernel_id === this._kernel.id
-    ) {
+  handleVariablesUpdated(kernelId: string): void {
+    if (this._kernel && kernelId === this._kernel.id) {
       void this.refresh();
     }
   }
@@ -315,9 +223,9 @@ export class VariablesModel implements IDisposable {
       let snapshot: IVariablesSnapshot | null = null;
       let error: string | null = null;
       try {
-        snapshot = await fetchVariables(kernel.id);
+        snapshot = await this._requests.variables(kernel.id);
       } catch (reason) {
-        error = reason instanceof Error ? reason.message : String(reason);
+        error = errorMessage(reason);
       }
       if (kernel !== this._kernel || this._isDisposed) {
         continue; // the kernel changed meanwhile: setKernel asked again
@@ -369,6 +277,7 @@ export class VariablesModel implements IDisposable {
     }
   }
 
+  private _requests: Pick<ISidecarRequests, 'variables'>;
   private _isDisposed = false;
   private _kernel: Kernel.IKernelConnection | null = null;
   private _snapshot: IVariablesSnapshot | null = null;
@@ -381,6 +290,15 @@ export class VariablesModel implements IDisposable {
   private _paused = false;
   private _outdated = false;
   private _changed = new Signal<this, void>(this);
+}
+
+export namespace VariablesModel {
+  export interface IOptions {
+    /**
+     * Reads a kernel's snapshot from the server's cache.
+     */
+    requests: Pick<ISidecarRequests, 'variables'>;
+  }
 }
 
 /**
@@ -417,32 +335,4 @@ function compareNumbers(
 
 function elements(shape: number[] | null): number | null {
   return shape === null ? null : shape.reduce((product, n) => product * n, 1);
-}
-
-/**
- * A byte count for people: 512 B, 1.5 KiB, 12 MiB.
- */
-export function formatBytes(size: number | null): string {
-  if (size === null) {
-    return '';
-  }
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = size;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${Number(value.toFixed(digits))} ${units[unit]}`;
-}
-
-/**
- * A shape for people: `5` for one dimension, `3 × 4` for more, `()` for a scalar.
- */
-export function formatShape(shape: number[] | null): string {
-  if (shape === null) {
-    return '';
-  }
-  return shape.length === 0 ? '()' : shape.join(' × ');
 }

@@ -10,9 +10,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { LiveCell } from './live';
 import { displayIdOf, parentMsgId } from './outputs';
-import { fetchShadowCell } from './request';
-import { FINAL_STATUSES, IShadowCell } from './tokens';
-import { remember } from './utils';
+import { remember } from '../utils';
+import { FINAL_STATUSES, IShadowCell, RestoreRequests } from './types';
 
 /**
  * Times the record of a followed execution is re-read when messages of that
@@ -38,7 +37,10 @@ const MAX_OWNED = 10_000;
 export type Capture = Map<string, number>;
 
 export class KernelFollower implements IDisposable {
-  constructor(readonly kernel: Kernel.IKernelConnection) {
+  constructor(
+    readonly kernel: Kernel.IKernelConnection,
+    private readonly _requests: RestoreRequests
+  ) {
     kernel.iopubMessage.connect(this._onIOPub, this);
     kernel.anyMessage.connect(this._onAnyMessage, this);
     kernel.statusChanged.connect(this._onStatus, this);
@@ -104,9 +106,9 @@ export class KernelFollower implements IDisposable {
     let current: IShadowCell | null = shadow;
     for (let i = 0; ambiguous && i < MAX_REREADS; i++) {
       live.hold();
-      current = await fetchShadowCell(this.kernel.id, live.cellId).catch(
-        () => null
-      );
+      current = await this._requests
+        .cell(this.kernel.id, live.cellId)
+        .catch(() => null);
       if (current?.msg_id !== live.msgId || this._isDisposed) {
         this._drop(live, 'stop');
         return;
@@ -156,9 +158,9 @@ export class KernelFollower implements IDisposable {
   }
 
   private async _end(live: LiveCell): Promise<void> {
-    const shadow = await fetchShadowCell(this.kernel.id, live.cellId).catch(
-      () => null
-    );
+    const shadow = await this._requests
+      .cell(this.kernel.id, live.cellId)
+      .catch(() => null);
     this._finish(live, this._isDisposed ? null : shadow);
   }
 

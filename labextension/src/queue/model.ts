@@ -7,54 +7,23 @@
  * JupyterLab clears the cell's `[*]` prompt by itself.
  */
 
-import { ServerConnection } from '@jupyterlab/services';
-import { IDisposable } from '@lumino/disposable';
+import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { requestAPI } from './request';
-
-/**
- * One request held by the server's queue.
- */
-export interface IQueueEntry {
-  msg_id: string;
-  /**
-   * JupyterLab's cell id (`metadata.cellId` of the request), when sent.
-   */
-  cell_id: string | null;
-  code: string;
-  session: string;
-  source: 'websocket' | 'http';
-  queued_at: string;
-}
-
-/**
- * Reply of `GET api/sidecar/kernels/{kernel_id}/queue`.
- */
-export interface IQueueState {
-  kernel_id: string;
-  enabled: boolean;
-  running: IQueueEntry | null;
-  queued: IQueueEntry[];
-}
-
-/**
- * Why a request could not be removed.
- */
-export type RemoveFailure = 'not-queued' | 'running' | 'error';
-
-export interface IRemoveResult {
-  cellId: string;
-  removed: boolean;
-  failure?: RemoveFailure;
-  message?: string;
-}
-
-function queuePath(kernelId: string): string {
-  return `kernels/${encodeURIComponent(kernelId)}/queue`;
-}
+import type { ISidecarRequests } from '../tokens';
+import { errorMessage, httpStatus } from '../utils';
+import type {
+  IQueueEntry,
+  IQueueState,
+  IRemoveResult,
+  RemoveFailure
+} from './types';
 
 export class QueueModel implements IDisposable {
+  constructor(options: QueueModel.IOptions) {
+    this._requests = options.requests;
+  }
+
   /**
    * Emitted with the kernel id when its cached queue changed.
    */
@@ -89,9 +58,9 @@ export class QueueModel implements IDisposable {
   async refresh(kernelId: string): Promise<IQueueState | null> {
     let state: IQueueState | null = null;
     try {
-      state = await requestAPI<IQueueState>(queuePath(kernelId));
+      state = await this._requests.queue(kernelId);
     } catch (error) {
-      if (!isStatus(error, 404)) {
+      if (httpStatus(error) !== 404) {
         console.warn('jupyter-sidecar-ext: cannot read the queue', error);
       }
     }
@@ -155,30 +124,25 @@ export class QueueModel implements IDisposable {
     msgId: string
   ): Promise<IRemoveResult> {
     try {
-      await requestAPI<unknown>(
-        `${queuePath(kernelId)}/${encodeURIComponent(msgId)}`,
-        { method: 'DELETE' }
-      );
+      await this._requests.removeFromQueue(kernelId, msgId);
       return { cellId, removed: true };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const failure: RemoveFailure = isStatus(error, 404)
-        ? 'not-queued'
-        : isStatus(error, 409)
-          ? 'running'
-          : 'error';
+      const message = errorMessage(error);
+      const status = httpStatus(error);
+      const failure: RemoveFailure =
+        status === 404 ? 'not-queued' : status === 409 ? 'running' : 'error';
       return { cellId, removed: false, failure, message };
     }
   }
 
+  private _requests: Pick<ISidecarRequests, 'queue' | 'removeFromQueue'>;
   private _isDisposed = false;
   private _states = new Map<string, IQueueState>();
   private _changed = new Signal<this, string>(this);
 }
 
-function isStatus(error: unknown, status: number): boolean {
-  return (
-    error instanceof ServerConnection.ResponseError &&
-    error.response.status === status
-  );
+export namespace QueueModel {
+  export interface IOptions {
+    requests: Pick<ISidecarRequests, 'queue' | 'removeFromQueue'>;
+  }
 }

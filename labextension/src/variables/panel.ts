@@ -3,24 +3,20 @@
  * (busy, stale, unavailable, no kernel), a filter box and a sortable table.
  *
  * Plain DOM, rebuilt from the model on each change (a snapshot holds at most
- * the server's `variables_max_count` rows). UI tests read its state from
- * data attributes: `data-state` and `data-busy`/`data-stale` on the panel,
- * `data-name` on rows, `aria-sort` on the sorted header.
+ * the server's `variables_max_count` rows). Its state is on data attributes
+ * (`data-state`, `data-busy`/`data-stale` on the panel, `data-name` on rows,
+ * `aria-sort` on the sorted header) that the stylesheet styles.
  */
 
 import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
-import { nullTranslator } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import {
-  IVariable,
-  SortColumn,
-  VariablesModel,
-  formatBytes,
-  formatShape
-} from './variables-model';
+import { loadBundle } from '../translation';
+import { formatBytes, formatShape } from './format';
+import type { VariablesModel } from './model';
+import type { IVariable, SortColumn } from './types';
 
 const PANEL_CLASS = 'jp-SidecarVariables';
 const COLUMNS: SortColumn[] = ['name', 'type', 'shape', 'size', 'value'];
@@ -29,7 +25,7 @@ export class VariablesPanel extends Widget {
   constructor(options: VariablesPanel.IOptions) {
     super();
     this.model = options.model;
-    this._trans = (options.translator ?? nullTranslator).load('jupyterlab');
+    this._trans = loadBundle(options.translator);
     this.addClass(PANEL_CLASS);
     const header = document.createElement('div');
     header.className = `${PANEL_CLASS}-header`;

@@ -1,37 +1,21 @@
 /**
- * The formatting plugin: commands "Format Cell(s)", "Format Notebook",
- * "Format Python File" and "Format and Save", in the command palette, the
- * cell context menu, the notebook toolbar and on keyboard shortcuts (those
- * three come from `schema/lint.json`), plus format on save (lint-save.ts).
+ * The commands "Format Cell(s)", "Format Notebook" and "Format Python File"
+ * (palette, cell context menu, notebook toolbar and shortcuts come from
+ * `schema/lint.json`).
  */
 
-import {
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import type { IDocumentWidget } from '@jupyterlab/docregistry';
-import { FileEditor, IEditorTracker } from '@jupyterlab/fileeditor';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import {
-  ITranslator,
-  nullTranslator,
-  TranslationBundle
-} from '@jupyterlab/translation';
-import { LabIcon } from '@jupyterlab/ui-components';
+import type { FileEditor, IEditorTracker } from '@jupyterlab/fileeditor';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
 
-import {
-  DEFAULT_LINT_SETTINGS,
-  ILintSettings,
-  LINT_PLUGIN_ID,
-  readLintSettings,
-  warmUpLint
-} from './lint';
-import { IFormatReport, SourceFormatter } from './lint-formatter';
-import { DocumentFormat, FormatOnSave } from './lint-save';
+import { formatIcon } from '../icons';
+import { IFormatReport, SourceFormatter } from './formatter';
+import type { DocumentFormat } from './save';
 
 /**
  * Command IDs of the formatting plugin.
@@ -51,91 +35,11 @@ export namespace LintCommandIDs {
   export const formatFile = 'sidecar:format-file';
 }
 
-const formatIcon = new LabIcon({
-  name: 'jupyter-sidecar-ext:format',
-  svgstr:
-    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
-    '<path class="jp-icon3" fill="#616161" ' +
-    'd="M3 4h18v2H3zm4 4h14v2H7zm-4 4h18v2H3zm4 4h14v2H7zm-4 4h18v2H3z"/>' +
-    '</svg>'
-});
-
 /**
- * Formatting plugin.
+ * Add the formatting commands; returns the quiet format of a whole document
+ * that format on save uses.
  */
-export const lintPlugin: JupyterFrontEndPlugin<void> = {
-  id: LINT_PLUGIN_ID,
-  description:
-    'Formats notebook cells and Python files with isort and black.',
-  autoStart: true,
-  requires: [INotebookTracker],
-  optional: [IEditorTracker, ISettingRegistry, ICommandPalette, ITranslator],
-  activate: (
-    app: JupyterFrontEnd,
-    notebooks: INotebookTracker,
-    editors: IEditorTracker | null,
-    registry: ISettingRegistry | null,
-    palette: ICommandPalette | null,
-    translator: ITranslator | null
-  ): void => {
-    const trans = (translator ?? nullTranslator).load('jupyterlab');
-    let settings: ILintSettings = DEFAULT_LINT_SETTINGS;
-    const formatter = new SourceFormatter({ settings: () => settings, trans });
-    const format = addCommands(app, notebooks, editors, formatter, trans);
-    const onSave = new FormatOnSave({ app, format });
-    app.commands.addCommand(FormatOnSave.commandId, {
-      label: trans.__('Format and Save'),
-      caption: trans.__('Format the notebook or Python file, then save it'),
-      isEnabled: () => app.commands.isEnabled('docmanager:save'),
-      execute: () => onSave.formatAndSave()
-    });
-    if (palette) {
-      const category = trans.__('Sidecar');
-      for (const command of [
-        LintCommandIDs.formatCells,
-        LintCommandIDs.formatNotebook,
-        LintCommandIDs.formatFile,
-        FormatOnSave.commandId
-      ]) {
-        palette.addItem({ command, category });
-      }
-    }
-
-    const apply = (next: ILintSettings): void => {
-      settings = next;
-      onSave.enabled = next.formatOnSave;
-    };
-    void loadSettings(registry, apply)
-      .then(() => app.restored)
-      .then(() => warmUpLint(settings))
-      .catch(reason =>
-        console.debug('jupyter-sidecar-ext: formatter warm-up failed', reason)
-      );
-  }
-};
-
-/**
- * Read the plugin's settings and follow their changes.
- */
-async function loadSettings(
-  registry: ISettingRegistry | null,
-  apply: (settings: ILintSettings) => void
-): Promise<void> {
-  if (!registry) {
-    apply(DEFAULT_LINT_SETTINGS);
-    return;
-  }
-  try {
-    const loaded = await registry.load(LINT_PLUGIN_ID);
-    loaded.changed.connect(() => apply(readLintSettings(loaded)));
-    apply(readLintSettings(loaded));
-  } catch (reason) {
-    console.warn('jupyter-sidecar-ext: cannot load the lint settings', reason);
-    apply(DEFAULT_LINT_SETTINGS);
-  }
-}
-
-function addCommands(
+export function addCommands(
   app: JupyterFrontEnd,
   notebooks: INotebookTracker,
   editors: IEditorTracker | null,

@@ -18,7 +18,7 @@ import {
   setOutputs,
   updateDisplay
 } from './outputs';
-import { IShadowCell } from './tokens';
+import { IShadowCell } from './types';
 
 /**
  * Phases of a LiveCell.

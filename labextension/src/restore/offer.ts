@@ -6,14 +6,19 @@
 
 import { Notification } from '@jupyterlab/apputils';
 import type { ICodeCellModel } from '@jupyterlab/cells';
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import type { ITranslator } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { canOffer, pageCell, setOutputs } from './outputs';
-import { fetchKernelsForPath, fetchShadowNotebook } from './request';
-import { IKernelSummary, IOffer, IShadowCell } from './tokens';
-import { remember } from './utils';
+import { loadBundle } from '../translation';
+import { remember } from '../utils';
+import type {
+  IKernelSummary,
+  IOffer,
+  IShadowCell,
+  RestoreRequests
+} from './types';
 
 /**
  * Offered executions remembered per notebook (bounded).
@@ -27,7 +32,8 @@ const MAX_OFFERED = 10_000;
 export class OutputOffer implements IDisposable {
   constructor(options: OutputOffer.IOptions) {
     this._cells = options.cells;
-    this._trans = (options.translator ?? nullTranslator).load('jupyterlab');
+    this._requests = options.requests;
+    this._trans = loadBundle(options.translator);
   }
 
   /**
@@ -62,7 +68,7 @@ export class OutputOffer implements IDisposable {
         candidates.set(id, model);
       }
     }
-    const offers = await findOffers(path, kernelId, candidates);
+    const offers = await findOffers(this._requests, path, kernelId, candidates);
     const key = (offer: IOffer): string =>
       `${offer.kernelId}/${offer.cell.msg_id}`;
     if (
@@ -125,6 +131,7 @@ export class OutputOffer implements IDisposable {
   }
 
   private _cells: () => Map<string, ICodeCellModel>;
+  private _requests: RestoreRequests;
   private _trans: ReturnType<ITranslator['load']>;
   private _isDisposed = false;
   private _offered = new Set<string>();
@@ -138,6 +145,7 @@ export namespace OutputOffer {
      * The notebook's code cells by id, as they are now.
      */
     cells: () => Map<string, ICodeCellModel>;
+    requests: RestoreRequests;
     translator?: ITranslator;
   }
 }
@@ -151,11 +159,13 @@ const MAX_GONE_KERNELS = 10;
  * Outputs recorded by gone kernels of a notebook path for the given page
  * cells: per cell, the newest recorded execution that {@link canOffer}.
  *
+ * @param requests The REST calls to read records with.
  * @param path Notebook path (the session path the server recorded).
  * @param currentKernelId The session's kernel, never offered from.
  * @param cells Page code cells that may receive outputs, by id.
  */
 export async function findOffers(
+  requests: RestoreRequests,
   path: string,
   currentKernelId: string | null,
   cells: ReadonlyMap<string, ICodeCellModel>
@@ -164,7 +174,7 @@ export async function findOffers(
     return [];
   }
   const gone = newestFirst(
-    (await fetchKernelsForPath(path)).filter(
+    (await requests.kernelsForPath(path)).filter(
       kernel =>
         !kernel.alive &&
         kernel.kernel_id !== currentKernelId &&
@@ -173,7 +183,7 @@ export async function findOffers(
   ).slice(0, MAX_GONE_KERNELS);
   const notebooks = await Promise.all(
     gone.map(kernel =>
-      fetchShadowNotebook(kernel.kernel_id).catch(reason => {
+      requests.notebook(kernel.kernel_id).catch(reason => {
         console.warn(
           `jupyter-sidecar-ext: cannot read the record of kernel ${kernel.kernel_id}`,
           reason

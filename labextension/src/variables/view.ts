@@ -5,23 +5,21 @@
  *
  * The bundle is rendered untrusted (HTML sanitized, no scripts), as for
  * outputs of a notebook that is not trusted: the view shows data, it does not
- * run code. Errors are shown in the view, never as a dialog. UI tests read
- * `data-state` (loading, loaded, error) on the content node.
+ * run code. Errors are shown in the view, never as a dialog; `data-state`
+ * (loading, loaded, error) on the content node says which is shown.
  */
 
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
-import { nullTranslator } from '@jupyterlab/translation';
-import {
-  ToolbarButton,
-  refreshIcon,
-  variableIcon
-} from '@jupyterlab/ui-components';
+import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { fetchVariableView } from './variables-model';
+import { variableIcon } from '../icons';
+import type { ISidecarRequests } from '../tokens';
+import { loadBundle } from '../translation';
+import { errorMessage } from '../utils';
 
 const VIEW_CLASS = 'jp-SidecarVariableView';
 
@@ -33,7 +31,8 @@ export class VariableView extends MainAreaWidget<Panel> {
     this.kernelId = options.kernelId;
     this.variableName = options.name;
     this._rendermime = options.rendermime;
-    this._trans = (options.translator ?? nullTranslator).load('jupyterlab');
+    this._trans = loadBundle(options.translator);
+    this._client = options.requests;
     this.id = VariableView.idFor(options.kernelId, options.name);
     this.title.label = options.name;
     this.title.caption = this._trans.__('Variable %1', options.name);
@@ -69,7 +68,10 @@ export class VariableView extends MainAreaWidget<Panel> {
     let widgets: Widget[];
     let state: 'loaded' | 'error';
     try {
-      const view = await fetchVariableView(this.kernelId, this.variableName);
+      const view = await this._client.variable(
+        this.kernelId,
+        this.variableName
+      );
       widgets = await this._render(view.data, view.metadata);
       if (view.error) {
         widgets.unshift(this._note(view.error));
@@ -83,7 +85,7 @@ export class VariableView extends MainAreaWidget<Panel> {
       }
       state = 'loaded';
     } catch (reason) {
-      const message = reason instanceof Error ? reason.message : String(reason);
+      const message = errorMessage(reason);
       widgets = [
         this._note(
           this._trans.__('Cannot show %1: %2', this.variableName, message),
@@ -139,6 +141,7 @@ export class VariableView extends MainAreaWidget<Panel> {
   }
 
   private _rendermime: IRenderMimeRegistry;
+  private _client: Pick<ISidecarRequests, 'variable'>;
   private _trans: TranslationBundle;
   private _requests = 0;
 }
@@ -148,6 +151,7 @@ export namespace VariableView {
     kernelId: string;
     name: string;
     rendermime: IRenderMimeRegistry;
+    requests: Pick<ISidecarRequests, 'variable'>;
     translator?: ITranslator;
   }
 }

@@ -10,7 +10,7 @@ import type { IOutputAreaModel } from '@jupyterlab/outputarea';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { PartialJSONObject } from '@lumino/coreutils';
 
-import { FINAL_STATUSES, IShadowCell, SkipReason } from './tokens';
+import { FINAL_STATUSES, IShadowCell, SkipReason } from './types';
 
 /**
  * What to do with one recorded execution for one page cell.

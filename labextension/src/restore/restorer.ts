@@ -16,14 +16,14 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { KernelFollower } from './follower';
 import { OutputOffer } from './offer';
 import { decide, pageCell, setOutputs } from './outputs';
-import { fetchShadowNotebook } from './request';
+import type { ICellChangedEvent } from '../tokens';
+import { remember } from '../utils';
 import {
   FINAL_STATUSES,
-  ICellChangedEvent,
   IRestoreReport,
+  RestoreRequests,
   RestoreState
-} from './tokens';
-import { remember } from './utils';
+} from './types';
 
 /**
  * Recorded executions remembered as handled per notebook (bounded).
@@ -40,8 +40,10 @@ export class NotebookRestorer implements IDisposable {
   constructor(options: NotebookRestorer.IOptions) {
     this._panel = options.panel;
     this._enabled = options.enabled;
+    this._requests = options.requests;
     this._offer = new OutputOffer({
       cells: () => this._codeCells(),
+      requests: options.requests,
       translator: options.translator
     });
     this._offer.accepted.connect((_, filled) =>
@@ -169,7 +171,7 @@ export class NotebookRestorer implements IDisposable {
       const capture = follower.startCapture();
       let notebook;
       try {
-        notebook = await fetchShadowNotebook(follower.kernel.id);
+        notebook = await this._requests.notebook(follower.kernel.id);
       } finally {
         follower.endCapture(capture);
       }
@@ -231,7 +233,6 @@ export class NotebookRestorer implements IDisposable {
     if (!this._enabled) {
       this._offer.dismiss(); // turned off meanwhile
     } else if (!this.isDisposed) {
-      this._syncs += 1;
       this._setState('synced');
       logReport(this._panel.context.localPath, report);
       this._restored.emit(report);
@@ -260,7 +261,7 @@ export class NotebookRestorer implements IDisposable {
     }
     this._follower = null;
     if (kernel) {
-      const follower = new KernelFollower(kernel);
+      const follower = new KernelFollower(kernel, this._requests);
       follower.finished.connect((_, msgId) => this._handle(msgId));
       kernel.connectionStatusChanged.connect(this._onConnection, this);
       this._follower = follower;
@@ -296,28 +297,31 @@ export class NotebookRestorer implements IDisposable {
   }
 
   private _setState(state: RestoreState): void {
+    if (state === 'off' && this._state !== 'off') {
+      console.debug(
+        `jupyter-sidecar-ext: restoring outputs is off for ${this._panel.context.localPath}`
+      );
+    }
     this._state = state;
-    const dataset = this._panel.node.dataset;
-    dataset.sidecarRestore = state;
-    dataset.sidecarSyncs = String(this._syncs);
   }
 
   private _panel: NotebookPanel;
   private _enabled: boolean;
   private _offer: OutputOffer;
-  private _state: RestoreState = 'off';
+  private _requests: RestoreRequests;
+  private _state: RestoreState = 'syncing';
   private _isDisposed = false;
   private _follower: KernelFollower | null = null;
   private _chain: Promise<void> = Promise.resolve();
   private _pending: Promise<void> | null = null;
   private _reasons = new Set<string>();
-  private _syncs = 0;
   private _handled = new Set<string>();
   private _restored = new Signal<this, IRestoreReport>(this);
 }
 
 /**
- * Say in the browser console what a synchronisation put back, if anything.
+ * Say in the browser console (debug level) what each synchronisation did: a
+ * user wondering why outputs did or did not come back reads it there.
  */
 function logReport(path: string, report: IRestoreReport): void {
   const { filled, followed, offered } = report;
@@ -326,6 +330,10 @@ function logReport(path: string, report: IRestoreReport): void {
     console.debug(
       `jupyter-sidecar-ext: restored outputs in ${path} (${report.reason}): ` +
         `filled ${ids(filled)}, followed ${ids(followed)}, offered ${ids(offered)}`
+    );
+  } else {
+    console.debug(
+      `jupyter-sidecar-ext: outputs of ${path} are up to date (${report.reason})`
     );
   }
 }
@@ -337,6 +345,7 @@ export namespace NotebookRestorer {
      * Initial value of {@link NotebookRestorer.enabled}.
      */
     enabled: boolean;
+    requests: RestoreRequests;
     translator?: ITranslator;
   }
 }

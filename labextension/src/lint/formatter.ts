@@ -14,15 +14,11 @@ import type { FileEditor } from '@jupyterlab/fileeditor';
 import type { Notebook, NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import {
-  applyFormatted,
-  IEditableSource,
-  ILintedCell,
-  ILintSettings,
-  lintCells,
-  lintRequest
-} from './lint';
-import { CellErrorMarks } from './lint-errors';
+import { errorMessage } from '../utils';
+import { applyFormatted, IEditableSource } from './edit';
+import { CellErrorMarks } from './errors';
+import { ILintSettings, lintRequest } from './settings';
+import type { ILintedCell, ILintRequest } from './types';
 
 /**
  * What one formatting run did, by cell id.
@@ -50,13 +46,6 @@ export interface IFormatReport {
   error?: string;
 }
 
-/**
- * State of formatting on a notebook panel's node, as `data-sidecar-lint`:
- * `running`, then `done` or `failed`; `data-sidecar-lint-runs` counts the
- * finished runs. UI tests wait on it instead of sleeping.
- */
-export type LintState = 'running' | 'done' | 'failed';
-
 function emptyReport(): IFormatReport {
   return { formatted: [], unchanged: [], failed: [], skipped: [] };
 }
@@ -69,6 +58,7 @@ const PYTHON_LANGUAGE = /^i?python\d*$/;
 export class SourceFormatter {
   constructor(options: SourceFormatter.IOptions) {
     this._settings = options.settings;
+    this._lint = options.lint;
     this._trans = options.trans;
     this._marks = new CellErrorMarks(options.trans);
   }
@@ -79,11 +69,9 @@ export class SourceFormatter {
   static isPython(panel: NotebookPanel): boolean {
     const model = panel.content.model;
     const info = model?.getMetadata('language_info') as
-      | { name?: string }
-      | undefined;
+      { name?: string } | undefined;
     const spec = model?.getMetadata('kernelspec') as
-      | { language?: string }
-      | undefined;
+      { language?: string } | undefined;
     const language = info?.name ?? spec?.language;
     return !language || PYTHON_LANGUAGE.test(language.toLowerCase());
   }
@@ -114,15 +102,13 @@ export class SourceFormatter {
       id: cell.model.id,
       source: cell.model.sharedModel.getSource()
     }));
-    this._setState(panel, 'running');
     let results: ILintedCell[];
     try {
-      results = await lintCells(
+      results = await this._lint(
         lintRequest(sent, panel.context.path, this._settings())
       );
     } catch (reason) {
       report.error = this._notifyFailure(reason);
-      this._setState(panel, 'failed');
       return report;
     }
     const edits: Array<{ cell: Cell; source: string }> = [];
@@ -148,7 +134,6 @@ export class SourceFormatter {
       }
     });
     this._applyToNotebook(panel, edits);
-    this._setState(panel, 'done');
     return report;
   }
 
@@ -165,7 +150,7 @@ export class SourceFormatter {
     const source = shared.getSource();
     let result: ILintedCell;
     try {
-      [result] = await lintCells(
+      [result] = await this._lint(
         lintRequest([{ id: path, source }], path, this._settings())
       );
     } catch (reason) {
@@ -215,7 +200,7 @@ export class SourceFormatter {
   }
 
   private _notifyFailure(reason: unknown): string {
-    const message = reason instanceof Error ? reason.message : String(reason);
+    const message = errorMessage(reason);
     Notification.error(this._trans.__('Formatting failed: %1', message), {
       autoClose: 8000
     });
@@ -223,14 +208,7 @@ export class SourceFormatter {
     return message;
   }
 
-  private _setState(panel: NotebookPanel, state: LintState): void {
-    const data = panel.node.dataset;
-    data.sidecarLint = state;
-    if (state !== 'running') {
-      data.sidecarLintRuns = String(Number(data.sidecarLintRuns ?? '0') + 1);
-    }
-  }
-
+  private _lint: (request: ILintRequest) => Promise<ILintedCell[]>;
   private _marks: CellErrorMarks;
   private _settings: () => ILintSettings;
   private _trans: TranslationBundle;
@@ -242,6 +220,10 @@ export namespace SourceFormatter {
      * The current settings (read at each run: changes apply at once).
      */
     settings: () => ILintSettings;
+    /**
+     * Formats cells on the server (see `ISidecarRequests.lint`).
+     */
+    lint: (request: ILintRequest) => Promise<ILintedCell[]>;
     trans: TranslationBundle;
   }
 }

@@ -19,7 +19,7 @@ import type { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
 import type { Widget } from '@lumino/widgets';
 
-import type { IFormatReport } from './lint-formatter';
+import type { IFormatReport } from './formatter';
 
 /**
  * JupyterLab's save command.
@@ -56,8 +56,8 @@ export class FormatOnSave implements IDisposable {
   }
 
   /**
-   * The `formatOnSave` setting. `document.body.dataset.sidecarFormatOnSave`
-   * (`data-sidecar-format-on-save`) mirrors it once the settings are read.
+   * The `formatOnSave` setting: while on, the save shortcut runs "Format and
+   * Save" in notebooks and file editors (the palette shows it beside the command).
    */
   get enabled(): boolean {
     return this._keys !== null;
@@ -76,7 +76,6 @@ export class FormatOnSave implements IDisposable {
       this._keys.forEach(binding => binding.dispose());
       this._keys = null;
     }
-    this._setMarker();
   }
 
   /**
@@ -136,10 +135,6 @@ export class FormatOnSave implements IDisposable {
       .catch(reason =>
         console.warn('jupyter-sidecar-ext: format after save failed', reason)
       );
-  }
-
-  private _setMarker(): void {
-    document.body.dataset.sidecarFormatOnSave = this.enabled ? 'on' : 'off';
   }
 
   private _app: JupyterFrontEnd;

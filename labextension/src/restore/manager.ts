@@ -5,23 +5,18 @@
  */
 
 import type { NotebookPanel } from '@jupyterlab/notebook';
-import type { Event } from '@jupyterlab/services';
 import type { ITranslator } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { NotebookRestorer } from './restore';
-import {
-  CELL_CHANGED_SCHEMA,
-  CellStatus,
-  FINAL_STATUSES,
-  ICellChangedEvent,
-  IRestoreReport
-} from './tokens';
+import type { ICellChangedEvent } from '../tokens';
+import { NotebookRestorer } from './restorer';
+import type { IRestoreReport, RestoreRequests } from './types';
 
 export class RestoreManager implements IDisposable {
   constructor(options: RestoreManager.IOptions) {
     this._enabled = options.enabled;
+    this._requests = options.requests;
     this._translator = options.translator;
   }
 
@@ -63,6 +58,7 @@ export class RestoreManager implements IDisposable {
     const restorer = new NotebookRestorer({
       panel,
       enabled: this._enabled,
+      requests: this._requests,
       translator: this._translator
     });
     restorer.restored.connect((_, report) =>
@@ -76,14 +72,11 @@ export class RestoreManager implements IDisposable {
   }
 
   /**
-   * Route an event of the server's event bus.
+   * A `cell_changed` event of the server: for every open notebook.
    */
-  handleEvent(emission: Event.Emission): void {
-    const event = asCellChanged(emission);
-    if (event) {
-      for (const restorer of this._restorers.values()) {
-        restorer.handleCellChanged(event);
-      }
+  handleCellChanged(event: ICellChangedEvent): void {
+    for (const restorer of this._restorers.values()) {
+      restorer.handleCellChanged(event);
     }
   }
 
@@ -100,6 +93,7 @@ export class RestoreManager implements IDisposable {
   }
 
   private _enabled: boolean;
+  private _requests: RestoreRequests;
   private _translator?: ITranslator;
   private _isDisposed = false;
   private _restorers = new Map<NotebookPanel['context'], NotebookRestorer>();
@@ -112,41 +106,7 @@ export class RestoreManager implements IDisposable {
 export namespace RestoreManager {
   export interface IOptions {
     enabled: boolean;
+    requests: RestoreRequests;
     translator?: ITranslator;
   }
-}
-
-function isCellStatus(value: unknown): value is CellStatus {
-  return (
-    value === 'queued' ||
-    value === 'running' ||
-    (typeof value === 'string' && FINAL_STATUSES.has(value as CellStatus))
-  );
-}
-
-/**
- * The data of a `cell_changed` event, or null for any other emission.
- */
-function asCellChanged(emission: Event.Emission): ICellChangedEvent | null {
-  if (emission.schema_id !== CELL_CHANGED_SCHEMA) {
-    return null;
-  }
-  const { kernel_id, cell_id, msg_id, status, execution_count, seq } = emission;
-  if (
-    typeof kernel_id !== 'string' ||
-    typeof cell_id !== 'string' ||
-    typeof msg_id !== 'string' ||
-    !isCellStatus(status)
-  ) {
-    return null;
-  }
-  return {
-    kernel_id,
-    cell_id,
-    msg_id,
-    status,
-    execution_count:
-      typeof execution_count === 'number' ? execution_count : null,
-    seq: typeof seq === 'number' ? seq : 0
-  };
 }

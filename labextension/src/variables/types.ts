@@ -1,0 +1,78 @@
+/**
+ * Shapes of the server's variable snapshots (`GET .../variables`) and of what
+ * the Variables panel shows.
+ */
+
+/**
+ * One row of a snapshot.
+ */
+export interface IVariable {
+  name: string;
+  type: string;
+  /**
+   * The kernel's bounded repr of the value.
+   */
+  value: string;
+  /**
+   * Bytes of data, when the preview determines it exactly.
+   */
+  size: number | null;
+  /**
+   * Dimensions, when the preview determines them exactly.
+   */
+  shape: number[] | null;
+}
+
+/**
+ * Reply of `GET api/sidecar/kernels/{kernel_id}/variables`.
+ */
+export interface IVariablesSnapshot {
+  kernel_id: string;
+  state: 'ok' | 'unavailable' | 'pending';
+  reason?: string | null;
+  /**
+   * Whether the kernel ran code after the snapshot (as the server saw it).
+   */
+  stale?: boolean;
+  updated_at: string | null;
+  /**
+   * Execution count of the last user execution the snapshot includes.
+   */
+  execution_count: number | null;
+  kernel_busy: boolean;
+  /**
+   * Variables that passed the server's filter (rows may be fewer).
+   */
+  count?: number;
+  truncated?: boolean;
+  variables: IVariable[];
+}
+
+/**
+ * Reply of `GET api/sidecar/kernels/{kernel_id}/variables/{name}`.
+ */
+export interface IVariableView {
+  kernel_id: string;
+  name: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  truncated: boolean;
+  /**
+   * Set when the kernel could not format the variable (the preview stands in).
+   */
+  error?: string;
+}
+
+export type SortColumn = 'name' | 'type' | 'shape' | 'size' | 'value';
+
+export interface ISort {
+  column: SortColumn;
+  ascending: boolean;
+}
+
+/**
+ * What the panel shows as a whole: no kernel to follow, the first answer
+ * awaited, a request that failed, or the server's snapshot state.
+ */
+export type PanelState =
+  'no-kernel' | 'loading' | 'error' | IVariablesSnapshot['state'];

@@ -1,0 +1,289 @@
+import type * as nbformat from '@jupyterlab/nbformat';
+import type { IOutputAreaModel } from '@jupyterlab/outputarea';
+import type { KernelMessage } from '@jupyterlab/services';
+
+import {
+  applyIOPub,
+  canOffer,
+  decide,
+  DisplayMap,
+  IPageCell,
+  sameOutputs,
+  updateDisplay
+} from '../src/restore/outputs';
+import type { IShadowCell } from '../src/restore/types';
+
+/**
+ * The part of an output area model the rules use, recording what they do.
+ */
+class FakeOutputs {
+  items: nbformat.IOutput[] = [];
+  cleared: boolean[] = [];
+  get length(): number {
+    return this.items.length;
+  }
+  add(output: nbformat.IOutput): number {
+    this.items.push(output);
+    return this.items.length;
+  }
+  set(index: number, output: nbformat.IOutput): void {
+    this.items[index] = output;
+  }
+  clear(wait = false): void {
+    this.cleared.push(wait);
+    if (!wait) {
+      this.items = [];
+    }
+  }
+  asModel(): IOutputAreaModel {
+    return this as unknown as IOutputAreaModel;
+  }
+}
+
+function shadow(overrides: Partial<IShadowCell> = {}): IShadowCell {
+  return {
+    id: 'c1',
+    msg_id: 'm1',
+    source: 'print(1)',
+    status: 'ok',
+    execution_count: 3,
+    outputs: [{ output_type: 'stream', name: 'stdout', text: '1\n' }],
+    started: null,
+    ended: null,
+    seq: 1,
+    truncated: false,
+    run: 0,
+    stale: false,
+    gap: false,
+    ...overrides
+  };
+}
+
+function page(overrides: Partial<IPageCell> = {}): IPageCell {
+  return {
+    source: 'print(1)',
+    executionCount: null,
+    running: false,
+    outputs: [],
+    ...overrides
+  };
+}
+
+function iopub(
+  msgType: string,
+  content: Record<string, unknown>
+): KernelMessage.IIOPubMessage {
+  return {
+    header: { msg_type: msgType },
+    parent_header: { msg_id: 'm1' },
+    content
+  } as unknown as KernelMessage.IIOPubMessage;
+}
+
+describe('decide', () => {
+  it('fills a cell that shows nothing of a finished execution', () => {
+    expect(decide(page(), shadow())).toEqual({ action: 'fill' });
+  });
+
+  it('never puts back an execution of an earlier kernel run', () => {
+    expect(decide(page(), shadow({ stale: true }))).toEqual({
+      action: 'skip',
+      reason: 'stale'
+    });
+  });
+
+  it('leaves a cell the page is running to JupyterLab', () => {
+    expect(decide(page({ running: true }), shadow())).toEqual({
+      action: 'skip',
+      reason: 'busy'
+    });
+  });
+
+  it('leaves an edited cell alone', () => {
+    expect(decide(page({ source: 'print(2)' }), shadow())).toEqual({
+      action: 'skip',
+      reason: 'edited'
+    });
+  });
+
+  it('follows an execution still queued or running', () => {
+    for (const status of ['queued', 'running'] as const) {
+      expect(decide(page(), shadow({ status }))).toEqual({ action: 'follow' });
+    }
+  });
+
+  it('keeps what the page shows when it is newer', () => {
+    expect(decide(page({ executionCount: 5 }), shadow())).toEqual({
+      action: 'skip',
+      reason: 'newer'
+    });
+    expect(
+      decide(page({ executionCount: 1 }), shadow({ execution_count: null }))
+    ).toEqual({ action: 'skip', reason: 'newer' });
+  });
+
+  it('does nothing when the page already shows the record', () => {
+    const outputs: nbformat.IOutput[] = [
+      { output_type: 'stream', name: 'stdout', text: ['1', '\n'] }
+    ];
+    expect(decide(page({ executionCount: 3, outputs }), shadow())).toEqual({
+      action: 'same'
+    });
+  });
+});
+
+describe('canOffer', () => {
+  it('offers recorded outputs to an unchanged cell that shows none', () => {
+    expect(canOffer(page(), shadow())).toBe(true);
+  });
+
+  it('never offers to a cell with outputs, running, or edited', () => {
+    const shown: nbformat.IOutput[] = [
+      { output_type: 'stream', name: 'stdout', text: 'x' }
+    ];
+    expect(canOffer(page({ outputs: shown }), shadow())).toBe(false);
+    expect(canOffer(page({ running: true }), shadow())).toBe(false);
+    expect(canOffer(page({ source: 'other' }), shadow())).toBe(false);
+    expect(canOffer(page(), shadow({ outputs: [] }))).toBe(false);
+  });
+});
+
+describe('sameOutputs', () => {
+  it('joins multiline strings and ignores key order and transient', () => {
+    const a = [
+      {
+        output_type: 'display_data',
+        data: { 'text/plain': ['a', 'b'] },
+        metadata: {},
+        transient: { display_id: 'd' }
+      }
+    ] as nbformat.IOutput[];
+    const b = [
+      {
+        metadata: {},
+        data: { 'text/plain': 'ab' },
+        output_type: 'display_data'
+      }
+    ] as nbformat.IOutput[];
+    expect(sameOutputs(a, b)).toBe(true);
+  });
+
+  it('takes missing metadata as empty', () => {
+    const a = [
+      { output_type: 'execute_result', data: {}, execution_count: 1 }
+    ] as unknown as nbformat.IOutput[];
+    const b = [
+      {
+        output_type: 'execute_result',
+        data: {},
+        metadata: {},
+        execution_count: 1
+      }
+    ] as nbformat.IOutput[];
+    expect(sameOutputs(a, b)).toBe(true);
+  });
+
+  it('keeps JSON mime bundles as they are', () => {
+    const json = (value: unknown) =>
+      [
+        {
+          output_type: 'display_data',
+          data: { 'application/json': value },
+          metadata: {}
+        }
+      ] as nbformat.IOutput[];
+    expect(sameOutputs(json(['a', 'b']), json('ab'))).toBe(false);
+  });
+
+  it('differs on length and content', () => {
+    const one: nbformat.IOutput[] = [
+      { output_type: 'stream', name: 'stdout', text: 'a' }
+    ];
+    const other: nbformat.IOutput[] = [
+      { output_type: 'stream', name: 'stderr', text: 'a' }
+    ];
+    expect(sameOutputs(one, [])).toBe(false);
+    expect(sameOutputs(one, other)).toBe(false);
+  });
+});
+
+describe('applyIOPub and updateDisplay', () => {
+  it('adds outputs without their transient part', () => {
+    const outputs = new FakeOutputs();
+    const displays: DisplayMap = new Map();
+    const changed = applyIOPub(
+      outputs.asModel(),
+      iopub('stream', { name: 'stdout', text: 'hi\n' }),
+      displays
+    );
+    expect(changed).toBe(true);
+    applyIOPub(
+      outputs.asModel(),
+      iopub('display_data', {
+        data: { 'text/plain': 'v1' },
+        metadata: {},
+        transient: { display_id: 'd1' }
+      }),
+      displays
+    );
+    expect(outputs.items).toEqual([
+      { output_type: 'stream', name: 'stdout', text: 'hi\n' },
+      {
+        output_type: 'display_data',
+        data: { 'text/plain': 'v1' },
+        metadata: {}
+      }
+    ]);
+    expect(displays.get('d1')).toEqual([1]);
+  });
+
+  it('updates every output shown with a display id', () => {
+    const outputs = new FakeOutputs();
+    const displays: DisplayMap = new Map();
+    const shown = iopub('display_data', {
+      data: { 'text/plain': 'v1' },
+      metadata: {},
+      transient: { display_id: 'd1' }
+    });
+    applyIOPub(outputs.asModel(), shown, displays);
+    applyIOPub(outputs.asModel(), shown, displays);
+    const update = iopub('update_display_data', {
+      data: { 'text/plain': 'v2' },
+      metadata: {},
+      transient: { display_id: 'd1' }
+    });
+    expect(applyIOPub(outputs.asModel(), update, displays)).toBe(false);
+    expect(updateDisplay(outputs.asModel(), update, displays)).toBe(true);
+    expect(outputs.items.map(output => output.data)).toEqual([
+      { 'text/plain': 'v2' },
+      { 'text/plain': 'v2' }
+    ]);
+    const unknown = iopub('update_display_data', {
+      data: {},
+      metadata: {},
+      transient: { display_id: 'other' }
+    });
+    expect(updateDisplay(outputs.asModel(), unknown, displays)).toBe(false);
+  });
+
+  it('honours clear_output wait', () => {
+    const outputs = new FakeOutputs();
+    const displays: DisplayMap = new Map([['d1', [0]]]);
+    outputs.add({ output_type: 'stream', name: 'stdout', text: 'a' });
+    applyIOPub(
+      outputs.asModel(),
+      iopub('clear_output', { wait: true }),
+      displays
+    );
+    expect(outputs.cleared).toEqual([true]);
+    expect(outputs.length).toBe(1);
+    expect(displays.size).toBe(1);
+    applyIOPub(
+      outputs.asModel(),
+      iopub('clear_output', { wait: false }),
+      displays
+    );
+    expect(outputs.length).toBe(0);
+    expect(displays.size).toBe(0);
+  });
+});
