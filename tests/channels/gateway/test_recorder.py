@@ -77,10 +77,11 @@ def printed(cell: dict[str, Any] | None) -> str:
 
 
 def sidecar_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    """The extension's own log lines (its logger is the server's, named after it)."""
     return [
         r.getMessage()
         for r in caplog.records
-        if r.levelno >= level and r.getMessage().startswith("jupyter_sidecar_ext")
+        if r.levelno >= level and r.name.rpartition(".")[2] == "jupyter_sidecar_ext"
     ]
 
 
