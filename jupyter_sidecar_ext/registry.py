@@ -18,7 +18,7 @@ from traitlets.config import LoggingConfigurable
 from .channels.base import ChannelsFactory
 from .events import CELL_CHANGED_SCHEMA, KERNEL_ACTIONS_SCHEMA
 from .record.shadow import ShadowCell, ShadowNotebook
-from .record.store import CellStore, KernelRecord
+from .record.store import CellSnapshots, CellStore, KernelRecord
 from .sidecar import ExecutedListener, KernelSidecar
 
 PathResolver = Callable[[str], Awaitable[str | None]]
@@ -76,6 +76,8 @@ class SidecarRegistry(LoggingConfigurable):
         self._execution_queue = execution_queue
         self._resolve_path = resolve_path
         self._store = store
+        if store is not None:  # a store file deleted or replaced is refilled from memory
+            store.set_memory_source(self._held_in_memory)
         self._on_retired = on_retired  # a kernel is gone: its memory was freed (memory_release)
         self._live: dict[str, KernelSidecar] = {}
         self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
@@ -264,14 +266,11 @@ class SidecarRegistry(LoggingConfigurable):
         evicted = sidecar.notebook.take_evicted()
         if self._store is not None:
             notebook = sidecar.notebook
-            record = KernelRecord(
-                sidecar.kernel_id, sidecar.kernel_name, sidecar.path, notebook.seq, notebook.run
-            )
             kept = cells
             if evicted:
                 self._store.forget(sidecar.kernel_id, evicted)
                 kept = [cell for cell in cells if notebook.get(cell.id) is cell]
-            self._store.save(record, {cell.id: cell.to_dict for cell in kept})
+            self._store.save(self._record(sidecar), {cell.id: cell.to_dict for cell in kept})
         if self._event_logger is None:
             return
         for cell in cells:
@@ -286,6 +285,20 @@ class SidecarRegistry(LoggingConfigurable):
                     "seq": cell.seq,
                 },
             )
+
+    def _held_in_memory(self) -> list[tuple[KernelRecord, CellSnapshots]]:
+        """Every cell of the live and retired notebooks, as the store saves them."""
+        return [
+            (self._record(sidecar), {cell.id: cell.to_dict for cell in sidecar.notebook.cells()})
+            for sidecar in self.all()
+        ]
+
+    @staticmethod
+    def _record(sidecar: KernelSidecar) -> KernelRecord:
+        notebook = sidecar.notebook
+        return KernelRecord(
+            sidecar.kernel_id, sidecar.kernel_name, sidecar.path, notebook.seq, notebook.run
+        )
 
     def _executed(self, sidecar: KernelSidecar, execution_count: int | None) -> None:
         for listener in self._execution_listeners:

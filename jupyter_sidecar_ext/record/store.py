@@ -2,16 +2,17 @@
 
 Writes run on one dedicated thread that owns the read-write connection; the event loop
 only snapshots changed cells and hands over a batch every `interval` seconds (the JSON is
-encoded on that thread). Reads run on a second thread with their own read-only
-connection: in WAL mode readers and the writer do not block each other, so listing stored
-kernels never waits behind a write batch or a retention pass. A broken disk never stops
-recording: cells stay in memory and the store says once, clearly, that it is not
-persisting.
+encoded on that thread). Reads run on a second thread (store_reader.py). A broken disk
+never stops recording: cells stay in memory and the store says once, clearly, that it is
+not persisting. Recorded outputs may hold secrets: the store's files are its owner's only
+(0600, in a 0700 directory), and a file deleted or replaced under it is recreated from
+what memory holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -23,6 +24,9 @@ from typing import Any, TypeVar
 
 from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
+
+from .store_files import Identity, change, open_private
+from .store_reader import StoreReader
 
 SCHEMA_VERSION = 1
 
@@ -60,7 +64,9 @@ class KernelRecord:
     run: int
 
 
-SnapshotSource = Callable[[], list[tuple[KernelRecord, list[dict[str, Any]]]]]
+CellSnapshots = dict[str, Callable[[], dict[str, Any]]]
+# Every cell memory holds, as `save` takes them: what a recreated file is filled with.
+MemorySource = Callable[[], list[tuple[KernelRecord, CellSnapshots]]]
 
 
 class CellStore(LoggingConfigurable):
@@ -93,12 +99,12 @@ class CellStore(LoggingConfigurable):
         # Bumped by the writer each time it (re)opens the file (e.g. after moving a corrupt
         # one aside): the reader then reopens too, instead of reading a file gone from `path`.
         self._generation = 0
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidecar-store-read")
-        # Owned by the reader's thread.
-        self._read_db: sqlite3.Connection | None = None
-        self._read_generation = 0
-        self._read_failing = False
-        self._pending: dict[str, tuple[KernelRecord, dict[str, Callable[[], dict[str, Any]]]]] = {}
+        self._reader = StoreReader(lambda: self.file, lambda: self._generation, self.log)
+        # (device, inode) of the file the writer opened: a batch that finds another one at
+        # `path` (deleted, replaced) recreates it and writes what memory holds.
+        self._identity: Identity | None = None
+        self._memory: MemorySource | None = None
+        self._pending: dict[str, tuple[KernelRecord, CellSnapshots]] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
         self._healthy = True
@@ -116,6 +122,11 @@ class CellStore(LoggingConfigurable):
         if not self.path:
             raise ValueError("CellStore.path is not set")
         return Path(self.path)
+
+    def set_memory_source(self, source: MemorySource) -> None:
+        """How to get every cell memory holds (the registry's notebooks), to write them
+        again into a file recreated after it was deleted or replaced."""
+        self._memory = source
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -158,9 +169,7 @@ class CellStore(LoggingConfigurable):
             self._generation += 1
 
     def _connect(self) -> sqlite3.Connection:
-        if not self.file.exists():
-            self.log.info("starting a new output store at %s", self.path)
-        self.file.parent.mkdir(parents=True, exist_ok=True)
+        identity = open_private(self.file, self.log)
         # IMMEDIATE: take the write lock when a batch starts, so a concurrent writer makes
         # us wait (busy timeout) instead of failing on a lock upgrade.
         db = sqlite3.connect(self.file, timeout=10.0, isolation_level="IMMEDIATE")
@@ -173,23 +182,69 @@ class CellStore(LoggingConfigurable):
         except sqlite3.DatabaseError:
             db.close()
             raise
+        self._identity = identity
         return db
+
+    def _reopen_if_replaced(self) -> bool:
+        """Whether the file at `path` was deleted or replaced since the writer opened it
+        (writes would go on into the unlinked file and be lost); if so, say so and open the
+        file now at `path` (created anew if none), which the caller fills from memory."""
+        if self._db is None or self._identity is None:
+            return False
+        what = change(self.file, self._identity)
+        if what is None:
+            return False
+        self.log.warning(
+            "the output store %s was %s while the server ran; writing the cells held in "
+            "memory to the file now at that path",
+            self.path,
+            what,
+        )
+        with contextlib.suppress(sqlite3.Error):
+            # Empty our write-ahead log, which may still sit at `path`-wal: SQLite would
+            # replay it onto the file now at `path`. (Closing a moved file neither
+            # checkpoints nor deletes anything by name.)
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+        self._db = None
+        self._identity = None
+        self._open()
+        return True
+
+    # -- lifecycle, continued ----------------------------------------------------------------
 
     async def close(self) -> None:
         """Write what is pending and release the database (server shutdown)."""
-        self.flush()
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        if await self._run(self._reopen_if_replaced):
+            self._save_memory()
+        await self._drain()
         # The reader first (after the reads already queued), so that the writer closes the
         # last connection: only then does SQLite fold the write-ahead log into the file.
-        await self._read(self._close_reader)
-        self._reader.shutdown(wait=True)
+        await self._reader.close()
         await self._run(self._close)
         self._executor.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        """Flush until nothing is pending, also what a batch that recreated the file
+        asked to write again."""
+        while True:
+            self.flush()
+            writes = list(self._writes)
+            if not writes:
+                return
+            await asyncio.gather(*writes, return_exceptions=True)
+            self._writes.difference_update(writes)
 
     def _close(self) -> None:
         if self._unwritten_rows or self._unwritten_kernels or self._unwritten_deletes:
             self._write([], [])  # a last try for batches that failed
+        if self._unwritten_rows:
+            self.log.warning(
+                "%d recorded cells could not be saved to the output store %s; they are "
+                "lost with this server",
+                len(self._unwritten_rows),
+                self.path,
+            )
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -243,17 +298,32 @@ class CellStore(LoggingConfigurable):
                 rows.append((kernel.kernel_id, cell_id, data.get("seq", 0), data, now))
         self._pending.clear()
         deletes, self._forgotten = self._forgotten, set()
-        future = asyncio.ensure_future(self._run(self._write, kernels, rows, deletes))
+        future = asyncio.ensure_future(self._write_batch(kernels, rows, deletes))
         self._writes.add(future)
         future.add_done_callback(self._writes.discard)
         return future
+
+    async def _write_batch(
+        self, kernels: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], deletes: set[Any]
+    ) -> None:
+        if await self._run(self._write, kernels, rows, deletes):
+            self._save_memory()
+
+    def _save_memory(self) -> None:
+        """The file was recreated: write again every cell memory holds (with the next
+        batch), not only those changed since."""
+        if self._memory is not None:
+            for kernel, cells in self._memory():
+                self.save(kernel, cells)
 
     def _write(
         self,
         kernels: list[tuple[Any, ...]],
         rows: list[tuple[Any, ...]],
         deletes: set[tuple[str, str]] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Write a batch; True when the file had to be recreated first (deleted or
+        replaced), so that memory is written again."""
         # A batch that could not be written is retried with the next one (newest row per
         # kernel and per cell wins, a deletion after a row or a row after a deletion), so a
         # passing failure loses nothing.
@@ -268,9 +338,10 @@ class CellStore(LoggingConfigurable):
         kernels = list(self._unwritten_kernels.values())
         rows = list(self._unwritten_rows.values())
         gone = list(self._unwritten_deletes)
+        recreated = self._reopen_if_replaced()
         db = self._ensure_open()
         if db is None:
-            return  # kept for the next attempt
+            return recreated  # kept for the next attempt
         try:
             with db:
                 db.executemany(
@@ -298,13 +369,14 @@ class CellStore(LoggingConfigurable):
                     error,
                 )
             self._healthy = False
-            return
+            return recreated
         self._unwritten_kernels.clear()
         self._unwritten_rows.clear()
         self._unwritten_deletes.clear()
         if not self._healthy:
             self.log.warning("the output store %s is writable again", self.path)
         self._healthy = True
+        return recreated
 
     def _prune(self, db: sqlite3.Connection) -> None:
         """Apply retention: age, number of kernels, then total size (oldest kernels first)."""
@@ -340,99 +412,13 @@ class CellStore(LoggingConfigurable):
 
     async def kernels(self, path: str | None = None) -> list[dict[str, Any]]:
         """Stored kernels (newest first), optionally only those of one notebook path."""
-        return await self._read(self._query, self._kernels, [], path)
-
-    def _kernels(self, db: sqlite3.Connection, path: str | None) -> list[dict[str, Any]]:
-        query = (
-            "SELECT k.kernel_id, k.kernel_name, k.path, k.updated, COUNT(c.cell_id) "
-            "FROM kernels k LEFT JOIN cells c USING (kernel_id) "
-        )
-        args: tuple[Any, ...] = ()
-        if path is not None:
-            query += "WHERE k.path = ? "
-            args = (path,)
-        query += "GROUP BY k.kernel_id ORDER BY k.updated DESC"
-        return [
-            {"kernel_id": kid, "kernel_name": name, "path": p, "updated": updated, "cells": n}
-            for kid, name, p, updated, n in db.execute(query, args)
-        ]
+        return await self._reader.kernels(path)
 
     async def notebook(self, kernel_id: str) -> dict[str, Any] | None:
         """A stored kernel's notebook: {kernel_id, path, seq, run, cells} or None."""
-        return await self._read(self._query, self._notebook, None, kernel_id)
-
-    def _notebook(self, db: sqlite3.Connection, kernel_id: str) -> dict[str, Any] | None:
-        db.execute("BEGIN")  # one snapshot for both queries: a batch may commit in between
-        try:
-            row = db.execute(
-                "SELECT kernel_name, path, seq, run FROM kernels WHERE kernel_id = ?",
-                (kernel_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            cells = [
-                json.loads(data)
-                for (data,) in db.execute(
-                    "SELECT data FROM cells WHERE kernel_id = ? ORDER BY seq", (kernel_id,)
-                )
-            ]
-        finally:
-            db.commit()
-        path, seq, run = row[1:]
-        return {"kernel_id": kernel_id, "path": path, "seq": seq, "run": run, "cells": cells}
-
-    def _query(
-        self, function: Callable[[sqlite3.Connection, Any], T], empty: T, argument: Any
-    ) -> T:
-        """Run a read on the reader's connection; a store that cannot be read (not created
-        yet, no schema yet, unreadable) reads as nothing stored."""
-        db = self._reading()
-        if db is None:
-            return empty
-        try:
-            result = function(db, argument)
-        except sqlite3.Error as error:
-            self._close_reader()  # reopen with the next read: the file may be replaced
-            if "no such table" not in str(error) and not self._read_failing:
-                self.log.warning(
-                    "cannot read the output store %s (%s); stored "
-                    "kernels are not listed until it can be read",
-                    self.path,
-                    error,
-                )
-                self._read_failing = True
-            return empty
-        if self._read_failing:
-            self.log.warning("the output store %s is readable again", self.path)
-            self._read_failing = False
-        return result
-
-    def _reading(self) -> sqlite3.Connection | None:
-        """The reader's connection: read-only (a read never creates or changes the file),
-        opened on first use and again after the writer (re)opened the file."""
-        if self._read_db is not None and self._read_generation != self._generation:
-            self._close_reader()
-        if self._read_db is None:
-            generation = self._generation  # before opening: a later reopen is seen next time
-            uri = f"{self.file.absolute().as_uri()}?mode=ro"
-            try:
-                self._read_db = sqlite3.connect(uri, uri=True, timeout=10.0, isolation_level=None)
-            except sqlite3.Error:
-                return None  # not created yet (or not reachable): nothing stored
-            self._read_generation = generation
-        return self._read_db
-
-    def _close_reader(self) -> None:
-        if self._read_db is not None:
-            self._read_db.close()
-            self._read_db = None
+        return await self._reader.notebook(kernel_id)
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         """Run on the writer's thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
-
-    async def _read(self, function: Callable[..., T], *args: Any) -> T:
-        """Run on the reader's thread (never behind a write batch)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader, function, *args)

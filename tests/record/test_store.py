@@ -164,7 +164,7 @@ async def test_close_releases_both_connections(
     await store.close()
     # Only the last connection to close folds the write-ahead log into the file.
     assert not Path(f"{path}-wal").exists()
-    assert store._db is None and store._read_db is None
+    assert store._db is None and not store._reader.connected
 
 
 async def test_concurrent_writers_share_one_file(

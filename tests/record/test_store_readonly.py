@@ -176,6 +176,32 @@ async def test_a_file_made_read_only_while_open_loses_nothing(
     await reopened.close()
 
 
+async def test_cells_still_unsaved_at_shutdown_are_counted(
+    read_only_store: ReadOnlyFile,
+    caplog: pytest.LogCaptureFixture,
+    make_store: Any,
+    cell: Any,
+    record: Any,
+    save: Any,
+) -> None:
+    store = make_store(read_only_store.path)
+    with caplog.at_level(logging.WARNING, logger="test-store"):
+        for i in range(3):
+            await save(store, record("k1", seq=i + 1), cell(f"c{i}", i + 1))
+        await save(store, record("k1", seq=4), cell("c0", 4))  # the same cell again
+        await store.close()
+    (lost,) = [w for w in store_warnings(caplog) if "could not be saved" in w]
+    assert lost.startswith("3 recorded cells could not be saved")
+
+    read_only_store.undo()
+    caplog.clear()
+    writable = make_store(read_only_store.path)
+    with caplog.at_level(logging.WARNING, logger="test-store"):
+        await save(writable, record("k2"), cell("d", 1))
+        await writable.close()
+    assert not [w for w in store_warnings(caplog) if "could not be saved" in w]  # none lost
+
+
 @pytest.fixture
 def jp_server_config(read_only_store: ReadOnlyFile) -> Config:
     """The server starts with its output store read-only."""
