@@ -12,7 +12,7 @@ from tornado import web
 
 from ..lint.service import LintService
 from ..registry import SidecarRegistry
-from ..schemas.api import ErrorBody, describe
+from ..schemas.api import ErrorBody, Location, describe, invalid_text
 from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
 from ..variables.service import VariablesService
@@ -47,6 +47,9 @@ class SidecarHandler(APIHandler):
     auth_resource = "kernels"
     #: what openapi.json says of each verb this handler implements
     operations: ClassVar[tuple[Operation, ...]] = ()
+    #: body strings (`("cells", "*", "source")`) that may be invalid Unicode: the handler
+    #: answers for them item by item instead of refusing the whole body
+    per_item_text: ClassVar[tuple[Location, ...]] = ()
 
     def initialize(self, services: Services) -> None:
         self.services = services
@@ -72,9 +75,22 @@ class SidecarHandler(APIHandler):
         self.write_model(answer)
 
     def bad_request(self, message: str) -> None:
-        """A 400 `{"message"}` written directly: a user's text in HTTPError's log_message
-        would be %-formatted."""
+        """A 400 `{"message"}` written directly."""
         self.write_model(ErrorBody(message=message), status=400)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """As APIHandler's, but the message formatted: tornado's `HTTPError.log_message`
+        doubles `%` when the error has no args, and APIHandler sends it as is
+        (`Kernel not found: %%s`)."""
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if not isinstance(error, web.HTTPError) or not error.log_message:
+            super().write_error(status_code, **kwargs)
+            return
+        message = error.log_message % error.args  # undoes the escaping, or applies the args
+        self.log.warning("wrote error: %r", message)
+        self.set_header("Content-Type", "application/json")  # the status is set already
+        self.finish(json.dumps({"message": message, "reason": error.reason}))
 
     def validated_body(self, model: type[M], context: dict[str, Any] | None = None) -> M | None:
         """The JSON body as `model`, or None after answering 400 with what is wrong."""
@@ -97,6 +113,9 @@ class SidecarHandler(APIHandler):
             raise web.HTTPError(400, "Body is nested too deeply") from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "Body must be a JSON object")
+        invalid = invalid_text(body, self.per_item_text)
+        if invalid is not None:
+            raise web.HTTPError(400, invalid)
         return body
 
     def live_sidecar(self, kernel_id: str) -> KernelSidecar | None:

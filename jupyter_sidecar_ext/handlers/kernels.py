@@ -117,7 +117,7 @@ class NotebookHandler(SidecarHandler):
     )
 
     @web.authenticated
-    @authorized
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def get(self, kernel_id: str) -> None:
         since = self._since()
         sidecar = self.services.registry.find_or_adopt(kernel_id)
@@ -150,7 +150,7 @@ class CellHandler(SidecarHandler):
     )
 
     @web.authenticated
-    @authorized
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def get(self, kernel_id: str, cell_id: str) -> None:
         sidecar = self.services.registry.find_or_adopt(kernel_id)
         if sidecar is not None:

@@ -23,6 +23,8 @@ class LintHandler(SidecarHandler):
     """Formatting is about files: authorized as `contents` (POST: write)."""
 
     auth_resource = "contents"
+    # One cell that cannot be encoded gets its own error; the others are formatted.
+    per_item_text = (("cells", "*", "source"), ("cells", "*", "source", "*"))
     operations: ClassVar[tuple[Operation, ...]] = (
         Operation(
             "post",

@@ -26,7 +26,7 @@ class QueueHandler(SidecarHandler):
     )
 
     @web.authenticated
-    @authorized
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def get(self, kernel_id: str) -> None:
         sidecar = self.live_sidecar(kernel_id)
         payload: dict[str, Any]
@@ -45,7 +45,7 @@ class QueueEntryHandler(SidecarHandler):
     )
 
     @web.authenticated
-    @authorized
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def delete(self, kernel_id: str, msg_id: str) -> None:
         sidecar = self.live_sidecar(kernel_id)
         if sidecar is None:

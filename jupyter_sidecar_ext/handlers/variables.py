@@ -31,7 +31,7 @@ class VariablesHandler(_VariablesBase):
     )
 
     @web.authenticated
-    @authorized
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def get(self, kernel_id: str) -> None:
         service = self._service()
         sidecar = self.live_sidecar(kernel_id)
@@ -49,7 +49,7 @@ class VariableHandler(_VariablesBase):
     )
 
     @web.authenticated
-    @authorized
+    @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def get(self, kernel_id: str, name: str) -> None:
         service = self._service()
         sidecar = self.live_sidecar(kernel_id)

@@ -84,6 +84,7 @@ _ISORT_FILES = {
 }
 _CANDIDATES = (".isort.cfg", "pyproject.toml", "setup.cfg", ".git", ".hg")
 _MAX_CACHED_DIRS = 512
+_ECHOED_PATH_CHARS = 200
 
 
 class ConfigError(ValueError):
@@ -187,9 +188,9 @@ class ConfigFinder:
             target = (self.root / path.lstrip("/")).resolve()
             is_dir = target.is_dir()
         except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a NUL byte...
-            raise ConfigError(f"cannot resolve path {path!r}: {error}") from None
+            raise ConfigError(f"cannot resolve path {_shorten(path)!r}: {_why(error)}") from None
         if not target.is_relative_to(self.root):
-            raise ConfigError(f"path is outside the server's root: {path}")
+            raise ConfigError(f"path is outside the server's root: {_shorten(path)!r}")
         return target if is_dir else target.parent
 
     def find(self, directory: Path | None) -> Discovered:
@@ -262,7 +263,7 @@ class ConfigFinder:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"cannot read {shown}: {error}") from None
+            raise ConfigError(f"cannot read {shown}: {_why(error)}") from None
         if path.name == "pyproject.toml":
             try:
                 tool = tomllib.loads(text).get("tool", {})
@@ -281,6 +282,23 @@ class ConfigFinder:
         if self.root is not None and path.is_relative_to(self.root) and self.root != Path("/"):
             return str(path.relative_to(self.root))
         return str(path)
+
+
+def _shorten(path: str) -> str:
+    """A request's path as messages echo it: bounded."""
+    return path if len(path) <= _ECHOED_PATH_CHARS else path[: _ECHOED_PATH_CHARS - 1] + "\u2026"
+
+
+def _why(error: Exception) -> str:
+    """An error's reason without the absolute paths OSError and pathlib put in their text
+    (a message must not tell a client where the server's files are)."""
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    if isinstance(error, RuntimeError):
+        return "a symlink loop"  # pathlib's only RuntimeError here
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {error.start})"
+    return str(error)  # ValueError: "embedded null byte"
 
 
 def build_spec(
@@ -341,4 +359,8 @@ def validate(spec: FormatSpec) -> None:
         isort_config(spec.isort_file, spec.isort_stamp, spec.directory, spec.isort, True)
     except Exception as error:  # isort raises many kinds (UnsupportedSettings, ValueError...)
         first = str(error).strip().splitlines()
-        raise ConfigError(f"isort: {first[0] if first else type(error).__name__}") from None
+        text = first[0] if first else type(error).__name__
+        for path in (spec.isort_file, spec.directory):  # isort names them: not the server's
+            if path:
+                text = text.replace(path, Path(path).name)
+        raise ConfigError(f"isort: {text}") from None

@@ -9,6 +9,7 @@ Nothing here is on the kernel-message hot path: one validation per REST request.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -266,6 +267,8 @@ class StreamedMessage(_Answer):
 
 _PART_CHARS = 40  # a field name is the user's text: never echo a huge one back
 _MAX_ERRORS = 3
+_MAX_PARTS = 8  # of a location named in a message
+Location = tuple[str, ...]  # keys and list indexes of a JSON body, as text
 _JSON_WORDING = {
     "model_type": "Input should be an object",
     "dict_type": "Input should be an object",
@@ -293,6 +296,59 @@ def describe(error: ValidationError, model: type[BaseModel]) -> str:
         problems.append(f"{'.'.join(loc)}: {reason}" if loc else reason)
     more = error.error_count() - len(problems)
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def invalid_text(body: Any, exempt: tuple[Location, ...] = ()) -> str | None:
+    """Why a decoded JSON body cannot be used as text, or None. JSON may carry a lone
+    surrogate (`"\\ud800"`), which Python decodes but no UTF-8 encoder (a kernel message,
+    a file, a log line) accepts: say where it is, as for a validation error. Strings at an
+    `exempt` location (`("cells", "*", "source")`) are the handler's to judge item by item."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")  # one pass in C: the usual case
+        return None
+    except (UnicodeEncodeError, RecursionError):  # RecursionError: walk it without recursion
+        pass
+    loc = _surrogate_at(body, exempt)
+    if loc is None:
+        return None
+    if len(loc) > _MAX_PARTS:
+        loc = (*loc[: _MAX_PARTS - 3], "…", *loc[-2:])
+    where = ".".join(_part(part.encode("utf-8", "backslashreplace").decode()) for part in loc)
+    reason = "text is not valid Unicode (a lone surrogate such as \\ud800)"
+    return f"{where}: {reason}" if where else reason
+
+
+def _surrogate_at(body: Any, exempt: tuple[Location, ...]) -> Location | None:
+    """The location (keys and indexes, as text) of the first string that is not valid
+    Unicode (a bad key is its own location), or None. Iterative: bodies nest deeply."""
+    stack: list[tuple[Location, Any]] = [((), body)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str):
+            if not _encodes(value) and not any(_matches(loc, where) for where in exempt):
+                return loc
+        elif isinstance(value, dict):
+            for key in value:
+                if not _encodes(key):
+                    return (*loc, key)
+            stack.extend(((*loc, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*loc, str(i)), item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+def _matches(loc: Location, pattern: Location) -> bool:
+    if len(loc) != len(pattern):
+        return False
+    return all(p in ("*", part) for part, p in zip(loc, pattern, strict=True))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:

@@ -140,6 +140,17 @@ def rich_view(
     return {"data": {"text/plain": text}, "metadata": {}, "truncated": True}
 
 
+def is_listed(raw: Any, name: str, flt: VariableFilter) -> bool:
+    """Whether an `inspectVariables` body lists `name` and the filter keeps it (whatever
+    the count bound): what the rich view may serve."""
+    records = raw if isinstance(raw, list) else []
+    for record in records:
+        if isinstance(record, dict) and record.get("name") == name:
+            type_name = record.get("type")
+            return _visible(name, type_name if isinstance(type_name, str) else "", flt)
+    return False
+
+
 def _visible(name: str, type_name: str, flt: VariableFilter) -> bool:
     if not name.isidentifier():  # pydevd's groups ("special variables", ...)
         return False

@@ -25,7 +25,14 @@ from ..channels.control import ControlError
 from ..events import KERNEL_ACTIONS_SCHEMA, VARIABLES_UPDATED_SCHEMA
 from ..registry import SidecarRegistry
 from ..sidecar import KernelSidecar
-from .inspect import ParsedSnapshot, VariableFilter, parse_cost, parse_variables, rich_view
+from .inspect import (
+    ParsedSnapshot,
+    VariableFilter,
+    is_listed,
+    parse_cost,
+    parse_variables,
+    rich_view,
+)
 
 # A trailing debounce never postpones a refresh by more than this (a long burst of cells).
 MAX_DEFER = 1.0
@@ -230,12 +237,15 @@ class VariablesService(LoggingConfigurable):
         kv = self._entry(sidecar)
         if kv.state == "unavailable":
             raise VariableError(503, kv.reason or "The kernel cannot inspect variables.")
-        if not name.isidentifier():
-            raise VariableError(404, f"Variable not found: {name}")
+        unknown = VariableError(404, f"Variable not found: {name}")
+        if not name.isidentifier() or (name.startswith("_") and not self.show_private):
+            raise unknown
         if kv.failed and sidecar.kernel_id in self._running:
             raise VariableError(503, kv.reason or "The kernel's control channel is busy.")
         known = next((v for v in kv.parsed.variables if v["name"] == name), None)
         try:
+            if (known is None or kv.stale) and not await self._listed(kv, name):
+                raise unknown
             body = await kv.control.debug(
                 "richInspectVariables", {"variableName": name}, self.timeout
             )
@@ -245,6 +255,13 @@ class VariablesService(LoggingConfigurable):
         if view is None:  # ipykernel answers an unknown name with an empty bundle
             raise VariableError(404, f"Variable not found: {name}")
         return {"kernel_id": sidecar.kernel_id, "name": name, **view}
+
+    async def _listed(self, kv: KernelVariables, name: str) -> bool:
+        """Whether the list would show `name` now: the rich view never serves what the list
+        hides (`In`, `_private`, modules...), so a name the snapshot does not vouch for (not
+        in it, or the snapshot is stale) is looked up in a fresh listing."""
+        body = await kv.control.debug("inspectVariables", {}, self.timeout)
+        return is_listed(body.get("variables"), name, self.filter)
 
     # -- refreshing --------------------------------------------------------------------------
 

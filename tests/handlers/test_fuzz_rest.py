@@ -1,7 +1,8 @@
 """Property-based bad input for every REST route of the extension: whatever the body, path
 ids or query string, the answer is JSON with the right class of status (4xx with a
 `message`, or 2xx for valid input), never a 5xx, and recording of a kernel started before
-the run goes on.
+the run goes on. A lone surrogate (`"\\ud800"`) put anywhere in a valid body is a 400 naming
+where it is (in a lint cell's source: that cell's error), and odd UTF-8 in paths is no 5xx.
 
 The routes are enumerated from `make_handlers`, as in test_auth.py, so a new route (or a new
 verb on one) is fuzzed without touching this file. pytest-jupyter's fixtures are sync and
@@ -154,7 +155,9 @@ BODIES = st.one_of(
     st.sampled_from([b"", b"null", b'{"cells": "\xff"}', b"\xef\xbb\xbf{}", b'{"cells": [1e999]}']),
 )
 
-ODD_SEGMENTS = st.sampled_from(["%ZZ", "%FF", "%00", "..", ".", "%2e%2e", "%2F", "a%20b", "%25s"])
+ODD_SEGMENTS = st.sampled_from(
+    ["%ZZ", "%FF", "%00", "..", ".", "%2e%2e", "%2F", "a%20b", "%25s", "%ED%A0%80", "a%ED%BF%BFb"]
+)
 
 
 def segment(known: list[str]) -> st.SearchStrategy[str]:
@@ -191,10 +194,76 @@ def runs_only_safe_code(body: bytes | None) -> bool:
         return True  # not JSON: refused before anything runs
     if not isinstance(decoded, dict) or not isinstance(decoded.get("code"), str):
         return True
+    if not encodes(decoded["code"]):
+        return True  # a lone surrogate: refused (it could not reach a kernel anyway)
     timeout = decoded.get("timeout")
     number = isinstance(timeout, int | float) and not isinstance(timeout, bool)
     short = number and 0 < timeout < 10
     return decoded["code"] in SAFE_CODE and not short  # nor a timeout that interrupts
+
+
+# Lone surrogates: JSON can carry them (`"\\ud800"`), Python decodes them, no UTF-8 encoder
+# takes them. One, between ASCII letters (so it cannot pair), put into one string of a valid
+# body: a key or a value.
+LONE = st.integers(0xD800, 0xDFFF).map(chr)
+SURROGATE_BASES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "ExecuteHandler": st.fixed_dictionaries(
+        {"code": st.sampled_from(SAFE_CODE)}, optional={"cell_id": st.just("cell")}
+    ),
+    "LintHandler": st.fixed_dictionaries(
+        {
+            "cells": st.lists(
+                st.fixed_dictionaries({"id": st.just("c"), "source": st.just("x=1")}),
+                min_size=1,
+                max_size=3,
+            )
+        },
+        optional={
+            "path": st.just("nb.ipynb"),
+            "tools": st.just(["black"]),
+            "options": st.just({"black": {"target_version": ["py311"]}}),
+        },
+    ),
+}
+
+
+def string_spots(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool]]:
+    """(location, is_key) of every string of a JSON value."""
+    if isinstance(value, str):
+        return [(loc, False)]
+    if isinstance(value, dict):
+        spots = [((*loc, key), True) for key in value]
+        return spots + [s for key, item in value.items() for s in string_spots(item, (*loc, key))]
+    if isinstance(value, list):
+        return [s for i, item in enumerate(value) for s in string_spots(item, (*loc, i))]
+    return []
+
+
+@st.composite
+def with_lone_surrogate(draw: st.DrawFn, handler: str) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """A valid body of `handler` with a lone surrogate in one of its strings; where it is."""
+    body = copy.deepcopy(draw(SURROGATE_BASES[handler]))  # st.just values are shared
+    loc, is_key = draw(st.sampled_from(string_spots(body)))
+    *parents, last = loc
+    holder: Any = body
+    for part in parents:
+        holder = holder[part]
+    text = last if is_key else holder[last]
+    at = draw(st.integers(0, len(text)), label="position")
+    spoiled = f"{text[:at]}a{draw(LONE)}b{text[at:]}"
+    if is_key:
+        holder[spoiled] = holder.pop(last)
+        return body, (*parents, spoiled)
+    holder[last] = spoiled
+    return body, loc
+
+
+def encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -302,8 +371,33 @@ def test_every_route_answers_bad_input_with_json_4xx(
             body = data.draw(BODIES, label="body")
         fuzzer.send(route, verb, draw_path(data, route, ids=True), body)
 
+    by_handler = {route.handler: route for route in ROUTES}
+
+    @FUZZ
+    @given(data=st.data())
+    def fuzz_lone_surrogates(data: st.DataObject) -> None:
+        """A lone surrogate anywhere in a valid body is a 400 naming where, before anything
+        runs; in a lint cell's source, that cell's own error."""
+        handler = data.draw(st.sampled_from(sorted(SURROGATE_BASES)), label="handler")
+        body, loc = data.draw(with_lone_surrogate(handler), label="body")
+        route = by_handler[handler]
+        raw = json.dumps(body).encode()  # ensure_ascii: the surrogate travels as \\udXXX
+        note(f"POST {route.pattern} body={raw[:300]!r}")
+        path = route.path({group: known[group][0] for group in route.groups})
+        response = run(fuzzer.fetch("POST", jp_base_url + path, raw))
+        check_answer(response, route, f"POST {path}")
+        answer = json.loads(response.body)
+        if handler == "LintHandler" and len(loc) == 3 and loc[0] == "cells" and loc[2] == "source":
+            assert response.code == 200, answer
+            assert answer["cells"][loc[1]]["error"].startswith("UnicodeEncodeError"), answer
+            return
+        assert response.code == 400, answer
+        where = ".".join(str(part).encode("utf-8", "backslashreplace").decode() for part in loc)
+        assert answer["message"].startswith(f"{where}: text is not valid Unicode"), answer
+
     fuzz_bodies()
     fuzz_paths()
+    fuzz_lone_surrogates()
 
     # Every route was reached, and valid input got a 2xx somewhere.
     seen = fuzzer.seen

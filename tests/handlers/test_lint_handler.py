@@ -213,3 +213,6 @@ async def test_odd_characters_do_not_break_the_request(jp_fetch: Any) -> None:
     assert [c["source"] for c in cells] == [*sources[:2], 'e = "😀 漢字"', 'c = "\u200b\x1b"']
     assert cells[0]["error"].startswith("UnicodeEncodeError") and "error" in cells[1]
     assert "error" not in cells[2] and "error" not in cells[3]
+    # the same in nbformat's multi-line form
+    cells = await lint(jp_fetch, {"cells": [{"id": "m", "source": ["a = 1\n", "s = '\ud800'"]}]})
+    assert cells[0]["error"].startswith("UnicodeEncodeError")
