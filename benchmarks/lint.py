@@ -13,6 +13,15 @@ default safe mode, as `black notebook.ipynb` runs; also shown with --fast), and 
 with the targets of issue 4: cold <= 0.4x serial on 2 cores, warm <= 50 ms, no stall > 20 ms.
 
     PYTHONPATH=. .venv/bin/python benchmarks/lint.py [--rounds N] [--workers N]
+
+`--overload N` runs the overload scenario of issue 18 instead: N concurrent cold requests of
+`--cells` cells from user "heavy", then, once they are all sent, one 1-cell request from user
+"light" (users told apart by an X-Bench-User header, through a test identity provider). It
+prints the light request's latency, the heavy requests' answers (200 / 429) and their cells
+ok / failed / timed out, and how long the whole burst took.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/lint.py --overload 60 \\
+        --server-arg=--LintService.timeout=8
 """
 
 from __future__ import annotations
@@ -152,17 +161,24 @@ class LintServer:
     """The shared `Server` (dirs, config, command, environment), run without an event loop:
     the lint requests are timed as plain blocking calls on one keep-alive connection."""
 
-    def __init__(self, base: Path, extra: list[str]) -> None:
+    def __init__(self, base: Path, extra: list[str], users: bool = False) -> None:
+        if users:  # requests name their user in X-Bench-User (the token still authenticates)
+            (base / "bench_users.py").write_text(BENCH_USERS)
+            extra = [*extra, "--ServerApp.identity_provider_class=bench_users.BenchUsers"]
         self.server = Server(base, extra_args=extra)
         self.port = self.server.port
         self.token = self.server.token
         self.log_path = self.server.log_path
         self.command = self.server.command()
         self.server.prepare()
+        env = self.server.env()
+        # absolute: the server runs in its root dir, where `PYTHONPATH=.` would mean nothing
+        paths = [str(base) if users else "", *env.get("PYTHONPATH", "").split(os.pathsep)]
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in paths if p)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 self.command,
-                env=self.server.env(),
+                env=env,
                 cwd=self.server.root,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -178,6 +194,23 @@ class LintServer:
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         return response.status, response.read()
+
+    def lint_as(self, user: str, cells: list[dict[str, str]]) -> tuple[float, int, Any]:
+        """One lint request on its own connection, as `user`: (seconds, status, answer)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+        headers = {
+            "Authorization": f"token {self.token}",
+            "Content-Type": "application/json",
+            "X-Bench-User": user,
+        }
+        start = time.perf_counter()
+        try:
+            conn.request("POST", "/api/sidecar/lint", json.dumps({"cells": cells}), headers)
+            response = conn.getresponse()
+            body = response.read()
+            return time.perf_counter() - start, response.status, json.loads(body)
+        finally:
+            conn.close()
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -258,6 +291,68 @@ class Pings:
     def during(self, start: float, end: float) -> list[float]:
         """Round trips of pings in flight at some point between start and end."""
         return [rtt for sent, rtt in self.samples if sent <= end and sent + rtt >= start]
+
+
+BENCH_USERS = """
+from jupyter_server.auth.identity import IdentityProvider, User
+
+
+class BenchUsers(IdentityProvider):
+    async def get_user(self, handler):
+        user = super().get_user(handler)
+        if hasattr(user, "__await__"):
+            user = await user
+        name = handler.request.headers.get("X-Bench-User")
+        return User(username=name) if user is not None and name else user
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# overload (issue 18): many large requests from one user, one small request from another
+
+
+def overload(server: LintServer, sources: list[str], requests: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    heavy = [
+        [{"id": f"r{r}c{i}", "source": f"# request {r}\n{s}"} for i, s in enumerate(sources)]
+        for r in range(requests)
+    ]
+    light = [{"id": "light", "source": "light_value=compute( 1,'x' , [1,2,3] )"}]
+    counts = {"ok": 0, "failed": 0, "timed out": 0, "cancelled": 0}
+    statuses: dict[int, int] = {}
+    start = time.perf_counter()
+    with ThreadPoolExecutor(requests + 1) as threads:
+        futures = [threads.submit(server.lint_as, "heavy", cells) for cells in heavy]
+        time.sleep(1.0)  # a benchmark, not a test: let the heavy requests arrive first
+        light_seconds, light_status, light_answer = server.lint_as("light", light)
+        light_done = time.perf_counter() - start
+        for future in futures:
+            _, status, answer = future.result()
+            statuses[status] = statuses.get(status, 0) + 1
+            for cell in answer.get("cells", []) if status == 200 else []:
+                error = cell.get("error")
+                if error is None:
+                    counts["ok"] += 1
+                elif "timed out" in error:
+                    counts["timed out"] += 1
+                elif error.startswith("cancelled"):
+                    counts["cancelled"] += 1
+                else:
+                    counts["failed"] += 1
+    total = time.perf_counter() - start
+    light_error = (light_answer.get("cells") or [{}])[0].get("error")
+    print(
+        f"overload: {requests} requests x {len(sources)} cells from 'heavy', then 1 cell from "
+        f"'light'"
+    )
+    print(
+        f"  light request: {light_seconds * 1000:.0f} ms (status {light_status}, error "
+        f"{light_error!r}), answered {light_done:.1f} s after the burst began"
+    )
+    print(f"  heavy answers by status: {dict(sorted(statuses.items()))}")
+    print(f"  heavy cells: {counts}")
+    print(f"  whole burst: {total:.1f} s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,6 +475,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--server-arg", action="append", default=[], help="extra server argument (repeatable)"
     )
+    parser.add_argument(
+        "--overload",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the overload scenario with N concurrent requests instead",
+    )
     return parser.parse_args(argv)
 
 
@@ -396,6 +498,17 @@ def main(argv: list[str] | None = None) -> int:
     serial_black_isort(sources[:10], fast=False)  # imports and caches warm
     serial_ours(sources[:10])
     extra = [f"--LintService.workers={args.workers}"] if args.workers else []
+    if args.overload:
+        with tempfile.TemporaryDirectory(prefix="lint-bench-") as tmp:
+            server = LintServer(Path(tmp), extra + args.server_arg, users=True)
+            try:
+                server.wait_ready(60)
+                warm_up(server)
+                print("server:", " ".join(server.command).replace(server.token, "<token>"))
+                overload(server, sources, args.overload)
+            finally:
+                server.stop()
+        return 0
     with tempfile.TemporaryDirectory(prefix="lint-bench-") as tmp:
         server = LintServer(Path(tmp), extra + args.server_arg)
         try:

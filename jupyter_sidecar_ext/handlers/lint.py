@@ -2,19 +2,22 @@
 
 Body `{cells: [{id, source}], path?, tools?, options?}` -> `{cells: [{id, source, changed,
 error?}]}`. A cell that cannot be formatted keeps its source and gets an `error`; the others
-are formatted anyway. The request's fault is a 400, a body over the bound a 413. With a
-`.py` path the sources are whole Python files, not notebook cells (no IPython syntax).
+are formatted anyway. The request's fault is a 400, a body over the bound a 413, too much
+pending lint work a 429 with Retry-After. With a `.py` path the sources are whole Python
+files, not notebook cells (no IPython syntax). Work is shared round-robin between users.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..lint.config import ConfigError
-from ..schemas.api import LintedCell, LintRequest, LintResult
+from ..lint.service import LintBusy
+from ..schemas.api import ErrorBody, LintedCell, LintRequest, LintResult
 from ..schemas.openapi import Operation
 from .base import SidecarHandler
 
@@ -31,7 +34,7 @@ class LintHandler(SidecarHandler):
             "Format cells with isort and black",
             LintResult,
             body=LintRequest,
-            errors=(400, 404, 413, 503),
+            errors=(400, 404, 413, 429, 503),
         ),
     )
 
@@ -49,15 +52,24 @@ class LintHandler(SidecarHandler):
         options = (
             None if request.options is None else request.options.model_dump(exclude_unset=True)
         )
+        client = self.client_key()
         try:
-            spec = await service.settings(request.path, request.tools, options)
+            spec = await service.settings(request.path, request.tools, options, client)
+            answer = service.engine.submit([cell.source for cell in request.cells], spec, client)
         except ConfigError as error:
             self.bad_request(str(error))
             return
+        except LintBusy as busy:
+            self.set_header("Retry-After", str(busy.retry_after))
+            self.write_model(ErrorBody(message=str(busy)), status=429)
+            return
         except RuntimeError as error:  # the workers failed, or the server is stopping
             raise web.HTTPError(503, str(error)) from None
+        self._answer = answer
         try:
-            outcomes = await service.engine.format([cell.source for cell in request.cells], spec)
+            outcomes = await answer
+        except asyncio.CancelledError:  # the client went away: its queued cells were dropped
+            return
         except RuntimeError as error:
             raise web.HTTPError(503, str(error)) from None
         cells = []
@@ -67,3 +79,16 @@ class LintHandler(SidecarHandler):
                 linted.error = outcome.error
             cells.append(linted)
         self.write_model(LintResult(cells=cells))
+
+    def client_key(self) -> str:
+        """Whose work this is, for the fair share and the per-user bound: the user's name."""
+        user = self.current_user
+        name = getattr(user, "username", None) or (user if isinstance(user, str) else None)
+        return f"user:{name}" if name else f"request:{id(self)}"
+
+    def on_connection_close(self) -> None:
+        """Nobody will read the answer: drop the request's cells not yet started."""
+        answer = getattr(self, "_answer", None)
+        if answer is not None:
+            answer.cancel()
+        super().on_connection_close()

@@ -1,27 +1,22 @@
-"""The lint service behind `POST /api/sidecar/lint`: isort + black in a process pool, cached.
+"""The lint service behind `POST /api/sidecar/lint`: isort + black in worker processes, cached.
 
 Formatting is CPU-bound (black takes about half a millisecond per line). On the server's event
 loop it would freeze every kernel's traffic, and in threads it would hold the GIL, so it runs in
-worker processes, started with "spawn" (forking a server that runs threads is unsafe). Cells are
-spread over the workers in balanced chunks. Results are kept in a bounded LRU keyed by
-(settings, source), so re-linting unchanged cells is answered on the loop without the pool.
+worker processes (lint/workers.py), handed out fairly and within bounds (lint/scheduler.py).
+A request's cells are split in balanced chunks. Results are kept in a bounded LRU keyed by
+(settings, source), so re-linting unchanged cells is answered on the loop without the workers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import heapq
 import logging
-import multiprocessing
+import math
 import os
-import sys
-import types
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,24 +24,17 @@ from typing import Any
 from traitlets import Bool, Float, Int
 from traitlets.config import LoggingConfigurable
 
-from .config import ConfigFinder, build_spec, parse_tools, validate
-from .format import FormatSpec, Outcome, format_cells, init_worker, unchanged
+from .config import ConfigFinder, build_spec, parse_tools
+from .format import FormatSpec, Outcome, unchanged
+from .scheduler import LintBusy, Scheduler
+
+__all__ = ["LintBusy", "LintEngine", "LintService"]
 
 # Chunks per worker: enough to balance uneven cells, few enough to keep IPC small.
 CHUNKS_PER_WORKER = 4
-
-
-@contextlib.contextmanager
-def _main_hidden() -> Iterator[None]:
-    """While workers are spawned: they need nothing from the server's `__main__`, and spawn
-    would run a launch script without a `__name__` guard again in every worker."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+# ...and no chunk much over this many characters (about a quarter of a second of black), so
+# a free worker soon takes another client's cell.
+CHUNK_CHARS = 20_000
 
 
 def default_workers() -> int:
@@ -60,9 +48,6 @@ class LintStats:
     requests: int = 0
     cells: int = 0
     cache_hits: int = 0
-    pool_tasks: int = 0
-    pool_cells: int = 0
-    pool_restarts: int = 0
     validations: int = 0
 
 
@@ -115,7 +100,7 @@ def plan_chunks(sizes: Sequence[int], bins: int) -> list[list[int]]:
 
 
 class LintEngine:
-    """Formats cells in a process pool, answering what it already knows from its cache."""
+    """Formats cells in worker processes, answering what it already knows from its cache."""
 
     def __init__(
         self,
@@ -125,39 +110,36 @@ class LintEngine:
         timeout: float = 120.0,
         worker_nice: int = 0,
         log: logging.Logger | None = None,
+        max_pending_cells: int = 20_000,
+        max_pending_cells_per_user: int = 10_000,
     ) -> None:
         self.workers = workers if workers > 0 else default_workers()
-        self.timeout = timeout
-        self.worker_nice = worker_nice
         self.log = log or logging.getLogger(__name__)
         self.stats = LintStats()
         self.cache = ResultCache(cache_entries, cache_chars)
-        self._pool: ProcessPoolExecutor | None = None
-        self._closed = False
+        self.scheduler = Scheduler(
+            self.workers,
+            timeout,
+            worker_nice,
+            max_pending_cells,
+            max_pending_cells_per_user,
+            self.log,
+        )
         self._valid: OrderedDict[str, None] = OrderedDict()
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._closed:
-            raise RuntimeError("the lint service is shutting down")
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_worker,
-                initargs=(self.worker_nice,),
-            )
-        return self._pool
+    @property
+    def timeout(self) -> float:
+        return self.scheduler.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self.scheduler.timeout = seconds
 
     def prewarm(self) -> None:
         """Start every worker now (they import black and isort), not on the first request."""
-        if self._pool is not None:
-            return
-        pool = self._executor()
-        with _main_hidden():
-            for _ in range(self.workers):
-                pool.submit(os.getpid)
+        self.scheduler.prewarm()
 
-    async def validate(self, spec: FormatSpec) -> None:
+    async def validate(self, spec: FormatSpec, client: Hashable = None) -> None:
         """Check settings in a worker (building black's Mode and isort's Config there), once
         per distinct settings: the server process never imports black or isort."""
         key = spec.cache_key()
@@ -165,27 +147,34 @@ class LintEngine:
             self._valid.move_to_end(key)
             return
         self.stats.validations += 1
-        pool = self._executor()
-        try:
-            await asyncio.wait_for(self._submit(pool, validate, spec), self.timeout)
-        except (BrokenProcessPool, asyncio.TimeoutError):
-            self._discard(pool)
-            raise RuntimeError("the lint workers failed; try again") from None
+        await self.scheduler.validate(client if client is not None else object(), spec)
         self._valid[key] = None
         while len(self._valid) > 256:
             self._valid.popitem(last=False)
 
-    async def format(self, sources: Sequence[str], spec: FormatSpec) -> list[Outcome]:
-        """Outcomes for `sources` in order; identical sources are formatted once. An empty
-        request starts the workers (a client can warm the service up before it is needed)."""
+    async def format(
+        self, sources: Sequence[str], spec: FormatSpec, client: Hashable = None
+    ) -> list[Outcome]:
+        """Outcomes for `sources` in order (see `submit`)."""
+        return await self.submit(sources, spec, client)
+
+    def submit(
+        self, sources: Sequence[str], spec: FormatSpec, client: Hashable = None
+    ) -> asyncio.Future[list[Outcome]]:
+        """Start formatting `sources` for `client` (a user; None: this request alone) and
+        return the future outcomes, in order; identical sources are formatted once. Admission
+        happens here, before anything is awaited: LintBusy past the bounds. An empty request
+        starts the workers (a client can warm the service up before it is needed)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[Outcome]] = loop.create_future()
         if not sources:
             self.prewarm()
-            return []
-        self.stats.requests += 1
-        self.stats.cells += len(sources)
+            answer.set_result([])
+            return answer
         base = hashlib.blake2b(spec.cache_key().encode(), digest_size=20)
         results: list[Outcome | None] = [None] * len(sources)
         missing: dict[bytes, list[int]] = {}
+        hits = 0
         for index, source in enumerate(sources):
             digest = base.copy()
             digest.update(source.encode("utf-8", "surrogatepass"))
@@ -193,100 +182,55 @@ class LintEngine:
             hit = self.cache.get(key)
             if hit is not None:
                 results[index] = hit
-                self.stats.cache_hits += 1
+                hits += 1
             else:
                 missing.setdefault(key, []).append(index)
-        if missing:
-            keys = list(missing)
-            outcomes = await self._run([sources[missing[k][0]] for k in keys], spec)
-            for key, (outcome, keep) in zip(keys, outcomes, strict=True):
+        keys = list(missing)
+        work = [sources[missing[k][0]] for k in keys]
+        if work:
+            bins = max(
+                self.workers * CHUNKS_PER_WORKER, math.ceil(sum(map(len, work)) / CHUNK_CHARS)
+            )
+            chunks = plan_chunks([len(s) for s in work], bins)
+            pending = self.scheduler.submit(
+                client if client is not None else object(), work, spec, chunks
+            )
+        self.stats.requests += 1
+        self.stats.cells += len(sources)
+        self.stats.cache_hits += hits
+
+        def complete(done: asyncio.Future[list[tuple[Outcome, bool]]]) -> None:
+            if answer.done():
+                return
+            if done.cancelled():
+                answer.cancel()
+                return
+            error = done.exception()
+            if error is not None:
+                answer.set_exception(error)
+                return
+            for key, (outcome, keep) in zip(keys, done.result(), strict=True):
                 if keep:
                     self.cache.put(key, outcome)
                 for index in missing[key]:
                     results[index] = outcome
-        return [r if r is not None else unchanged(sources[i]) for i, r in enumerate(results)]
+            answer.set_result(
+                [r if r is not None else unchanged(sources[i]) for i, r in enumerate(results)]
+            )
 
-    async def _run(self, sources: list[str], spec: FormatSpec) -> list[tuple[Outcome, bool]]:
-        """Format in the pool; (outcome, cacheable) per source. Failures of the pool itself
-        (a worker died, a timeout) become per-cell errors that are not cached."""
-        chunks = plan_chunks([len(s) for s in sources], self.workers * CHUNKS_PER_WORKER)
-        tasks: dict[asyncio.Future[list[Outcome]], list[int]] = {}
-        pools: dict[asyncio.Future[list[Outcome]], ProcessPoolExecutor] = {}
-        pool = self._executor()
-        for chunk in chunks:
-            batch = [sources[i] for i in chunk]
-            try:
-                future = self._submit(pool, format_cells, batch, spec)
-            except BrokenProcessPool:
-                self._discard(pool)
-                pool = self._executor()
-                future = self._submit(pool, format_cells, batch, spec)
-            tasks[future] = chunk
-            pools[future] = pool
-            self.stats.pool_tasks += 1
-            self.stats.pool_cells += len(chunk)
-        done, _ = await asyncio.wait(tasks, timeout=self.timeout)
-        results: list[tuple[Outcome, bool] | None] = [None] * len(sources)
-        failed: list[ProcessPoolExecutor] = []  # only the pools that broke or hung
-        for future, chunk in tasks.items():
-            if future in done and not future.cancelled() and future.exception() is None:
-                for index, outcome in zip(chunk, future.result(), strict=True):
-                    results[index] = (outcome, True)
-                continue
-            if future not in done:
-                future.cancel()
-                message = f"formatting timed out after {self.timeout:g} s"
-                failed.append(pools[future])
-            else:
-                error = None if future.cancelled() else future.exception()
-                message = f"formatter failed: {error!r}"
-                if isinstance(error, BrokenProcessPool):
-                    failed.append(pools[future])
-            for index in chunk:
-                results[index] = (unchanged(sources[index], message), False)
-        for broken in dict.fromkeys(failed):
-            self.log.warning("Restarting the lint workers (a worker died or timed out)")
-            self._discard(broken)
-        return [r or (unchanged(sources[i]), False) for i, r in enumerate(results)]
-
-    @staticmethod
-    def _submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Any:
-        """Submit (which may spawn a worker) as an asyncio future."""
-        with _main_hidden():
-            return asyncio.wrap_future(pool.submit(fn, *args))
-
-    def _discard(self, pool: ProcessPoolExecutor) -> None:
-        """Stop a broken or stuck pool; the next request starts a fresh one."""
-        if self._pool is pool:
-            self._pool = None
-            self.stats.pool_restarts += 1
-        _terminate(pool)
+        if not work:
+            complete_now: asyncio.Future[list[tuple[Outcome, bool]]] = loop.create_future()
+            complete_now.set_result([])
+            complete(complete_now)
+            return answer
+        pending.add_done_callback(complete)
+        # Whoever gives up on the answer gives up on the work: its queued chunks are dropped.
+        answer.add_done_callback(lambda a: pending.cancel() if a.cancelled() else None)
+        return answer
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers (called from the extension's stop_extension)."""
-        self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await asyncio.wait_for(
-                asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True), timeout
-            )
-        except asyncio.TimeoutError:
-            _terminate(pool)
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
-    if terminate is not None:
-        terminate()
-        return
-    # Older Pythons have no public way to stop a busy worker.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
+        await self.scheduler.shutdown(timeout)
 
 
 class LintService(LoggingConfigurable):
@@ -316,8 +260,24 @@ class LintService(LoggingConfigurable):
     timeout = Float(
         120.0,
         config=True,
-        help="Seconds one lint request may take; cells not done by then get an error and the "
-        "workers are restarted.",
+        help="Seconds a worker may spend on one cell, counted from when it starts that cell "
+        "(never while the cell waits its turn). Past it the cell gets the error 'formatting "
+        "timed out after N s', that worker alone is restarted and the cells it had not "
+        "reached are formatted by another.",
+    )
+    max_pending_cells = Int(
+        20_000,
+        config=True,
+        help="Cells waiting or being formatted, over all requests not answered from the cache. "
+        "A request that would go past it gets 429 with Retry-After (a request arriving when "
+        "nothing is pending is always taken).",
+    )
+    max_pending_cells_per_user = Int(
+        10_000,
+        config=True,
+        help="The same bound per user, so one user's backlog cannot fill the server's (a "
+        "user's first request is always taken while the server has room). Workers take the "
+        "users' chunks round-robin.",
     )
     max_request_bytes = Int(
         8 * 1024 * 1024, config=True, help="Largest lint request body, in bytes (413 beyond)."
@@ -349,6 +309,8 @@ class LintService(LoggingConfigurable):
             timeout=self.timeout,
             worker_nice=self.worker_nice,
             log=self.log,
+            max_pending_cells=self.max_pending_cells,
+            max_pending_cells_per_user=self.max_pending_cells_per_user,
         )
 
     def start(self) -> None:
@@ -360,11 +322,14 @@ class LintService(LoggingConfigurable):
         """Stop the workers (server shutdown)."""
         await self.engine.shutdown()
 
-    async def settings(self, path: str | None, tools: Any, options: Any) -> FormatSpec:
-        """The FormatSpec for a request; ConfigError (a 400) for bad input."""
+    async def settings(
+        self, path: str | None, tools: Any, options: Any, client: Hashable = None
+    ) -> FormatSpec:
+        """The FormatSpec for a request; ConfigError (a 400) for bad input, LintBusy (429)
+        when new settings must be checked and the workers are too busy."""
         parsed = parse_tools(tools)
         spec = await asyncio.to_thread(self._settings, path, parsed, options)
-        await self.engine.validate(spec)
+        await self.engine.validate(spec, client)
         return spec
 
     def _settings(self, path: str | None, tools: tuple[str, ...], options: Any) -> FormatSpec:

@@ -30,6 +30,7 @@ STATUS_TEXT = {
     404: "Unknown kernel, cell, variable or request, or the feature is off",
     409: "Conflicting state (a dead kernel, a request already running, no queue)",
     413: "The body is too large",
+    429: "Too much work pending: try again after the Retry-After header's seconds",
     503: "The kernel (or its gateway connection) is not ready",
     504: "The run timed out",
 }

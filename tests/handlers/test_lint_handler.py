@@ -18,6 +18,7 @@ from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
 
 MAX_CELLS = 300
 MAX_BYTES = 200_000
+MAX_PENDING = 50
 
 
 class RecordingAuthorizer(Authorizer):
@@ -36,6 +37,8 @@ def jp_server_config() -> Config:
     config = Config(copy.deepcopy(SERVER_CONFIG))
     config.LintService.max_cells = MAX_CELLS
     config.LintService.max_request_bytes = MAX_BYTES
+    config.LintService.max_pending_cells = MAX_PENDING
+    config.LintService.workers = 1
     config.ServerApp.authorizer_class = RecordingAuthorizer
     return config
 
@@ -182,27 +185,27 @@ async def test_config_is_read_from_the_notebooks_directory(
 
 
 async def test_relinting_is_served_from_the_cache(jp_fetch: Any, lint_service: LintService) -> None:
-    stats = lint_service.engine.stats
+    stats, handed = lint_service.engine.stats, lint_service.engine.scheduler.stats
     body = {"cells": [{"id": str(i), "source": f"x{i}=[ {i} ]"} for i in range(40)]}
     first = await lint(jp_fetch, body)
-    tasks, pool_cells, hits = stats.pool_tasks, stats.pool_cells, stats.cache_hits
+    tasks, pool_cells, hits = handed.jobs, handed.cells, stats.cache_hits
     assert tasks > 0 and pool_cells >= 40
     body["cells"] = [{**cell, "id": f"again-{cell['id']}"} for cell in body["cells"]]
     second = await lint(jp_fetch, body)
     assert [c["source"] for c in second] == [c["source"] for c in first]
-    assert (stats.pool_tasks, stats.pool_cells) == (tasks, pool_cells)  # the pool was not used
+    assert (handed.jobs, handed.cells) == (tasks, pool_cells)  # the workers were not used
     assert stats.cache_hits == hits + 40
     # other settings are other cache entries
     await lint(jp_fetch, {**body, "options": {"black": {"line_length": 50}}})
-    assert stats.pool_tasks > tasks
+    assert handed.jobs > tasks
 
 
 async def test_identical_cells_are_formatted_once(jp_fetch: Any, lint_service: LintService) -> None:
-    stats = lint_service.engine.stats
-    before = stats.pool_cells
+    stats = lint_service.engine.scheduler.stats
+    before = stats.cells
     cells = await lint(jp_fetch, {"cells": [{"id": str(i), "source": "same=1"} for i in range(5)]})
     assert {c["source"] for c in cells} == {"same = 1"}
-    assert stats.pool_cells == before + 1
+    assert stats.cells == before + 1
 
 
 async def test_odd_characters_do_not_break_the_request(jp_fetch: Any) -> None:
@@ -216,3 +219,28 @@ async def test_odd_characters_do_not_break_the_request(jp_fetch: Any) -> None:
     # the same in nbformat's multi-line form
     cells = await lint(jp_fetch, {"cells": [{"id": "m", "source": ["a = 1\n", "s = '\ud800'"]}]})
     assert cells[0]["error"].startswith("UnicodeEncodeError")
+
+
+async def test_past_the_pending_bound_is_429_with_retry_after(
+    jp_fetch: Any, lint_service: LintService
+) -> None:
+    """Another user's work fills the queue (a cell black needs many seconds for holds the
+    only worker, more wait): a request that would go past the bound is refused at once,
+    with when to try again, instead of waiting behind it."""
+    engine = lint_service.engine
+    await lint(jp_fetch, {"cells": [{"id": "a", "source": "x=1"}]})  # settings checked once
+    spec = await lint_service.settings(None, None, None)
+    huge = "".join(f"v_{j}=f( {j},'x' , [1,2,3] )\n" for j in range(40_000))
+    filler = engine.submit([huge] + [f"w{i}=[ {i} ]" for i in range(40)], spec, "other")
+    try:
+        body = {"cells": [{"id": str(i), "source": f"mine{i}=[ {i} ]"} for i in range(20)]}
+        with pytest.raises(HTTPClientError) as info:
+            await lint(jp_fetch, body)
+        assert info.value.code == 429 and info.value.response is not None
+        assert int(info.value.response.headers["Retry-After"]) >= 1
+        message = json.loads(info.value.response.body)["message"]
+        assert message.startswith("Lint is busy: 41 cells on this server are waiting")
+        # cells the cache answers need no worker: still served
+        assert await lint(jp_fetch, {"cells": []}) == []
+    finally:
+        filler.cancel()

@@ -1,5 +1,5 @@
-"""The lint engine: balanced chunks, a bounded cache, work off the event loop, and a pool
-that survives dying or stuck workers and shuts down cleanly."""
+"""The lint engine: balanced chunks, a bounded cache, work off the event loop, workers that
+survive dying or stuck cells and shut down cleanly."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from jupyter_sidecar_ext.lint.format import FormatSpec, Outcome
 from jupyter_sidecar_ext.lint.service import LintEngine, ResultCache, plan_chunks
 
 SPEC = FormatSpec()
+# A real input black needs many seconds for (about half a millisecond a line).
+HUGE_LINES = 40_000
 
 
 def cell(i: int, lines: int = 25) -> str:
@@ -85,34 +87,32 @@ async def test_formatting_never_blocks_the_loop() -> None:
         await engine.shutdown()
 
 
-async def test_a_dying_worker_costs_only_its_cells(engine: LintEngine) -> None:
+async def test_cells_of_a_dying_worker_are_formatted_again(engine: LintEngine) -> None:
+    engine.prewarm()
     await engine.format(["warm = 1"], SPEC)
-    pool = engine._pool
-    assert pool is not None
-    # The workers die as the request arrives. Whether the pool notices before the cells are
-    # handed over (they then go to a fresh pool) or after (those cells fail), the request
-    # answers, nothing else is lost, and exactly one new pool is started.
-    for pid in list(pool._processes):
+    pids = engine.scheduler.worker_pids()
+    assert len(pids) == 2
+    # Both workers die (killed from outside) before the request arrives: each chunk handed
+    # to them comes back with nothing done, and goes out again to a fresh worker.
+    for pid in pids:
         os.kill(pid, signal.SIGKILL)
     outcomes = await engine.format([cell(i, 400) for i in range(8)], SPEC)
-    assert all(
-        (o.error is None and o.changed) or (o.error or "").startswith("formatter failed")
-        for o in outcomes
-    )
-    assert engine.stats.pool_restarts == 1
-    # nothing cached from the failure, and the next request gets a fresh pool
-    retry = await engine.format([cell(0, 400)], SPEC)
-    assert retry[0].error is None and retry[0].changed
+    assert all(o.error is None and o.changed for o in outcomes)
+    assert engine.scheduler.stats.restarts == 2
+    assert not set(pids) & set(engine.scheduler.worker_pids())
 
 
-async def test_a_stuck_request_times_out_and_restarts_the_pool() -> None:
-    engine = LintEngine(workers=1, timeout=0.5)
+async def test_a_cell_past_the_timeout_fails_alone() -> None:
+    """One worker, a cell black needs many seconds for: that cell times out, the worker is
+    restarted, and the cell queued behind it is formatted by the new worker."""
+    engine = LintEngine(workers=1, timeout=1)
     try:
-        outcomes = await engine.format([cell(0, 3000), "fine=1"], SPEC)
-        assert all(o.error and "timed out after 0.5 s" in o.error for o in outcomes)
-        assert engine.stats.pool_restarts == 1 and engine._pool is None
+        outcomes = await engine.format([cell(0, HUGE_LINES), "fine=1"], SPEC)
+        assert outcomes[0].error == "formatting timed out after 1 s"
+        assert outcomes[1] == Outcome("fine = 1", True, None)
+        assert engine.scheduler.stats.restarts == 1
         engine.timeout = 60
-        assert (await engine.format(["fine=1"], SPEC))[0].source == "fine = 1"
+        assert (await engine.format(["again=1"], SPEC))[0].source == "again = 1"
     finally:
         await engine.shutdown()
 
@@ -121,10 +121,8 @@ async def test_shutdown_stops_the_workers() -> None:
     engine = LintEngine(workers=2)
     engine.prewarm()
     await engine.format([cell(1), cell(2)], SPEC)
-    pool = engine._pool
-    assert pool is not None
-    processes = list(pool._processes.values())
-    assert processes and all(p.is_alive() for p in processes)
+    processes = [w.process for w in engine.scheduler.workers]
+    assert all(p is not None and p.is_alive() for p in processes)
     await engine.shutdown()
     assert not any(p.is_alive() for p in processes)
     with pytest.raises(RuntimeError, match="shutting down"):
