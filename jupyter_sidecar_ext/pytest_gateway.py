@@ -6,18 +6,22 @@ runs a test against a local server and a gateway-mode one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from jupyter_server.gateway.gateway_client import GatewayClient
@@ -207,6 +211,75 @@ def sc_restartable_gateway_config(
     config.GatewayClient.gateway_retry_interval = 0.2
     config.GatewayClient.gateway_retry_interval_max = 2.0
     return config
+
+
+class HoldingProxy:
+    """A TCP proxy in front of a gateway, on a thread of its own, that holds the connections
+    whose request head contains `marker` (before anything reaches the gateway) until
+    `release`: one kind of link to the gateway down or slow while the others work."""
+
+    def __init__(self, upstream: str, marker: bytes) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._marker = marker.lower()
+        self._loop = asyncio.new_event_loop()
+        self._released = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.held = 0  # connections held so far
+        self.url = ""
+
+    def start(self) -> None:
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._accept, "127.0.0.1", 0), self._loop
+        ).result(timeout=10)
+        self._server = server
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._released.set)
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self._server.close()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(self._relay(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if self._marker in head.lower():
+                self.held += 1
+                await self._released.wait()
+            up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+            up_writer.write(head)
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # one side went away
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 # -- both modes -------------------------------------------------------------------------------

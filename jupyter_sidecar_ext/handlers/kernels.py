@@ -43,10 +43,11 @@ class KernelsHandler(SidecarHandler):
     @authorized
     async def get(self) -> None:
         path = self.get_query_argument("path", None)
+        models = await self._gateway_models()
         for kernel_id in self.kernel_manager.list_kernel_ids():
             self.services.registry.adopt(kernel_id)
         summaries = [
-            await self._summary(sidecar)
+            await self._summary(sidecar, models)
             for sidecar in self.services.registry.all()
             if path is None or sidecar.path == path
         ]
@@ -73,7 +74,24 @@ class KernelsHandler(SidecarHandler):
             "updated": isoformat(stored["updated"]),
         }
 
-    async def _summary(self, sidecar: KernelSidecar) -> dict[str, Any]:
+    async def _gateway_models(self) -> dict[str, dict[str, Any]]:
+        """In gateway mode, the gateway's current kernel models, as the server's own
+        `GET /api/kernels` fetches them (its per-kernel models are only refreshed by that
+        list); empty locally, or when the gateway does not answer (the last models are
+        shown then)."""
+        gateway = getattr(self.serverapp, "gateway_config", None)
+        if not getattr(gateway, "gateway_enabled", False):
+            return {}
+        try:
+            listed = await ensure_async(self.kernel_manager.list_kernels())
+        except Exception as error:
+            self.log.debug("the gateway did not list its kernels: %s", error)
+            return {}
+        return {model["id"]: model for model in listed if isinstance(model, dict)}
+
+    async def _summary(
+        self, sidecar: KernelSidecar, models: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
         cells = sidecar.notebook.cells()
         summary: dict[str, Any] = {
             "kernel_id": sidecar.kernel_id,
@@ -88,8 +106,10 @@ class KernelsHandler(SidecarHandler):
             "updated": isoformat(sidecar.updated),
         }
         if sidecar.alive and sidecar.kernel_id in self.kernel_manager:
-            # async in gateway mode, sync otherwise
-            model = await ensure_async(self.kernel_manager.kernel_model(sidecar.kernel_id))
+            model = models.get(sidecar.kernel_id)
+            if model is None:  # async in gateway mode, sync otherwise
+                model = await ensure_async(self.kernel_manager.kernel_model(sidecar.kernel_id))
+            model = model or {}
             summary["execution_state"] = model.get("execution_state")
             summary["connections"] = model.get("connections", 0)
             summary["last_activity"] = model.get("last_activity")

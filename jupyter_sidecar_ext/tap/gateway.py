@@ -8,6 +8,12 @@ the client's connection sees: execute_requests (msg_id, code, JupyterLab's cellI
 before they are forwarded, and execute_replies, peeked at after. Execute_requests wait in the
 kernel's execution queue and are relayed one at a time, as for local kernels (local.py). Frames
 are never re-encoded, and kernel->client frames never delayed.
+
+Unlike local kernels, the websocket is accepted without waiting for the recorder (its link to
+the gateway may be down or slow while the relay's is fine): until it receives, the relays
+record iopub (channels/gateway/channels.py). When the relay's own link to the gateway fails
+or drops, the client's websocket is closed with 1013 at once, which JupyterLab shows as
+"connecting" and retries; a new websocket is refused (503) while the gateway stays away.
 """
 
 from __future__ import annotations
@@ -17,17 +23,24 @@ from typing import Any
 
 from jupyter_client.jsonutil import json_default
 from jupyter_server.gateway.connections import GatewayWebSocketConnection
+from jupyter_server.gateway.gateway_client import GatewayClient, gateway_request
+from jupyter_server.utils import url_path_join
+from tornado import web
 from tornado.concurrent import Future
+from tornado.escape import url_escape
 from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
 from ..protocol.frames import execute_request_from_ws, parse_request
 from ..protocol.message import DecodedMessage
-from .base import SidecarTap
+from .base import SIDECAR_SETTING, SidecarTap
 
 # An execute_reply's msg_type sits in its header, near the start of the legacy JSON frame:
 # only that much of each gateway->client frame is searched before anything is decoded.
 REPLY_SCAN = 2048
+# The close code a client gets when the relay loses the gateway: "try again later" (JupyterLab
+# reconnects after any close but 1000 and 1001).
+GATEWAY_LOST = 1013
 
 
 class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
@@ -48,6 +61,7 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
         # execute_requests released by the queue before the gateway hop was open: the server
         # hands them back to `handle_incoming_message`, which must relay them this time
         self._released: set[str] = set()
+        self._attached: Any = None  # the kernel's channels, while this relay records for them
 
     async def connect(self) -> None:
         """Open the gateway hop as the server does; set nodelay once each side is open.
@@ -63,6 +77,16 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
         await super().connect()
         if self.tcp_nodelay and self.ws_future is not None:
             self.ws_future.add_done_callback(self._gateway_nodelay)
+        sidecar = self._sidecar
+        if self._attached is None and sidecar is not None:
+            self._attached = sidecar.channels
+            self._attached.relay_attached()
+
+    def disconnect(self) -> Any:  # the server's is sync (its base declares a coroutine)
+        super().disconnect()
+        attached, self._attached = self._attached, None
+        if attached is not None:
+            attached.relay_detached()
 
     def _gateway_nodelay(self, future: Future[Any]) -> None:
         """Tornado's HTTP client turns Nagle back on once it has sent the upgrade request,
@@ -74,7 +98,53 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             protocol.set_nodelay(True)
 
     async def prepare(self) -> None:
-        await self._ensure_sidecar()
+        """Adopt the kernel's sidecar without waiting for its recorder (stock accepts at
+        once); refuse the websocket while a relay of this kernel found the gateway away and
+        it still does not answer (accepting it would close it at once, and JupyterLab would
+        retry without backoff)."""
+        registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
+        sidecar = None if registry is None else registry.adopt(self.kernel_id)
+        channels = None if sidecar is None else sidecar.channels
+        if channels is not None and getattr(channels, "gateway_lost", False):
+            await self._check_gateway()
+            channels.gateway_lost = False
+
+    async def _check_gateway(self) -> None:
+        client = GatewayClient.instance()
+        url = url_path_join(client.url or "", client.kernels_endpoint, url_escape(self.kernel_id))
+        try:
+            await gateway_request(url, method="GET")
+        except web.HTTPError as error:
+            if error.status_code != 404:  # a kernel gone is the relay's and recorder's business
+                raise web.HTTPError(503, "The gateway is unreachable") from None
+
+    async def _read_messages(self) -> None:
+        """Relay gateway->client frames as the server does; when the gateway hop fails to
+        open or drops, close the client's websocket at once instead of leaving it silent
+        while the server retries (see the module doc)."""
+        ws = self.ws
+        while ws is not None and not self.disconnected:
+            try:
+                message = await ws.read_message()
+            except Exception as error:
+                self.log.debug("jupyter_sidecar_ext: gateway hop read failed: %s", error)
+                message = None
+            if message is None:
+                break
+            if isinstance(message, bytes):
+                message = message.decode("utf8")
+            self.handle_outgoing_message(message)
+        if not self.disconnected:
+            self._gateway_lost()
+
+    def _gateway_lost(self) -> None:
+        self.log.warning(
+            "jupyter_sidecar_ext: lost the gateway for kernel %s; its client is told to reconnect",
+            self.kernel_id,
+        )
+        if self._attached is not None:
+            self._attached.gateway_lost = True
+        self.websocket_handler.close(GATEWAY_LOST, "lost the connection to the gateway")
 
     def handle_incoming_message(self, message: str) -> None:
         """client->gateway: register execute_requests and hand them to the kernel's execution
@@ -140,18 +210,28 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             self.log.debug("jupyter_sidecar_ext: client gone before a server message")
 
     def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
-        """gateway->client: relay first, untouched; then record execute_replies."""
+        """gateway->client: relay first, untouched; then record execute_replies, and iopub
+        while the kernel's recorder does not receive."""
         super().handle_outgoing_message(incoming_msg, *args)
-        if not isinstance(incoming_msg, str) or "execute_reply" not in incoming_msg[:REPLY_SCAN]:
+        if not isinstance(incoming_msg, str):
             return
         sidecar = self._sidecar
         if sidecar is None:
+            return
+        channels = sidecar.channels
+        relaying_iopub = not getattr(channels, "live", True)
+        if not relaying_iopub and "execute_reply" not in incoming_msg[:REPLY_SCAN]:
             return
         try:
             msg = json.loads(incoming_msg)
         except ValueError:
             return
-        if not isinstance(msg, dict) or msg.get("channel") != "shell":
+        if not isinstance(msg, dict) or not isinstance(msg.get("header"), dict):
+            return
+        if relaying_iopub and msg.get("channel") == "iopub":
+            channels.relayed_iopub(DecodedMessage(msg))
+            return
+        if msg.get("channel") != "shell":
             return
         reply = DecodedMessage(msg)
         if reply.msg_type == "execute_reply":

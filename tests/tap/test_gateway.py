@@ -20,7 +20,7 @@ from traitlets.config import Config
 
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry
-from jupyter_sidecar_ext.tap.gateway import SidecarGatewayConnection
+from jupyter_sidecar_ext.tap.gateway import GATEWAY_LOST, SidecarGatewayConnection
 
 NOT_RECORDED = "recording outputs in gateway mode is not available yet"
 # What a ZMQ socket to a gateway kernel's (non-existent) local ports logs.
@@ -171,10 +171,13 @@ def held_gateway_hop(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
 
 
 @pytest.fixture
-def failing_gateway_hop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Relays never get their gateway hop open (the gateway refuses them)."""
+def failing_gateway_hop(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Relays' gateway hops are refused by the gateway once the returned event is set (they
+    are still opening until then)."""
+    gate = asyncio.Event()
 
     async def refused(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
         raise ConnectionRefusedError("refused by the test")
 
     def failing_connect(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
@@ -183,32 +186,32 @@ def failing_gateway_hop(monkeypatch: pytest.MonkeyPatch) -> None:
     module = SimpleNamespace(**vars(tornado.websocket))
     module.websocket_connect = failing_connect
     monkeypatch.setattr(server_relay, "tornado_websocket", module)
+    return gate
 
 
-@pytest.mark.parametrize(
-    "jp_server_config", [{"GatewayClient": {"gateway_retry_max": 0}}], indirect=True
-)
-async def test_a_request_whose_gateway_hop_failed_runs_over_the_recorder(
-    failing_gateway_hop: None,
+async def test_requests_whose_gateway_hop_failed_run_over_the_recorder(
+    failing_gateway_hop: asyncio.Event,
     sc_start_kernel: Any,
     sc_connect: Any,
     sc_registry: SidecarRegistry,
     sc_wait_until: Any,
     gateway_connections: list[SidecarGatewayConnection],
 ) -> None:
-    """The server would drop it, and the queue would wait for its reply forever; instead the
-    kernel runs it (its outputs are recorded) and the queue moves on."""
+    """Requests sent while the hop was opening: the server would drop them once it failed,
+    and the queue would wait for their replies forever; instead the kernel runs them (their
+    outputs are recorded) and the queue moves on. The client is told at once (its websocket
+    closes with 1013, JupyterLab reconnects)."""
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
-    (connection,) = gateway_connections
-    await sc_wait_until(
-        lambda: connection.ws_future is not None and connection.ws_future.done(),
-        what="the hop to fail",
-    )
     await client.execute("print('still runs')", cell_id="orphan")
     await client.execute("print('and the next')", cell_id="next")
     sidecar = sc_registry.get(kernel_id)
     assert sidecar is not None
+    await sc_wait_until(lambda: sidecar.executor.queue.running is not None, what="a turn")
+    failing_gateway_hop.set()
+    while await client.ws.read_message() is not None:
+        pass
+    assert client.ws.close_code == GATEWAY_LOST
 
     def printed(cell_id: str) -> list[Any]:
         cell = sidecar.notebook.get(cell_id)
@@ -289,3 +292,22 @@ async def test_queued_requests_of_a_client_that_left_run_over_the_recorder(
     assert (await sc_cell_finished(kernel_id, "fourth"))["status"] == "aborted"
     replies = await watcher.collect(await watcher.execute("'after'"))
     assert [m["content"]["execution_count"] for m in replies if m["channel"] == "shell"] == [4]
+
+
+async def test_the_kernels_list_shows_what_the_gateway_reports(
+    sc_start_kernel: Any, sc_connect: Any, jp_fetch: Any
+) -> None:
+    """The server refreshes a gateway kernel's model only when it lists the gateway's
+    kernels: the sidecar's list asks the gateway too, so states and connections agree."""
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, "legacy")
+    await run(client, "print(1)")
+    ours = json.loads((await jp_fetch("api", "sidecar", "kernels")).body)
+    stock = json.loads((await jp_fetch("api", "kernels")).body)
+    (mine,) = [k for k in ours if k["kernel_id"] == kernel_id]
+    (theirs,) = [k for k in stock if k["id"] == kernel_id]
+    assert theirs["connections"] >= 1  # the client's relay (and the recorder) are counted
+    assert (mine["execution_state"], mine["connections"]) == (
+        theirs["execution_state"],
+        theirs["connections"],
+    )

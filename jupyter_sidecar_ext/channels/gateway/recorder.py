@@ -101,6 +101,7 @@ class GatewayRecorder:
         self._checking: asyncio.Task[None] | None = None
         self._nudging: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[list[bytes]]] = {}  # request() by msg_id
+        self._deferred: list[tuple[str, dict[str, Any]]] = []  # send_when_receiving()
         self.connects = 0  # successful connections so far (1 + reconnects)
         self.attempts = 0  # connection attempts so far
 
@@ -113,6 +114,15 @@ class GatewayRecorder:
     @property
     def receiving(self) -> bool:
         return self._receiving.is_set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def add_suspects(self, msg_ids: list[str]) -> None:
+        """Cells that may have ended unseen before this connection receives (clients' relays
+        recorded them until they closed): probed, as after an outage, once it receives."""
+        self._suspects = list(dict.fromkeys([*self._suspects, *msg_ids]))
 
     @property
     def answered(self) -> bool:
@@ -151,6 +161,14 @@ class GatewayRecorder:
         except WebSocketClosedError as error:
             raise ConnectionError(str(error)) from None
         written.add_done_callback(retrieved)  # a close meanwhile is handled by the reader
+
+    def send_when_receiving(self, channel: str, msg: dict[str, Any]) -> None:
+        """Send now if this connection receives from the kernel, else once it does: a
+        client's request whose relay lost the gateway (its execution queue waits for it)."""
+        if self._ws is not None and self._nudged.is_set():
+            self.send(channel, msg)
+        else:
+            self._deferred.append((channel, msg))
 
     def request(self, channel: str, msg: dict[str, Any]) -> asyncio.Future[list[bytes]]:
         """Send a request; the future resolves with its reply's JSON parts [header, parent,
@@ -344,7 +362,18 @@ class GatewayRecorder:
             self._on_reply(channel, msg)
 
     def _after_nudge(self) -> None:
-        """Receiving again: after an outage, ask which unfinished cells have ended."""
+        """Receiving again: after an outage, ask which unfinished cells have ended; then send
+        what waited for this connection."""
+        self._probe_suspects()
+        deferred, self._deferred = self._deferred, []
+        for index, (channel, msg) in enumerate(deferred):
+            try:
+                self.send(channel, msg)
+            except ConnectionError:
+                self._deferred = deferred[index:] + self._deferred
+                return
+
+    def _probe_suspects(self) -> None:
         if not self._suspects:
             return
         suspects, self._suspects = self._suspects, []

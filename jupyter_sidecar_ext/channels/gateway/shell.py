@@ -6,7 +6,7 @@ client has gone, are sent on it; the gateway gives the replies to what the recor
 websocket sent back to that websocket only, and the recorder hands the execute_replies to
 the reply callback. Messages go unsigned, as a browser's do (the gateway signs them).
 The recorder's websocket outlives kernel restarts and reconnects on its own, so `close` has
-nothing to do; sending while it is down raises ConnectionError.
+nothing to do; `send` raises ConnectionError while it is down, `send_parts` waits for it.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ class RemoteShell(ShellChannel):
     def send_parts(self, parts: Sequence[bytes]) -> None:
         """The parts are a client's request as it sent it; the recorder frames it anew for
         its own websocket's protocol (binary buffers are not carried: execute_requests have
-        none)."""
+        none). They are the requests of clients whose relay lost the gateway: sent once the
+        recorder receives (its execution queue waits for their reply meanwhile)."""
         msg = {key: json.loads(part) for key, part in zip(MESSAGE_KEYS, parts, strict=False)}
-        self._recorder.send("shell", msg)
+        self._recorder.send_when_receiving("shell", msg)
 
     def close(self) -> None:
         """Nothing to close: the recorder's websocket is the kernel's, not the channel's."""
