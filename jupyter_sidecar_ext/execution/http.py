@@ -5,7 +5,9 @@ execution queue like a websocket client's (so it runs in order with notebook cel
 listed with source "http"). Its iopub messages come from the kernel's one recorder
 subscription, matched by parent msg_id (no SUB socket of its own); its outputs are the shadow
 model's cell for the run (recorded under `cell_id`, else its msg_id), so they follow exactly
-the rules the shadow model follows.
+the rules the shadow model follows. A streamed execution puts each message as a line in a
+`LineOutbox` (outbox.py), bounded whatever the client reads; the reply and the result are
+put last and never dropped.
 
 Decisions, and why:
 - `allow_stdin` is false (nobody could answer an input request): ipykernel then raises
@@ -30,9 +32,9 @@ from typing import Any
 from ..protocol.message import KernelMessage
 from ..record.shadow import ShadowCell
 from .executor import KernelExecutor
+from .outbox import LineOutbox
 from .queue import FINISH_GRACE, QueueEntry, Source
 
-LineCallback = Callable[[dict[str, Any]], None]
 Interrupt = Callable[[], Awaitable[Any]]
 
 INPUT_NOT_SUPPORTED = (
@@ -76,13 +78,13 @@ class HttpExecution:
         executor: KernelExecutor,
         code: str,
         cell_id: str | None = None,
-        on_line: LineCallback | None = None,
+        outbox: LineOutbox | None = None,
         grace: float = FINISH_GRACE,
     ) -> None:
         self._executor = executor
         self._code = code
         self._cell_id = cell_id
-        self._on_line = on_line
+        self._outbox = outbox
         self._grace = grace
         content = {
             "code": code,
@@ -152,10 +154,10 @@ class HttpExecution:
             message = INPUT_NOT_SUPPORTED
         if message is not None:
             result["message"] = message
-        if self._on_line is not None:
+        if self._outbox is not None:
             if self._reply_line is not None:
-                self._on_line(self._reply_line)
-            self._on_line(result)
+                self._outbox.put(self._reply_line, keep=True)
+            self._outbox.put(result, keep=True)
         return result
 
     async def _give_up(self, timeout: float | None, interrupt: Interrupt) -> str:
@@ -195,7 +197,7 @@ class HttpExecution:
     # -- MessageWatcher -------------------------------------------------------------------------
 
     def on_message(self, channel: str, msg: KernelMessage) -> None:
-        line = message_line(channel, msg) if self._on_line is not None else None
+        line = message_line(channel, msg) if self._outbox is not None else None
         if channel == "shell":
             if msg.msg_type == "execute_reply" and self._reply is None:
                 self._reply, self._reply_line = msg.content, line
@@ -205,8 +207,8 @@ class HttpExecution:
                     self._arm()
             return
         self._activity += 1
-        if self._on_line is not None and line is not None and not self.finished:
-            self._on_line(line)
+        if self._outbox is not None and line is not None and not self.finished:
+            self._outbox.put(line)
         msg_type = msg.msg_type
         if msg_type in ("status", "execute_input"):
             self.started = True

@@ -3,11 +3,14 @@
 Body `{code, cell_id?, timeout?}` -> `{status, execution_count, outputs, msg_id}` (plus
 `message` when there is something to explain: input asked for, aborted, restarted).
 
-With `Accept: application/x-ndjson` the answer is a stream of JSON lines, flushed as they
+With `Accept: application/x-ndjson` the answer is a stream of JSON lines, sent as they
 arrive: each iopub message of the run (`{channel, msg_type, msg_id, header, parent_header,
 metadata, content}`), then the execute_reply, then the result object above. A timeout after
 lines were sent cannot change the HTTP status any more: it ends the stream with a result line
-whose status is "timeout" (with `message`).
+whose status is "timeout" (with `message`). The stream honours backpressure: the next lines
+go to the socket only once it took the previous ones, and what waits meanwhile is bounded by
+`max_output_bytes` (execution/outbox.py: past it the oldest waiting lines are dropped and a
+`{"type": "truncated", ...}` line says what was lost; the reply and the result are kept).
 
 Errors are JSON `{"message"}`: 400 bad body, 404 unknown kernel, 409 dead kernel, 503 kernel
 not ready (restarting) or, for a kernel run by a gateway (`--gateway-url`), its connection to
@@ -19,19 +22,19 @@ contract.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, ClassVar
 
-from jupyter_client.jsonutil import json_default
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..execution.http import ExecutionTimeout, HttpExecution
-from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamedMessage
+from ..execution.outbox import LineOutbox
+from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamLine
 from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
-from .base import Services, SidecarHandler
+from .base import SidecarHandler
 
 NDJSON = "application/x-ndjson"
 READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
@@ -47,15 +50,9 @@ class ExecuteHandler(SidecarHandler):
             ExecuteResult,
             body=ExecuteRequest,
             errors=(400, 404, 409, 413, 503, 504),
-            streams=StreamedMessage,
+            streams=StreamLine,
         ),
     )
-
-    def initialize(self, services: Services) -> None:
-        super().initialize(services)
-        self._streaming = False
-        self._lines_sent = 0
-        self._done = False  # the response has been finished: late lines are dropped
 
     @web.authenticated
     @authorized(action="execute")  # type: ignore[untyped-decorator]
@@ -64,43 +61,80 @@ class ExecuteHandler(SidecarHandler):
         if request is None:
             return
         sidecar = await self._ready_sidecar(kernel_id)
-        self._streaming = NDJSON in self.request.headers.get("Accept", "")
-        execution = HttpExecution(
-            sidecar.executor,
-            request.code,
-            request.cell_id,
-            on_line=self._write_line if self._streaming else None,
-        )
+        outbox = None
+        if NDJSON in self.request.headers.get("Accept", ""):
+            outbox = LineOutbox(self.services.registry.max_output_bytes)
+        execution = HttpExecution(sidecar.executor, request.code, request.cell_id, outbox)
 
         async def interrupt() -> None:
             manager: Any = self.kernel_manager  # async in the server, typed sync upstream
             await ensure_async(manager.interrupt_kernel(kernel_id))
 
+        if outbox is None:
+            result = await self._run(execution, request.timeout, interrupt)
+            if result is not None:
+                self.write_answer(ExecuteResult, result)
+            return
+        writer = asyncio.create_task(self._send_lines(outbox))
         try:
-            result = await execution.run(request.timeout, interrupt)
+            await self._run_streamed(execution, outbox, request.timeout, interrupt)
+        finally:
+            outbox.close()
+            if not writer.done() and outbox.put_count == 0:
+                outbox.abandon()  # an error answer instead: nothing was written
+            await writer
+        if not self._finished:
+            self.finish()
+
+    async def _run(
+        self, execution: HttpExecution, timeout: float | None, interrupt: Any
+    ) -> dict[str, Any] | None:
+        """The result, or None once a 504 has been written."""
+        try:
+            return await execution.run(timeout, interrupt)
         except RuntimeError as error:  # the kernel's shell channel could not be reached
             raise web.HTTPError(503, str(error)) from None
-        except ExecutionTimeout as timeout:
-            if not self._lines_sent:
-                self.write_model(ErrorBody(message=timeout.message), status=504)
+        except ExecutionTimeout as ended:
+            self.write_model(ErrorBody(message=ended.message), status=504)
+            return None
+
+    async def _run_streamed(
+        self, execution: HttpExecution, outbox: LineOutbox, timeout: float | None, interrupt: Any
+    ) -> None:
+        try:
+            await execution.run(timeout, interrupt)  # its result was put as the last line
+        except RuntimeError as error:
+            raise web.HTTPError(503, str(error)) from None
+        except ExecutionTimeout as ended:
+            if not outbox.put_count:
+                self.write_model(ErrorBody(message=ended.message), status=504)
                 return
-            ended = ExecuteResult(
+            line = ExecuteResult(
                 status="timeout",
                 execution_count=None,
                 outputs=[],
                 msg_id=execution.msg_id,
-                message=timeout.message,
+                message=ended.message,
             )
-            self._write_line(ended.model_dump(mode="json", exclude_unset=True))
-            self.finish()
-            return
-        if self._streaming:
-            self.finish()  # the result was the last line
-        else:
-            self.write_answer(ExecuteResult, result)
+            outbox.put(line.model_dump(mode="json", exclude_unset=True), keep=True)
 
-    def on_finish(self) -> None:
-        self._done = True
+    async def _send_lines(self, outbox: LineOutbox) -> None:
+        """Hand the lines to the socket a batch at a time, each once it took the previous
+        one (the backpressure); a client that went away ends it, the run goes on."""
+        started = False
+        while (batch := await outbox.take()) is not None:
+            if self._finished or self.request.connection is None:
+                break
+            if not started:
+                started = True
+                self.set_header("Content-Type", NDJSON)
+                self.set_header("Cache-Control", "no-cache")
+            self.write(batch)
+            try:
+                await self.flush()
+            except StreamClosedError:
+                break
+        outbox.abandon()
 
     async def _ready_sidecar(self, kernel_id: str) -> KernelSidecar:
         if kernel_id not in self.kernel_manager:
@@ -122,14 +156,3 @@ class ExecuteHandler(SidecarHandler):
             # e.g. a gateway kernel's shell channel is its recorder's websocket: reconnecting
             raise web.HTTPError(503, f"The connection to kernel {kernel_id} is down")
         return sidecar
-
-    def _write_line(self, item: dict[str, Any]) -> None:
-        if self._done or self.request.connection is None:
-            return
-        if not self._lines_sent:
-            self.set_header("Content-Type", NDJSON)
-            self.set_header("Cache-Control", "no-cache")
-        self._lines_sent += 1
-        self.write(json.dumps(item, default=json_default) + "\n")
-        # A client that went away fails the flush: nothing to do about it, the run goes on.
-        self.flush().add_done_callback(lambda done: done.exception())
