@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.connect import KernelConnectionInfo
+
 from .client import CLIError
 
 PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
@@ -21,7 +23,7 @@ MAX_PORT = 65535
 DIGESTS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
 
-def read_connection_file(path: str) -> dict[str, Any]:
+def read_connection_file(path: str) -> KernelConnectionInfo:
     """The connection info of the file at `path`; CLIError (status 2) naming what is wrong."""
     try:
         text = Path(path).read_bytes()
@@ -30,7 +32,7 @@ def read_connection_file(path: str) -> dict[str, Any]:
     return parse_connection_info(text, path)
 
 
-def parse_connection_info(text: bytes | str, path: str) -> dict[str, Any]:
+def parse_connection_info(text: bytes | str, path: str) -> KernelConnectionInfo:
     """Connection info as jupyter_client's `load_connection_info` takes it, checked."""
     try:
         info = json.loads(text)
@@ -57,8 +59,24 @@ def parse_connection_info(text: bytes | str, path: str) -> dict[str, Any]:
     scheme = info.get("signature_scheme", "hmac-sha256")
     if not isinstance(scheme, str) or _digest(scheme) is None:
         raise _bad(path, f"has signature_scheme {_show(scheme)}: expected e.g. 'hmac-sha256'")
-    checked = {name: info[name] for name in PORTS}
-    return {**checked, "transport": transport, "ip": ip, "key": key, "signature_scheme": scheme}
+    checked: KernelConnectionInfo = {
+        "shell_port": info["shell_port"],
+        "iopub_port": info["iopub_port"],
+        "stdin_port": info["stdin_port"],
+        "control_port": info["control_port"],
+        "hb_port": info["hb_port"],
+        "transport": transport,
+        "ip": ip,
+        "key": key,
+        "signature_scheme": scheme,
+    }
+    for name in ("curve_publickey", "curve_secretkey"):  # CurveZMQ kernels
+        value = info.get(name)
+        if value is not None and not isinstance(value, str):
+            raise _bad(path, f"has a {name} that is not a string")
+        if value is not None:
+            checked[name] = value  # type: ignore[literal-required]
+    return checked
 
 
 def _digest(scheme: str) -> Any:
