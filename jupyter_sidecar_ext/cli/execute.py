@@ -18,7 +18,8 @@ from traitlets import Float, Unicode
 from ..record.shadow import ShadowNotebook
 from ..schemas.api import ExecuteResult
 from .client import CLIError, kernel_path, read_answer
-from .common import SERVER_ALIASES, ServerCommand, print_json
+from .common import SERVER_ALIASES, ServerCommand, one_line, print_json
+from .connection import read_connection_file
 from .render import ConsoleWriter
 
 OUTPUT_MESSAGES = frozenset({"stream", "execute_result", "display_data", "error"})
@@ -48,6 +49,8 @@ class StreamPrinter:
         if msg_type is None:
             if "status" in item:  # the final result line
                 self.result = item
+            elif item.get("type") == "truncated":  # the server dropped lines we read late
+                print(f"warning: {one_line(item.get('message'), 200)}", file=sys.stderr)
         elif msg_type in OUTPUT_MESSAGES:
             self.printed = True
             self.writer.output({**content, "output_type": msg_type})
@@ -188,10 +191,7 @@ async def run_in_kernel(
     except OSError as error:
         raise CLIError(f"no connection file {connection_file!r}: {error}") from None
     client = AsyncKernelClient(connection_file=path)
-    try:
-        client.load_connection_file()
-    except (OSError, ValueError, KeyError) as error:
-        raise CLIError(f"cannot read connection file {path}: {error}") from None
+    client.load_connection_info(read_connection_file(path))
     notebook = ShadowNotebook()
     requested: list[str] = []
 

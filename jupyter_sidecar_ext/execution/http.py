@@ -8,6 +8,8 @@ follow exactly the shadow model's rules. `allow_stdin` and `stop_on_error` are f
 could answer an input request, and an HTTP client's error must not abort the notebook cells
 queued behind it. README "REST API" has the answers for input requests, timeouts (queued: taken
 out; running: interrupted; sent but not started: left to run) and aborted runs.
+A streamed execution puts each message as a line in a bounded `LineOutbox` (outbox.py); the
+reply and the result are put last and never dropped.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from typing import Any
 from ..protocol.message import KernelMessage
 from ..record.shadow import ShadowCell
 from .executor import KernelExecutor
+from .outbox import LineOutbox
 from .queue import FINISH_GRACE, QueueEntry, Source
 
-LineCallback = Callable[[dict[str, Any]], None]
 Interrupt = Callable[[], Awaitable[Any]]
 
 INPUT_NOT_SUPPORTED = (
@@ -65,13 +67,13 @@ class HttpExecution:
         executor: KernelExecutor,
         code: str,
         cell_id: str | None = None,
-        on_line: LineCallback | None = None,
+        outbox: LineOutbox | None = None,
         grace: float = FINISH_GRACE,
     ) -> None:
         self._executor = executor
         self._code = code
         self._cell_id = cell_id
-        self._on_line = on_line
+        self._outbox = outbox
         self._grace = grace
         content = {
             "code": code,
@@ -141,10 +143,10 @@ class HttpExecution:
             message = INPUT_NOT_SUPPORTED
         if message is not None:
             result["message"] = message
-        if self._on_line is not None:
+        if self._outbox is not None:
             if self._reply_line is not None:
-                self._on_line(self._reply_line)
-            self._on_line(result)
+                self._outbox.put(self._reply_line, keep=True)
+            self._outbox.put(result, keep=True)
         return result
 
     async def _give_up(self, timeout: float | None, interrupt: Interrupt) -> str:
@@ -184,7 +186,7 @@ class HttpExecution:
     # -- MessageWatcher -------------------------------------------------------------------------
 
     def on_message(self, channel: str, msg: KernelMessage) -> None:
-        line = message_line(channel, msg) if self._on_line is not None else None
+        line = message_line(channel, msg) if self._outbox is not None else None
         if channel == "shell":
             if msg.msg_type == "execute_reply" and self._reply is None:
                 self._reply, self._reply_line = msg.content, line
@@ -194,8 +196,8 @@ class HttpExecution:
                     self._arm()
             return
         self._activity += 1
-        if self._on_line is not None and line is not None and not self.finished:
-            self._on_line(line)
+        if self._outbox is not None and line is not None and not self.finished:
+            self._outbox.put(line)
         msg_type = msg.msg_type
         if msg_type in ("status", "execute_input"):
             self.started = True

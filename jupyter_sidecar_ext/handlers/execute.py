@@ -5,24 +5,26 @@ with `Accept: application/x-ndjson`, one JSON line per message as it arrives, th
 execute_reply, then that result. A timeout after lines were sent cannot change the HTTP status
 any more, so it ends the stream with a result line of status "timeout". README "REST API" has
 the line format and the error answers (503 also while a gateway kernel's connection is down).
+The stream honours backpressure and what waits for the client is bounded by `max_output_bytes`
+(execution/outbox.py: a `{"type": "truncated", ...}` line says what was dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, ClassVar
 
-from jupyter_client.jsonutil import json_default
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..execution.http import ExecutionTimeout, HttpExecution
-from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamedMessage
+from ..execution.outbox import LineOutbox
+from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamLine
 from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
-from .base import Services, SidecarHandler
+from .base import SidecarHandler
 
 NDJSON = "application/x-ndjson"
 READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
@@ -38,15 +40,9 @@ class ExecuteHandler(SidecarHandler):
             ExecuteResult,
             body=ExecuteRequest,
             errors=(400, 404, 409, 413, 503, 504),
-            streams=StreamedMessage,
+            streams=StreamLine,
         ),
     )
-
-    def initialize(self, services: Services) -> None:
-        super().initialize(services)
-        self._streaming = False
-        self._lines_sent = 0
-        self._done = False  # the response has been finished: late lines are dropped
 
     @web.authenticated
     @authorized(action="execute")  # type: ignore[untyped-decorator]
@@ -55,43 +51,80 @@ class ExecuteHandler(SidecarHandler):
         if request is None:
             return
         sidecar = await self._ready_sidecar(kernel_id)
-        self._streaming = NDJSON in self.request.headers.get("Accept", "")
-        execution = HttpExecution(
-            sidecar.executor,
-            request.code,
-            request.cell_id,
-            on_line=self._write_line if self._streaming else None,
-        )
+        outbox = None
+        if NDJSON in self.request.headers.get("Accept", ""):
+            outbox = LineOutbox(self.services.registry.max_output_bytes)
+        execution = HttpExecution(sidecar.executor, request.code, request.cell_id, outbox)
 
         async def interrupt() -> None:
             manager: Any = self.kernel_manager  # async in the server, typed sync upstream
             await ensure_async(manager.interrupt_kernel(kernel_id))
 
+        if outbox is None:
+            result = await self._run(execution, request.timeout, interrupt)
+            if result is not None:
+                self.write_answer(ExecuteResult, result)
+            return
+        writer = asyncio.create_task(self._send_lines(outbox))
         try:
-            result = await execution.run(request.timeout, interrupt)
+            await self._run_streamed(execution, outbox, request.timeout, interrupt)
+        finally:
+            outbox.close()
+            if not writer.done() and outbox.put_count == 0:
+                outbox.abandon()  # an error answer instead: nothing was written
+            await writer
+        if not self._finished:
+            self.finish()
+
+    async def _run(
+        self, execution: HttpExecution, timeout: float | None, interrupt: Any
+    ) -> dict[str, Any] | None:
+        """The result, or None once a 504 has been written."""
+        try:
+            return await execution.run(timeout, interrupt)
         except RuntimeError as error:  # the kernel's shell channel could not be reached
             raise web.HTTPError(503, str(error)) from None
-        except ExecutionTimeout as timeout:
-            if not self._lines_sent:
-                self.write_model(ErrorBody(message=timeout.message), status=504)
+        except ExecutionTimeout as ended:
+            self.write_model(ErrorBody(message=ended.message), status=504)
+            return None
+
+    async def _run_streamed(
+        self, execution: HttpExecution, outbox: LineOutbox, timeout: float | None, interrupt: Any
+    ) -> None:
+        try:
+            await execution.run(timeout, interrupt)  # its result was put as the last line
+        except RuntimeError as error:
+            raise web.HTTPError(503, str(error)) from None
+        except ExecutionTimeout as ended:
+            if not outbox.put_count:
+                self.write_model(ErrorBody(message=ended.message), status=504)
                 return
-            ended = ExecuteResult(
+            line = ExecuteResult(
                 status="timeout",
                 execution_count=None,
                 outputs=[],
                 msg_id=execution.msg_id,
-                message=timeout.message,
+                message=ended.message,
             )
-            self._write_line(ended.model_dump(mode="json", exclude_unset=True))
-            self.finish()
-            return
-        if self._streaming:
-            self.finish()  # the result was the last line
-        else:
-            self.write_answer(ExecuteResult, result)
+            outbox.put(line.model_dump(mode="json", exclude_unset=True), keep=True)
 
-    def on_finish(self) -> None:
-        self._done = True
+    async def _send_lines(self, outbox: LineOutbox) -> None:
+        """Hand the lines to the socket a batch at a time, each once it took the previous
+        one (the backpressure); a client that went away ends it, the run goes on."""
+        started = False
+        while (batch := await outbox.take()) is not None:
+            if self._finished or self.request.connection is None:
+                break
+            if not started:
+                started = True
+                self.set_header("Content-Type", NDJSON)
+                self.set_header("Cache-Control", "no-cache")
+            self.write(batch)
+            try:
+                await self.flush()
+            except StreamClosedError:
+                break
+        outbox.abandon()
 
     async def _ready_sidecar(self, kernel_id: str) -> KernelSidecar:
         if kernel_id not in self.kernel_manager:
@@ -113,14 +146,3 @@ class ExecuteHandler(SidecarHandler):
             # e.g. a gateway kernel's shell channel is its recorder's websocket: reconnecting
             raise web.HTTPError(503, f"The connection to kernel {kernel_id} is down")
         return sidecar
-
-    def _write_line(self, item: dict[str, Any]) -> None:
-        if self._done or self.request.connection is None:
-            return
-        if not self._lines_sent:
-            self.set_header("Content-Type", NDJSON)
-            self.set_header("Cache-Control", "no-cache")
-        self._lines_sent += 1
-        self.write(json.dumps(item, default=json_default) + "\n")
-        # A client that went away fails the flush: nothing to do about it, the run goes on.
-        self.flush().add_done_callback(lambda done: done.exception())

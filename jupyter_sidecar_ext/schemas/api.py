@@ -263,6 +263,20 @@ class StreamedMessage(_Answer):
     content: dict[str, Any]
 
 
+class StreamTruncated(_Answer):
+    """Lines dropped here because the client read too slowly (the recorded cell has them,
+    truncated as `max_output_bytes` says)."""
+
+    type: Literal["truncated"]
+    dropped_messages: int
+    dropped_bytes: int
+    message: str
+
+
+class StreamLine(RootModel[StreamedMessage | StreamTruncated]):
+    """One NDJSON line of a streamed run before its result line."""
+
+
 # -- validation errors, for users ----------------------------------------------------------------
 
 _PART_CHARS = 40  # a field name is the user's text: never echo a huge one back
