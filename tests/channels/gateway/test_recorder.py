@@ -281,6 +281,12 @@ async def test_a_dropped_recorder_connection_reconnects_and_marks_the_gap(
 
     again = await observer.execute("print('after')", cell_id="after")
     await until_idle(observer, again)
+    # the reply comes through the observer's relay, the outputs through the recorder's own
+    # websocket: the cell can read finished a moment before its output is recorded
+    await sc_wait_until(
+        lambda: printed(cell_of(sc_registry, kernel_id, "after")) == "after\n",
+        what="the recorder to record the cell run after it came back",
+    )
     after = await sc_cell_finished(kernel_id, "after")
     assert printed(after) == "after\n" and not after["gap"]
     assert len(sidecar_lines(caplog, logging.WARNING)) == 1  # one warning for the outage
