@@ -18,14 +18,26 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..execution.http import ExecutionTimeout, HttpExecution
+from ..execution.http import ExecutionTimeout, HttpExecution, InputPending
 from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamedMessage
+from ..schemas.api import InputPending as InputPendingBody
 from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
 from .base import Services, SidecarHandler
 
 NDJSON = "application/x-ndjson"
 READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
+
+
+def input_pending_body(kernel_id: str, pending: InputPending) -> InputPendingBody:
+    message = (
+        f"The code waits for input: {pending.prompt!r}. Answer it with "
+        f"POST /api/sidecar/kernels/{kernel_id}/input {{value}} (or interrupt the kernel)."
+    )
+    request = {"prompt": pending.prompt, "password": pending.password}
+    return InputPendingBody.model_validate(
+        {"message": message, "msg_id": pending.msg_id, "input_request": request}
+    )
 
 
 class ExecuteHandler(SidecarHandler):
@@ -71,6 +83,9 @@ class ExecuteHandler(SidecarHandler):
             result = await execution.run(request.timeout, interrupt)
         except RuntimeError as error:  # the kernel's shell channel could not be reached
             raise web.HTTPError(503, str(error)) from None
+        except InputPending as pending:  # JSON mode: the run waits for POST .../input
+            self.write_model(input_pending_body(kernel_id, pending), status=409)
+            return
         except ExecutionTimeout as timeout:
             if not self._lines_sent:
                 self.write_model(ErrorBody(message=timeout.message), status=504)

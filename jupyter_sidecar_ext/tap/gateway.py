@@ -21,7 +21,7 @@ from tornado.concurrent import Future
 from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
-from ..protocol.frames import execute_request_from_ws, parse_request
+from ..protocol.frames import execute_request_from_ws, is_input_reply, parse_request
 from ..protocol.message import DecodedMessage
 from .base import SidecarTap
 
@@ -99,6 +99,8 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             sidecar = self._sidecar
             if sidecar is not None and sidecar.executor.follow(self, message, False):
                 return  # another shell request, kept in order behind waiting executions
+            if sidecar is not None and is_input_reply(message, False):
+                sidecar.on_input_reply()  # other pages stop offering the input box
         super().handle_incoming_message(message)
 
     def send_to_kernel(self, message: str) -> None:
@@ -140,9 +142,13 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             self.log.debug("jupyter_sidecar_ext: client gone before a server message")
 
     def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
-        """gateway->client: relay first, untouched; then record execute_replies."""
+        """gateway->client: relay first, untouched; then record execute_replies and
+        input_requests."""
         super().handle_outgoing_message(incoming_msg, *args)
-        if not isinstance(incoming_msg, str) or "execute_reply" not in incoming_msg[:REPLY_SCAN]:
+        if not isinstance(incoming_msg, str):
+            return
+        head = incoming_msg[:REPLY_SCAN]
+        if "execute_reply" not in head and "input_request" not in head:
             return
         sidecar = self._sidecar
         if sidecar is None:
@@ -151,8 +157,11 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             msg = json.loads(incoming_msg)
         except ValueError:
             return
-        if not isinstance(msg, dict) or msg.get("channel") != "shell":
+        if not isinstance(msg, dict):
             return
-        reply = DecodedMessage(msg)
-        if reply.msg_type == "execute_reply":
-            sidecar.on_shell_reply(reply)
+        decoded = DecodedMessage(msg)
+        channel = msg.get("channel")
+        if channel == "shell" and decoded.msg_type == "execute_reply":
+            sidecar.on_shell_reply(decoded)
+        elif channel == "stdin" and decoded.msg_type == "input_request":
+            sidecar.on_input_request(decoded)

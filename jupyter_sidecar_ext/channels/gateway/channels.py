@@ -31,7 +31,7 @@ class GatewayChannels(KernelChannels):
             on_gone=events.on_gone,
             on_reply=self._on_reply,
         )
-        self._shell = RemoteShell(self.recorder, events.on_shell_reply)
+        self._shell = RemoteShell(self.recorder, events.on_shell_reply, events.on_input_request)
 
     @property
     def connected(self) -> bool:
