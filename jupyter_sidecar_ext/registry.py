@@ -283,6 +283,7 @@ class SidecarRegistry(LoggingConfigurable):
                     "status": cell.status,
                     "execution_count": cell.execution_count,
                     "seq": cell.seq,
+                    "input_request": cell.input_request,
                 },
             )
 

@@ -68,6 +68,8 @@ class KernelSidecar(ChannelEvents):
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
         self._watch_iopub: IopubWatcher | None = None
         self._numbers = MessageNumbers()  # iopub messages lost inside the kernel
+        # msg_id of an execution waiting for input -> the kernel's input_request header
+        self._input_requests: dict[str, dict[str, Any]] = {}
         self.channels = channels(kernel_id, kernel_manager, self, log)
         # held execute_requests, own shell channel, HTTP executions (execution/executor.py)
         self.executor = KernelExecutor(
@@ -108,6 +110,7 @@ class KernelSidecar(ChannelEvents):
         self.executor.on_restarted()
         self._busy.clear()
         self._inputs.clear()
+        self._input_requests.clear()
         self._changed(self.notebook.mark_restart())
         self.channels.follow_restart()
 
@@ -168,6 +171,56 @@ class KernelSidecar(ChannelEvents):
     def note_kernel_message(self) -> None:
         """The kernel sent a message on a channel other than iopub (passing to a client)."""
         self._numbers.note_other()
+
+    # -- pending input (stdin) -----------------------------------------------------------------
+
+    def on_input_request(self, msg: KernelMessage) -> None:
+        """The kernel asked for input, to a client's request (seen by the tap) or to our own
+        (HTTP executions): kept on the cell until answered, so any page or client can answer."""
+        parent = msg.parent_msg_id
+        if parent is None:
+            return
+        content = msg.content
+        prompt, password = content.get("prompt", ""), content.get("password", False)
+        changed = self.notebook.set_input_request(
+            parent, prompt if isinstance(prompt, str) else str(prompt), password is True
+        )
+        if changed:
+            self._input_requests[parent] = msg.header
+            self._changed(changed)
+        self.executor.on_stdin(msg)
+
+    def on_input_reply(self) -> None:
+        """A client answered the kernel's input request on its own stdin channel."""
+        self._answered()
+
+    def pending_input(self) -> ShadowCell | None:
+        """The cell whose run waits for input now (the latest asked), or None."""
+        for msg_id in reversed(self._input_requests):
+            cell = self.notebook.by_msg_id(msg_id)
+            if cell is not None and cell.input_request is not None:
+                return cell
+        self._input_requests.clear()
+        return None
+
+    def answer_input(self, value: str) -> ShadowCell | None:
+        """Send `value` as the input_reply to the pending input request, on the sidecar's
+        own stdin channel; the answered cell, or None when nothing waits for input."""
+        cell = self.pending_input()
+        if cell is None:
+            return None
+        request = self._input_requests[cell.msg_id]
+        shell = self.executor.shell
+        reply = shell.session.msg("input_reply", {"value": value}, parent={"header": request})
+        shell.send_stdin(reply)
+        self._answered()
+        return cell
+
+    def _answered(self) -> None:
+        """The kernel reads one input at a time: whatever answered it, nothing waits now."""
+        requests, self._input_requests = self._input_requests, {}
+        for msg_id in requests:
+            self._changed(self.notebook.clear_input_request(msg_id))
 
     def on_iopub(self, msg: KernelMessage) -> None:
         if self._watch_iopub is not None:

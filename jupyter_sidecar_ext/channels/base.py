@@ -39,6 +39,11 @@ class ShellChannel(ABC):
         """Send an already serialized message [header, parent, metadata, content, *buffers]."""
 
     @abstractmethod
+    def send_stdin(self, msg: dict[str, Any]) -> None:
+        """Send an input_reply (built with `session.msg`) on the kernel's stdin channel.
+        ipykernel takes the reply from any peer, so it answers any client's input_request."""
+
+    @abstractmethod
     def close(self) -> None:
         """The kernel restarted or went away."""
 
@@ -53,6 +58,11 @@ class ChannelEvents(ABC):
     @abstractmethod
     def on_shell_reply(self, msg: KernelMessage) -> None:
         """An execute_reply to a request sent on the sidecar's own shell channel."""
+
+    @abstractmethod
+    def on_input_request(self, msg: KernelMessage) -> None:
+        """The kernel asked for input (stdin input_request) to a request sent on the
+        sidecar's own shell channel."""
 
     @abstractmethod
     def note_kernel_message(self) -> None:

@@ -5,11 +5,16 @@ Through the server (`POST /api/sidecar/kernels/{id}/execute`, streamed as NDJSON
 Both print the same console-like text, and `--json` prints the same shape:
 `{status, execution_count, outputs, msg_id}` (nbformat outputs, as the shadow model keeps them).
 Exit status: 0 when the cell ran ok, 1 when it raised (or was aborted, or timed out).
+Code that asks for input (`input()`, `getpass()`) is asked on the terminal (a password without
+echo); the answer goes to `POST .../input`, or, with --existing, to the kernel's stdin channel.
 """
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +22,27 @@ from traitlets import Float, Unicode
 
 from ..record.shadow import ShadowNotebook
 from ..schemas.api import ExecuteResult
-from .client import CLIError, kernel_path, read_answer
+from .client import CLIError, SidecarClient, kernel_path, read_answer
 from .common import SERVER_ALIASES, ServerCommand, one_line, print_json
 from .connection import read_connection_file
 from .render import ConsoleWriter
 
 OUTPUT_MESSAGES = frozenset({"stream", "execute_result", "display_data", "error"})
+InputCallback = Callable[[str, bool], None]  # (prompt, password)
+
+
+def ask(prompt: str, password: bool) -> str:
+    """What the user types for the kernel's input request, the prompt on stderr (stdout holds
+    the outputs); end of input is sent as the EOF the kernel understands ("\\x04")."""
+    if password:
+        try:
+            return getpass.getpass(prompt, stream=sys.stderr)
+        except EOFError:
+            return "\x04"
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line.removesuffix("\n") if line else "\x04"
 
 
 def message_parts(item: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -38,8 +58,9 @@ def message_parts(item: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
 class StreamPrinter:
     """Prints a streamed execution: kernel messages as they come, then keeps the result."""
 
-    def __init__(self, writer: ConsoleWriter) -> None:
+    def __init__(self, writer: ConsoleWriter | None, on_input: InputCallback | None = None) -> None:
         self.writer = writer
+        self.on_input = on_input
         self.result: dict[str, Any] | None = None
         self.reply: dict[str, Any] | None = None
         self.printed = False
@@ -53,9 +74,15 @@ class StreamPrinter:
                 print(f"warning: {one_line(item.get('message'), 200)}", file=sys.stderr)
         elif msg_type in OUTPUT_MESSAGES:
             self.printed = True
-            self.writer.output({**content, "output_type": msg_type})
+            if self.writer is not None:
+                self.writer.output({**content, "output_type": msg_type})
         elif msg_type == "execute_reply":
             self.reply = content
+        elif msg_type == "input_request" and self.on_input is not None:
+            prompt = content.get("prompt")
+            self.on_input(
+                prompt if isinstance(prompt, str) else "", content.get("password") is True
+            )
 
     def finish(self) -> dict[str, Any]:
         """The execution's result; its outputs are printed if no message was streamed."""
@@ -68,7 +95,7 @@ class StreamPrinter:
             }
         if result is None:
             raise CLIError("the server ended the execution stream without a result")
-        if not self.printed:
+        if not self.printed and self.writer is not None:
             for output in result.get("outputs") or []:
                 if isinstance(output, dict):
                     self.writer.output(output)
@@ -157,16 +184,53 @@ class ExecuteApp(ServerCommand):
         wait = self.timeout + self.request_timeout if self.timeout else 24 * 3600.0
         client = self.client()
         try:
-            path = kernel_path(await client.resolve_kernel(kernel_id), "execute")
+            kernel_id = await client.resolve_kernel(kernel_id)
+            path = kernel_path(kernel_id, "execute")
+            answers = InputAnswers(client, kernel_path(kernel_id, "input"))
+            # streamed in both modes: an input request must be seen while the run waits
+            printer = StreamPrinter(self.writer(), on_input=answers.ask)
+            try:
+                await client.stream(path, body, printer, timeout=wait)
+            finally:
+                await answers.drain()
+            result = printer.finish()
             if self.json_output:
-                answer = await client.request("POST", path, body=body, timeout=wait)
-                result = read_answer(ExecuteResult, answer, f"POST {path}")
-                return result.model_dump(mode="json", exclude_unset=True)
-            printer = StreamPrinter(ConsoleWriter())
-            await client.stream(path, body, printer, timeout=wait)
-            return printer.finish()
+                answer = read_answer(ExecuteResult, result, f"POST {path}")
+                return answer.model_dump(mode="json", exclude_unset=True)
+            return result
         finally:
             client.close()
+
+
+class InputAnswers:
+    """Asks the terminal for each input request of a streamed run and posts the answers
+    (`POST .../input`); the stream goes on meanwhile, the run waits in the kernel."""
+
+    def __init__(self, client: SidecarClient, path: str) -> None:
+        self._client = client
+        self._path = path
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._errors: list[CLIError] = []
+
+    def ask(self, prompt: str, password: bool) -> None:
+        task = asyncio.ensure_future(self._answer(prompt, password))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, prompt: str, password: bool) -> None:
+        value = await asyncio.to_thread(ask, prompt, password)
+        try:
+            await self._client.request("POST", self._path, body={"value": value})
+        except CLIError as error:  # e.g. 409: the run ended (timed out) meanwhile
+            self._errors.append(error)
+
+    async def drain(self) -> None:
+        """The run ended: an answer still being typed is not wanted any more."""
+        for task in list(self._tasks):
+            task.cancel()  # a thread blocked on the terminal is left to the process's exit
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for error in self._errors:
+            print(f"warning: {error}", file=sys.stderr)
 
 
 def read_code(file: str) -> str:
@@ -213,7 +277,11 @@ async def run_in_kernel(
             raise CLIError(f"the kernel of {path} does not answer: {error}") from None
         try:
             reply = await client.execute_interactive(
-                code, allow_stdin=False, timeout=timeout, output_hook=on_iopub
+                code,
+                allow_stdin=True,
+                timeout=timeout,
+                output_hook=on_iopub,
+                stdin_hook=lambda msg: _answer_stdin(client, msg),
             )
         except TimeoutError:
             raise CLIError(f"the execution did not finish within {timeout} s") from None
@@ -231,3 +299,11 @@ async def run_in_kernel(
         "outputs": cell.outputs,
         "msg_id": msg_id,
     }
+
+
+def _answer_stdin(client: Any, msg: dict[str, Any]) -> None:
+    """jupyter_client's stdin hook, asking as the server mode does."""
+    content = msg.get("content") or {}
+    prompt = content.get("prompt")
+    value = ask(prompt if isinstance(prompt, str) else "", content.get("password") is True)
+    client.input(value)

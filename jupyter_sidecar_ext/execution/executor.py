@@ -114,6 +114,13 @@ class KernelExecutor:
         if watcher is not None:
             watcher.on_message("iopub", msg)
 
+    def on_stdin(self, msg: KernelMessage) -> None:
+        """An input_request: the watcher of its execution hears of it."""
+        parent = msg.parent_msg_id
+        watcher = None if parent is None else self._watchers.get(parent)
+        if watcher is not None:
+            watcher.on_message("stdin", msg)
+
     def on_lost(self, msg_ids: list[str]) -> None:
         """These requests ended while their iopub could not be seen (a gateway kernel's
         recorder was reconnecting): their idles will never come, so act as if they had."""

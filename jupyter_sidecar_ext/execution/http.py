@@ -4,10 +4,13 @@ The execute_request is sent on the sidecar's own shell channel through the kerne
 queue, like a websocket client's (in order with notebook cells, listed with source "http").
 Its iopub messages come from the kernel's one recorder subscription, matched by parent msg_id
 (no SUB socket of its own), and its outputs are the shadow model's cell for the run, so they
-follow exactly the shadow model's rules. `allow_stdin` and `stop_on_error` are false: nobody
-could answer an input request, and an HTTP client's error must not abort the notebook cells
-queued behind it. README "REST API" has the answers for input requests, timeouts (queued: taken
-out; running: interrupted; sent but not started: left to run) and aborted runs.
+follow exactly the shadow model's rules. `stop_on_error` is false: an HTTP client's error must
+not abort the notebook cells queued behind it. `allow_stdin` is true: an input request reaches
+the sidecar's own stdin channel and waits on the cell until `POST .../input` answers it (a
+streamed run shows it as a line and goes on waiting, within its timeout; a JSON one ends with
+InputPending, the run still waiting in the kernel). README "REST API" has the answers for
+input requests, timeouts (queued: taken out; running: interrupted; sent but not started: left
+to run) and aborted runs.
 A streamed execution puts each message as a line in a bounded `LineOutbox` (outbox.py); the
 reply and the result are put last and never dropped.
 """
@@ -26,13 +29,17 @@ from .queue import FINISH_GRACE, QueueEntry, Source
 
 Interrupt = Callable[[], Awaitable[Any]]
 
-INPUT_NOT_SUPPORTED = (
-    "The code asked for input (input() or getpass()): executions over HTTP cannot answer "
-    "input requests. Put the values in the code instead."
-)
 ABORTED = "The execution was aborted before it ran (taken out of the queue, or an earlier "
 ABORTED += "cell failed)."
 RESTARTED = "The kernel restarted or shut down before the execution finished."
+
+
+class InputPending(Exception):
+    """A run not streamed asked for input: it waits in the kernel for `POST .../input`."""
+
+    def __init__(self, msg_id: str, prompt: str, password: bool) -> None:
+        super().__init__(prompt)
+        self.msg_id, self.prompt, self.password = msg_id, prompt, password
 
 
 class ExecutionTimeout(Exception):
@@ -80,7 +87,7 @@ class HttpExecution:
             "silent": False,
             "store_history": True,
             "user_expressions": {},
-            "allow_stdin": False,
+            "allow_stdin": True,
             "stop_on_error": False,
         }
         metadata = {"cellId": cell_id} if cell_id else {}
@@ -94,6 +101,7 @@ class HttpExecution:
         self._activity = 0
         self._timer: asyncio.TimerHandle | None = None
         self._outcome: asyncio.Future[tuple[str, str | None]] | None = None
+        self._input: dict[str, Any] = {}  # the input_request that ended a JSON-mode run
 
     async def run(self, timeout: float | None, interrupt: Interrupt) -> dict[str, Any]:
         """Execute and answer `{status, execution_count, outputs, msg_id[, message]}`;
@@ -117,6 +125,10 @@ class HttpExecution:
         finally:
             self._executor.unwatch(self.msg_id)
             self._cancel_timer()
+        if status == "input":
+            prompt = self._input.get("prompt")
+            password = self._input.get("password") is True
+            raise InputPending(self.msg_id, prompt if isinstance(prompt, str) else "", password)
         return self._result(status, message)
 
     def _entry(self) -> QueueEntry:
@@ -139,8 +151,6 @@ class HttpExecution:
             "outputs": [] if self._cell is None else self._cell.outputs,
             "msg_id": self.msg_id,
         }
-        if reply.get("ename") == "StdinNotImplementedError":
-            message = INPUT_NOT_SUPPORTED
         if message is not None:
             result["message"] = message
         if self._outbox is not None:
@@ -195,6 +205,10 @@ class HttpExecution:
                 else:
                     self._arm()
             return
+        if channel == "stdin":
+            if msg.msg_type == "input_request":
+                self._input_requested(msg, line)
+            return
         self._activity += 1
         if self._outbox is not None and line is not None and not self.finished:
             self._outbox.put(line)
@@ -217,6 +231,15 @@ class HttpExecution:
             self._settle()
         else:
             self._arm()
+
+    def _input_requested(self, msg: KernelMessage, line: dict[str, Any] | None) -> None:
+        """Streamed: a line, and the run waits for the answer. JSON: the run ends here."""
+        if self._outbox is not None and line is not None:
+            if not self.finished:
+                self._outbox.put(line, keep=True)  # the client must see what it is asked
+            return
+        self._input = msg.content
+        self._end("input", None)
 
     # -- internals -----------------------------------------------------------------------------
 

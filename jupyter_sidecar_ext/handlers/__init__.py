@@ -12,6 +12,7 @@ from .kernels import CellHandler, InfoHandler, KernelsHandler, NotebookHandler, 
 from .lint import LintHandler
 from .openapi import OpenAPIHandler
 from .queue import QueueEntryHandler, QueueHandler
+from .stdin import InputHandler
 from .variables import VariableHandler, VariablesHandler
 
 Route = tuple[str, type[SidecarHandler], dict[str, Any]]
@@ -28,6 +29,7 @@ API_ROUTES: tuple[tuple[str, type[SidecarHandler]], ...] = (
     (rf"/api/sidecar/kernels/{_KERNEL}/variables/?", VariablesHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/?", VariableHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/execute/?", ExecuteHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/input/?", InputHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/?", QueueHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/(?P<msg_id>[^/]+)/?", QueueEntryHandler),
     (r"/api/sidecar/lint/?", LintHandler),

@@ -19,15 +19,27 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..execution.http import ExecutionTimeout, HttpExecution
+from ..execution.http import ExecutionTimeout, HttpExecution, InputPending
 from ..execution.outbox import LineOutbox
 from ..schemas.api import ErrorBody, ExecuteRequest, ExecuteResult, StreamLine
+from ..schemas.api import InputPending as InputPendingBody
 from ..schemas.openapi import Operation
 from ..sidecar import KernelSidecar
 from .base import SidecarHandler
 
 NDJSON = "application/x-ndjson"
 READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
+
+
+def input_pending_body(kernel_id: str, pending: InputPending) -> InputPendingBody:
+    message = (
+        f"The code waits for input: {pending.prompt!r}. Answer it with "
+        f"POST /api/sidecar/kernels/{kernel_id}/input {{value}} (or interrupt the kernel)."
+    )
+    request = {"prompt": pending.prompt, "password": pending.password}
+    return InputPendingBody.model_validate(
+        {"message": message, "msg_id": pending.msg_id, "input_request": request}
+    )
 
 
 class ExecuteHandler(SidecarHandler):
@@ -61,7 +73,7 @@ class ExecuteHandler(SidecarHandler):
             await ensure_async(manager.interrupt_kernel(kernel_id))
 
         if outbox is None:
-            result = await self._run(execution, request.timeout, interrupt)
+            result = await self._run(kernel_id, execution, request.timeout, interrupt)
             if result is not None:
                 self.write_answer(ExecuteResult, result)
             return
@@ -77,13 +89,16 @@ class ExecuteHandler(SidecarHandler):
             self.finish()
 
     async def _run(
-        self, execution: HttpExecution, timeout: float | None, interrupt: Any
+        self, kernel_id: str, execution: HttpExecution, timeout: float | None, interrupt: Any
     ) -> dict[str, Any] | None:
-        """The result, or None once a 504 has been written."""
+        """The result, or None once a 504 (or the 409 of a pending input) has been written."""
         try:
             return await execution.run(timeout, interrupt)
         except RuntimeError as error:  # the kernel's shell channel could not be reached
             raise web.HTTPError(503, str(error)) from None
+        except InputPending as pending:  # JSON mode: the run waits for POST .../input
+            self.write_model(input_pending_body(kernel_id, pending), status=409)
+            return None
         except ExecutionTimeout as ended:
             self.write_model(ErrorBody(message=ended.message), status=504)
             return None

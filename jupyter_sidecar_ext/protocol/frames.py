@@ -123,6 +123,32 @@ def shell_header_from_ws(ws_msg: str | bytes, v1: bool) -> dict[str, Any] | None
         return None
 
 
+def is_input_reply(ws_msg: str | bytes, v1: bool) -> bool:
+    """Whether a client->kernel frame answers an input request (stdin input_reply). A
+    substring test first: only such frames are decoded. Never raises."""
+    marker: str | bytes = "input_reply" if isinstance(ws_msg, str) else b"input_reply"
+    if marker not in ws_msg:  # type: ignore[operator]
+        return False
+    try:
+        if v1:
+            split = split_v1_frame(ws_msg) if isinstance(ws_msg, bytes) else None
+            if split is None or split[0] != b"stdin" or not split[1]:
+                return False
+            header = json.loads(split[1][0])
+        else:
+            if isinstance(ws_msg, bytes):
+                parts = split_legacy_binary_frame(ws_msg)
+                msg = None if parts is None else json.loads(parts[0])
+            else:
+                msg = json.loads(ws_msg)
+            if not isinstance(msg, dict) or msg.get("channel") != "stdin":
+                return False
+            header = msg.get("header")
+        return isinstance(header, dict) and header.get("msg_type") == "input_reply"
+    except Exception:  # malformed: left to the server's own handling
+        return False
+
+
 def parse_request(frame: str | bytes, v1: bool) -> tuple[dict[str, Any], list[bytes]] | None:
     """(message, serialized parts) of a client's execute_request frame; the message has
     header, metadata and content. None when the frame cannot be read (it is then forwarded

@@ -38,6 +38,7 @@ class ShadowCell(OutputArea):
         "execution_count",
         "gap",
         "id",
+        "input_request",
         "msg_id",
         "queued",
         "run",
@@ -72,6 +73,8 @@ class ShadowCell(OutputArea):
         self.run = run
         self.stale = False
         self.gap = False
+        # the kernel's open input_request for this run ({prompt, password}), until answered
+        self.input_request: dict[str, Any] | None = None
         self._error_seen = False
 
     def __repr__(self) -> str:
@@ -92,6 +95,7 @@ class ShadowCell(OutputArea):
             "run": self.run,
             "stale": self.stale,
             "gap": self.gap,
+            "input_request": self.input_request,
         }
 
 
@@ -197,6 +201,7 @@ class ShadowNotebook:
         if cell is None or cell.stale:
             return []
         cell.status = _REPLY_STATUSES.get(content.get("status"), "error")
+        cell.input_request = None
         if "execution_count" in content:
             cell.execution_count = _count(content["execution_count"])
         if cell.ended is None:
@@ -217,6 +222,7 @@ class ShadowNotebook:
             if cell.stale:
                 continue
             cell.stale = True
+            cell.input_request = None
             if cell.status in ("queued", "running"):
                 cell.status = "aborted"
                 if cell.ended is None:
@@ -224,6 +230,22 @@ class ShadowNotebook:
             changed.append(cell)
         self._displays.clear()  # JupyterLab forgets display ids on restart (_clearKernelState)
         return self._changed(changed)
+
+    def set_input_request(self, msg_id: str, prompt: str, password: bool) -> list[ShadowCell]:
+        """The kernel asked this execution's requester for input (stdin input_request)."""
+        cell = self._by_msg_id.get(msg_id)
+        if cell is None or cell.stale or cell.status in FINAL_STATUSES:
+            return []
+        cell.input_request = {"prompt": prompt, "password": password}
+        return self._changed([cell])
+
+    def clear_input_request(self, msg_id: str) -> list[ShadowCell]:
+        """The pending input of this execution was answered."""
+        cell = self._by_msg_id.get(msg_id)
+        if cell is None or cell.input_request is None:
+            return []
+        cell.input_request = None
+        return self._changed([cell])
 
     def mark_gap(self, msg_id: str) -> list[ShadowCell]:
         """Messages of this execution were lost (e.g. reply seen, idle never came)."""
@@ -315,6 +337,7 @@ class ShadowNotebook:
                 cell.started = now if cell.ended is None else min(now, cell.ended)
             return self._changed([cell])
         if state == "idle":
+            cell.input_request = None
             if cell.status in FINAL_STATUSES:
                 if cell.ended is not None:
                     return []  # the reply came first and decided

@@ -108,6 +108,12 @@ class ExecuteRequest(_Request):
     )
 
 
+class InputAnswer(_Request):
+    """`POST /api/sidecar/kernels/{kernel_id}/input`: the answer to the pending input()."""
+
+    value: str = Field(description='What the user typed (without the newline; "\\x04": EOF)')
+
+
 # -- answers -----------------------------------------------------------------------------------
 
 
@@ -148,6 +154,13 @@ class KernelList(RootModel[list[KernelSummary]]):
     """The kernels the sidecar knows, newest first."""
 
 
+class InputRequest(_Answer):
+    """The kernel waits for this input (input() or getpass()) from the run's requester."""
+
+    prompt: str
+    password: bool
+
+
 class ShadowCell(_Answer):
     """One recorded execution, as the server keeps it."""
 
@@ -164,6 +177,10 @@ class ShadowCell(_Answer):
     run: int = 0
     stale: bool = False
     gap: bool = False
+    input_request: InputRequest | None = Field(
+        default=None,
+        description="Pending input: answer it with POST .../kernels/{kernel_id}/input",
+    )
 
 
 class ShadowNotebook(_Answer):
@@ -249,6 +266,22 @@ class ExecuteResult(_Answer):
     outputs: list[Output]
     msg_id: str | None
     message: str | None = Field(default=None, description="Set when something needs explaining")
+
+
+class InputAnswered(_Answer):
+    """The answer went to the kernel, for this run's pending input."""
+
+    kernel_id: str
+    msg_id: str
+    cell_id: str
+
+
+class InputPending(ErrorBody):
+    """409 of a JSON-mode execute whose code asked for input: the run waits in the kernel
+    until answered with POST .../input (or interrupted)."""
+
+    msg_id: str
+    input_request: InputRequest
 
 
 class StreamedMessage(_Answer):

@@ -31,7 +31,7 @@ from tornado.escape import url_escape
 from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
-from ..protocol.frames import execute_request_from_ws, parse_request
+from ..protocol.frames import execute_request_from_ws, is_input_reply, parse_request
 from ..protocol.message import DecodedMessage
 from .base import SIDECAR_SETTING, SidecarTap
 
@@ -169,6 +169,8 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             sidecar = self._sidecar
             if sidecar is not None and sidecar.executor.follow(self, message, False):
                 return  # another shell request, kept in order behind waiting executions
+            if sidecar is not None and is_input_reply(message, False):
+                sidecar.on_input_reply()  # other pages stop offering the input box
         super().handle_incoming_message(message)
 
     def send_to_kernel(self, message: str) -> None:
@@ -210,8 +212,8 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             self.log.debug("jupyter_sidecar_ext: client gone before a server message")
 
     def handle_outgoing_message(self, incoming_msg: str, *args: Any) -> None:
-        """gateway->client: relay first, untouched; then record execute_replies, and iopub
-        while the kernel's recorder does not receive."""
+        """gateway->client: relay first, untouched; then record execute_replies and
+        input_requests, and iopub while the kernel's recorder does not receive."""
         super().handle_outgoing_message(incoming_msg, *args)
         if not isinstance(incoming_msg, str):
             return
@@ -220,7 +222,8 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             return
         channels = sidecar.channels
         relaying_iopub = not getattr(channels, "live", True)
-        if not relaying_iopub and "execute_reply" not in incoming_msg[:REPLY_SCAN]:
+        head = incoming_msg[:REPLY_SCAN]
+        if not relaying_iopub and "execute_reply" not in head and "input_request" not in head:
             return
         try:
             msg = json.loads(incoming_msg)
@@ -228,11 +231,12 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
             return
         if not isinstance(msg, dict) or not isinstance(msg.get("header"), dict):
             return
-        if relaying_iopub and msg.get("channel") == "iopub":
+        channel = msg.get("channel")
+        if relaying_iopub and channel == "iopub":
             channels.relayed_iopub(DecodedMessage(msg))
             return
-        if msg.get("channel") != "shell":
-            return
-        reply = DecodedMessage(msg)
-        if reply.msg_type == "execute_reply":
-            sidecar.on_shell_reply(reply)
+        decoded = DecodedMessage(msg)
+        if channel == "shell" and decoded.msg_type == "execute_reply":
+            sidecar.on_shell_reply(decoded)
+        elif channel == "stdin" and decoded.msg_type == "input_request":
+            sidecar.on_input_request(decoded)

@@ -19,7 +19,12 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from tornado.websocket import WebSocketClosedError
 from traitlets import Bool
 
-from ..protocol.frames import V1_SUBPROTOCOL, execute_request_from_ws, is_well_formed
+from ..protocol.frames import (
+    V1_SUBPROTOCOL,
+    execute_request_from_ws,
+    is_input_reply,
+    is_well_formed,
+)
 from ..protocol.message import KernelMessage
 from .base import SidecarTap
 
@@ -133,6 +138,8 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
                     return  # the execution queue sends it in turn (execution/queue.py)
             elif sidecar is not None and sidecar.executor.follow(self, incoming_msg, v1):
                 return  # another shell request, kept in order behind waiting executions
+            elif sidecar is not None and is_input_reply(incoming_msg, v1):
+                sidecar.on_input_reply()  # other pages stop offering the input box
         self.send_to_kernel(incoming_msg)
 
     def send_to_kernel(self, incoming_msg: str) -> None:
@@ -164,13 +171,15 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
         sidecar = self._sidecar
         if sidecar is not None:  # its number is not an iopub message lost (protocol/numbers.py)
             sidecar.note_kernel_message()
-        if channel != "shell":
+        if channel not in ("shell", "stdin"):
             return
         msg = KernelMessage.from_zmq(outgoing_msg)
         try:
-            if msg is None or msg.msg_type != "execute_reply":
+            if msg is None or sidecar is None:
                 return
-            if sidecar is not None:
+            if channel == "shell" and msg.msg_type == "execute_reply":
                 sidecar.on_shell_reply(msg)
+            elif channel == "stdin" and msg.msg_type == "input_request":
+                sidecar.on_input_request(msg)  # kept on the cell: a reopened page can answer
         except (ValueError, TypeError):
-            self.log.debug("jupyter_sidecar_ext: undecodable shell reply ignored")
+            self.log.debug("jupyter_sidecar_ext: undecodable kernel message ignored")

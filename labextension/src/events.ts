@@ -4,7 +4,7 @@
  * that are not ours, or malformed, read as null.
  */
 
-import type { CellStatus } from './restore/types';
+import type { CellStatus, IInputRequest } from './restore/types';
 import type { ICellChangedEvent, IVariablesUpdatedEvent } from './tokens';
 
 /**
@@ -58,7 +58,22 @@ export function asCellChanged(emission: IEmission): ICellChangedEvent | null {
     status: status as CellStatus,
     execution_count:
       typeof execution_count === 'number' ? execution_count : null,
-    seq: typeof seq === 'number' ? seq : 0
+    seq: typeof seq === 'number' ? seq : 0,
+    input_request: asInputRequest(emission.input_request)
+  };
+}
+
+/**
+ * A pending input of an event or record ({prompt, password}), else null.
+ */
+export function asInputRequest(value: unknown): IInputRequest | null {
+  if (typeof value !== 'object' || value === null) {
+    return null;
+  }
+  const { prompt, password } = value as Record<string, unknown>;
+  return {
+    prompt: typeof prompt === 'string' ? prompt : '',
+    password: password === true
   };
 }
 

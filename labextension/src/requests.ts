@@ -153,6 +153,14 @@ export class SidecarRequests implements ISidecarRequests {
     );
   }
 
+  async answerInput(kernelId: string, value: string): Promise<void> {
+    await requestAPI<unknown>(
+      `${kernelPath(kernelId)}/input`,
+      { method: 'POST', body: JSON.stringify({ value }) },
+      this._settings
+    );
+  }
+
   private _get<T>(endPoint: string): Promise<T> {
     return requestAPI<T>(endPoint, {}, this._settings);
   }

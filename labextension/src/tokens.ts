@@ -11,6 +11,7 @@ import type { IQueueState } from './queue/types';
 import type {
   CellStatus,
   IKernelSummary,
+  IInputRequest,
   IShadowCell,
   IShadowNotebook
 } from './restore/types';
@@ -53,6 +54,10 @@ export interface ICellChangedEvent {
   status: CellStatus;
   execution_count: number | null;
   seq: number;
+  /**
+   * The input the run waits for (null: none; absent on older servers).
+   */
+  input_request?: IInputRequest | null;
 }
 
 /**
@@ -88,6 +93,10 @@ export interface ISidecarRequests {
   lint(request: ILintRequest): Promise<ILintedCell[]>;
   queue(kernelId: string): Promise<IQueueState>;
   removeFromQueue(kernelId: string, msgId: string): Promise<void>;
+  /**
+   * Answer the input a run of the kernel waits for (`POST .../input`).
+   */
+  answerInput(kernelId: string, value: string): Promise<void>;
 }
 
 /**

@@ -1,9 +1,11 @@
 import {
   asCellChanged,
+  asInputRequest,
   asVariablesUpdated,
   CELL_CHANGED_SCHEMA,
   VARIABLES_UPDATED_SCHEMA
 } from '../src/events';
+import { inputKey } from '../src/restore/types';
 
 describe('server events', () => {
   it('reads cell_changed events', () => {
@@ -23,8 +25,38 @@ describe('server events', () => {
       msg_id: 'm',
       status: 'ok',
       execution_count: 2,
-      seq: 7
+      seq: 7,
+      input_request: null
     });
+  });
+
+  it('reads the pending input of cell_changed events', () => {
+    const event = asCellChanged({
+      schema_id: CELL_CHANGED_SCHEMA,
+      kernel_id: 'k',
+      cell_id: 'c',
+      msg_id: 'm',
+      status: 'running',
+      execution_count: null,
+      seq: 8,
+      input_request: { prompt: 'name? ', password: false }
+    });
+    expect(event?.input_request).toEqual({ prompt: 'name? ', password: false });
+    expect(asInputRequest({ password: true })).toEqual({
+      prompt: '',
+      password: true
+    });
+    expect(asInputRequest(null)).toBeNull();
+    expect(asInputRequest('name?')).toBeNull();
+  });
+
+  it('keys an input box by run and request', () => {
+    const asked = { prompt: 'name? ', password: false };
+    expect(inputKey('m', asked)).toEqual(inputKey('m', { ...asked }));
+    expect(inputKey('m', asked)).not.toEqual(inputKey('m2', asked));
+    expect(inputKey('m', asked)).not.toEqual(
+      inputKey('m', { ...asked, password: true })
+    );
   });
 
   it('ignores other and malformed emissions', () => {

@@ -46,15 +46,19 @@ def sidecar_command(tmp_path: Path) -> SidecarCommand:
 def jupyter_sidecar(
     sidecar_command: SidecarCommand,
 ) -> Callable[..., Awaitable[asyncio.subprocess.Process]]:
-    """`jupyter sidecar ARGS` as a subprocess, stdout and stderr piped."""
+    """`jupyter sidecar ARGS` as a subprocess, stdout and stderr piped (stdin too, with
+    `stdin=True`: then in a session of its own, without a controlling terminal, so getpass
+    reads the pipe as it would a user's terminal)."""
 
-    async def start(*args: str) -> asyncio.subprocess.Process:
+    async def start(*args: str, stdin: bool = False) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             *sidecar_command.argv,
             *args,
             env=sidecar_command.environ(),
+            stdin=asyncio.subprocess.PIPE if stdin else None,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=stdin,
         )
 
     return start

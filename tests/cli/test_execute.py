@@ -3,6 +3,7 @@ through its connection file (`--existing`), with real kernels."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -125,3 +126,42 @@ async def test_existing_connection_file(capsys: Capture, connection_file: Path) 
     assert result["outputs"][0]["text"] == "a\n"
     status, _, err = await run_cli(capsys, ExecuteApp, "--existing", "nope.json", "1")
     assert status == 1 and cli_errors(err)[0].startswith("error: no connection file 'nope.json'")
+
+
+ASKS = "name = input('name? ')\nimport getpass\ntoken = getpass.getpass('token: ')\n"
+ASKS += "print('hello', name, len(token))"
+
+
+@pytest.mark.parametrize("mode", ["stream", "json"])
+async def test_input_is_asked_on_the_terminal_and_reaches_the_kernel(
+    mode: str,
+    server_args: list[str],
+    kernel_id: str,
+    jupyter_sidecar: Any,
+    sc_cell_finished: Any,
+) -> None:
+    json_flag = ["--json"] if mode == "json" else []
+    process = await jupyter_sidecar(
+        "execute", kernel_id, ASKS, "--cell-id=asks", *json_flag, *server_args, stdin=True
+    )
+    out, err = await asyncio.wait_for(process.communicate(b"Ada\nhunter2\n"), 120)
+    assert process.returncode == 0, err.decode()
+    assert b"name? " in err and b"token: " in err and b"hunter2" not in err + out
+    if mode == "json":
+        result = json.loads(out)
+        assert result["status"] == "ok"
+        assert result["outputs"][0]["text"] == "hello Ada 7\n"
+    else:
+        assert out == b"hello Ada 7\n"
+    cell = await sc_cell_finished(kernel_id, "asks")
+    assert cell["input_request"] is None and cell["status"] == "ok"
+
+
+async def test_input_is_asked_with_existing_too(
+    connection_file: Path, jupyter_sidecar: Any
+) -> None:
+    code = "print('got', input('name? '))"
+    process = await jupyter_sidecar("execute", "--existing", str(connection_file), code, stdin=True)
+    out, err = await asyncio.wait_for(process.communicate(b"Ada\n"), 120)
+    assert process.returncode == 0, err.decode()
+    assert out == b"got Ada\n" and b"name? " in err

@@ -12,7 +12,7 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 
-from jupyter_sidecar_ext.protocol.frames import execute_request_from_ws
+from jupyter_sidecar_ext.protocol.frames import execute_request_from_ws, is_input_reply
 from jupyter_sidecar_ext.pytest_plugin import HOSTILE_FRAMES
 
 session = Session(key=b"")
@@ -104,3 +104,17 @@ def test_hostile_frames_are_not_well_formed_v1(frame: str | bytes) -> None:
     assert not is_well_formed(frame, v1=True)
     if isinstance(frame, bytes):
         assert not is_well_formed(frame, v1=False)
+
+
+def test_an_input_reply_is_told_on_the_stdin_channel_only() -> None:
+    reply = session.msg("input_reply", content={"value": "input_reply"})
+    assert is_input_reply(v1_frame(reply, "stdin"), v1=True)
+    assert is_input_reply(legacy_frame(reply, "stdin"), v1=False)
+    assert not is_input_reply(v1_frame(reply, "shell"), v1=True)
+    assert not is_input_reply(legacy_frame(reply, "shell"), v1=False)
+    code = execute_request(code="'input_reply'")  # the word in a cell's code is not enough
+    assert not is_input_reply(v1_frame(code), v1=True)
+    assert not is_input_reply(legacy_frame(code), v1=False)
+    for frame in (b"input_reply", "input_reply", '{"channel": "stdin"} input_reply'):
+        assert not is_input_reply(frame, v1=isinstance(frame, bytes))
+        assert not is_input_reply(frame, v1=not isinstance(frame, bytes))

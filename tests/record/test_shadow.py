@@ -88,7 +88,7 @@ def assert_valid(cell: ShadowCell) -> None:
     data = json.loads(json.dumps(cell.to_dict()))
     assert set(data) == {
         "id", "msg_id", "source", "status", "execution_count", "outputs", "started", "ended",
-        "seq", "truncated", "run", "stale", "gap",
+        "seq", "truncated", "run", "stale", "gap", "input_request",
     }  # fmt: skip
     for key in ("started", "ended"):
         assert data[key] is None or ISO.match(data[key])
@@ -140,6 +140,29 @@ def test_lifecycle_queued_running_ok(nb: ShadowNotebook) -> None:
     assert data["ended"] == "1970-01-01T00:00:12.500000Z"
     assert nb.get("cell-1") is nb.get("m1") is nb.by_msg_id("m1") is cell
     assert nb.to_dict()["cells"] == [data] and nb.to_dict()["seq"] == nb.seq == cell.seq
+
+
+def test_a_pending_input_request_is_kept_until_answered_or_the_run_ends(nb: ShadowNotebook) -> None:
+    cell = nb.add_request("m1", "input('name? ')", "cell-1")
+    nb.handle_iopub("status", "m1", BUSY)
+    assert nb.set_input_request("m1", "name? ", False) == [cell]
+    assert cell.to_dict()["input_request"] == {"prompt": "name? ", "password": False}
+    assert nb.clear_input_request("m1") == [cell] and cell.input_request is None
+    assert nb.clear_input_request("m1") == []  # nothing to clear: no change
+    nb.set_input_request("m1", "again? ", True)
+    nb.handle_iopub("status", "m1", IDLE)  # the run ended (interrupted, say)
+    assert cell.input_request is None
+    assert nb.set_input_request("m1", "late? ", False) == []  # a finished run asks nothing
+    assert nb.set_input_request("unknown", "x", False) == []
+
+    second = nb.add_request("m2", "input()", "cell-2")
+    nb.set_input_request("m2", "", False)
+    nb.handle_reply("m2", {"status": "error"})
+    assert second.input_request is None
+    third = nb.add_request("m3", "input()", "cell-3")
+    nb.set_input_request("m3", "", False)
+    nb.mark_restart()
+    assert third.input_request is None
 
 
 def test_messages_for_unknown_parents_are_ignored(nb: ShadowNotebook) -> None:

@@ -41,7 +41,7 @@ class GatewayChannels(KernelChannels):
             on_gone=events.on_gone,
             on_reply=self._on_reply,
         )
-        self._shell = RemoteShell(self.recorder, events.on_shell_reply)
+        self._shell = RemoteShell(self.recorder, events.on_shell_reply, events.on_input_request)
         self._relays = 0  # clients' relays attached (tap/gateway.py)
         self._seen: OrderedDict[str, None] | None = None  # once a relay recorded something
         # a client's relay lost the gateway (tap/gateway.py): new clients check it first

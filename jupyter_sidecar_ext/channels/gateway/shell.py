@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 class RemoteShell(ShellChannel):
     """A ShellChannel over a GatewayRecorder's websocket."""
 
-    def __init__(self, recorder: GatewayRecorder, on_reply: ReplyCallback) -> None:
+    def __init__(
+        self, recorder: GatewayRecorder, on_reply: ReplyCallback, on_input: ReplyCallback
+    ) -> None:
         self._recorder = recorder
         self._on_reply = on_reply
+        self._on_input = on_input
 
     @property
     def session(self) -> Session:
@@ -46,10 +49,16 @@ class RemoteShell(ShellChannel):
         msg = {key: json.loads(part) for key, part in zip(MESSAGE_KEYS, parts, strict=False)}
         self._recorder.send_when_receiving("shell", msg)
 
+    def send_stdin(self, msg: dict[str, Any]) -> None:
+        self._recorder.send("stdin", msg)
+
     def close(self) -> None:
         """Nothing to close: the recorder's websocket is the kernel's, not the channel's."""
 
     def on_reply(self, channel: str, msg: KernelMessage) -> None:
-        """The recorder's reply callback: execute_replies to what was sent here."""
+        """The recorder's reply callback: execute_replies and input_requests to what was
+        sent here."""
         if channel == "shell" and msg.msg_type == "execute_reply":
             self._on_reply(msg)
+        elif channel == "stdin" and msg.msg_type == "input_request":
+            self._on_input(msg)

@@ -24,7 +24,9 @@ class ZmqChannels(KernelChannels):
     ) -> None:
         super().__init__(kernel_id, kernel_manager, events, log)
         self._iopub = IopubSubscription(kernel_manager, self._on_iopub)
-        self._shell = SidecarShell(kernel_manager, events.on_shell_reply, log)
+        self._shell = SidecarShell(
+            kernel_manager, events.on_shell_reply, log, on_input=events.on_input_request
+        )
         self._nudges: set[str] = set()  # msg_ids of our kernel_info nudges
         self._renudge: asyncio.Future[None] | None = None
         self._timeout = 60.0

@@ -14,6 +14,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { KernelFollower } from './follower';
+import { PendingInputs } from './input';
 import { OutputOffer } from './offer';
 import { decide, pageCell, setOutputs } from './outputs';
 import type { ICellChangedEvent } from '../tokens';
@@ -21,6 +22,7 @@ import { remember } from '../utils';
 import {
   FINAL_STATUSES,
   IRestoreReport,
+  IShadowCell,
   RestoreRequests,
   RestoreState
 } from './types';
@@ -56,6 +58,11 @@ export class NotebookRestorer implements IDisposable {
         offered: []
       })
     );
+    this._inputs = new PendingInputs({
+      notebook: this._panel.content,
+      answer: (kernelId, value) => this._requests.answerInput(kernelId, value),
+      translator: options.translator
+    });
     this._setState(this._enabled ? 'syncing' : 'off');
     const sessionContext = this._panel.sessionContext;
     sessionContext.kernelChanged.connect(this._onKernelChanged, this);
@@ -100,6 +107,7 @@ export class NotebookRestorer implements IDisposable {
     } else {
       this._follower?.stopAll();
       this._offer.dismiss();
+      this._inputs.hideAll();
       this._setState('off');
     }
   }
@@ -139,6 +147,14 @@ export class NotebookRestorer implements IDisposable {
       if (FINAL_STATUSES.has(event.status)) {
         follower.settle(event.msg_id);
       }
+      if (this._enabled && !follower.owns(event.msg_id)) {
+        this._inputs.update(
+          event.kernel_id,
+          event.cell_id,
+          event.msg_id,
+          FINAL_STATUSES.has(event.status) ? null : event.input_request
+        );
+      }
     }
   }
 
@@ -148,6 +164,7 @@ export class NotebookRestorer implements IDisposable {
     }
     this._isDisposed = true;
     this._wire(null);
+    this._inputs.hideAll();
     this._offer.dispose();
     Signal.clearData(this);
   }
@@ -180,7 +197,11 @@ export class NotebookRestorer implements IDisposable {
       }
       const cells = this._codeCells();
       const following: Array<Promise<void>> = [];
+      const inputs: IShadowCell[] = [];
       for (const shadow of notebook?.cells ?? []) {
+        if (!shadow.stale && !follower.owns(shadow.msg_id)) {
+          inputs.push(shadow);
+        }
         if (!shadow.stale) {
           recorded.add(shadow.id);
         }
@@ -224,6 +245,7 @@ export class NotebookRestorer implements IDisposable {
         }
       }
       await Promise.all(following);
+      this._showInputs(follower.kernel.id, inputs);
     }
     report.offered = await this._offer.update(
       this._panel.sessionContext.path,
@@ -236,6 +258,28 @@ export class NotebookRestorer implements IDisposable {
       this._setState('synced');
       logReport(this._panel.context.localPath, report);
       this._restored.emit(report);
+    }
+  }
+
+  /**
+   * Input boxes for the runs that wait for input (after following started:
+   * restoring a cell's outputs clears its output area, boxes included).
+   */
+  private _showInputs(kernelId: string, cells: IShadowCell[]): void {
+    const waiting = new Set<string>();
+    for (const shadow of cells) {
+      const request = FINAL_STATUSES.has(shadow.status)
+        ? null
+        : shadow.input_request;
+      if (request) {
+        waiting.add(shadow.id);
+      }
+      this._inputs.update(kernelId, shadow.id, shadow.msg_id, request);
+    }
+    for (const cellId of this._inputs.cellIds) {
+      if (!waiting.has(cellId)) {
+        this._inputs.hide(cellId);
+      }
     }
   }
 
@@ -258,6 +302,7 @@ export class NotebookRestorer implements IDisposable {
     if (old) {
       old.kernel.connectionStatusChanged.disconnect(this._onConnection, this);
       old.dispose();
+      this._inputs.hideAll();
     }
     this._follower = null;
     if (kernel) {
@@ -308,6 +353,7 @@ export class NotebookRestorer implements IDisposable {
   private _panel: NotebookPanel;
   private _enabled: boolean;
   private _offer: OutputOffer;
+  private _inputs: PendingInputs;
   private _requests: RestoreRequests;
   private _state: RestoreState = 'syncing';
   private _isDisposed = false;

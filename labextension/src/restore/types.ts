@@ -60,6 +60,25 @@ export interface IShadowCell {
    * Whether kernel messages of this execution were lost.
    */
   gap: boolean;
+  /**
+   * The input the run waits for (null: none; absent on older servers).
+   */
+  input_request?: IInputRequest | null;
+}
+
+/**
+ * An input a run waits for (`input()`, `getpass()`).
+ */
+export interface IInputRequest {
+  prompt: string;
+  password: boolean;
+}
+
+/**
+ * The key of an input box: which run asks, and what it asks.
+ */
+export function inputKey(msgId: string, request: IInputRequest): string {
+  return `${msgId}\n${request.password ? 1 : 0}\n${request.prompt}`;
 }
 
 /**
@@ -149,7 +168,7 @@ export interface IOffer {
  */
 export type RestoreRequests = Pick<
   ISidecarRequests,
-  'notebook' | 'cell' | 'kernelsForPath'
+  'notebook' | 'cell' | 'kernelsForPath' | 'answerInput'
 >;
 
 /**
