@@ -38,6 +38,8 @@ class Services:
             features.append("variables")
         if self.lint is not None:
             features.append("lint")
+            if self.lint.can_check:
+                features.append("check")
         return features
 
 

@@ -1,8 +1,9 @@
 """`POST /api/sidecar/lint`: format notebook cells with isort and black (engine: lint/service.py).
 
-Body `{cells: [{id, source}], path?, tools?, options?}` -> `{cells: [{id, source, changed,
-error?}]}`. A cell that cannot be formatted keeps its source and gets an `error`; the others
-are formatted anyway. The request's fault is a 400, a body over the bound a 413, too much
+Body `{cells: [{id, source}], path?, tools?, options?, check?}` -> `{cells: [{id, source,
+changed, error?, diagnostics?}]}`; with `check` the cells are checked by ruff (lint/check.py)
+instead of formatted. A cell that cannot be formatted keeps its source and gets an `error`;
+the others are formatted anyway. The request's fault is a 400, a body over the bound a 413, too much
 pending lint work a 429 with Retry-After. With a `.py` path the sources are whole Python
 files, not notebook cells (no IPython syntax). Work is shared round-robin between users.
 """
@@ -16,8 +17,8 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..lint.config import ConfigError
-from ..lint.service import LintBusy
-from ..schemas.api import ErrorBody, LintedCell, LintRequest, LintResult
+from ..lint.service import CheckError, LintBusy, LintService
+from ..schemas.api import Diagnostic, ErrorBody, LintedCell, LintRequest, LintResult
 from ..schemas.openapi import Operation
 from .base import SidecarHandler
 
@@ -31,7 +32,7 @@ class LintHandler(SidecarHandler):
     operations: ClassVar[tuple[Operation, ...]] = (
         Operation(
             "post",
-            "Format cells with isort and black",
+            "Format cells with isort and black, or check them with ruff",
             LintResult,
             body=LintRequest,
             errors=(400, 404, 413, 429, 503),
@@ -48,6 +49,9 @@ class LintHandler(SidecarHandler):
             raise web.HTTPError(413, f"Lint request over {service.max_request_bytes} bytes")
         request = self.validated_body(LintRequest, {"max_cells": service.max_cells})
         if request is None:
+            return
+        if request.check:
+            await self.check(service, request)
             return
         options = (
             None if request.options is None else request.options.model_dump(exclude_unset=True)
@@ -78,6 +82,26 @@ class LintHandler(SidecarHandler):
             if outcome.error is not None:
                 linted.error = outcome.error
             cells.append(linted)
+        self.write_model(LintResult(cells=cells))
+
+    async def check(self, service: LintService, request: LintRequest) -> None:
+        """Diagnostics for the cells, the notebook checked as one program."""
+        try:
+            found = await service.check(request.path, [cell.source for cell in request.cells])
+        except ConfigError as error:
+            self.bad_request(str(error))
+            return
+        except CheckError as error:  # no ruff, a timeout, ruff failed: this request's error
+            raise web.HTTPError(503, str(error)) from None
+        cells = [
+            LintedCell(
+                id=cell.id,
+                source=cell.source,
+                changed=False,
+                diagnostics=[Diagnostic.model_validate(d) for d in diagnostics],
+            )
+            for cell, diagnostics in zip(request.cells, found, strict=True)
+        ]
         self.write_model(LintResult(cells=cells))
 
     def client_key(self) -> str:

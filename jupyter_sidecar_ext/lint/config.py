@@ -196,8 +196,8 @@ class ConfigFinder:
     def find(self, directory: Path | None) -> Discovered:
         if directory is None or self.root is None:
             return Discovered()
-        chain = self._chain(directory)
-        signature = tuple(self._stamp(d / name) for d in chain for name in _CANDIDATES)
+        chain = self.chain(directory)
+        signature = tuple(self.stamp(d / name) for d in chain for name in _CANDIDATES)
         with self._lock:
             cached = self._cache.get(directory)
             if cached is not None and cached[0] == signature:
@@ -210,7 +210,7 @@ class ConfigFinder:
                 self._cache.popitem(last=False)
         return found
 
-    def _chain(self, directory: Path) -> list[Path]:
+    def chain(self, directory: Path) -> list[Path]:
         """`directory` and its parents up to the root or a repository root, nearest first."""
         assert self.root is not None
         chain = [directory]
@@ -222,7 +222,7 @@ class ConfigFinder:
             chain.append(current)
         return chain
 
-    def _stamp(self, path: Path) -> int | None:
+    def stamp(self, path: Path) -> int | None:
         """mtime_ns of a candidate file, None if absent or if it resolves outside the root."""
         if path.name in (".git", ".hg"):
             return 0 if path.exists() else None  # only whether a repository starts here

@@ -21,6 +21,7 @@ from .magics import (
     as_plain_names,
     for_black,
     mask_magics,
+    restore_names,
     split_cell_magic,
     unmask_magics,
 )
@@ -48,6 +49,10 @@ class FormatSpec:
 
     def cache_key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
+
+
+class CellError(Exception):
+    """A tool failed on a cell; the message already says which and why, in the cell's terms."""
 
 
 class Outcome(NamedTuple):
@@ -106,6 +111,8 @@ def format_cell(source: str, spec: FormatSpec) -> Outcome:
     """Format one notebook cell; never raises (an error leaves the source untouched)."""
     try:
         formatted = _format_cell(source, spec)
+    except CellError as error:
+        return unchanged(source, str(error))
     except Exception as error:  # one bad cell must not fail the others: report it
         return unchanged(source, describe(error))
     return Outcome(formatted, formatted != source)
@@ -177,15 +184,21 @@ def _format_cell(source: str, spec: FormatSpec) -> str:
         python_magics = PYTHON_CELL_MAGICS | set(dict(spec.black).get("python_cell_magics", ()))
         if magic.name not in python_magics or not magic.body.strip():
             return source  # %%bash, %%html, %%sql, %%writefile...: not Python, untouched
-        return f"{magic.prefix}{magic.header}\n{_format_cell(magic.body, spec)}"
+        body = _format_cell(magic.body, spec)
+        if "black" in spec.tools:  # black drops blank lines before, and spaces after, `%%x`
+            return f"{magic.header.rstrip()}\n{body}"
+        return f"{magic.prefix}{magic.header}\n{body}"
     masked = mask_magics(source)
     text = masked.source
-    for tool in spec.tools:
-        if tool == "isort":
-            if "import" in text:
-                text = _isort_cell(text, masked, spec)
-        elif tool == "black":
-            text = as_plain_names(_black(for_black(text, masked), spec), masked)
+    try:
+        for tool in spec.tools:
+            if tool == "isort":
+                if "import" in text:
+                    text = _isort_cell(text, masked, spec)
+            elif tool == "black":
+                text = as_plain_names(_black(for_black(text, masked), spec), masked)
+    except Exception as error:  # never show a placeholder: the magic it stands for instead
+        raise CellError(restore_names(describe(error), masked)) from None
     text = unmask_magics(text, masked)
     if "black" in spec.tools:
         return text.rstrip("\n")  # black's cell convention (black.format_cell)

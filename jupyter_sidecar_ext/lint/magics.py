@@ -23,6 +23,16 @@ _MAYBE_MAGIC = re.compile(r"^[ \t]*[%!?,;/]|=(?:[ \t]|\\\n)*[%!]|\?[ \t]*$", re.
 # IPython's HelpEnd pattern (inputtransformer2._help_end_re): `obj?`, `obj.attr??`, `%magic?`.
 _HELP_END = re.compile(r"(%{0,2}(?!\d)[\w*]+(\.(?!\d)[\w*]+|\[-?[0-9]+\])*)(\?\??)$")
 _CELL_MAGIC_HELP = re.compile(r"%%\w+\?")
+# Commands IPython runs as magics without the `%` (automagic, on by default), as IPython's
+# prefilter sees them: at the start of a line, not followed by what makes the line Python
+# (`pip = 1`, `ls(x)`, `cd, x = ...`). Only these well-known ones, and only on lines that
+# are not Python anyway: a variable may shadow the name, which we cannot know.
+_AUTOMAGIC = re.compile(
+    r"^(?:pip|conda|mamba|micromamba|cd|ls|pwd|cat|cp|mv|rm|mkdir|rmdir|env|load_ext|"
+    r"reload_ext|unload_ext|matplotlib|autoreload|run|time|timeit|who|whos|history|reset|pdb)"
+    r"[ \t]+[^ \t=!()<>,+*/%^&|]",
+    re.MULTILINE,
+)
 # IPython itself gives up after this many transformations of one cell.
 MAX_MAGICS = 500
 _AST_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -118,7 +128,7 @@ def _next_magic(lines: list[str]) -> tuple[int, int] | None:
 
 def mask_magics(source: str) -> Masked:
     """Replace every IPython line magic, shell escape and help request by a placeholder."""
-    if not _MAYBE_MAGIC.search(source) or _parses(source):
+    if not (_MAYBE_MAGIC.search(source) or _AUTOMAGIC.search(source)) or _parses(source):
         return Masked(source)
     lines = source.splitlines(keepends=True)
     had_newline = lines[-1].endswith(("\n", "\r"))
@@ -136,12 +146,36 @@ def mask_magics(source: str) -> Masked:
         first = lines[start]
         indent = first[: len(first) - len(first.lstrip(" \t"))]
         name = f"__sidecar_magic_{count}_{nonce}__"
-        magics[name] = "".join(lines[start : end + 1])[len(indent) :].rstrip("\r\n")
+        # Trailing whitespace goes, as black removes it from magic lines.
+        magics[name] = "".join(lines[start : end + 1])[len(indent) :].rstrip()
         lines[start : end + 1] = [f"{indent}{name}\n"]
+    _mask_automagics(lines, magics, nonce)
     masked = "".join(lines)
     if not had_newline:
         masked = masked[:-1]
     return Masked(masked, nonce, magics)
+
+
+def _mask_automagics(lines: list[str], magics: dict[str, str], nonce: str) -> None:
+    """Mask top-level automagic commands (`pip install black`) when the cell is not Python
+    without doing so; each such line must not be Python by itself either."""
+    if _parses("".join(lines)):
+        return
+    for index, line in enumerate(lines):
+        if _AUTOMAGIC.match(line) and not _parses(line):
+            if len(magics) >= MAX_MAGICS:
+                raise MaskError(f"more than {MAX_MAGICS} IPython magics in one cell")
+            name = f"__sidecar_magic_{len(magics)}_{nonce}__"
+            magics[name] = line.rstrip()
+            lines[index] = f"{name}\n"
+
+
+def restore_names(text: str, masked: Masked) -> str:
+    """`text` (an error message) with each placeholder shown as the magic it stands for."""
+    if not masked.magics:
+        return text
+    pattern = rf"(?:import )?(__sidecar_magic_\d+_{masked.nonce}__)"
+    return re.sub(pattern, lambda m: masked.magics.get(m.group(1), m.group(0)), text)
 
 
 def unmask_magics(formatted: str, masked: Masked) -> str:

@@ -21,14 +21,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Float, Int
+from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .check import CheckError, CheckSpec, Diagnostic, check_file, check_notebook, find_ruff
 from .config import ConfigFinder, build_spec, parse_tools
-from .format import FormatSpec, Outcome, unchanged
+from .format import PYTHON_CELL_MAGICS, FormatSpec, Outcome, unchanged
+from .ruffconfig import find_ruff_config
 from .scheduler import LintBusy, Scheduler
 
-__all__ = ["LintBusy", "LintEngine", "LintService"]
+__all__ = ["CheckError", "LintBusy", "LintEngine", "LintService"]
 
 # Chunks per worker: enough to balance uneven cells, few enough to keep IPC small.
 CHUNKS_PER_WORKER = 4
@@ -298,10 +300,30 @@ class LintService(LoggingConfigurable):
         "(black's safety check, without its second formatting pass).",
     )
 
+    ruff_path = Unicode(
+        "",
+        config=True,
+        help="The ruff executable used for diagnostics (`check`); empty: the `ruff` package's, "
+        "else one on PATH. Without one, the server does not offer the `check` feature.",
+    )
+    check_timeout = Float(
+        30.0,
+        config=True,
+        help="Seconds one check (a ruff run over a notebook) may take before the request gets "
+        "the error 'checking timed out after N s' and ruff is stopped.",
+    )
+    check_concurrency = Int(
+        2,
+        config=True,
+        help="ruff processes running at once for checks; more requests wait their turn.",
+    )
+
     def __init__(self, root: str | Path | None = None, **kwargs: Any) -> None:
         """`root`: the directory config files are searched up to (None: none are read)."""
         super().__init__(**kwargs)
         self.finder = ConfigFinder(root)
+        self.ruff = find_ruff(self.ruff_path)
+        self._check_slots = asyncio.Semaphore(max(1, self.check_concurrency))
         self.engine = LintEngine(
             workers=self.workers,
             cache_entries=self.cache_entries,
@@ -341,3 +363,32 @@ class LintService(LoggingConfigurable):
         spec = build_spec(found, options, tools, directory, self.verify, check=False)
         is_python_file = path is not None and path.endswith(".py")
         return replace(spec, python_file=True) if is_python_file else spec
+
+    @property
+    def can_check(self) -> bool:
+        """Whether diagnostics are available (a ruff executable was found)."""
+        return self.ruff is not None
+
+    async def check(self, path: str | None, sources: list[str]) -> list[list[Diagnostic]]:
+        """Diagnostics per source (a notebook's cells, or whole files for a `.py` path);
+        ConfigError for a bad path or config, CheckError when ruff cannot run."""
+        if self.ruff is None:
+            raise CheckError("checking needs ruff, which is not installed on the server")
+        spec = await asyncio.to_thread(self._check_spec, path, self.ruff)
+        async with self._check_slots:
+            if spec.filename.endswith(".py"):
+                return [await check_file(source, spec) for source in sources]
+            return await check_notebook(sources, spec)
+
+    def _check_spec(self, path: str | None, ruff: str) -> CheckSpec:
+        directory = self.finder.directory_for(path)
+        config = find_ruff_config(self.finder, directory)
+        black = dict(self.finder.find(directory).black)
+        magics = PYTHON_CELL_MAGICS | frozenset(black.get("python_cell_magics", ()))
+        name = Path(path).name if path and path.endswith((".py", ".ipynb")) else "notebook.ipynb"
+        filename = str(directory / name) if directory is not None else name
+        # ruff resolves a --config file's patterns (per-file-ignores) from where it runs.
+        cwd = str(Path(config).parent) if config else directory
+        return CheckSpec(
+            ruff, config, filename, str(cwd) if cwd else None, self.check_timeout, magics
+        )

@@ -74,6 +74,11 @@ class LintRequest(_Request):
         default=None, description='In this order; default ["isort", "black"]'
     )
     options: LintOptions | None = None
+    check: bool = Field(
+        default=False,
+        description="Check with ruff instead of formatting: each cell gets `diagnostics`, its "
+        "source is returned as it came (tools and options are not used)",
+    )
 
     @field_validator("cells", mode="before")
     @classmethod
@@ -133,7 +138,7 @@ class ErrorBody(_Answer):
 class Info(_Answer):
     version: str
     features: list[str] = Field(
-        description="Of record, notebook, events, persist, execute, queue, variables, lint"
+        description="Of record, notebook, events, persist, execute, queue, variables, lint, check"
     )
 
 
@@ -247,11 +252,47 @@ class QueueRemoval(_Answer):
     removed: Literal[True]
 
 
+class Position(_Answer):
+    """A place in a cell: line and column (characters) 1-based."""
+
+    line: int
+    column: int
+
+
+class FixEdit(_Answer):
+    """Replace the text from `location` up to `end_location` (excluded) by `content`."""
+
+    content: str
+    location: Position
+    end_location: Position
+
+
+class Fix(_Answer):
+    message: str
+    edits: list[FixEdit]
+
+
+class Diagnostic(_Answer):
+    """A problem ruff found in a cell; positions within the cell, 1-based, end excluded."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    code: str = Field(description="ruff's rule code (F401...), invalid-syntax or magic")
+    message: str
+    severity: Literal["error", "warning"]
+    fix: Fix | None = Field(default=None, description="ruff's safe fix, as edits of this cell")
+
+
 class LintedCell(_Answer):
     id: str
     source: str
     changed: bool
     error: str | None = Field(default=None, description="Why this cell was left as it was")
+    diagnostics: list[Diagnostic] | None = Field(
+        default=None, description="With `check`: what ruff found in this cell"
+    )
 
 
 class LintResult(_Answer):

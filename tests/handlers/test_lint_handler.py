@@ -244,3 +244,35 @@ async def test_past_the_pending_bound_is_429_with_retry_after(
         assert await lint(jp_fetch, {"cells": []}) == []
     finally:
         filler.cancel()
+
+
+async def test_check_returns_diagnostics_per_cell(jp_fetch: Any) -> None:
+    info = json.loads((await jp_fetch("api", "sidecar")).body)
+    assert "check" in info["features"]
+    cells = [
+        {"id": "a", "source": "import os\nimport sys"},
+        {"id": "b", "source": "%matplotlib inline\nprint(os.sep, nope)"},
+        {"id": "c", "source": "def f(:"},
+    ]
+    answer = await lint(jp_fetch, {"cells": cells, "check": True})
+    assert [c["source"] for c in answer] == [c["source"] for c in cells]
+    found = [[(d["code"], d["line"], d["column"]) for d in c["diagnostics"]] for c in answer]
+    assert found[0] == [("F401", 2, 8)]
+    assert found[1] == [("F821", 2, 15)]
+    assert found[2][0][0] == "invalid-syntax"
+    assert answer[0]["diagnostics"][0]["fix"]["edits"][0]["location"] == {"line": 2, "column": 1}
+
+
+async def test_check_uses_the_project_ruff_config(jp_fetch: Any, jp_root_dir: Path) -> None:
+    (jp_root_dir / "proj").mkdir()
+    (jp_root_dir / "proj" / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["E501"]\n')
+    cells = [{"id": "a", "source": "import os\nx = '" + "a" * 100 + "'"}]
+    body = {"cells": cells, "check": True, "path": "proj/nb.ipynb"}
+    (answer,) = await lint(jp_fetch, body)
+    assert [d["code"] for d in answer["diagnostics"]] == ["E501"]
+
+
+async def test_check_without_ruff_is_503(jp_fetch: Any, lint_service: LintService) -> None:
+    lint_service.ruff = None
+    body = {"cells": [{"id": "a", "source": "x = 1"}], "check": True}
+    assert "needs ruff" in await lint_error(jp_fetch, body, 503)

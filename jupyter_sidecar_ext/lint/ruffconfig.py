@@ -1,0 +1,60 @@
+"""The ruff configuration for a file, found as the formatter's is (lint/config.py).
+
+The nearest `.ruff.toml`, `ruff.toml` or pyproject.toml with a `[tool.ruff]` table, at or
+above the file and never above the server's root (nor across a repository boundary). ruff is
+then given that file alone (`--config`), so it reads nothing else; an `extend` leading
+outside the root is refused.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, ConfigFinder
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RUFF_FILES = (".ruff.toml", "ruff.toml", "pyproject.toml")
+
+
+def find_ruff_config(finder: ConfigFinder, directory: Path | None) -> str:
+    """The config file's path, or "" when there is none (ruff then runs isolated)."""
+    if directory is None or finder.root is None:
+        return ""
+    for candidate_dir in finder.chain(directory):
+        for name in RUFF_FILES:
+            path = candidate_dir / name
+            if finder.stamp(path) is None:
+                continue
+            table = _ruff_table(path, finder)
+            if table is None:
+                continue
+            _check_extend(path, table, finder.root)
+            return str(path)
+    return ""
+
+
+def _ruff_table(path: Path, finder: ConfigFinder) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        shown = path.name if finder.root is None else path.relative_to(finder.root)
+        raise ConfigError(f"cannot read {shown}: {type(error).__name__}") from None
+    if path.name != "pyproject.toml":
+        return data
+    table = data.get("tool", {}).get("ruff")
+    return table if isinstance(table, dict) else None
+
+
+def _check_extend(path: Path, table: dict[str, Any], root: Path) -> None:
+    extend = table.get("extend")
+    if extend is None:
+        return
+    target = (path.parent / str(extend)).expanduser().resolve()
+    if not target.is_relative_to(root):
+        raise ConfigError(f"{path.relative_to(root)}: ruff's 'extend' leads outside the root")
