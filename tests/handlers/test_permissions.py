@@ -35,6 +35,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/sidecar/kernels/{kernel_id}/execute"): "kernels:execute",
     ("GET", "/api/sidecar/kernels/{kernel_id}/queue"): "kernels:execute",
     ("DELETE", "/api/sidecar/kernels/{kernel_id}/queue/{msg_id}"): "kernels:execute",
+    ("POST", "/api/sidecar/kernels/{kernel_id}/queue/interrupt"): "kernels:execute",
     ("POST", "/api/sidecar/lint"): "contents:write",
     ("GET", "/api/sidecar/{path}"): "kernels:read",  # unknown paths: a JSON 404
 }
