@@ -1,0 +1,70 @@
+/**
+ * Runs held until a notebook's kernel can take them: JupyterLab drops a run
+ * issued while its session has no kernel connection yet ("Initializing"), so
+ * the hold plugin keeps it here, in order, and sends it once the kernel is
+ * usable. Pure bookkeeping (no JupyterLab objects) so it can be unit tested.
+ */
+
+/**
+ * What the hold needs of a kernel connection (`Kernel.IKernelConnection`).
+ */
+export interface IKernelLike {
+  readonly connectionStatus: string;
+  readonly status: string;
+}
+
+/**
+ * Whether a kernel connection takes requests now: connected, and the kernel
+ * answered (its status is known and it is not on its way out).
+ */
+export function isKernelUsable(
+  kernel: IKernelLike | null | undefined
+): boolean {
+  return (
+    !!kernel &&
+    kernel.connectionStatus === 'connected' &&
+    (kernel.status === 'idle' || kernel.status === 'busy')
+  );
+}
+
+/**
+ * Something that can be held: a cell, which may be deleted meanwhile.
+ */
+export interface IHoldable {
+  readonly isDisposed: boolean;
+}
+
+/**
+ * One notebook's held runs, first in first out.
+ */
+export class HeldRuns<T extends IHoldable> {
+  /**
+   * Held runs, oldest first.
+   */
+  get size(): number {
+    return this._items.length;
+  }
+
+  hold(item: T): void {
+    this._items.push(item);
+  }
+
+  /**
+   * Take every held run that still exists, oldest first (each once, as often
+   * as it was held).
+   */
+  release(): T[] {
+    const items = this._items.filter(item => !item.isDisposed);
+    this._items = [];
+    return items;
+  }
+
+  /**
+   * Whether `item` is held.
+   */
+  has(item: T): boolean {
+    return this._items.includes(item);
+  }
+
+  private _items: T[] = [];
+}
