@@ -7,7 +7,7 @@ import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
 import type { ILintedCell, ILintRequest } from './lint/types';
-import type { IQueueState } from './queue/types';
+import type { IQueueInterrupt, IQueueState } from './queue/types';
 import type {
   CellStatus,
   IKernelSummary,
@@ -88,6 +88,14 @@ export interface ISidecarRequests {
   lint(request: ILintRequest): Promise<ILintedCell[]>;
   queue(kernelId: string): Promise<IQueueState>;
   removeFromQueue(kernelId: string, msgId: string): Promise<void>;
+  /**
+   * Interrupt the kernel; with `keepQueue` the cells waiting in the server's
+   * queue run after the interrupted one instead of being aborted.
+   */
+  interruptQueue(
+    kernelId: string,
+    keepQueue: boolean
+  ): Promise<IQueueInterrupt>;
 }
 
 /**
