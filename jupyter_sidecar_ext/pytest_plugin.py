@@ -85,7 +85,9 @@ def blocking_cell(flag: Path, announce: bool = False, then: str = "") -> str:
     """Code that keeps the kernel busy until the test creates `flag` (the test decides when
     it ends, no timing); with `announce` it first prints 'started' (see
     `KernelWebsocketClient.until_output`), and `then` runs once released."""
-    started = "print('started', flush=True)\n" if announce else ""
+    # one write: print's separate '\n' could be flushed apart, and an interrupt sent at the
+    # first chunk would then cut the line (announce is what tests interrupt on)
+    started = "print('started\\n', end='', flush=True)\n" if announce else ""
     wait = f"while not os.path.exists({str(flag)!r}):\n    time.sleep(0.01)\n"
     return f"import os, time\n{started}{wait}{then}"
 
