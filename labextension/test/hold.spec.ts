@@ -1,4 +1,4 @@
-import { HeldRuns, isKernelUsable } from '../src/hold/held';
+import { fateOfHeldRuns, HeldRuns, isKernelUsable } from '../src/hold/held';
 
 class Item {
   constructor(readonly name: string) {}
@@ -47,5 +47,34 @@ describe('HeldRuns', () => {
     held.hold(b);
     a.isDisposed = true;
     expect(held.release()).toEqual([b]);
+  });
+});
+
+describe('fateOfHeldRuns', () => {
+  const idle = { connectionStatus: 'connected', status: 'idle' };
+  const connecting = { connectionStatus: 'connecting', status: 'unknown' };
+
+  it('waits while the session has no usable kernel yet', () => {
+    const initializing = { isReady: false, hasNoKernel: false, kernel: null };
+    expect(fateOfHeldRuns(initializing)).toBe('wait');
+    expect(
+      fateOfHeldRuns({ isReady: true, hasNoKernel: false, kernel: connecting })
+    ).toBe('wait');
+  });
+
+  it('sends once the kernel takes requests', () => {
+    expect(
+      fateOfHeldRuns({ isReady: true, hasNoKernel: false, kernel: idle })
+    ).toBe('send');
+  });
+
+  it('drops them when no kernel will come', () => {
+    expect(
+      fateOfHeldRuns({ isReady: true, hasNoKernel: true, kernel: null })
+    ).toBe('drop');
+    const dead = { connectionStatus: 'disconnected', status: 'dead' };
+    expect(
+      fateOfHeldRuns({ isReady: true, hasNoKernel: false, kernel: dead })
+    ).toBe('drop');
   });
 });

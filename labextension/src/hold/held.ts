@@ -28,6 +28,26 @@ export function isKernelUsable(
 }
 
 /**
+ * What becomes of a notebook's held runs now: sent (the kernel takes them),
+ * dropped (no kernel will: the user chose none, or it died), or kept waiting.
+ */
+export type HeldFate = 'send' | 'drop' | 'wait';
+
+export function fateOfHeldRuns(session: {
+  isReady: boolean;
+  hasNoKernel: boolean;
+  kernel: IKernelLike | null | undefined;
+}): HeldFate {
+  if (
+    (session.isReady && session.hasNoKernel) ||
+    session.kernel?.status === 'dead'
+  ) {
+    return 'drop';
+  }
+  return isKernelUsable(session.kernel) ? 'send' : 'wait';
+}
+
+/**
  * Something that can be held: a cell, which may be deleted meanwhile.
  */
 export interface IHoldable {

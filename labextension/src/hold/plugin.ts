@@ -30,7 +30,7 @@ import {
 import { ITranslator } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { HeldRuns, isKernelUsable } from './held';
+import { fateOfHeldRuns, HeldRuns } from './held';
 
 export const HOLD_PLUGIN_ID = 'jupyter-sidecar-ext:hold';
 
@@ -107,14 +107,19 @@ class RunHolder {
       return;
     }
     const context = panel.sessionContext;
-    if (context.isReady && context.hasNoKernel) {
-      // The user chose no kernel: nothing will run them, as JupyterLab says.
+    const fate = fateOfHeldRuns({
+      isReady: context.isReady,
+      hasNoKernel: context.hasNoKernel,
+      kernel: context.session?.kernel
+    });
+    if (fate === 'drop') {
+      // No kernel will run them (JupyterLab says why): show them not run.
       for (const cell of runs.release()) {
         cell.model.executionState = 'idle';
       }
       return;
     }
-    if (!isKernelUsable(context.session?.kernel)) {
+    if (fate === 'wait') {
       return;
     }
     const cells = runs.release();
