@@ -337,6 +337,43 @@ async def test_a_queued_cell_is_removed_without_interrupting(
     assert queue["running"] is None and queue["queued"] == []
 
 
+async def test_interrupt_and_continue_keeps_the_queue(
+    sc_mode: ServerMode,
+    jp_fetch: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
+    sc_cell_finished: Any,
+    tmp_path: Path,
+) -> None:
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id, sc_mode.protocol)
+    first = await client.execute(blocking_cell(tmp_path / "never", announce=True), cell_id="a")
+    second = await client.execute("'second'", cell_id="b")
+    third = await client.execute("'third'", cell_id="c")
+    await client.until_output(first)
+    queue_ = sc_registry.get(kernel_id).executor.queue
+    await sc_wait_until(lambda: len(queue_) == 2, what="two requests queued")
+
+    answer = await fetch_json(
+        jp_fetch,
+        *("api", "sidecar", "kernels", kernel_id, "queue", "interrupt"),
+        method="POST",
+        body="",
+        params={"continue": "true"},
+    )
+    assert answer == {"kernel_id": kernel_id, "interrupted": first, "continued": True, "waiting": 2}
+    statuses = []
+    for msg_id in (first, second, third):
+        replies = [m for m in await client.collect(msg_id) if m["channel"] == "shell"]
+        content = replies[0]["content"]
+        statuses.append((content["status"], content.get("execution_count")))
+    assert statuses == [("error", 1), ("ok", 2), ("ok", 3)]
+    assert (await sc_cell_finished(kernel_id, "a"))["outputs"][-1]["ename"] == "KeyboardInterrupt"
+    assert (await sc_cell_finished(kernel_id, "c"))["status"] == "ok"
+
+
 async def test_other_shell_requests_keep_their_place_behind_queued_cells(
     sc_mode: ServerMode, sc_start_kernel: Any, sc_connect: Any, tmp_path: Path
 ) -> None:

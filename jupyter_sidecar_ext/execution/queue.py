@@ -4,7 +4,8 @@ interrupting the kernel (jupyterlab#7825: today that aborts every queued cell).
 
 It keeps a plain kernel's semantics (README "Execution queue" has the rules): the next request
 goes at the previous one's execute_reply, an error aborts the waiting ones when ipykernel
-would, other shell requests follow the execution sent before them, restart drops everything,
+would (unless the running one was interrupted with "continue": `spare_running`), other shell
+requests follow the execution sent before them, restart drops everything,
 and a lost reply or idle finishes its request after `FINISH_GRACE` seconds of iopub quiet
 instead of wedging the queue. Pure bookkeeping (no frames, no sockets): senders reach the
 kernel and their client, the host (the kernel's executor) updates the shadow model.
@@ -87,6 +88,8 @@ class QueueEntry:
     reply_status: str | None = None
     idle: bool = False
     activity: int = 0  # iopub messages seen for it while running
+    # interrupted with "continue": its error does not abort the waiting ones
+    spares_queue: bool = False
     # other shell requests sent after it, before the next execution: sent right after it
     followers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -101,9 +104,15 @@ class QueueEntry:
         }
 
 
-def _aborts_queue(entry: QueueEntry, status: str) -> bool:
-    """Whether ipykernel would abort its queue after this request (`execute_request`)."""
+def _kernel_aborts(entry: QueueEntry, status: str) -> bool:
+    """Whether ipykernel aborts its queue after this request (`execute_request`)."""
     return status == "error" and entry.stop_on_error and not entry.silent
+
+
+def _aborts_queue(entry: QueueEntry, status: str) -> bool:
+    """Whether the waiting requests are aborted after this one: as ipykernel would, unless
+    the user interrupted it to let the rest go on."""
+    return _kernel_aborts(entry, status) and not entry.spares_queue
 
 
 class ExecutionQueue:
@@ -172,6 +181,17 @@ class ExecutionQueue:
         self._abort(entry)
         return entry
 
+    def spare_running(self) -> QueueEntry | None:
+        """An interrupt is about to be sent for the running request, to stop it alone: its
+        error (KeyboardInterrupt) must not abort the waiting ones. The running entry, or None
+        when nothing runs. QueueConflict when the queue is off (the kernel holds the rest)."""
+        if not self.enabled:
+            raise QueueConflict("The execution queue is disabled on this server")
+        running = self.running
+        if running is not None and running.reply_status is None:  # not after its own error
+            running.spares_queue = True
+        return running
+
     def discard(self, msg_id: str) -> bool:
         """Forget a waiting request without telling its asker (the asker gave up)."""
         if msg_id not in self._waiting:
@@ -202,8 +222,12 @@ class ExecutionQueue:
         if entry is None or entry.msg_id != msg_id or entry.reply_status is not None:
             return
         entry.reply_status = status
-        if entry.idle or not _aborts_queue(entry, status):
+        if entry.idle or not _kernel_aborts(entry, status):
             self._finish(entry, status)
+        elif entry.spares_queue:
+            # The next one goes at its idle: ipykernel aborts execute_requests that reach it
+            # until it leaves its aborting state, which it has entered before that idle.
+            self._arm()
         else:
             # Abort the others after its idle, in ipykernel's order; but only those waiting
             # now: ipykernel aborts what it had received when it replied, not what a client

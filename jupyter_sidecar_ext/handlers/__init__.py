@@ -11,7 +11,7 @@ from .execute import ExecuteHandler
 from .kernels import CellHandler, InfoHandler, KernelsHandler, NotebookHandler, NotFoundHandler
 from .lint import LintHandler
 from .openapi import OpenAPIHandler
-from .queue import QueueEntryHandler, QueueHandler
+from .queue import QueueEntryHandler, QueueHandler, QueueInterruptHandler
 from .stdin import InputHandler
 from .variables import VariableHandler, VariablesHandler
 
@@ -31,6 +31,8 @@ API_ROUTES: tuple[tuple[str, type[SidecarHandler]], ...] = (
     (rf"/api/sidecar/kernels/{_KERNEL}/execute/?", ExecuteHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/input/?", InputHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/?", QueueHandler),
+    # before queue/{msg_id}, which would take "interrupt" for a msg_id
+    (rf"/api/sidecar/kernels/{_KERNEL}/queue/interrupt/?", QueueInterruptHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/(?P<msg_id>[^/]+)/?", QueueEntryHandler),
     (r"/api/sidecar/lint/?", LintHandler),
 )

@@ -285,6 +285,18 @@ class Diagnostic(_Answer):
     fix: Fix | None = Field(default=None, description="ruff's safe fix, as edits of this cell")
 
 
+class QueueInterrupt(_Answer):
+    kernel_id: str
+    interrupted: str | None = Field(
+        description="msg_id of the request that was running when the kernel was interrupted"
+    )
+    continued: bool = Field(
+        description="Whether the waiting requests go on (continue=true) rather than being "
+        "aborted by the interrupted one's error, as ipykernel would"
+    )
+    waiting: int = Field(description="Requests waiting in the queue")
+
+
 class LintedCell(_Answer):
     id: str
     source: str

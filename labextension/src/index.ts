@@ -9,6 +9,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 
+import holdPlugin from './hold/plugin';
 import lintPlugin from './lint/plugin';
 import queuePlugin from './queue/plugin';
 import { SidecarRequests } from './requests';
@@ -43,5 +44,6 @@ export default [
   restorePlugin,
   variablesPlugin,
   lintPlugin,
-  queuePlugin
+  queuePlugin,
+  holdPlugin
 ];

@@ -7,7 +7,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { ILintedCell, ILintRequest } from './lint/types';
-import type { IQueueState } from './queue/types';
+import type { IQueueInterrupt, IQueueState } from './queue/types';
 import type {
   IKernelSummary,
   IShadowCell,
@@ -157,6 +157,18 @@ export class SidecarRequests implements ISidecarRequests {
     await requestAPI<unknown>(
       `${kernelPath(kernelId)}/input`,
       { method: 'POST', body: JSON.stringify({ value }) },
+      this._settings
+    );
+  }
+
+  interruptQueue(
+    kernelId: string,
+    keepQueue: boolean
+  ): Promise<IQueueInterrupt> {
+    const query = URLExt.objectToQueryString({ continue: String(keepQueue) });
+    return requestAPI<IQueueInterrupt>(
+      `${kernelPath(kernelId)}/queue/interrupt${query}`,
+      { method: 'POST' },
       this._settings
     );
   }

@@ -7,7 +7,7 @@ import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
 import type { ILintedCell, ILintRequest } from './lint/types';
-import type { IQueueState } from './queue/types';
+import type { IQueueInterrupt, IQueueState } from './queue/types';
 import type {
   CellStatus,
   IKernelSummary,
@@ -97,6 +97,14 @@ export interface ISidecarRequests {
    * Answer the input a run of the kernel waits for (`POST .../input`).
    */
   answerInput(kernelId: string, value: string): Promise<void>;
+  /**
+   * Interrupt the kernel; with `keepQueue` the cells waiting in the server's
+   * queue run after the interrupted one instead of being aborted.
+   */
+  interruptQueue(
+    kernelId: string,
+    keepQueue: boolean
+  ): Promise<IQueueInterrupt>;
 }
 
 /**

@@ -194,8 +194,18 @@ async def test_an_error_in_the_middle_matches_a_plain_kernel(
         assert (await sc_cell_finished(kernel_id, "c3"))["status"] == "aborted"
 
 
+STOCK_INTERRUPT = ("api", "kernels", "{kernel_id}", "interrupt")
+OUR_INTERRUPT = ("api", "sidecar", "kernels", "{kernel_id}", "queue", "interrupt")
+
+
 async def interrupted_run(
-    compare: Compare, jp_fetch: Any, plain: bool, tmp_path: Path, stop_on_error: bool
+    compare: Compare,
+    jp_fetch: Any,
+    plain: bool,
+    tmp_path: Path,
+    stop_on_error: bool,
+    route: tuple[str, ...] = STOCK_INTERRUPT,
+    params: dict[str, str] | None = None,
 ) -> dict[str, list[tuple[Any, ...]]]:
     kernel_id, client = await compare.client(plain=plain)
     never = tmp_path / f"never-{plain}"
@@ -206,7 +216,12 @@ async def interrupted_run(
     )
     ids = [first, await client.execute("2", cell_id="b"), await client.execute("3", cell_id="c")]
     seen = await client.until_output(first)
-    await jp_fetch("api", "kernels", kernel_id, "interrupt", method="POST", body="")
+    parts = [part.format(kernel_id=kernel_id) for part in route]
+    response = await jp_fetch(*parts, method="POST", body="", params=params or {})
+    if route == OUR_INTERRUPT:
+        answer = json.loads(response.body)
+        assert answer["kernel_id"] == kernel_id and answer["interrupted"] == first
+        assert answer["continued"] is bool(params) and answer["waiting"] == 2
     return normalize(seen + await gather(client, ids), ids)
 
 
@@ -220,6 +235,78 @@ async def test_interrupt_with_two_queued_matches_a_plain_kernel(
     expected = ["aborted", "aborted"] if stop_on_error else ["ok", "ok"]
     assert [entry[2] for entry in ours["shell"]] == ["error", *expected]
     assert (0, "error", "KeyboardInterrupt") in ours["iopub"]
+
+
+async def test_our_interrupt_without_continue_matches_a_plain_kernel(
+    compare: Compare, jp_fetch: Any, tmp_path: Path
+) -> None:
+    plain = await interrupted_run(compare, jp_fetch, True, tmp_path, True)
+    ours = await interrupted_run(compare, jp_fetch, False, tmp_path, True, OUR_INTERRUPT)
+    assert ours == plain
+    assert [entry[2] for entry in ours["shell"]] == ["error", "aborted", "aborted"]
+
+
+async def test_interrupt_and_continue_runs_the_queue(
+    compare: Compare, jp_fetch: Any, tmp_path: Path, sc_cell_finished: Any
+) -> None:
+    """What a plain kernel can only do for a cell sent with stop_on_error false: the
+    interrupted cell ends with KeyboardInterrupt, the two queued behind it run. The client
+    sees the same messages as in that plain run."""
+    plain = await interrupted_run(compare, jp_fetch, True, tmp_path, stop_on_error=False)
+    ours = await interrupted_run(
+        compare, jp_fetch, False, tmp_path, True, OUR_INTERRUPT, {"continue": "true"}
+    )
+    assert ours == plain
+    assert [entry[2:] for entry in ours["shell"]] == [("error", 1), ("ok", 2), ("ok", 3)]
+    assert (0, "error", "KeyboardInterrupt") in ours["iopub"]
+    assert (2, "execute_result", 3) in ours["iopub"]
+
+
+async def test_interrupt_route_conflicts_and_bad_input(
+    jp_fetch: Any, sc_start_kernel: Any, sc_registry: Any
+) -> None:
+    kernel_id = await sc_start_kernel()
+    idle = await fetch_json(
+        jp_fetch,
+        *OUR_INTERRUPT[:3],
+        kernel_id,
+        "queue",
+        "interrupt",
+        method="POST",
+        body="",
+        params={"continue": "1"},
+    )
+    assert idle == {"kernel_id": kernel_id, "interrupted": None, "continued": True, "waiting": 0}
+    cases = [
+        ("no-such-kernel", {"continue": "true"}, 404),
+        (kernel_id, {"continue": "maybe"}, 400),
+    ]
+    for kernel, params, code in cases:
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                *OUR_INTERRUPT[:3],
+                kernel,
+                "queue",
+                "interrupt",
+                method="POST",
+                body="",
+                params=params,
+            )
+        assert info.value.code == code and info.value.response is not None
+        assert "message" in json.loads(info.value.response.body)
+    sc_registry.get(kernel_id).executor.queue.enabled = False
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch(
+            *OUR_INTERRUPT[:3],
+            kernel_id,
+            "queue",
+            "interrupt",
+            method="POST",
+            body="",
+            params={"continue": "true"},
+        )
+    assert info.value.code == 409 and info.value.response is not None
+    assert "disabled" in json.loads(info.value.response.body)["message"]
 
 
 async def restarted_run(

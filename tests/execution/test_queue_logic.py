@@ -214,3 +214,38 @@ async def test_requests_following_aborted_executions_are_still_sent(
     queue.on_reply("a", "error")
     queue.on_idle("a")
     assert log[-2:] == ["aborted b (running None)", "send after b"]
+
+
+async def test_a_spared_request_lets_the_waiting_ones_run_after_its_idle(
+    log: list[str], host: Host
+) -> None:
+    """Interrupted with "continue": its error aborts nothing, and the next one is sent only at
+    its idle (ipykernel still aborts what reaches it before then)."""
+    queue = make_queue(host)
+    for name in "abc":
+        queue.submit(entry(log, name))
+    spared = queue.spare_running()
+    assert spared is not None and spared.msg_id == "a"
+    queue.on_reply("a", "error")
+    assert log == ["forward a"]  # not yet: the kernel is still aborting
+    queue.on_idle("a")
+    assert log == ["forward a", "forward b"]
+    queue.on_reply("b", "error")  # b was not spared: its error aborts c, as ipykernel would
+    queue.on_idle("b")
+    assert log[-1] == "aborted c (running None)"
+    assert queue.spare_running() is None  # nothing runs
+
+
+async def test_sparing_comes_too_late_after_the_request_s_own_error(
+    log: list[str], host: Host
+) -> None:
+    queue = make_queue(host)
+    queue.submit(entry(log, "a"))
+    queue.submit(entry(log, "b"))
+    queue.on_reply("a", "error")  # its own error, seen before the interrupt was asked
+    queue.spare_running()
+    queue.on_idle("a")
+    assert log[-1] == "aborted b (running None)"
+    queue.enabled = False
+    with pytest.raises(QueueConflict):
+        queue.spare_running()

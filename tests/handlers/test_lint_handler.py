@@ -132,7 +132,10 @@ async def test_empty_request(jp_fetch: Any) -> None:
         ({"cells": [], "tools": []}, "tools: List should have at least 1 item"),
         ({"cells": [], "tools": "black"}, "tools: Input should be a valid list"),
         ({"cells": [], "tools": ["black", "black"]}, "tools: tools must not repeat"),
-        ({"cells": [], "tool": ["black"]}, "unknown field 'tool' (known: cells, check, options, path"),
+        (
+            {"cells": [], "tool": ["black"]},
+            "unknown field 'tool' (known: cells, check, options, path",
+        ),
         ({"cells": [], "options": {"ruff": {}}}, "options: unknown field 'ruff' (known: black"),
         ({"cells": [], "path": 3}, "path: Input should be a valid string"),
         ({"cells": [], "path": "../x.ipynb"}, "outside the server's root"),

@@ -36,6 +36,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/sidecar/kernels/{kernel_id}/queue"): "kernels:execute",
     ("DELETE", "/api/sidecar/kernels/{kernel_id}/queue/{msg_id}"): "kernels:execute",
     ("POST", "/api/sidecar/kernels/{kernel_id}/input"): "kernels:execute",
+    ("POST", "/api/sidecar/kernels/{kernel_id}/queue/interrupt"): "kernels:execute",
     ("POST", "/api/sidecar/lint"): "contents:write",
     ("GET", "/api/sidecar/{path}"): "kernels:read",  # unknown paths: a JSON 404
 }

@@ -1,8 +1,11 @@
 /**
  * "Remove from Queue": drop a cell that waits in the server-held execution
  * queue (JupyterLab shows it as `[*]` while another cell runs) without
- * interrupting the kernel. In the cell context menu (schema/queue.json) and
- * the command palette. On only when the server holds a queue ("queue").
+ * interrupting the kernel. "Interrupt Running Cell and Continue": stop the
+ * running cell alone, the waiting ones then run (a plain interrupt aborts
+ * them, as ipykernel does). In the cell context menu, the Kernel menu
+ * (schema/queue.json) and the command palette. On only when the server holds
+ * a queue ("queue").
  */
 
 import {
@@ -16,6 +19,7 @@ import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { ISidecar } from '../tokens';
 import { loadBundle } from '../translation';
+import { errorMessage } from '../utils';
 import { QueueModel } from './model';
 import type { IRemoveResult } from './types';
 
@@ -26,6 +30,7 @@ export const QUEUE_PLUGIN_ID = 'jupyter-sidecar-ext:queue';
 
 export namespace QueueCommandIDs {
   export const remove = 'sidecar:remove-from-queue';
+  export const interruptAndContinue = 'sidecar:interrupt-and-continue';
 }
 
 /**
@@ -185,10 +190,64 @@ function activateQueue(
     }
   });
 
-  palette?.addItem({
-    command: QueueCommandIDs.remove,
-    category: trans.__('Sidecar')
+  addInterruptAndContinue(app, sidecar, tracker, trans);
+  for (const command of [
+    QueueCommandIDs.remove,
+    QueueCommandIDs.interruptAndContinue
+  ]) {
+    palette?.addItem({ command, category: trans.__('Sidecar') });
+  }
+}
+
+/**
+ * Whether the notebook shows a cell as running or waiting (`[*]`).
+ */
+function hasPendingCell(panel: NotebookPanel | null): boolean {
+  return (
+    panel?.content.widgets.some(
+      cell =>
+        cell instanceof CodeCell && cell.model.executionState === 'running'
+    ) ?? false
+  );
+}
+
+function addInterruptAndContinue(
+  app: JupyterFrontEnd,
+  sidecar: ISidecar,
+  tracker: INotebookTracker,
+  trans: TranslationBundle
+): void {
+  const current = (): NotebookPanel | null => tracker.currentWidget;
+  app.commands.addCommand(QueueCommandIDs.interruptAndContinue, {
+    label: trans.__('Interrupt Running Cell and Continue'),
+    caption: trans.__(
+      'Interrupt the running cell; the cells waiting behind it still run'
+    ),
+    isEnabled: () => !!kernelIdOf(current()) && hasPendingCell(current()),
+    execute: async () => {
+      const kernelId = kernelIdOf(current());
+      if (!kernelId) {
+        return;
+      }
+      try {
+        return await sidecar.requests.interruptQueue(kernelId, true);
+      } catch (error) {
+        Notification.error(
+          trans.__(
+            'Could not interrupt the running cell: %1',
+            errorMessage(error)
+          ),
+          { autoClose: 5000 }
+        );
+      }
+    }
   });
+  // The Kernel menu and the context menu read isEnabled as they open; the
+  // palette and toolbars follow commandChanged.
+  const changed = (): void =>
+    app.commands.notifyCommandChanged(QueueCommandIDs.interruptAndContinue);
+  tracker.currentChanged.connect(changed);
+  tracker.activeCellChanged.connect(changed);
 }
 
 export default queuePlugin;

@@ -39,3 +39,19 @@ export interface IRemoveResult {
   failure?: RemoveFailure;
   message?: string;
 }
+
+/**
+ * Reply of `POST api/sidecar/kernels/{kernel_id}/queue/interrupt`.
+ */
+export interface IQueueInterrupt {
+  kernel_id: string;
+  /**
+   * msg_id of the request that ran when the kernel was interrupted.
+   */
+  interrupted: string | null;
+  /**
+   * Whether the waiting requests go on after the interrupted one.
+   */
+  continued: boolean;
+  waiting: number;
+}
