@@ -283,6 +283,7 @@ class SidecarRegistry(LoggingConfigurable):
                     "status": cell.status,
                     "execution_count": cell.execution_count,
                     "seq": cell.seq,
+                    "stale_inputs": len(cell.stale_because),
                 },
             )
 

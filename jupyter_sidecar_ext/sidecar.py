@@ -165,6 +165,10 @@ class KernelSidecar(ChannelEvents):
             self._changed(self.notebook.handle_reply(parent, msg.content))
         self.executor.on_reply(msg)
 
+    def on_dataflow(self, reasons: dict[str, list[dict[str, Any]]]) -> None:
+        """The dataflow service recomputed which cells are stale (and why)."""
+        self._changed(self.notebook.mark_stale_because(reasons))
+
     def note_kernel_message(self) -> None:
         """The kernel sent a message on a channel other than iopub (passing to a client)."""
         self._numbers.note_other()

@@ -69,19 +69,23 @@ class HttpExecution:
         cell_id: str | None = None,
         outbox: LineOutbox | None = None,
         grace: float = FINISH_GRACE,
+        stop_on_error: bool = False,
     ) -> None:
+        """`stop_on_error`: a failure aborts what is queued behind it (a dataflow plan's
+        later cells need this one's results); off for a lone HTTP execution."""
         self._executor = executor
         self._code = code
         self._cell_id = cell_id
         self._outbox = outbox
         self._grace = grace
+        self._stop_on_error = stop_on_error
         content = {
             "code": code,
             "silent": False,
             "store_history": True,
             "user_expressions": {},
             "allow_stdin": False,
-            "stop_on_error": False,
+            "stop_on_error": stop_on_error,
         }
         metadata = {"cellId": cell_id} if cell_id else {}
         self.request = executor.shell.session.msg("execute_request", content, metadata=metadata)
@@ -127,7 +131,7 @@ class HttpExecution:
             session=self.request["header"]["session"],
             header=self.request["header"],
             sender=self,
-            stop_on_error=False,
+            stop_on_error=self._stop_on_error,
         )
 
     def _result(self, status: str, message: str | None) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class ShadowCell(OutputArea):
         "seq",
         "source",
         "stale",
+        "stale_because",
         "started",
         "status",
     )
@@ -71,6 +72,9 @@ class ShadowCell(OutputArea):
         self.seq = 0
         self.run = run
         self.stale = False
+        # what changed since it ran (dataflow/graph.py StaleReason dicts), set by the
+        # dataflow service; `stale` above means "from an earlier kernel run"
+        self.stale_because: list[dict[str, Any]] = []
         self.gap = False
         self._error_seen = False
 
@@ -91,6 +95,7 @@ class ShadowCell(OutputArea):
             "truncated": self.truncated,
             "run": self.run,
             "stale": self.stale,
+            "stale_because": self.stale_because,
             "gap": self.gap,
         }
 
@@ -223,6 +228,17 @@ class ShadowNotebook:
                     cell.ended = ended
             changed.append(cell)
         self._displays.clear()  # JupyterLab forgets display ids on restart (_clearKernelState)
+        return self._changed(changed)
+
+    def mark_stale_because(self, reasons: dict[str, list[dict[str, Any]]]) -> list[ShadowCell]:
+        """Set the dataflow staleness of the current run's cells (`reasons` per cell id; a
+        cell not named is current); returns the cells whose staleness changed."""
+        changed = []
+        for cell in self._cells.values():
+            because = reasons.get(cell.id, [])
+            if cell.run == self.run and because != cell.stale_because:
+                cell.stale_because = because
+                changed.append(cell)
         return self._changed(changed)
 
     def mark_gap(self, msg_id: str) -> list[ShadowCell]:

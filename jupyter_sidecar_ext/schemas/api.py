@@ -108,6 +108,34 @@ class ExecuteRequest(_Request):
     )
 
 
+class PlanCellBody(BaseModel):
+    """A notebook cell for a plan; other fields of a notebook cell are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    id: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, BeforeValidator(_join_lines, json_schema_input_type=str | list[str])]
+
+
+class PlanRequest(_Request):
+    """`POST .../kernels/{kernel_id}/plan` and `.../run`: the notebook's current code cells
+    in order, the cell to plan for, and which way."""
+
+    cells: Annotated[list[PlanCellBody], Field(max_length=10_000)]
+    target: Annotated[str, Field(min_length=1)]
+    direction: Literal["upstream", "downstream"] = Field(
+        description="upstream: what the target needs (missing or stale), then the target; "
+        "downstream: the target, then every cell reading what it defines"
+    )
+
+    @field_validator("cells")
+    @classmethod
+    def _distinct_ids(cls, value: list[PlanCellBody]) -> list[PlanCellBody]:
+        if len({cell.id for cell in value}) != len(value):
+            raise PydanticCustomError("repeated_cell", "cell ids must not repeat")
+        return value
+
+
 # -- answers -----------------------------------------------------------------------------------
 
 
@@ -127,7 +155,8 @@ class ErrorBody(_Answer):
 class Info(_Answer):
     version: str
     features: list[str] = Field(
-        description="Of record, notebook, events, persist, execute, queue, variables, lint"
+        description="Of record, notebook, events, persist, execute, queue, variables, lint, "
+        "dataflow"
     )
 
 
@@ -148,6 +177,17 @@ class KernelList(RootModel[list[KernelSummary]]):
     """The kernels the sidecar knows, newest first."""
 
 
+class StaleReason(_Answer):
+    """Why a recorded cell is stale: `name` was redefined by execution `execution_count` of
+    cell `cell_id` at `at` after it ran, or (`edited`) its source changed since."""
+
+    name: str | None
+    cell_id: str | None
+    execution_count: int | None
+    at: str | None
+    edited: bool = False
+
+
 class ShadowCell(_Answer):
     """One recorded execution, as the server keeps it."""
 
@@ -163,6 +203,11 @@ class ShadowCell(_Answer):
     truncated: bool = False
     run: int = 0
     stale: bool = False
+    stale_because: list[StaleReason] = Field(
+        default_factory=list,
+        description="Names this cell used that later executions of other cells redefined "
+        "(dataflow); empty when current",
+    )
     gap: bool = False
 
 
@@ -207,6 +252,54 @@ class RichVariable(_Answer):
     metadata: dict[str, Any]
     truncated: bool
     error: str | None = None
+
+
+class DataflowCell(_Answer):
+    """A recorded cell's dataflow, from its latest execution in the kernel's current run."""
+
+    id: str
+    execution_count: int | None
+    defines: list[str]
+    uses: list[str] = Field(description="Names read before the cell defines them")
+    stale_because: list[StaleReason]
+    hidden_names: list[str] = Field(
+        description="Names used that only executions of deleted or since-edited cells defined"
+    )
+    analysed: bool
+    error: str | None = Field(default=None, description="Why the code could not be analysed")
+
+
+class DataflowEdge(_Answer):
+    model_config = ConfigDict(extra="allow", serialize_by_alias=True, validate_by_name=True)
+
+    from_: str = Field(alias="from", description="The cell whose execution defined the names")
+    to: str
+    names: list[str]
+
+
+class Dataflow(_Answer):
+    kernel_id: str
+    cells: list[DataflowCell]
+    edges: list[DataflowEdge]
+
+
+class Plan(_Answer):
+    kernel_id: str
+    target: str
+    direction: Literal["upstream", "downstream"]
+    cells: list[str] = Field(description="The cell ids to run, in order")
+
+
+class PlannedRun(_Answer):
+    id: str
+    msg_id: str
+
+
+class PlanQueued(_Answer):
+    kernel_id: str
+    target: str
+    direction: Literal["upstream", "downstream"]
+    cells: list[PlannedRun] = Field(description="Queued in this order; each can be dequeued")
 
 
 class QueueEntry(_Answer):

@@ -35,10 +35,14 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/api/sidecar/kernels/{kernel_id}/execute"): "kernels:execute",
     ("GET", "/api/sidecar/kernels/{kernel_id}/queue"): "kernels:execute",
     ("DELETE", "/api/sidecar/kernels/{kernel_id}/queue/{msg_id}"): "kernels:execute",
+    ("GET", "/api/sidecar/kernels/{kernel_id}/dataflow"): "kernels:execute",
+    ("POST", "/api/sidecar/kernels/{kernel_id}/plan"): "kernels:execute",
+    ("POST", "/api/sidecar/kernels/{kernel_id}/run"): "kernels:execute",
     ("POST", "/api/sidecar/lint"): "contents:write",
     ("GET", "/api/sidecar/{path}"): "kernels:read",  # unknown paths: a JSON 404
 }
-BODIES = {"execute": {"code": "1"}, "lint": {"cells": []}}
+PLAN = {"cells": [{"id": "c", "source": "1"}], "target": "c", "direction": "downstream"}
+BODIES = {"execute": {"code": "1"}, "lint": {"cells": []}, "plan": PLAN, "run": PLAN}
 
 
 def registered() -> set[tuple[str, str]]:

@@ -1,0 +1,224 @@
+"""DataflowService: follows every kernel's executions and snapshots to keep its dataflow.
+
+Told of each finished user execution by the registry, it records (cell id, count, source,
+time) in the kernel's history after the message that announced it has gone on (call_soon:
+nothing on the kernel->client path) and analyses the source (analysis.py; in a thread past
+`inline_max_chars`). Told by the variables service which names a snapshot shows changed, it
+records them on the last execution the snapshot covers (graph.py decides what the code did
+not explain). Staleness is recomputed, coalesced over `update_delay`, and set on the shadow
+cells, so it reaches REST, the store and the `cell_changed` events like any other change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from traitlets import Float, Int
+from traitlets.config import LoggingConfigurable
+
+from ..execution.http import HttpExecution
+from ..record.shadow import ShadowCell
+from ..registry import SidecarRegistry
+from ..sidecar import KernelSidecar
+from .analysis import analyze
+from .graph import Execution, Graph, build, staleness
+from .plan import Notebook, PlanCell, PlanError
+
+__all__ = ["DataflowService", "PlanError"]
+
+
+@dataclass
+class KernelFlow:
+    """One kernel run's history of executions."""
+
+    sidecar: KernelSidecar
+    run: int
+    history: list[Execution] = field(default_factory=list)
+    update: asyncio.TimerHandle | None = None
+
+
+class DataflowService(LoggingConfigurable):
+    """Keeps each kernel's dataflow and makes plans (`c.DataflowService.*`)."""
+
+    inline_max_chars = Int(
+        2000,
+        config=True,
+        help="Cells up to this many characters are analysed on the event loop (tens of "
+        "microseconds); longer ones in a worker thread.",
+    )
+    max_history = Int(
+        5000,
+        config=True,
+        help="Executions remembered per kernel run; the oldest are forgotten first.",
+    )
+    update_delay = Float(
+        0.05,
+        config=True,
+        help="Seconds over which staleness updates are coalesced (a burst of cells costs "
+        "one recomputation).",
+    )
+
+    def __init__(self, registry: SidecarRegistry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._registry = registry
+        self._kernels: dict[str, KernelFlow] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def listen(self) -> None:
+        """Follow user executions (call at init); snapshots come through on_snapshot."""
+        self._registry.add_execution_listener(self.on_executed)
+
+    async def stop(self) -> None:
+        for flow in self._kernels.values():
+            if flow.update is not None:
+                flow.update.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- following executions ------------------------------------------------------------
+
+    def on_executed(self, sidecar: KernelSidecar, execution_count: int | None) -> None:
+        """Registry listener, on the kernel->client path: only schedule the work."""
+        if execution_count is not None:
+            asyncio.get_running_loop().call_soon(self._record, sidecar, execution_count)
+
+    def on_snapshot(
+        self, sidecar: KernelSidecar, since: int | None, count: int | None, names: frozenset[str]
+    ) -> None:
+        """Variables-service listener: `names` changed in the executions after `since` up
+        to `count` (the snapshot's range)."""
+        flow = self._flow(sidecar)
+        if not names or count is None or not flow.history:
+            return
+        covered = [
+            i
+            for i, e in enumerate(flow.history)
+            if e.execution_count is not None
+            and e.execution_count <= count
+            and (since is None or e.execution_count > since)
+        ]
+        if not covered:
+            return
+        last = flow.history[covered[-1]]
+        last.changed = last.changed | names
+        last.covers = covered[-1] - covered[0] + 1
+        self._schedule_update(flow)
+
+    def _flow(self, sidecar: KernelSidecar) -> KernelFlow:
+        flow = self._kernels.get(sidecar.kernel_id)
+        run = sidecar.notebook.run
+        if flow is None or flow.sidecar is not sidecar or flow.run != run:
+            self.forget(sidecar.kernel_id)
+            for gone in [k for k, f in self._kernels.items() if not f.sidecar.alive]:
+                self.forget(gone)  # shut-down kernels: their history is of no more use
+            flow = self._kernels[sidecar.kernel_id] = KernelFlow(sidecar, run)
+        return flow
+
+    def _record(self, sidecar: KernelSidecar, execution_count: int) -> None:
+        cell = _cell_with_count(sidecar, execution_count)
+        if cell is None:
+            return
+        flow = self._flow(sidecar)
+        ended = cell.to_dict()["ended"] if cell.ended is not None else None
+        execution = Execution(cell.id, execution_count, cell.source, ended)
+        flow.history.append(execution)
+        if len(flow.history) > self.max_history:
+            del flow.history[: len(flow.history) - self.max_history]
+        if len(cell.source) <= self.inline_max_chars:
+            execution.names = analyze(cell.source)
+            self._schedule_update(flow)
+            return
+        task = asyncio.ensure_future(asyncio.to_thread(analyze, cell.source))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+        def analysed(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                execution.names = done.result()
+                self._schedule_update(flow)
+
+        task.add_done_callback(analysed)
+
+    def _schedule_update(self, flow: KernelFlow) -> None:
+        if flow.update is None:
+            loop = asyncio.get_running_loop()
+            flow.update = loop.call_later(self.update_delay, self._update, flow)
+
+    def _update(self, flow: KernelFlow) -> None:
+        flow.update = None
+        if self._kernels.get(flow.sidecar.kernel_id) is not flow:
+            return
+        reasons = staleness(flow.history)
+        flow.sidecar.on_dataflow(
+            {cell_id: [r.to_dict() for r in because] for cell_id, because in reasons.items()}
+        )
+
+    def forget(self, kernel_id: str) -> None:
+        flow = self._kernels.pop(kernel_id, None)
+        if flow is not None and flow.update is not None:
+            flow.update.cancel()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def graph(self, sidecar: KernelSidecar) -> Graph:
+        """The dataflow of the kernel's recorded cells (from the current run)."""
+        return build(self._flow(sidecar).history)
+
+    def plan(
+        self, sidecar: KernelSidecar, cells: list[PlanCell], target: str, direction: str
+    ) -> list[str]:
+        """The cell ids to run, in order (PlanError: the target is not among the cells).
+        Upstream skips cells already current: run in this kernel run with this source and
+        not stale."""
+        notebook = Notebook(cells)
+        if direction == "downstream":
+            return notebook.downstream(target)
+        history = self._flow(sidecar).history
+        stale = staleness(history)
+        ran = {execution.cell_id: execution.source for execution in history}
+
+        def current(cell_id: str) -> bool:
+            position = notebook.index[cell_id]
+            same = ran.get(cell_id) == notebook.cells[position].source
+            return same and cell_id not in stale
+
+        return notebook.upstream(target, current)
+
+    def run(
+        self, sidecar: KernelSidecar, cells: list[PlanCell], plan: list[str]
+    ) -> list[dict[str, str]]:
+        """Enqueue the planned cells in the server-side queue, in order; each can be taken
+        out like any queued cell. A failing cell aborts the ones behind it."""
+        sources = {cell.id: cell.source for cell in cells}
+        queued = []
+        for cell_id in plan:
+            execution = HttpExecution(
+                sidecar.executor, sources[cell_id], cell_id, stop_on_error=True
+            )
+            task = asyncio.ensure_future(execution.run(None, _no_interrupt))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+            queued.append({"id": cell_id, "msg_id": execution.msg_id})
+        return queued
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.warning("a planned cell could not run: %s", task.exception())
+
+
+async def _no_interrupt() -> None:
+    """Plans run without a timeout: nothing to interrupt."""
+
+
+def _cell_with_count(sidecar: KernelSidecar, execution_count: int) -> ShadowCell | None:
+    notebook = sidecar.notebook
+    matching = [
+        cell
+        for cell in notebook.cells()
+        if cell.execution_count == execution_count and cell.run == notebook.run
+    ]
+    return max(matching, key=lambda cell: cell.seq, default=None)
