@@ -21,17 +21,30 @@ TABLE: list[tuple[str, set[str], set[str]]] = [
     ("if (n := len(s)) > 3:\n    m = n", {"n", "m"}, {"s"}),
     ("import numpy as np, os.path", {"np", "os"}, set()),
     ("from a.b import c, d as e", {"c", "e"}, set()),
-    ("def f(a, b=default, *, c: T = 1) -> R:\n    return a + b + g", {"f"}, {"default", "T", "R", "g"}),
+    (
+        "def f(a, b=default, *, c: T = 1) -> R:\n    return a + b + g",
+        {"f"},
+        {"default", "T", "R", "g"},
+    ),
     ("def f():\n    return f()", {"f"}, set()),  # recursion is not a use
     ("def f():\n    return helper()\ndef helper():\n    pass", {"f", "helper"}, set()),
     ("@decorate(opt)\ndef f():\n    pass", {"f"}, {"decorate", "opt"}),
-    ("class C(Base):\n    a = 1\n    b = a + z\n    def m(self):\n        return w", {"C"}, {"Base", "z", "w"}),
+    (
+        "class C(Base):\n    a = 1\n    b = a + z\n    def m(self):\n        return w",
+        {"C"},
+        {"Base", "z", "w"},
+    ),
     ("class C:\n    attr = 1\nC.attr", {"C"}, set()),
     ("for i in range(n):\n    total = i", {"i", "total"}, {"n"}),
     ("with open(p) as fh:\n    data = fh.read()", {"fh", "data"}, {"p"}),
     ("del k", {"k"}, set()),
     ("def bump():\n    global counter\n    counter += 1", {"bump", "counter"}, {"counter"}),
-    ("def outer():\n    v = 1\n    def inner():\n        nonlocal v\n        v = 2\n    return inner", {"outer"}, set()),
+    (
+        "def outer():\n    v = 1\n    def inner():\n        nonlocal v\n        v = 2\n"
+        "    return inner",
+        {"outer"},
+        set(),
+    ),
     ("squares = [i * i for i in xs]", {"squares"}, {"xs"}),  # i does not leak
     ("i = 0\nsquares = [i for i in xs]", {"i", "squares"}, {"xs"}),
     ("d = {k: v for k, v in items if v > limit}", {"d"}, {"items", "limit"}),
