@@ -20,8 +20,7 @@ NAMES_WIDTH = 40
 def cell_state(cell: DataflowCell) -> str:
     """`current`, or why not: what changed since it ran, what it reads that no cell defines."""
     notes = [
-        f"stale: {r.name} changed by {r.cell_id} [{r.execution_count}]"
-        for r in cell.stale_because
+        f"stale: {r.name} changed by {r.cell_id} [{r.execution_count}]" for r in cell.stale_because
     ]
     if cell.hidden_names:
         notes.append("hidden state: " + ", ".join(cell.hidden_names))

@@ -85,12 +85,16 @@ class CellNames:
 
 @lru_cache(maxsize=4096)
 def analyze(source: str) -> CellNames:
-    """The names `source` defines and uses (cached: cells are analysed again per plan)."""
+    """The names `source` defines and uses (cached: cells are analysed again per plan).
+    IPython's transformations only rewrite what is not valid Python (magics, `!cmd`, `x?`,
+    prompts, an indented first line), so valid cells skip them (half the cost)."""
     try:
-        code = TransformerManager().transform_cell(source)
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError) as error:
-        return CellNames(error=f"{type(error).__name__}: {error}")
+        tree = ast.parse(source)  # plain Python: IPython would leave it as it is
+    except (SyntaxError, ValueError):
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except (SyntaxError, ValueError) as error:
+            return CellNames(error=f"{type(error).__name__}: {error}")
     walker = _TopLevel()
     walker.run(tree.body)
     return walker.result()

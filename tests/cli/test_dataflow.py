@@ -73,14 +73,14 @@ async def test_run_a_cell_with_what_it_needs(
     jp_root_dir: Path,
     tmp_path: Path,
 ) -> None:
-    notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    notebook = nbformat.v4.new_notebook()
     sources = {"load": "raw = [1, 2, 3]", "other": "z = 0", "report": "print(sum(raw))"}
     for cell_id, source in sources.items():
-        cell = nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]
+        cell = nbformat.v4.new_code_cell(source)
         cell.id = cell_id
         notebook.cells.append(cell)
     path = tmp_path / "analysis.ipynb"
-    nbformat.write(notebook, path)  # type: ignore[no-untyped-call]
+    nbformat.write(notebook, path)
     kernel_id = await sc_start_kernel()
     argv = [*server_args, str(path), "--cell", "report", "--needs", "--kernel", kernel_id]
     status, out, err = await run_cli(capsys, RunApp, *argv)
