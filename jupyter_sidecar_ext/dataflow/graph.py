@@ -53,13 +53,13 @@ def defines_of(history: Sequence[Execution]) -> list[frozenset[str]]:
 @dataclass(frozen=True)
 class StaleReason:
     """`name` was redefined by execution `execution_count` of `cell_id` (at `at`) after the
-    stale cell ran; `edited`: the cell's source changed since it ran (name is None then)."""
+    stale cell ran. (An edit of the cell's source is known to its notebook, not to the server
+    until a plan sends the cells: plans treat an edited cell as not current.)"""
 
-    name: str | None
-    cell_id: str | None
+    name: str
+    cell_id: str
     execution_count: int | None
     at: str | None
-    edited: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -67,7 +67,6 @@ class StaleReason:
             "cell_id": self.cell_id,
             "execution_count": self.execution_count,
             "at": self.at,
-            "edited": self.edited,
         }
 
 

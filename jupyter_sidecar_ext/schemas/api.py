@@ -179,13 +179,12 @@ class KernelList(RootModel[list[KernelSummary]]):
 
 class StaleReason(_Answer):
     """Why a recorded cell is stale: `name` was redefined by execution `execution_count` of
-    cell `cell_id` at `at` after it ran, or (`edited`) its source changed since."""
+    cell `cell_id` at `at` after it ran."""
 
-    name: str | None
-    cell_id: str | None
+    name: str
+    cell_id: str
     execution_count: int | None
     at: str | None
-    edited: bool = False
 
 
 class ShadowCell(_Answer):

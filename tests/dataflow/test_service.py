@@ -12,6 +12,7 @@ from tornado.httpclient import HTTPClientError
 
 from jupyter_sidecar_ext.app import SidecarApp
 from jupyter_sidecar_ext.dataflow.service import DataflowService
+from jupyter_sidecar_ext.events import CELL_CHANGED_SCHEMA
 from jupyter_sidecar_ext.registry import SidecarRegistry
 
 Fetch = Callable[..., Awaitable[Any]]
@@ -213,3 +214,32 @@ async def test_bad_requests(start: Any, jp_fetch: Fetch) -> None:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("api", "sidecar", "kernels", "no-such-kernel", "dataflow")
     assert info.value.code == 404
+
+
+async def test_cell_changed_events_count_stale_inputs(start: Any, jp_serverapp: Any) -> None:
+    """Events say how many inputs changed (a count: names stay out of events)."""
+    kernel = await start()
+    seen: list[dict[str, Any]] = []
+
+    async def listener(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        if data["kernel_id"] == kernel.id and data["cell_id"] == "b":
+            seen.append(dict(data))
+
+    jp_serverapp.event_logger.add_listener(schema_id=CELL_CHANGED_SCHEMA, listener=listener)
+    await kernel.run("a", "x = 1; w = 1")
+    await kernel.run("b", "y = x + w")
+    await kernel.run("a", "x = 2; w = 2")
+    await kernel.until(lambda: any(e["stale_inputs"] for e in seen), "a stale event for b")
+    assert [e["stale_inputs"] for e in seen if e["stale_inputs"]] == [2]
+    assert all(set(e) <= {*EVENT_FIELDS} for e in seen)
+
+
+EVENT_FIELDS = (
+    "kernel_id",
+    "cell_id",
+    "msg_id",
+    "status",
+    "execution_count",
+    "seq",
+    "stale_inputs",
+)
