@@ -27,6 +27,7 @@ class Execution:
     names: CellNames | None = None
     changed: frozenset[str] = field(default_factory=frozenset)
     covers: int = 0
+    seq: int = 0  # its position in the kernel run, counted from 1 (tracker.py)
 
     @property
     def static_defines(self) -> frozenset[str]:
@@ -45,7 +46,7 @@ def defines_of(history: Sequence[Execution]) -> list[frozenset[str]]:
     for index, execution in enumerate(history):
         if execution.changed:
             first = max(0, index - max(1, execution.covers) + 1)
-            static = frozenset().union(*defines[first : index + 1])
+            static = frozenset().union(*(e.static_defines for e in history[first : index + 1]))
             defines[index] = defines[index] | (execution.changed - static)
     return defines
 

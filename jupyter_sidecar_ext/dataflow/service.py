@@ -4,9 +4,10 @@ Told of each finished user execution by the registry, it records (cell id, count
 time) in the kernel's history after the message that announced it has gone on (call_soon:
 nothing on the kernel->client path) and analyses the source (analysis.py; in a thread past
 `inline_max_chars`). Told by the variables service which names a snapshot shows changed, it
-records them on the last execution the snapshot covers (graph.py decides what the code did
-not explain). Staleness is recomputed, coalesced over `update_delay`, and set on the shadow
-cells, so it reaches REST, the store and the `cell_changed` events like any other change.
+records them on the last execution the snapshot covers (tracker.revealed decides what the
+code did not explain). Staleness is updated incrementally (tracker.py) and set on the shadow
+cells whose staleness changed, so it reaches REST, the store and the `cell_changed` events
+like any other change.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Float, Int
+from traitlets import Int
 from traitlets.config import LoggingConfigurable
 
 from ..execution.http import HttpExecution
@@ -23,8 +24,9 @@ from ..record.shadow import ShadowCell
 from ..registry import SidecarRegistry
 from ..sidecar import KernelSidecar
 from .analysis import analyze
-from .graph import Execution, Graph, build, staleness
+from .graph import Execution, Graph, build
 from .plan import Notebook, PlanCell, PlanError
+from .tracker import StaleTracker, revealed
 
 __all__ = ["DataflowService", "PlanError"]
 
@@ -36,7 +38,9 @@ class KernelFlow:
     sidecar: KernelSidecar
     run: int
     history: list[Execution] = field(default_factory=list)
-    update: asyncio.TimerHandle | None = None
+    tracker: StaleTracker = field(default_factory=StaleTracker)
+    seq: int = 0
+    pending: int = 0  # analyses running in threads: the tracker is rebuilt when they end
 
 
 class DataflowService(LoggingConfigurable):
@@ -53,12 +57,6 @@ class DataflowService(LoggingConfigurable):
         config=True,
         help="Executions remembered per kernel run; the oldest are forgotten first.",
     )
-    update_delay = Float(
-        0.05,
-        config=True,
-        help="Seconds over which staleness updates are coalesced (a burst of cells costs "
-        "one recomputation).",
-    )
 
     def __init__(self, registry: SidecarRegistry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,9 +69,6 @@ class DataflowService(LoggingConfigurable):
         self._registry.add_execution_listener(self.on_executed)
 
     async def stop(self) -> None:
-        for flow in self._kernels.values():
-            if flow.update is not None:
-                flow.update.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -105,7 +100,9 @@ class DataflowService(LoggingConfigurable):
         last = flow.history[covered[-1]]
         last.changed = last.changed | names
         last.covers = covered[-1] - covered[0] + 1
-        self._schedule_update(flow)
+        if flow.pending:
+            return  # the rebuild when the analysis ends takes it in
+        self._tell(flow, flow.tracker.redefined(last, revealed(flow.history, covered[-1])))
 
     def _flow(self, sidecar: KernelSidecar) -> KernelFlow:
         flow = self._kernels.get(sidecar.kernel_id)
@@ -123,43 +120,45 @@ class DataflowService(LoggingConfigurable):
             return
         flow = self._flow(sidecar)
         ended = cell.to_dict()["ended"] if cell.ended is not None else None
-        execution = Execution(cell.id, execution_count, cell.source, ended)
+        flow.seq += 1
+        execution = Execution(cell.id, execution_count, cell.source, ended, seq=flow.seq)
         flow.history.append(execution)
         if len(flow.history) > self.max_history:
             del flow.history[: len(flow.history) - self.max_history]
         if len(cell.source) <= self.inline_max_chars:
             execution.names = analyze(cell.source)
-            self._schedule_update(flow)
+            if not flow.pending:
+                self._tell(flow, flow.tracker.executed(execution))
             return
+        flow.pending += 1
         task = asyncio.ensure_future(asyncio.to_thread(analyze, cell.source))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
         def analysed(done: asyncio.Future[Any]) -> None:
+            flow.pending -= 1
             if not done.cancelled() and done.exception() is None:
                 execution.names = done.result()
-                self._schedule_update(flow)
+            if not flow.pending and self._kernels.get(sidecar.kernel_id) is flow:
+                self._rebuild(flow)
 
         task.add_done_callback(analysed)
 
-    def _schedule_update(self, flow: KernelFlow) -> None:
-        if flow.update is None:
-            loop = asyncio.get_running_loop()
-            flow.update = loop.call_later(self.update_delay, self._update, flow)
+    def _rebuild(self, flow: KernelFlow) -> None:
+        """Replay the history (after analyses that ended out of order)."""
+        before = flow.tracker.stale_cells()
+        flow.tracker = StaleTracker.replay(flow.history)
+        self._tell(flow, before | flow.tracker.stale_cells())
 
-    def _update(self, flow: KernelFlow) -> None:
-        flow.update = None
-        if self._kernels.get(flow.sidecar.kernel_id) is not flow:
-            return
-        reasons = staleness(flow.history)
-        flow.sidecar.on_dataflow(
-            {cell_id: [r.to_dict() for r in because] for cell_id, because in reasons.items()}
-        )
+    def _tell(self, flow: KernelFlow, changed: set[str]) -> None:
+        """Set the staleness of the cells whose staleness changed on their shadow cells."""
+        if changed:
+            tracker = flow.tracker
+            reasons = {cid: [r.to_dict() for r in tracker.reasons(cid)] for cid in changed}
+            flow.sidecar.on_dataflow(reasons)
 
     def forget(self, kernel_id: str) -> None:
-        flow = self._kernels.pop(kernel_id, None)
-        if flow is not None and flow.update is not None:
-            flow.update.cancel()
+        self._kernels.pop(kernel_id, None)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -176,9 +175,9 @@ class DataflowService(LoggingConfigurable):
         notebook = Notebook(cells)
         if direction == "downstream":
             return notebook.downstream(target)
-        history = self._flow(sidecar).history
-        stale = staleness(history)
-        ran = {execution.cell_id: execution.source for execution in history}
+        flow = self._flow(sidecar)
+        stale = flow.tracker.stale_cells()
+        ran = {execution.cell_id: execution.source for execution in flow.history}
 
         def current(cell_id: str) -> bool:
             position = notebook.index[cell_id]

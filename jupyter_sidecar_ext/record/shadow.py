@@ -231,12 +231,12 @@ class ShadowNotebook:
         return self._changed(changed)
 
     def mark_stale_because(self, reasons: dict[str, list[dict[str, Any]]]) -> list[ShadowCell]:
-        """Set the dataflow staleness of the current run's cells (`reasons` per cell id; a
-        cell not named is current); returns the cells whose staleness changed."""
+        """Set the dataflow staleness of these cells of the current run (an empty list: the
+        cell is current again); returns the cells whose staleness changed."""
         changed = []
-        for cell in self._cells.values():
-            because = reasons.get(cell.id, [])
-            if cell.run == self.run and because != cell.stale_because:
+        for cell_id, because in reasons.items():
+            cell = self._cells.get(cell_id)
+            if cell is not None and cell.run == self.run and because != cell.stale_because:
                 cell.stale_because = because
                 changed.append(cell)
         return self._changed(changed)

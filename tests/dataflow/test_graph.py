@@ -9,7 +9,7 @@ from jupyter_sidecar_ext.dataflow.graph import Execution, build, staleness
 def history(*runs: tuple[str, str]) -> list[Execution]:
     """Executions of (cell id, source) in order, counted from 1."""
     return [
-        Execution(cell_id, count, source, f"t{count}", analyze(source))
+        Execution(cell_id, count, source, f"t{count}", analyze(source), seq=count)
         for count, (cell_id, source) in enumerate(runs, start=1)
     ]
 
