@@ -19,6 +19,7 @@ from typing import Any
 from traitlets import Int
 from traitlets.config import LoggingConfigurable
 
+from .._tz import isoformat
 from ..execution.http import HttpExecution
 from ..record.shadow import ShadowCell
 from ..registry import SidecarRegistry
@@ -119,7 +120,7 @@ class DataflowService(LoggingConfigurable):
         if cell is None:
             return
         flow = self._flow(sidecar)
-        ended = cell.to_dict()["ended"] if cell.ended is not None else None
+        ended = None if cell.ended is None else isoformat(cell.ended)
         flow.seq += 1
         execution = Execution(cell.id, execution_count, cell.source, ended, seq=flow.seq)
         flow.history.append(execution)
@@ -166,13 +167,17 @@ class DataflowService(LoggingConfigurable):
         """The dataflow of the kernel's recorded cells (from the current run)."""
         return build(self._flow(sidecar).history)
 
-    def plan(
+    async def plan(
         self, sidecar: KernelSidecar, cells: list[PlanCell], target: str, direction: str
     ) -> list[str]:
         """The cell ids to run, in order (PlanError: the target is not among the cells).
         Upstream skips cells already current: run in this kernel run with this source and
-        not stale."""
-        notebook = Notebook(cells)
+        not stale. The notebook's cells are analysed in a thread past `inline_max_chars`
+        in all (a first plan of a big notebook analyses every cell)."""
+        if sum(len(cell.source) for cell in cells) <= self.inline_max_chars:
+            notebook = Notebook(cells)
+        else:
+            notebook = await asyncio.to_thread(Notebook, cells)
         if direction == "downstream":
             return notebook.downstream(target)
         flow = self._flow(sidecar)

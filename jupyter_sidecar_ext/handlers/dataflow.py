@@ -30,7 +30,7 @@ class _DataflowBase(SidecarHandler):
             raise web.HTTPError(503, UNRECORDED)
         return sidecar
 
-    def _plan(self, kernel_id: str) -> tuple[KernelSidecar, PlanRequest, list[str]] | None:
+    async def _plan(self, kernel_id: str) -> tuple[KernelSidecar, PlanRequest, list[str]] | None:
         service = self._service()
         request = self.validated_body(PlanRequest)
         if request is None:
@@ -38,7 +38,7 @@ class _DataflowBase(SidecarHandler):
         sidecar = self._sidecar(kernel_id)
         cells = [PlanCell(cell.id, cell.source) for cell in request.cells]
         try:
-            plan = service.plan(sidecar, cells, request.target, request.direction)
+            plan = await service.plan(sidecar, cells, request.target, request.direction)
         except PlanError as error:
             self.bad_request(str(error))
             return None
@@ -78,7 +78,7 @@ class PlanHandler(_DataflowBase):
     @web.authenticated
     @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def post(self, kernel_id: str) -> None:
-        planned = self._plan(kernel_id)
+        planned = await self._plan(kernel_id)
         if planned is None:
             return
         _, request, plan = planned
@@ -102,7 +102,7 @@ class RunPlanHandler(_DataflowBase):
     @web.authenticated
     @authorized(action="execute")  # type: ignore[untyped-decorator]
     async def post(self, kernel_id: str) -> None:
-        planned = self._plan(kernel_id)
+        planned = await self._plan(kernel_id)
         if planned is None:
             return
         sidecar, request, plan = planned
