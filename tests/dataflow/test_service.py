@@ -243,3 +243,19 @@ EVENT_FIELDS = (
     "seq",
     "stale_inputs",
 )
+
+
+@pytest.mark.parametrize(
+    "jp_server_config", [{"DataflowService": {"inline_max_chars": 0}}], indirect=True
+)
+async def test_cells_analysed_in_threads(start: Any, jp_fetch: Fetch) -> None:
+    """Every cell analysed off the loop: staleness is rebuilt as the analyses end."""
+    kernel = await start()
+    await kernel.run("a", "x = 1")
+    await kernel.run("b", "y = x + 1")
+    await kernel.run("a", "x = 2")
+    await kernel.until(lambda: bool(kernel.stale_because("b")), "b to be stale")
+    assert [r["cell_id"] for r in kernel.stale_because("b")] == ["a"]
+    await kernel.analysed()
+    cells = {c["id"]: c for c in (await get_json(jp_fetch, kernel.id, "dataflow"))["cells"]}
+    assert cells["b"]["uses"] == ["x"] and cells["b"]["analysed"]
