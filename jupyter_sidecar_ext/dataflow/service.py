@@ -77,9 +77,12 @@ class DataflowService(LoggingConfigurable):
     # -- following executions ------------------------------------------------------------
 
     def on_executed(self, sidecar: KernelSidecar, execution_count: int | None) -> None:
-        """Registry listener, on the kernel->client path: only schedule the work."""
-        if execution_count is not None:
-            asyncio.get_running_loop().call_soon(self._record, sidecar, execution_count)
+        """Registry listener, on the kernel->client path: find the cell (one lookup by
+        msg_id) and schedule the rest."""
+        msg_id = sidecar.last_executed
+        cell = None if msg_id is None else sidecar.notebook.by_msg_id(msg_id)
+        if cell is not None and execution_count is not None:
+            asyncio.get_running_loop().call_soon(self._record, sidecar, cell, execution_count)
 
     def on_snapshot(
         self, sidecar: KernelSidecar, since: int | None, count: int | None, names: frozenset[str]
@@ -115,10 +118,9 @@ class DataflowService(LoggingConfigurable):
             flow = self._kernels[sidecar.kernel_id] = KernelFlow(sidecar, run)
         return flow
 
-    def _record(self, sidecar: KernelSidecar, execution_count: int) -> None:
-        cell = _cell_with_count(sidecar, execution_count)
-        if cell is None:
-            return
+    def _record(self, sidecar: KernelSidecar, cell: ShadowCell, execution_count: int) -> None:
+        if cell.run != sidecar.notebook.run:
+            return  # the kernel restarted meanwhile
         flow = self._flow(sidecar)
         ended = None if cell.ended is None else isoformat(cell.ended)
         flow.seq += 1
@@ -216,13 +218,3 @@ class DataflowService(LoggingConfigurable):
 
 async def _no_interrupt() -> None:
     """Plans run without a timeout: nothing to interrupt."""
-
-
-def _cell_with_count(sidecar: KernelSidecar, execution_count: int) -> ShadowCell | None:
-    notebook = sidecar.notebook
-    matching = [
-        cell
-        for cell in notebook.cells()
-        if cell.execution_count == execution_count and cell.run == notebook.run
-    ]
-    return max(matching, key=lambda cell: cell.seq, default=None)
