@@ -11,6 +11,7 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from traitlets import Bool, Type, default
 
 from .channels.base import KernelChannels
+from .dataflow.service import DataflowService
 from .events import SCHEMA_FILES
 from .handlers import Services, make_handlers
 from .legacy_settings import LegacySettings
@@ -41,6 +42,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
         SidecarRegistry,
         VariablesService,
         LintService,
+        DataflowService,
         MemoryReleaser,
         ActivityTracker,
         KernelLaunch,
@@ -87,6 +89,13 @@ class SidecarApp(LegacySettings, ExtensionApp):
         config=True,
         help="Serve POST /api/sidecar/lint (isort + black for notebook cells; settings: "
         "LintService).",
+    )
+    dataflow_enabled = Bool(
+        True,
+        config=True,
+        help="Derive what each execution defines and uses, mark recorded cells stale when "
+        "a name they used changed since, and serve plans (GET .../dataflow, POST .../plan, "
+        ".../run; settings: DataflowService).",
     )
 
     store_class = Type(
@@ -135,6 +144,15 @@ class SidecarApp(LegacySettings, ExtensionApp):
         service.listen()
         return service
 
+    def _make_dataflow(self) -> DataflowService | None:
+        if not self.dataflow_enabled:
+            return None
+        service = DataflowService(self.registry, parent=self)
+        service.listen()
+        if self.variables is not None:
+            self.variables.add_snapshot_listener(service.on_snapshot)
+        return service
+
     def _make_store(self, data_dir: str) -> CellStore | None:
         if not self.store_enabled:
             return None
@@ -172,6 +190,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
         self._use_connection_class(serverapp.kernel_websocket_connection_class)
         self.variables = self._make_variables(event_logger)
         self.lint = self._make_lint()
+        self.dataflow = self._make_dataflow()
         self.registry.listen()
 
     def _channels_class(self) -> type[KernelChannels]:
@@ -209,6 +228,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
             registry=self.registry,
             variables=self.variables,
             lint=self.lint,
+            dataflow=self.dataflow,
             execution_queue=self.execution_queue,
         )
         self.handlers.extend(make_handlers(services))
@@ -225,6 +245,8 @@ class SidecarApp(LegacySettings, ExtensionApp):
             await self.lint.stop()
         if self.variables is not None:
             await self.variables.stop()
+        if self.dataflow is not None:
+            await self.dataflow.stop()
         await self.registry.stop()
         await self.memory_release.stop()
 

@@ -14,6 +14,7 @@ from traitlets import TraitType
 from traitlets.config import Configurable
 
 from .app import SidecarApp
+from .dataflow.service import DataflowService
 from .legacy_settings import RENAMED
 from .lint.service import LintService
 from .record.store import CellStore
@@ -34,6 +35,7 @@ CONFIGURABLES: tuple[type[Configurable], ...] = (
     CellStore,
     VariablesService,
     LintService,
+    DataflowService,
     MemoryReleaser,
     ActivityTracker,
     KernelLaunch,

@@ -284,6 +284,7 @@ class SidecarRegistry(LoggingConfigurable):
                     "execution_count": cell.execution_count,
                     "seq": cell.seq,
                     "input_request": cell.input_request,
+                    "stale_inputs": len(cell.stale_because),
                 },
             )
 

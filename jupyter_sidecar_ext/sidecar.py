@@ -66,6 +66,8 @@ class KernelSidecar(ChannelEvents):
         self._on_executed = on_executed
         self._on_gone = on_gone
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
+        # the msg_id of the execution the execution listeners are being told about
+        self.last_executed: str | None = None
         self._watch_iopub: IopubWatcher | None = None
         self._numbers = MessageNumbers()  # iopub messages lost inside the kernel
         # msg_id of an execution waiting for input -> the kernel's input_request header
@@ -168,6 +170,10 @@ class KernelSidecar(ChannelEvents):
             self._changed(self.notebook.handle_reply(parent, msg.content))
         self.executor.on_reply(msg)
 
+    def on_dataflow(self, reasons: dict[str, list[dict[str, Any]]]) -> None:
+        """The dataflow service recomputed which cells are stale (and why)."""
+        self._changed(self.notebook.mark_stale_because(reasons))
+
     def note_kernel_message(self) -> None:
         """The kernel sent a message on a channel other than iopub (passing to a client)."""
         self._numbers.note_other()
@@ -251,6 +257,7 @@ class KernelSidecar(ChannelEvents):
             while len(self._inputs) > 64:  # idles lost on the way: do not grow
                 del self._inputs[next(iter(self._inputs))]
         elif parent_id in self._inputs and msg.content.get("execution_state") == "idle":
+            self.last_executed = parent_id
             self._on_executed(self, self._inputs.pop(parent_id))
 
     def _track_gaps(self, msg: KernelMessage) -> None:

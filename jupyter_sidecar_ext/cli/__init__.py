@@ -1,7 +1,8 @@
 """`jupyter sidecar ...`: the extension's command line (console script `jupyter-sidecar`).
 
 One JupyterApp whose subcommands are apps of their own: `kernels`, `execute`, `tail`,
-`variables` and `notebook` ask a running server (common.py, client.py), `lint` works on files.
+`variables`, `notebook`, `dataflow` and `run` ask a running server (common.py, client.py),
+`lint` works on files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from jupyter_core.application import JupyterApp
 
 from .._version import __version__
+from .dataflow import DataflowApp, RunApp
 from .execute import ExecuteApp
 from .kernels import KernelsApp
 from .lint import LintApp
@@ -33,6 +35,8 @@ class SidecarCLI(JupyterApp):
         "variables": (VariablesApp, VariablesApp.description.splitlines()[0]),
         "notebook": (NotebookApp, NotebookApp.description.splitlines()[0]),
         "lint": (LintApp, LintApp.description.splitlines()[0]),
+        "dataflow": (DataflowApp, DataflowApp.description.splitlines()[0]),
+        "run": (RunApp, RunApp.description.splitlines()[0]),
     }
 
     def start(self) -> None:

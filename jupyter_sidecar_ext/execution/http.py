@@ -4,13 +4,13 @@ The execute_request is sent on the sidecar's own shell channel through the kerne
 queue, like a websocket client's (in order with notebook cells, listed with source "http").
 Its iopub messages come from the kernel's one recorder subscription, matched by parent msg_id
 (no SUB socket of its own), and its outputs are the shadow model's cell for the run, so they
-follow exactly the shadow model's rules. `stop_on_error` is false: an HTTP client's error must
-not abort the notebook cells queued behind it. `allow_stdin` is true: an input request reaches
-the sidecar's own stdin channel and waits on the cell until `POST .../input` answers it (a
-streamed run shows it as a line and goes on waiting, within its timeout; a JSON one ends with
-InputPending, the run still waiting in the kernel). README "REST API" has the answers for
-input requests, timeouts (queued: taken out; running: interrupted; sent but not started: left
-to run) and aborted runs.
+follow exactly the shadow model's rules. `stop_on_error` is false unless asked (a dataflow
+plan's cells): an HTTP client's error must not abort the notebook cells queued behind it.
+`allow_stdin` is true: an input request reaches the sidecar's own stdin channel and waits on the
+cell until `POST .../input` answers it (a streamed run shows it as a line and goes on waiting,
+within its timeout; a JSON one ends with InputPending, the run still waiting in the kernel).
+README "REST API" has the answers for input requests, timeouts (queued: taken out; running:
+interrupted; sent but not started: left to run) and aborted runs.
 A streamed execution puts each message as a line in a bounded `LineOutbox` (outbox.py); the
 reply and the result are put last and never dropped.
 """
@@ -76,19 +76,23 @@ class HttpExecution:
         cell_id: str | None = None,
         outbox: LineOutbox | None = None,
         grace: float = FINISH_GRACE,
+        stop_on_error: bool = False,
     ) -> None:
+        """`stop_on_error`: a failure aborts what is queued behind it (a dataflow plan's
+        later cells need this one's results); off for a lone HTTP execution."""
         self._executor = executor
         self._code = code
         self._cell_id = cell_id
         self._outbox = outbox
         self._grace = grace
+        self._stop_on_error = stop_on_error
         content = {
             "code": code,
             "silent": False,
             "store_history": True,
             "user_expressions": {},
             "allow_stdin": True,
-            "stop_on_error": False,
+            "stop_on_error": stop_on_error,
         }
         metadata = {"cellId": cell_id} if cell_id else {}
         self.request = executor.shell.session.msg("execute_request", content, metadata=metadata)
@@ -139,7 +143,7 @@ class HttpExecution:
             session=self.request["header"]["session"],
             header=self.request["header"],
             sender=self,
-            stop_on_error=False,
+            stop_on_error=self._stop_on_error,
         )
 
     def _result(self, status: str, message: str | None) -> dict[str, Any]:

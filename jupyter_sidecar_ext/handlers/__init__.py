@@ -7,6 +7,7 @@ from typing import Any
 from .._version import __version__
 from ..schemas.openapi import openapi_document
 from .base import Services, SidecarHandler
+from .dataflow import DataflowHandler, PlanHandler, RunPlanHandler
 from .execute import ExecuteHandler
 from .kernels import CellHandler, InfoHandler, KernelsHandler, NotebookHandler, NotFoundHandler
 from .lint import LintHandler
@@ -34,6 +35,9 @@ API_ROUTES: tuple[tuple[str, type[SidecarHandler]], ...] = (
     # before queue/{msg_id}, which would take "interrupt" for a msg_id
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/interrupt/?", QueueInterruptHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/(?P<msg_id>[^/]+)/?", QueueEntryHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/dataflow/?", DataflowHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/plan/?", PlanHandler),
+    (rf"/api/sidecar/kernels/{_KERNEL}/run/?", RunPlanHandler),
     (r"/api/sidecar/lint/?", LintHandler),
 )
 #: not an endpoint: unknown paths under api/sidecar answer a JSON 404, not an HTML page

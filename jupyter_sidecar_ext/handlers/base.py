@@ -10,6 +10,7 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
+from ..dataflow.service import DataflowService
 from ..lint.service import LintService
 from ..registry import SidecarRegistry
 from ..schemas.api import ErrorBody, Location, describe, invalid_text
@@ -28,6 +29,7 @@ class Services:
     max_body_bytes: int = 10 * 1024 * 1024
     variables: VariablesService | None = None
     lint: LintService | None = None
+    dataflow: DataflowService | None = None
     execution_queue: bool = True
 
     def features(self) -> list[str]:
@@ -40,6 +42,8 @@ class Services:
             features.append("lint")
             if self.lint.can_check:
                 features.append("check")
+        if self.dataflow is not None:
+            features.append("dataflow")
         return features
 
 

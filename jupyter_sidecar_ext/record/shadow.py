@@ -45,6 +45,7 @@ class ShadowCell(OutputArea):
         "seq",
         "source",
         "stale",
+        "stale_because",
         "started",
         "status",
     )
@@ -72,6 +73,9 @@ class ShadowCell(OutputArea):
         self.seq = 0
         self.run = run
         self.stale = False
+        # what changed since it ran (dataflow/graph.py StaleReason dicts), set by the
+        # dataflow service; `stale` above means "from an earlier kernel run"
+        self.stale_because: list[dict[str, Any]] = []
         self.gap = False
         # the kernel's open input_request for this run ({prompt, password}), until answered
         self.input_request: dict[str, Any] | None = None
@@ -94,6 +98,7 @@ class ShadowCell(OutputArea):
             "truncated": self.truncated,
             "run": self.run,
             "stale": self.stale,
+            "stale_because": self.stale_because,
             "gap": self.gap,
             "input_request": self.input_request,
         }
@@ -246,6 +251,17 @@ class ShadowNotebook:
             return []
         cell.input_request = None
         return self._changed([cell])
+
+    def mark_stale_because(self, reasons: dict[str, list[dict[str, Any]]]) -> list[ShadowCell]:
+        """Set the dataflow staleness of these cells of the current run (an empty list: the
+        cell is current again); returns the cells whose staleness changed."""
+        changed = []
+        for cell_id, because in reasons.items():
+            cell = self._cells.get(cell_id)
+            if cell is not None and cell.run == self.run and because != cell.stale_because:
+                cell.stale_because = because
+                changed.append(cell)
+        return self._changed(changed)
 
     def mark_gap(self, msg_id: str) -> list[ShadowCell]:
         """Messages of this execution were lost (e.g. reply seen, idle never came)."""

@@ -119,6 +119,34 @@ class InputAnswer(_Request):
     value: str = Field(description='What the user typed (without the newline; "\\x04": EOF)')
 
 
+class PlanCellBody(BaseModel):
+    """A notebook cell for a plan; other fields of a notebook cell are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    id: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, BeforeValidator(_join_lines, json_schema_input_type=str | list[str])]
+
+
+class PlanRequest(_Request):
+    """`POST .../kernels/{kernel_id}/plan` and `.../run`: the notebook's current code cells
+    in order, the cell to plan for, and which way."""
+
+    cells: Annotated[list[PlanCellBody], Field(max_length=10_000)]
+    target: Annotated[str, Field(min_length=1)]
+    direction: Literal["upstream", "downstream"] = Field(
+        description="upstream: what the target needs (missing or stale), then the target; "
+        "downstream: the target, then every cell reading what it defines"
+    )
+
+    @field_validator("cells")
+    @classmethod
+    def _distinct_ids(cls, value: list[PlanCellBody]) -> list[PlanCellBody]:
+        if len({cell.id for cell in value}) != len(value):
+            raise PydanticCustomError("repeated_cell", "cell ids must not repeat")
+        return value
+
+
 # -- answers -----------------------------------------------------------------------------------
 
 
@@ -138,7 +166,8 @@ class ErrorBody(_Answer):
 class Info(_Answer):
     version: str
     features: list[str] = Field(
-        description="Of record, notebook, events, persist, execute, queue, variables, lint, check"
+        description="Of record, notebook, events, persist, execute, queue, variables, lint, "
+        "check, dataflow"
     )
 
 
@@ -166,6 +195,16 @@ class InputRequest(_Answer):
     password: bool
 
 
+class StaleReason(_Answer):
+    """Why a recorded cell is stale: `name` was redefined by execution `execution_count` of
+    cell `cell_id` at `at` after it ran."""
+
+    name: str
+    cell_id: str
+    execution_count: int | None
+    at: str | None
+
+
 class ShadowCell(_Answer):
     """One recorded execution, as the server keeps it."""
 
@@ -181,6 +220,11 @@ class ShadowCell(_Answer):
     truncated: bool = False
     run: int = 0
     stale: bool = False
+    stale_because: list[StaleReason] = Field(
+        default_factory=list,
+        description="Names this cell used that later executions of other cells redefined "
+        "(dataflow); empty when current",
+    )
     gap: bool = False
     input_request: InputRequest | None = Field(
         default=None,
@@ -229,6 +273,54 @@ class RichVariable(_Answer):
     metadata: dict[str, Any]
     truncated: bool
     error: str | None = None
+
+
+class DataflowCell(_Answer):
+    """A recorded cell's dataflow, from its latest execution in the kernel's current run."""
+
+    id: str
+    execution_count: int | None
+    defines: list[str]
+    uses: list[str] = Field(description="Names read before the cell defines them")
+    stale_because: list[StaleReason]
+    hidden_names: list[str] = Field(
+        description="Names used that only executions of deleted or since-edited cells defined"
+    )
+    analysed: bool
+    error: str | None = Field(default=None, description="Why the code could not be analysed")
+
+
+class DataflowEdge(_Answer):
+    model_config = ConfigDict(extra="allow", serialize_by_alias=True, validate_by_name=True)
+
+    from_: str = Field(alias="from", description="The cell whose execution defined the names")
+    to: str
+    names: list[str]
+
+
+class Dataflow(_Answer):
+    kernel_id: str
+    cells: list[DataflowCell]
+    edges: list[DataflowEdge]
+
+
+class Plan(_Answer):
+    kernel_id: str
+    target: str
+    direction: Literal["upstream", "downstream"]
+    cells: list[str] = Field(description="The cell ids to run, in order")
+
+
+class PlannedRun(_Answer):
+    id: str
+    msg_id: str
+
+
+class PlanQueued(_Answer):
+    kernel_id: str
+    target: str
+    direction: Literal["upstream", "downstream"]
+    cells: list[PlannedRun] = Field(description="Queued in this order; each can be dequeued")
 
 
 class QueueEntry(_Answer):

@@ -241,3 +241,14 @@ def _ndarray_shape(value: str) -> list[int] | None:
             break
         level = level[0]
     return shape if shape else []
+
+
+def changed_names(before: ParsedSnapshot, after: ParsedSnapshot) -> frozenset[str]:
+    """Names whose row (type or value preview) differs between two snapshots, new names
+    and names gone included; when either snapshot was cut, only names in both count (a
+    name past the cut is not a deletion)."""
+    old = {row["name"]: (row.get("type"), row.get("value")) for row in before.variables}
+    new = {row["name"]: (row.get("type"), row.get("value")) for row in after.variables}
+    if before.truncated or after.truncated:
+        return frozenset(name for name in old.keys() & new.keys() if old[name] != new[name])
+    return frozenset(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from traitlets import Bool, Float, Int, List, Unicode
@@ -28,6 +29,7 @@ from ..sidecar import KernelSidecar
 from .inspect import (
     ParsedSnapshot,
     VariableFilter,
+    changed_names,
     is_listed,
     parse_cost,
     parse_variables,
@@ -41,6 +43,10 @@ _NOTHING = {"state": "unavailable", "stale": False, "updated_at": None, "executi
 _NOTHING |= {"kernel_busy": False, "count": 0, "truncated": False}
 # Answers estimated to parse within this many microseconds are parsed on the event loop.
 INLINE_PARSE_US = 1000.0
+
+#: told (sidecar, count of the previous snapshot, count of the new one, names whose row
+#: changed in between) after each snapshot that follows another one of the same kernel run
+SnapshotListener = Callable[[KernelSidecar, "int | None", "int | None", frozenset[str]], None]
 
 
 class VariableError(Exception):
@@ -150,6 +156,7 @@ class VariablesService(LoggingConfigurable):
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._snapshot_listeners: list[SnapshotListener] = []
 
     @property
     def filter(self) -> VariableFilter:
@@ -353,6 +360,8 @@ class VariablesService(LoggingConfigurable):
             self._emit(kv)
             return
         elapsed = loop.time() - started
+        previous = kv.parsed if kv.state == "ok" else None
+        since = kv.execution_count
         kv.state, kv.parsed, kv.failed, kv.reason, kv.dropped = "ok", parsed, False, None, 0
         kv.updated_at, kv.execution_count = time.time(), count
         if elapsed > self.timeout:
@@ -360,6 +369,22 @@ class VariablesService(LoggingConfigurable):
         else:
             kv.backoff = 0.0
         self._emit(kv)
+        if previous is not None and self._snapshot_listeners:
+            self._tell(kv.sidecar, since, count, changed_names(previous, parsed))
+
+    def add_snapshot_listener(self, listener: SnapshotListener) -> None:
+        """Be told which names changed between consecutive snapshots (e.g. dataflow: a
+        mutation the code hid still redefines the name)."""
+        self._snapshot_listeners.append(listener)
+
+    def _tell(
+        self, sidecar: KernelSidecar, since: int | None, count: int | None, names: frozenset[str]
+    ) -> None:
+        for listener in self._snapshot_listeners:
+            try:  # a failing listener must not stop refreshes
+                listener(sidecar, since, count, names)
+            except Exception:
+                self.log.exception("a snapshot listener failed")
 
     async def _parse(self, records: Any) -> ParsedSnapshot:
         """Parse small answers at once, bigger ones (many previews to scan) in a thread."""

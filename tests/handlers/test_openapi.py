@@ -162,6 +162,35 @@ async def test_real_answers_validate_against_the_document(
         f"{kernel}/variables/{{name}}", "get", api.RichVariable, *parts, "variables", "x"
     )
     assert rich["data"]["text/plain"] == "41"
+    reader = json.dumps({"code": "y = x", "cell_id": "c3"})
+    await answer(f"{kernel}/execute", "post", api.ExecuteResult, *parts, "execute", body=reader)
+    await answer(f"{kernel}/execute", "post", api.ExecuteResult, *parts, "execute", body=code)
+
+    def c3_stale() -> bool:
+        return bool(sc_registry.get(kernel_id).notebook.get("c3").stale_because)
+
+    await sc_wait_until(c3_stale, what="c3 to be stale")
+    stale = await answer(
+        f"{kernel}/cells/{{cell_id}}", "get", api.ShadowCell, *parts, "cells", "c3"
+    )
+    assert stale["stale_because"][0]["name"] == "x"
+    graph = await answer(f"{kernel}/dataflow", "get", api.Dataflow, *parts, "dataflow")
+    assert {"from": "c1", "to": "c3", "names": ["x"]} in graph["edges"]
+    cells = [{"id": "c1", "source": "x = 41"}, {"id": "c3", "source": "y = x"}]
+    plan = json.dumps({"cells": cells, "target": "c3", "direction": "upstream"})
+    planned = await answer(f"{kernel}/plan", "post", api.Plan, *parts, "plan", body=plan)
+    assert planned["cells"] == ["c1", "c3"]  # c1 ran with another source
+    queued = await answer(f"{kernel}/run", "post", api.PlanQueued, *parts, "run", body=plan)
+    assert [cell["id"] for cell in queued["cells"]] == ["c1", "c3"]
+    last = queued["cells"][-1]["msg_id"]
+
+    def plan_ran() -> bool:
+        cell = sc_registry.get(kernel_id).notebook.get("c3")
+        return bool(cell.msg_id == last and cell.status == "ok")
+
+    await sc_wait_until(plan_ran, what="the planned cells to run")
+    bad = json.dumps({"cells": cells, "target": "nope", "direction": "upstream"})
+    await error(f"{kernel}/plan", "post", 400, *parts, "plan", body=bad)
 
     client = await sc_connect(kernel_id)
     release = tmp_path / "release"

@@ -37,10 +37,20 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/sidecar/kernels/{kernel_id}/queue/{msg_id}"): "kernels:execute",
     ("POST", "/api/sidecar/kernels/{kernel_id}/input"): "kernels:execute",
     ("POST", "/api/sidecar/kernels/{kernel_id}/queue/interrupt"): "kernels:execute",
+    ("GET", "/api/sidecar/kernels/{kernel_id}/dataflow"): "kernels:execute",
+    ("POST", "/api/sidecar/kernels/{kernel_id}/plan"): "kernels:execute",
+    ("POST", "/api/sidecar/kernels/{kernel_id}/run"): "kernels:execute",
     ("POST", "/api/sidecar/lint"): "contents:write",
     ("GET", "/api/sidecar/{path}"): "kernels:read",  # unknown paths: a JSON 404
 }
-BODIES = {"execute": {"code": "1"}, "lint": {"cells": []}, "input": {"value": "x"}}
+PLAN = {"cells": [{"id": "c", "source": "1"}], "target": "c", "direction": "downstream"}
+BODIES = {
+    "execute": {"code": "1"},
+    "lint": {"cells": []},
+    "input": {"value": "x"},
+    "plan": PLAN,
+    "run": PLAN,
+}
 # what a granted request answers: input waits for none here (409)
 GRANTED = {"/api/sidecar/kernels/{kernel_id}/input": {409}}
 

@@ -88,7 +88,7 @@ def assert_valid(cell: ShadowCell) -> None:
     data = json.loads(json.dumps(cell.to_dict()))
     assert set(data) == {
         "id", "msg_id", "source", "status", "execution_count", "outputs", "started", "ended",
-        "seq", "truncated", "run", "stale", "gap", "input_request",
+        "seq", "truncated", "run", "stale", "stale_because", "gap", "input_request",
     }  # fmt: skip
     for key in ("started", "ended"):
         assert data[key] is None or ISO.match(data[key])

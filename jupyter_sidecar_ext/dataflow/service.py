@@ -1,0 +1,220 @@
+"""DataflowService: follows every kernel's executions and snapshots to keep its dataflow.
+
+Told of each finished user execution by the registry, it records (cell id, count, source,
+time) in the kernel's history after the message that announced it has gone on (call_soon:
+nothing on the kernel->client path) and analyses the source (analysis.py; in a thread past
+`inline_max_chars`). Told by the variables service which names a snapshot shows changed, it
+records them on the last execution the snapshot covers (tracker.revealed decides what the
+code did not explain). Staleness is updated incrementally (tracker.py) and set on the shadow
+cells whose staleness changed, so it reaches REST, the store and the `cell_changed` events
+like any other change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from traitlets import Int
+from traitlets.config import LoggingConfigurable
+
+from .._tz import isoformat
+from ..execution.http import HttpExecution
+from ..record.shadow import ShadowCell
+from ..registry import SidecarRegistry
+from ..sidecar import KernelSidecar
+from .analysis import analyze
+from .graph import Execution, Graph, build
+from .plan import Notebook, PlanCell, PlanError
+from .tracker import StaleTracker, revealed
+
+__all__ = ["DataflowService", "PlanError"]
+
+
+@dataclass
+class KernelFlow:
+    """One kernel run's history of executions."""
+
+    sidecar: KernelSidecar
+    run: int
+    history: list[Execution] = field(default_factory=list)
+    tracker: StaleTracker = field(default_factory=StaleTracker)
+    seq: int = 0
+    pending: int = 0  # analyses running in threads: the tracker is rebuilt when they end
+
+
+class DataflowService(LoggingConfigurable):
+    """Keeps each kernel's dataflow and makes plans (`c.DataflowService.*`)."""
+
+    inline_max_chars = Int(
+        1000,
+        config=True,
+        help="Cells up to this many characters are analysed on the event loop (about 0.15 "
+        "ms at the median); longer ones in a worker thread.",
+    )
+    max_history = Int(
+        5000,
+        config=True,
+        help="Executions remembered per kernel run; the oldest are forgotten first.",
+    )
+
+    def __init__(self, registry: SidecarRegistry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._registry = registry
+        self._kernels: dict[str, KernelFlow] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def listen(self) -> None:
+        """Follow user executions (call at init); snapshots come through on_snapshot."""
+        self._registry.add_execution_listener(self.on_executed)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- following executions ------------------------------------------------------------
+
+    def on_executed(self, sidecar: KernelSidecar, execution_count: int | None) -> None:
+        """Registry listener, on the kernel->client path: find the cell (one lookup by
+        msg_id) and schedule the rest."""
+        msg_id = sidecar.last_executed
+        cell = None if msg_id is None else sidecar.notebook.by_msg_id(msg_id)
+        if cell is not None and execution_count is not None:
+            asyncio.get_running_loop().call_soon(self._record, sidecar, cell, execution_count)
+
+    def on_snapshot(
+        self, sidecar: KernelSidecar, since: int | None, count: int | None, names: frozenset[str]
+    ) -> None:
+        """Variables-service listener: `names` changed in the executions after `since` up
+        to `count` (the snapshot's range)."""
+        flow = self._flow(sidecar)
+        if not names or count is None or not flow.history:
+            return
+        covered = [
+            i
+            for i, e in enumerate(flow.history)
+            if e.execution_count is not None
+            and e.execution_count <= count
+            and (since is None or e.execution_count > since)
+        ]
+        if not covered:
+            return
+        last = flow.history[covered[-1]]
+        last.changed = last.changed | names
+        last.covers = covered[-1] - covered[0] + 1
+        if flow.pending:
+            return  # the rebuild when the analysis ends takes it in
+        self._tell(flow, flow.tracker.redefined(last, revealed(flow.history, covered[-1])))
+
+    def _flow(self, sidecar: KernelSidecar) -> KernelFlow:
+        flow = self._kernels.get(sidecar.kernel_id)
+        run = sidecar.notebook.run
+        if flow is None or flow.sidecar is not sidecar or flow.run != run:
+            self.forget(sidecar.kernel_id)
+            for gone in [k for k, f in self._kernels.items() if not f.sidecar.alive]:
+                self.forget(gone)  # shut-down kernels: their history is of no more use
+            flow = self._kernels[sidecar.kernel_id] = KernelFlow(sidecar, run)
+        return flow
+
+    def _record(self, sidecar: KernelSidecar, cell: ShadowCell, execution_count: int) -> None:
+        if cell.run != sidecar.notebook.run:
+            return  # the kernel restarted meanwhile
+        flow = self._flow(sidecar)
+        ended = None if cell.ended is None else isoformat(cell.ended)
+        flow.seq += 1
+        execution = Execution(cell.id, execution_count, cell.source, ended, seq=flow.seq)
+        flow.history.append(execution)
+        if len(flow.history) > self.max_history:
+            del flow.history[: len(flow.history) - self.max_history]
+        if len(cell.source) <= self.inline_max_chars:
+            execution.names = analyze(cell.source)
+            if not flow.pending:
+                self._tell(flow, flow.tracker.executed(execution))
+            return
+        flow.pending += 1
+        task = asyncio.ensure_future(asyncio.to_thread(analyze, cell.source))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+        def analysed(done: asyncio.Future[Any]) -> None:
+            flow.pending -= 1
+            if not done.cancelled() and done.exception() is None:
+                execution.names = done.result()
+            if not flow.pending and self._kernels.get(sidecar.kernel_id) is flow:
+                self._rebuild(flow)
+
+        task.add_done_callback(analysed)
+
+    def _rebuild(self, flow: KernelFlow) -> None:
+        """Replay the history (after analyses that ended out of order)."""
+        before = flow.tracker.stale_cells()
+        flow.tracker = StaleTracker.replay(flow.history)
+        self._tell(flow, before | flow.tracker.stale_cells())
+
+    def _tell(self, flow: KernelFlow, changed: set[str]) -> None:
+        """Set the staleness of the cells whose staleness changed on their shadow cells."""
+        if changed:
+            tracker = flow.tracker
+            reasons = {cid: [r.to_dict() for r in tracker.reasons(cid)] for cid in changed}
+            flow.sidecar.on_dataflow(reasons)
+
+    def forget(self, kernel_id: str) -> None:
+        self._kernels.pop(kernel_id, None)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def graph(self, sidecar: KernelSidecar) -> Graph:
+        """The dataflow of the kernel's recorded cells (from the current run)."""
+        return build(self._flow(sidecar).history)
+
+    async def plan(
+        self, sidecar: KernelSidecar, cells: list[PlanCell], target: str, direction: str
+    ) -> list[str]:
+        """The cell ids to run, in order (PlanError: the target is not among the cells).
+        Upstream skips cells already current: run in this kernel run with this source and
+        not stale. The notebook's cells are analysed in a thread past `inline_max_chars`
+        in all (a first plan of a big notebook analyses every cell)."""
+        if sum(len(cell.source) for cell in cells) <= self.inline_max_chars:
+            notebook = Notebook(cells)
+        else:
+            notebook = await asyncio.to_thread(Notebook, cells)
+        if direction == "downstream":
+            return notebook.downstream(target)
+        flow = self._flow(sidecar)
+        stale = flow.tracker.stale_cells()
+        ran = {execution.cell_id: execution.source for execution in flow.history}
+
+        def current(cell_id: str) -> bool:
+            position = notebook.index[cell_id]
+            same = ran.get(cell_id) == notebook.cells[position].source
+            return same and cell_id not in stale
+
+        return notebook.upstream(target, current)
+
+    def run(
+        self, sidecar: KernelSidecar, cells: list[PlanCell], plan: list[str]
+    ) -> list[dict[str, str]]:
+        """Enqueue the planned cells in the server-side queue, in order; each can be taken
+        out like any queued cell. A failing cell aborts the ones behind it."""
+        sources = {cell.id: cell.source for cell in cells}
+        queued = []
+        for cell_id in plan:
+            execution = HttpExecution(
+                sidecar.executor, sources[cell_id], cell_id, stop_on_error=True
+            )
+            task = asyncio.ensure_future(execution.run(None, _no_interrupt))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+            queued.append({"id": cell_id, "msg_id": execution.msg_id})
+        return queued
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.warning("a planned cell could not run: %s", task.exception())
+
+
+async def _no_interrupt() -> None:
+    """Plans run without a timeout: nothing to interrupt."""
