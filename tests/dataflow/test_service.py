@@ -241,6 +241,7 @@ EVENT_FIELDS = (
     "status",
     "execution_count",
     "seq",
+    "input_request",
     "stale_inputs",
 )
 
