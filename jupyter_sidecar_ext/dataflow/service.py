@@ -20,7 +20,7 @@ from traitlets import Int
 from traitlets.config import LoggingConfigurable
 
 from .._tz import isoformat
-from ..execution.http import HttpExecution
+from ..execution.http import HttpExecution, InputPending
 from ..record.shadow import ShadowCell
 from ..registry import SidecarRegistry
 from ..sidecar import KernelSidecar
@@ -212,8 +212,11 @@ class DataflowService(LoggingConfigurable):
 
     def _finished(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.log.warning("a planned cell could not run: %s", task.exception())
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, InputPending):  # not a failure: its cell shows the input_request
+            self.log.debug("a planned cell waits for input (POST .../input): %s", error.msg_id)
+        elif error is not None:
+            self.log.warning("a planned cell could not run: %s", error)
 
 
 async def _no_interrupt() -> None:

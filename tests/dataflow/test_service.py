@@ -192,6 +192,33 @@ async def test_run_queues_the_plan(start: Any, jp_fetch: Fetch, sc_cell_finished
     assert report["msg_id"] == queued["cells"][-1]["msg_id"]
 
 
+async def test_a_planned_cell_waits_for_input(
+    start: Any, jp_fetch: Fetch, sc_cell_finished: Any, caplog: Any
+) -> None:
+    """A planned cell calling input() waits for POST .../input (not a failed run), and the
+    cells behind it run once it is answered."""
+    kernel = await start()
+    cells = [
+        {"id": "ask", "source": "who = input('who? ')"},
+        {"id": "greet", "source": "print(who)"},
+    ]
+    body = {"cells": cells, "target": "greet", "direction": "upstream"}
+    await post_json(jp_fetch, kernel.id, "run", body)
+    sidecar = kernel.registry.find(kernel.id)
+    assert sidecar is not None
+
+    def asking() -> bool:
+        cell = sidecar.notebook.get("ask")
+        return cell is not None and cell.input_request is not None
+
+    await kernel.until(asking, "the planned cell to ask for input")
+    await post_json(jp_fetch, kernel.id, "input", {"value": "ada"})
+    greet = await sc_cell_finished(kernel.id, "greet")
+    assert greet["status"] == "ok"
+    assert greet["outputs"][0]["text"] == "ada\n"
+    assert "could not run" not in caplog.text
+
+
 async def test_bad_requests(start: Any, jp_fetch: Fetch) -> None:
     kernel = await start()
     good = {"cells": NOTEBOOK, "target": "report", "direction": "upstream"}
