@@ -127,7 +127,8 @@ class ErrorBody(_Answer):
 class Info(_Answer):
     version: str
     features: list[str] = Field(
-        description="Of record, notebook, events, persist, execute, queue, variables, lint"
+        description="Of record, notebook, events, persist, execute, queue, variables, lint, "
+        "shared_documents"
     )
 
 

@@ -15,7 +15,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { KernelFollower } from './follower';
 import { OutputOffer } from './offer';
-import { decide, pageCell, setOutputs } from './outputs';
+import { decide, pageCell, putRecorded } from './outputs';
 import type { ICellChangedEvent } from '../tokens';
 import { remember } from '../utils';
 import {
@@ -40,6 +40,7 @@ export class NotebookRestorer implements IDisposable {
   constructor(options: NotebookRestorer.IOptions) {
     this._panel = options.panel;
     this._enabled = options.enabled;
+    this._sharedDocuments = options.sharedDocuments ?? false;
     this._requests = options.requests;
     this._offer = new OutputOffer({
       cells: () => this._codeCells(),
@@ -53,7 +54,8 @@ export class NotebookRestorer implements IDisposable {
         filled,
         followed: [],
         skipped: [],
-        offered: []
+        offered: [],
+        shared: this._shared
       })
     );
     this._setState(this._enabled ? 'syncing' : 'off');
@@ -164,7 +166,8 @@ export class NotebookRestorer implements IDisposable {
       filled: [],
       followed: [],
       skipped: [],
-      offered: []
+      offered: [],
+      shared: this._shared
     };
     const recorded = new Set<string>();
     if (follower) {
@@ -183,6 +186,9 @@ export class NotebookRestorer implements IDisposable {
       for (const shadow of notebook?.cells ?? []) {
         if (!shadow.stale) {
           recorded.add(shadow.id);
+        }
+        if (report.shared) {
+          continue; // the server writes it into the shared document
         }
         if (follower.isFollowing(shadow.msg_id)) {
           if (FINAL_STATUSES.has(shadow.status)) {
@@ -214,7 +220,7 @@ export class NotebookRestorer implements IDisposable {
           }
           case 'fill':
             report.filled.push(shadow.id);
-            setOutputs(model.outputs, shadow.outputs);
+            putRecorded(model, shadow.outputs);
             model.executionCount = shadow.execution_count;
             this._handle(shadow.msg_id);
             break;
@@ -268,6 +274,16 @@ export class NotebookRestorer implements IDisposable {
     }
   }
 
+  /**
+   * Whether this notebook is a shared (real-time collaboration) document that
+   * the server fills: every page sees what one writer (the page that ran a
+   * cell, else the server) puts into it, so pages fill and follow nothing
+   * themselves, or each would add the same outputs again.
+   */
+  private get _shared(): boolean {
+    return this._sharedDocuments && (this._panel.model?.collaborative ?? false);
+  }
+
   private _onKernelChanged(): void {
     const sessionContext = this._panel.sessionContext;
     if (!sessionContext.isReady) {
@@ -307,6 +323,7 @@ export class NotebookRestorer implements IDisposable {
 
   private _panel: NotebookPanel;
   private _enabled: boolean;
+  private _sharedDocuments: boolean;
   private _offer: OutputOffer;
   private _requests: RestoreRequests;
   private _state: RestoreState = 'syncing';
@@ -325,7 +342,11 @@ export class NotebookRestorer implements IDisposable {
  */
 function logReport(path: string, report: IRestoreReport): void {
   const { filled, followed, offered } = report;
-  if (filled.length || followed.length || offered.length) {
+  if (report.shared && !offered.length) {
+    console.debug(
+      `jupyter-sidecar-ext: outputs of ${path} are written by the server into the shared document (${report.reason})`
+    );
+  } else if (filled.length || followed.length || offered.length) {
     const ids = (list: string[]): string => `[${list.join(', ')}]`;
     console.debug(
       `jupyter-sidecar-ext: restored outputs in ${path} (${report.reason}): ` +
@@ -345,6 +366,10 @@ export namespace NotebookRestorer {
      * Initial value of {@link NotebookRestorer.enabled}.
      */
     enabled: boolean;
+    /**
+     * Whether the server writes shared documents (see `_shared`).
+     */
+    sharedDocuments?: boolean;
     requests: RestoreRequests;
     translator?: ITranslator;
   }
