@@ -84,19 +84,37 @@ class SharedDocumentWriter(LoggingConfigurable):
     ) -> None:
         """A room was loaded: it holds what was saved, maybe before executions ended."""
         path = data.get("path")
-        if data.get("action") != "initialize" or not isinstance(path, str):
-            return
-        for sidecar in self._registry.all():
-            if sidecar.alive and sidecar.path == path:
-                cells = [
-                    cell
-                    for cell in sidecar.notebook.cells()
-                    if not cell.stale
-                    and sidecar.orphaned(cell.msg_id)
-                    and self._key(sidecar, cell) not in self._written
-                ]
-                if cells:
-                    self._track(self.write(sidecar, cells))
+        if data.get("action") == "initialize" and isinstance(path, str):
+            self._track(self.room_loaded(path))
+
+    async def room_loaded(self, path: str) -> None:
+        """Catch a newly loaded document up: executions that ended or went on while no room
+        was open are written; a cell left "running" by a page or a server that went away
+        (the state is kept in jupyter-collaboration's update store, not in the file) and
+        that no live kernel of the notebook is running any more is set idle."""
+        sidecars = [sidecar for sidecar in self._registry.all() if sidecar.alive]
+        sidecars = [sidecar for sidecar in sidecars if sidecar.path == path]
+        running: set[str] = set()
+        for sidecar in sidecars:
+            cells = [cell for cell in sidecar.notebook.cells() if not cell.stale]
+            running |= {cell.id for cell in cells if cell.status not in FINAL}
+            cells = [
+                cell
+                for cell in cells
+                if sidecar.orphaned(cell.msg_id) and self._key(sidecar, cell) not in self._written
+            ]
+            if cells:
+                await self.write(sidecar, cells)
+        async with self._lock:
+            document = await self._document(path)
+            if document is None:
+                return
+            with document.ydoc.transaction():
+                for ycell in document.ycells:
+                    if ycell.get("execution_state") == "running" and (
+                        str(ycell.get("id")) not in running
+                    ):
+                        ycell["execution_state"] = "idle"
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -106,13 +124,7 @@ class SharedDocumentWriter(LoggingConfigurable):
         if not self.enabled or sidecar.path is None:
             return []
         async with self._lock:
-            try:
-                document = await self._ydoc.get_document(
-                    path=sidecar.path, content_type="notebook", file_format="json", copy=False
-                )
-            except Exception:
-                self.log.debug("no shared document for %s", sidecar.path, exc_info=True)
-                return []
+            document = await self._document(sidecar.path)
             if document is None:
                 return []
             ycells = {str(ycell.get("id")): ycell for ycell in document.ycells}
@@ -127,6 +139,16 @@ class SharedDocumentWriter(LoggingConfigurable):
                     if cell.status in FINAL:
                         self._remember(self._key(sidecar, cell))
             return written
+
+    async def _document(self, path: str) -> Any:
+        """The notebook's shared document if a room has it open (never opened here)."""
+        try:
+            return await self._ydoc.get_document(
+                path=path, content_type="notebook", file_format="json", copy=False
+            )
+        except Exception:
+            self.log.debug("no shared document for %s", path, exc_info=True)
+            return None
 
     def _remember(self, key: str) -> None:
         self._written[key] = None

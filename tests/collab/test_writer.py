@@ -138,12 +138,7 @@ async def test_only_executions_whose_page_is_gone_are_taken_over() -> None:
     doc, page = document(), Page()
     cell = running(page, "0\n")
     page.gone.clear()  # the page that ran it is still there: it writes its own outputs
-
-    class Registry:
-        def add_cells_listener(self, listener: Any) -> None:
-            self.listener = listener
-
-    registry = Registry()
+    registry = Registry(page)
     shared = SharedDocumentWriter(registry, ydoc=Collaboration(doc), event_logger=None)
     shared.listen()
     registry.listener(page, [cell])
@@ -158,3 +153,45 @@ async def test_only_executions_whose_page_is_gone_are_taken_over() -> None:
 async def test_no_open_room_writes_nothing() -> None:
     page = Page()
     assert await writer(None).write(page, [running(page, "0\n")]) == []
+
+
+class Registry:
+    """The registry's side the writer uses: its cells listener and the kernels it has."""
+
+    def __init__(self, *sidecars: Page) -> None:
+        self.sidecars = list(sidecars)
+
+    def add_cells_listener(self, listener: Any) -> None:
+        self.listener = listener
+
+    def all(self) -> list[Page]:
+        return self.sidecars
+
+
+async def test_a_loaded_room_is_caught_up_and_left_running_cells_settle() -> None:
+    """A room loaded again (after a server restart, or once no page had it open) holds a
+    cell left "running" by a page or server that went away, and maybe an execution that
+    ended meanwhile: the ended one is written, a stale "running" state set idle, and a cell
+    a live kernel still runs keeps running."""
+    doc = document()
+    orphan = {"cell_type": "code", "id": "c2", "source": "x", "metadata": {}, "outputs": []}
+    doc.append_cell({**orphan, "execution_count": None})
+    doc.ycells[1]["execution_state"] = "running"
+    page = Page()
+    running(page, "0\n")
+    finish(page, "1\n")
+    await SharedDocumentWriter(
+        Registry(page), ydoc=Collaboration(doc), event_logger=None
+    ).room_loaded("nb.ipynb")
+    assert shown(doc)["execution_state"] == "idle"
+    assert shown(doc)["execution_count"] == 7
+    assert doc.ycells[1]["execution_state"] == "idle"
+
+    still = document()
+    busy = Page()
+    running(busy, "0\n")
+    await SharedDocumentWriter(
+        Registry(busy), ydoc=Collaboration(still), event_logger=None
+    ).room_loaded("nb.ipynb")
+    assert shown(still)["execution_state"] == "running"
+    assert shown(still)["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "0\n"}]
