@@ -103,11 +103,13 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
         return super().connect()
 
     def disconnect(self) -> None:  # type: ignore[override]  # sync, as the server's own
-        super().disconnect()
-        if self._counted is not None:
-            sidecar, client = self._counted
-            self._counted = None
-            sidecar.client_closed(client)
+        try:
+            super().disconnect()
+        finally:
+            if self._counted is not None:
+                sidecar, client = self._counted
+                self._counted = None
+                sidecar.client_closed(client)
 
     def handle_incoming_message(self, incoming_msg: str) -> None:
         v1 = self.subprotocol == V1_SUBPROTOCOL
