@@ -29,6 +29,7 @@ class Services:
     variables: VariablesService | None = None
     lint: LintService | None = None
     execution_queue: bool = True
+    shared_documents: bool = False
 
     def features(self) -> list[str]:
         features = ["record", "notebook", "events", "persist", "execute"]
@@ -40,6 +41,8 @@ class Services:
             features.append("lint")
             if self.lint.can_check:
                 features.append("check")
+        if self.shared_documents:
+            features.append("shared_documents")
         return features
 
 

@@ -138,7 +138,8 @@ class ErrorBody(_Answer):
 class Info(_Answer):
     version: str
     features: list[str] = Field(
-        description="Of record, notebook, events, persist, execute, queue, variables, lint, check"
+        description="Of record, notebook, events, persist, execute, queue, variables, lint, "
+        "check, shared_documents"
     )
 
 
