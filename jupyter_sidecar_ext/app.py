@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any, cast
@@ -11,6 +12,7 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from traitlets import Bool, Type, default
 
 from .channels.base import KernelChannels
+from .collab import YDOC_SETTING, SharedDocumentWriter
 from .dataflow.service import DataflowService
 from .events import SCHEMA_FILES
 from .handlers import Services, make_handlers
@@ -38,6 +40,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
     load_other_extensions = True
     classes = [
         *ExtensionApp.classes,
+        SharedDocumentWriter,
         CellStore,
         SidecarRegistry,
         VariablesService,
@@ -192,6 +195,21 @@ class SidecarApp(LegacySettings, ExtensionApp):
         self.lint = self._make_lint()
         self.dataflow = self._make_dataflow()
         self.registry.listen()
+        self.shared_documents = self._make_shared_documents(event_logger)
+
+    def _make_shared_documents(self, event_logger: Any) -> SharedDocumentWriter | None:
+        """With jupyter-collaboration (its server extension loaded and real-time
+        collaboration on), the server writes into shared documents what pages that went
+        away would have (collab/writer.py)."""
+        assert self.serverapp is not None
+        ydoc = self.serverapp.web_app.settings.get(YDOC_SETTING)
+        if ydoc is None or getattr(ydoc, "disable_rtc", False) or not _has_pycrdt():
+            return None
+        writer = SharedDocumentWriter(self.registry, ydoc, event_logger, parent=self)
+        if not writer.enabled:
+            return None
+        writer.listen()
+        return writer
 
     def _channels_class(self) -> type[KernelChannels]:
         """Every kernel of a server in gateway mode is remote; every other one is local."""
@@ -230,6 +248,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
             lint=self.lint,
             dataflow=self.dataflow,
             execution_queue=self.execution_queue,
+            shared_documents=self.shared_documents is not None,
         )
         self.handlers.extend(make_handlers(services))
 
@@ -247,6 +266,8 @@ class SidecarApp(LegacySettings, ExtensionApp):
             await self.variables.stop()
         if self.dataflow is not None:
             await self.dataflow.stop()
+        if self.shared_documents is not None:
+            await self.shared_documents.stop()
         await self.registry.stop()
         await self.memory_release.stop()
 
@@ -259,3 +280,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
                 path = session.get("path")
                 return path if isinstance(path, str) else None
         return None
+
+
+def _has_pycrdt() -> bool:
+    return importlib.util.find_spec("pycrdt") is not None

@@ -14,6 +14,7 @@ from traitlets import TraitType
 from traitlets.config import Configurable
 
 from .app import SidecarApp
+from .collab import SharedDocumentWriter
 from .dataflow.service import DataflowService
 from .legacy_settings import RENAMED
 from .lint.service import LintService
@@ -39,6 +40,7 @@ CONFIGURABLES: tuple[type[Configurable], ...] = (
     MemoryReleaser,
     ActivityTracker,
     KernelLaunch,
+    SharedDocumentWriter,
     SidecarKernelConnection,
     SidecarGatewayConnection,
 )

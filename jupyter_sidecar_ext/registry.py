@@ -22,6 +22,8 @@ from .record.store import CellSnapshots, CellStore, KernelRecord
 from .sidecar import ExecutedListener, KernelSidecar
 
 PathResolver = Callable[[str], Awaitable[str | None]]
+# Told of each sidecar's batch of changed cells (e.g. the shared-document writer).
+CellsListener = Callable[[KernelSidecar, list[ShadowCell]], None]
 
 
 class SidecarRegistry(LoggingConfigurable):
@@ -83,12 +85,17 @@ class SidecarRegistry(LoggingConfigurable):
         self._retired: OrderedDict[str, KernelSidecar] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._execution_listeners: list[ExecutedListener] = []
+        self._cells_listeners: list[CellsListener] = []
         # gateway kernels the gateway said are gone: never adopted again (no reconnect loop)
         self._gone: OrderedDict[str, None] = OrderedDict()
 
     def add_execution_listener(self, listener: ExecutedListener) -> None:
         """Be told when a user execution finished on any kernel (e.g. the variables service)."""
         self._execution_listeners.append(listener)
+
+    def add_cells_listener(self, listener: CellsListener) -> None:
+        """Be told of every batch of changed cells, after they were stored."""
+        self._cells_listeners.append(listener)
 
     # -- lookup --------------------------------------------------------------------------------
 
@@ -271,6 +278,11 @@ class SidecarRegistry(LoggingConfigurable):
                 self._store.forget(sidecar.kernel_id, evicted)
                 kept = [cell for cell in cells if notebook.get(cell.id) is cell]
             self._store.save(self._record(sidecar), {cell.id: cell.to_dict for cell in kept})
+        for listener in self._cells_listeners:
+            try:  # a failing listener must not keep events (or recording) from going on
+                listener(sidecar, cells)
+            except Exception:
+                self.log.exception("a cells listener failed")
         if self._event_logger is None:
             return
         for cell in cells:

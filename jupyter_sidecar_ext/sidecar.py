@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,9 @@ _DISPLAY_IOPUB = frozenset({"update_display_data", "display_data"})
 ChangeListener = Callable[["KernelSidecar", list[ShadowCell]], None]
 # Called when a non-silent execution finished (its idle), with its execution count.
 ExecutedListener = Callable[["KernelSidecar", int | None], None]
+# Executions whose sending client is remembered, per kernel (bounded).
+_MAX_SENDERS = 1000
+
 # Told of every iopub message (the server's activity markers: tuning/activity.py).
 IopubWatcher = Callable[[KernelMessage], None]
 
@@ -72,6 +76,8 @@ class KernelSidecar(ChannelEvents):
         self._numbers = MessageNumbers()  # iopub messages lost inside the kernel
         # msg_id of an execution waiting for input -> the kernel's input_request header
         self._input_requests: dict[str, dict[str, Any]] = {}
+        self._senders: OrderedDict[str, str] = OrderedDict()  # msg_id -> client session
+        self._clients: dict[str, int] = {}  # client session -> its open websockets
         self.channels = channels(kernel_id, kernel_manager, self, log)
         # held execute_requests, own shell channel, HTTP executions (execution/executor.py)
         self.executor = KernelExecutor(
@@ -159,9 +165,46 @@ class KernelSidecar(ChannelEvents):
 
     # -- traffic -----------------------------------------------------------------------------
 
-    def on_execute_request(self, msg_id: str, code: str, cell_id: str | None) -> None:
-        """A client sent an execute_request (seen before it reaches the kernel)."""
+    def on_execute_request(
+        self, msg_id: str, code: str, cell_id: str | None, client: str | None = None
+    ) -> None:
+        """A client sent an execute_request (seen before it reaches the kernel); `client`
+        is the session of the websocket it came through."""
+        if client:
+            self._senders[msg_id] = client
+            while len(self._senders) > _MAX_SENDERS:
+                self._senders.popitem(last=False)
         self._changed([self.notebook.add_request(msg_id, code, cell_id)])
+
+    # -- clients (who shows an execution's outputs) ---------------------------------------------
+
+    def client_opened(self, client: str) -> None:
+        """A websocket of this client session opened (a page, or the same page reconnecting)."""
+        self._clients[client] = self._clients.get(client, 0) + 1
+
+    def client_closed(self, client: str) -> None:
+        """A websocket of this client session closed. When it was its last, the executions
+        it sent and that are still unfinished are orphaned: they are handed to the change
+        listeners again, so that a writer of shared documents can take them over at once."""
+        left = self._clients.get(client, 0) - 1
+        if left > 0:
+            self._clients[client] = left
+            return
+        self._clients.pop(client, None)
+        self._changed(
+            [
+                cell
+                for cell in self.notebook.cells()
+                if cell.status in ("queued", "running") and self._senders.get(cell.msg_id) == client
+            ]
+        )
+
+    def orphaned(self, msg_id: str) -> bool:
+        """Whether the page that sent this execution is gone: its client session is known
+        and has no websocket open. Executions of unknown origin (HTTP, gateway relays) are
+        never orphaned."""
+        client = self._senders.get(msg_id)
+        return client is not None and client not in self._clients
 
     def on_shell_reply(self, msg: KernelMessage) -> None:
         """An execute_reply travelled to a client."""

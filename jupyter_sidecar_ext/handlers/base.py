@@ -31,6 +31,7 @@ class Services:
     lint: LintService | None = None
     dataflow: DataflowService | None = None
     execution_queue: bool = True
+    shared_documents: bool = False
 
     def features(self) -> list[str]:
         features = ["record", "notebook", "events", "persist", "execute"]
@@ -44,6 +45,8 @@ class Services:
                 features.append("check")
         if self.dataflow is not None:
             features.append("dataflow")
+        if self.shared_documents:
+            features.append("shared_documents")
         return features
 
 

@@ -167,7 +167,7 @@ class Info(_Answer):
     version: str
     features: list[str] = Field(
         description="Of record, notebook, events, persist, execute, queue, variables, lint, "
-        "check, dataflow"
+        "check, dataflow, shared_documents"
     )
 
 

@@ -28,7 +28,12 @@ export type SidecarFeature =
   | 'execute'
   | 'queue'
   | 'variables'
-  | 'lint';
+  | 'lint'
+  /**
+   * The server writes cells whose page is gone into shared (real-time
+   * collaboration) notebook documents.
+   */
+  | 'shared_documents';
 
 /**
  * Reply of `GET api/sidecar`.

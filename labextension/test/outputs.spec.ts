@@ -8,9 +8,13 @@ import {
   decide,
   DisplayMap,
   IPageCell,
+  putRecorded,
   sameOutputs,
-  updateDisplay
+  updateDisplay,
+  WIDGET_VIEW_MIME,
+  withoutDeadViews
 } from '../src/restore/outputs';
+import type { ICodeCellModel } from '@jupyterlab/cells';
 import type { IShadowCell } from '../src/restore/types';
 
 /**
@@ -285,5 +289,64 @@ describe('applyIOPub and updateDisplay', () => {
     );
     expect(outputs.length).toBe(0);
     expect(displays.size).toBe(0);
+  });
+});
+
+describe('putRecorded', () => {
+  it('trusts the cell before its outputs are put back, as a live run does', () => {
+    const outputs = new FakeOutputs();
+    const trustedWhenAdded: boolean[] = [];
+    const model = {
+      trusted: false,
+      outputs: outputs.asModel()
+    };
+    const add = outputs.add.bind(outputs);
+    outputs.add = (output: nbformat.IOutput): number => {
+      trustedWhenAdded.push(model.trusted);
+      return add(output);
+    };
+    putRecorded(model as unknown as ICodeCellModel, [
+      { output_type: 'stream', name: 'stdout', text: 'a' }
+    ]);
+    expect(model.trusted).toBe(true);
+    expect(trustedWhenAdded).toEqual([true]);
+  });
+});
+
+describe('withoutDeadViews', () => {
+  const view = {
+    output_type: 'display_data',
+    metadata: {},
+    data: {
+      'text/plain': 'IntSlider(value=3)',
+      [WIDGET_VIEW_MIME]: { model_id: 'abc', version_major: 2 }
+    }
+  } as nbformat.IOutput;
+
+  it('leaves the fallback of a widget view whose kernel is gone', () => {
+    expect(withoutDeadViews([view])).toEqual([
+      {
+        output_type: 'display_data',
+        metadata: {},
+        data: { 'text/plain': 'IntSlider(value=3)' }
+      }
+    ]);
+    expect(
+      (view as nbformat.IDisplayData).data[WIDGET_VIEW_MIME]
+    ).toBeDefined();
+  });
+
+  it('keeps other outputs, and a view that has no fallback', () => {
+    const stream = {
+      output_type: 'stream',
+      name: 'stdout',
+      text: 'a'
+    } as nbformat.IOutput;
+    const only = {
+      output_type: 'display_data',
+      metadata: {},
+      data: { [WIDGET_VIEW_MIME]: { model_id: 'abc' } }
+    } as nbformat.IOutput;
+    expect(withoutDeadViews([stream, only])).toEqual([stream, only]);
   });
 });

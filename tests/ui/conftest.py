@@ -2,8 +2,9 @@
 
 Fixtures (prefix `sc_`):
 
-- `sc_lab_server` (session): JupyterLab started from the current venv, isolated in temp
-  dirs, with a method to stop and restart it on the same port and dirs.
+- `sc_lab_server` (session, two params): JupyterLab started from the current venv,
+  isolated in temp dirs, with a method to stop and restart it on the same port and dirs;
+  once with real-time collaboration off ("plain"), once on ("collaborative").
 - `sc_browser` (session): a Playwright persistent context on `/usr/bin/chromium`.
 - `sc_pages` (function): opens documents in new pages, each in a workspace of its own
   (`pages.Pages`; a test module overrides `sc_pages_class` to record more per page); on
@@ -36,14 +37,27 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 
-from .harness import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, LabServer
+from .harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGE_TIMEOUT_MS,
+    LabServer,
+    collaboration_installed,
+)
 from .pages import Files, Pages
 
 
-@pytest.fixture(scope="session")
-def sc_lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A running JupyterLab from the current venv, in temp dirs, for the whole session."""
-    server = LabServer(base_dir=tmp_path_factory.mktemp("sc_lab"))
+@pytest.fixture(scope="session", params=["plain", "collaborative"])
+def sc_lab_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabServer]:
+    """A running JupyterLab from the current venv, in temp dirs, for the whole session;
+    every test that uses it runs twice: real-time collaboration off, then on (pytest
+    groups the tests by mode, so each mode starts one server)."""
+    collaborative = request.param == "collaborative"
+    if collaborative and not collaboration_installed():
+        pytest.skip("jupyter-collaboration is not installed (pip install -e '.[test]')")
+    server = LabServer(base_dir=tmp_path_factory.mktemp("sc_lab"), collaborative=collaborative)
     server.start()
     try:
         yield server

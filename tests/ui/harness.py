@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -42,6 +43,11 @@ DEFAULT_USER_SETTINGS = {
 }
 
 
+def collaboration_installed() -> bool:
+    """Whether jupyter-collaboration's server extension is in this venv."""
+    return importlib.util.find_spec("jupyter_server_ydoc") is not None
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -63,6 +69,9 @@ class LabServer:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     # More command-line options for `jupyter lab` (e.g. SidecarApp settings).
     extra_args: list[str] = field(default_factory=list)
+    # Real-time collaboration (jupyter-collaboration): pages share one document per file.
+    # Off, an installed jupyter-collaboration is turned off for the pages (disable_rtc).
+    collaborative: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -173,6 +182,12 @@ class LabServer:
             env.pop(name, None)
         return env
 
+    def _collaboration_args(self) -> list[str]:
+        installed = collaboration_installed()
+        if self.collaborative and not installed:
+            raise RuntimeError("jupyter-collaboration is not installed (the test extra has it)")
+        return ["--YDocExtension.disable_rtc=True"] if installed and not self.collaborative else []
+
     def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
         """Start the server and wait until `/api/status` answers."""
         if self.running:
@@ -193,6 +208,7 @@ class LabServer:
             f"--LabApp.workspaces_dir={self.workspaces_dir}",
             f"--LabApp.user_settings_dir={self.user_settings_dir}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *self._collaboration_args(),
             *self.extra_args,
         ]
         with self.log_path.open("ab") as log:

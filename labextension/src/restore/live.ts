@@ -14,8 +14,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   applyIOPub,
   DisplayMap,
+  putRecorded,
   sameOutputs,
-  setOutputs,
   updateDisplay
 } from './outputs';
 import { IShadowCell } from './types';
@@ -78,8 +78,9 @@ export class LiveCell {
       return;
     }
     this._displays.clear();
+    this.model.trusted = true; // as the page that ran it would (see putRecorded)
     if (!sameOutputs(this.model.outputs.toJSON(), shadow.outputs)) {
-      setOutputs(this.model.outputs, shadow.outputs);
+      putRecorded(this.model, shadow.outputs);
     }
     this._count = shadow.execution_count ?? this._count;
     this.model.executionCount = null;
@@ -151,7 +152,7 @@ export class LiveCell {
     const own = shadow !== null && shadow.msg_id === this.msgId;
     if (own && !this.model.isDisposed) {
       if (!sameOutputs(this.model.outputs.toJSON(), shadow.outputs)) {
-        setOutputs(this.model.outputs, shadow.outputs);
+        putRecorded(this.model, shadow.outputs);
       }
       this._count = shadow.execution_count ?? this._count;
       this._shown = true;

@@ -16,6 +16,7 @@ import type { IRestoreReport, RestoreRequests } from './types';
 export class RestoreManager implements IDisposable {
   constructor(options: RestoreManager.IOptions) {
     this._enabled = options.enabled;
+    this._sharedDocuments = options.sharedDocuments ?? false;
     this._requests = options.requests;
     this._translator = options.translator;
   }
@@ -58,6 +59,7 @@ export class RestoreManager implements IDisposable {
     const restorer = new NotebookRestorer({
       panel,
       enabled: this._enabled,
+      sharedDocuments: this._sharedDocuments,
       requests: this._requests,
       translator: this._translator
     });
@@ -93,6 +95,7 @@ export class RestoreManager implements IDisposable {
   }
 
   private _enabled: boolean;
+  private _sharedDocuments: boolean;
   private _requests: RestoreRequests;
   private _translator?: ITranslator;
   private _isDisposed = false;
@@ -106,6 +109,11 @@ export class RestoreManager implements IDisposable {
 export namespace RestoreManager {
   export interface IOptions {
     enabled: boolean;
+    /**
+     * Whether the server writes cells whose page is gone into shared
+     * (real-time collaboration) documents: the `shared_documents` feature.
+     */
+    sharedDocuments?: boolean;
     requests: RestoreRequests;
     translator?: ITranslator;
   }

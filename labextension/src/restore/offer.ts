@@ -10,7 +10,7 @@ import type { ITranslator } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { canOffer, pageCell, setOutputs } from './outputs';
+import { canOffer, pageCell, setOutputs, withoutDeadViews } from './outputs';
 import { loadBundle } from '../translation';
 import { remember } from '../utils';
 import type {
@@ -229,7 +229,7 @@ export function applyOffers(
     if (!model || model.isDisposed || !canOffer(pageCell(model), offer.cell)) {
       continue;
     }
-    setOutputs(model.outputs, offer.cell.outputs);
+    setOutputs(model.outputs, withoutDeadViews(offer.cell.outputs));
     model.executionCount = offer.cell.execution_count;
     applied.push(offer.cellId);
   }

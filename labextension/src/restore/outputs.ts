@@ -139,6 +139,52 @@ export function setOutputs(
 }
 
 /**
+ * Put outputs from the server's record of the session's live kernel into a
+ * page cell, trusted as outputs the page receives live are (JupyterLab trusts
+ * a cell when it runs it; the record is private to the user, README
+ * "Security"): widget views then render from the kernel's live widget state,
+ * whatever the trust of the notebook file.
+ */
+export function putRecorded(
+  model: ICodeCellModel,
+  values: readonly nbformat.IOutput[]
+): void {
+  model.trusted = true;
+  setOutputs(model.outputs, values);
+}
+
+/**
+ * Widget views show the state of a widget model held by the kernel that made
+ * them; the mime type of such a view.
+ */
+export const WIDGET_VIEW_MIME = 'application/vnd.jupyter.widget-view+json';
+
+/**
+ * Outputs recorded by a kernel that is gone, as they can still be shown: a
+ * widget view (its model died with the kernel) leaves its recorded fallback
+ * (e.g. `text/plain`) instead of a "model not found" error.
+ */
+export function withoutDeadViews(
+  values: readonly nbformat.IOutput[]
+): nbformat.IOutput[] {
+  return values.map(output => {
+    const data = (output as nbformat.IDisplayData).data;
+    if (
+      (output.output_type !== 'display_data' &&
+        output.output_type !== 'execute_result') ||
+      typeof data !== 'object' ||
+      data === null ||
+      !(WIDGET_VIEW_MIME in data) ||
+      Object.keys(data).length < 2
+    ) {
+      return output;
+    }
+    const { [WIDGET_VIEW_MIME]: _view, ...rest } = data;
+    return { ...output, data: rest } as nbformat.IOutput;
+  });
+}
+
+/**
  * Display ids of the outputs a followed execution added: id -> indices.
  */
 export type DisplayMap = Map<string, number[]>;

@@ -89,6 +89,7 @@ const restorePlugin: JupyterFrontEndPlugin<void> = {
       });
       const restore = new RestoreManager({
         enabled,
+        sharedDocuments: sidecar.hasFeature('shared_documents'),
         requests: sidecar.requests,
         translator: translator ?? undefined
       });

@@ -16,7 +16,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { KernelFollower } from './follower';
 import { PendingInputs } from './input';
 import { OutputOffer } from './offer';
-import { decide, pageCell, setOutputs } from './outputs';
+import { decide, pageCell, putRecorded } from './outputs';
 import type { ICellChangedEvent } from '../tokens';
 import { remember } from '../utils';
 import {
@@ -42,6 +42,7 @@ export class NotebookRestorer implements IDisposable {
   constructor(options: NotebookRestorer.IOptions) {
     this._panel = options.panel;
     this._enabled = options.enabled;
+    this._sharedDocuments = options.sharedDocuments ?? false;
     this._requests = options.requests;
     this._offer = new OutputOffer({
       cells: () => this._codeCells(),
@@ -55,7 +56,8 @@ export class NotebookRestorer implements IDisposable {
         filled,
         followed: [],
         skipped: [],
-        offered: []
+        offered: [],
+        shared: this._shared
       })
     );
     this._inputs = new PendingInputs({
@@ -181,7 +183,8 @@ export class NotebookRestorer implements IDisposable {
       filled: [],
       followed: [],
       skipped: [],
-      offered: []
+      offered: [],
+      shared: this._shared
     };
     const recorded = new Set<string>();
     if (follower) {
@@ -204,6 +207,9 @@ export class NotebookRestorer implements IDisposable {
         }
         if (!shadow.stale) {
           recorded.add(shadow.id);
+        }
+        if (report.shared) {
+          continue; // the server writes it into the shared document
         }
         if (follower.isFollowing(shadow.msg_id)) {
           if (FINAL_STATUSES.has(shadow.status)) {
@@ -235,7 +241,7 @@ export class NotebookRestorer implements IDisposable {
           }
           case 'fill':
             report.filled.push(shadow.id);
-            setOutputs(model.outputs, shadow.outputs);
+            putRecorded(model, shadow.outputs);
             model.executionCount = shadow.execution_count;
             this._handle(shadow.msg_id);
             break;
@@ -313,6 +319,16 @@ export class NotebookRestorer implements IDisposable {
     }
   }
 
+  /**
+   * Whether this notebook is a shared (real-time collaboration) document that
+   * the server fills: every page sees what one writer (the page that ran a
+   * cell, else the server) puts into it, so pages fill and follow nothing
+   * themselves, or each would add the same outputs again.
+   */
+  private get _shared(): boolean {
+    return this._sharedDocuments && (this._panel.model?.collaborative ?? false);
+  }
+
   private _onKernelChanged(): void {
     const sessionContext = this._panel.sessionContext;
     if (!sessionContext.isReady) {
@@ -352,6 +368,7 @@ export class NotebookRestorer implements IDisposable {
 
   private _panel: NotebookPanel;
   private _enabled: boolean;
+  private _sharedDocuments: boolean;
   private _offer: OutputOffer;
   private _inputs: PendingInputs;
   private _requests: RestoreRequests;
@@ -371,7 +388,11 @@ export class NotebookRestorer implements IDisposable {
  */
 function logReport(path: string, report: IRestoreReport): void {
   const { filled, followed, offered } = report;
-  if (filled.length || followed.length || offered.length) {
+  if (report.shared && !offered.length) {
+    console.debug(
+      `jupyter-sidecar-ext: outputs of ${path} are written by the server into the shared document (${report.reason})`
+    );
+  } else if (filled.length || followed.length || offered.length) {
     const ids = (list: string[]): string => `[${list.join(', ')}]`;
     console.debug(
       `jupyter-sidecar-ext: restored outputs in ${path} (${report.reason}): ` +
@@ -391,6 +412,10 @@ export namespace NotebookRestorer {
      * Initial value of {@link NotebookRestorer.enabled}.
      */
     enabled: boolean;
+    /**
+     * Whether the server writes shared documents (see `_shared`).
+     */
+    sharedDocuments?: boolean;
     requests: RestoreRequests;
     translator?: ITranslator;
   }

@@ -152,6 +152,11 @@ export interface IRestoreReport {
    * Cells offered outputs recorded by an earlier kernel.
    */
   offered: string[];
+  /**
+   * The notebook is a shared document that the server fills: this page put
+   * nothing back itself.
+   */
+  shared?: boolean;
 }
 
 /**
