@@ -256,8 +256,12 @@ async def test_http_execute_answers_streams_and_refuses(
     assert messages[-1]["content"] == {"execution_state": "idle"}
     assert {m["parent_header"]["msg_id"] for m in lines[:-1]} == {final["msg_id"]}
 
-    asked = await sc_execute(kernel_id, code="input('name? ')")
-    assert asked["status"] == "error" and "input" in asked["message"]
+    # code that asks for input: JSON mode says so (409, naming the prompt), the run waits in
+    # the kernel (answered over POST .../input: tests/execution/test_http_input.py); here it
+    # is interrupted, and the kernel goes on
+    code, message = await sc_execute_error(kernel_id, {"code": "input('name? ')"})
+    assert code == 409 and "name? " in message
+    await jp_fetch("api", "kernels", kernel_id, "interrupt", method="POST", body="")
     failed = await sc_execute(kernel_id, code="1 / 0")
     assert failed["status"] == "error" and failed["outputs"][0]["ename"] == "ZeroDivisionError"
     assert (await sc_execute(kernel_id, code="'fine'"))["status"] == "ok"
