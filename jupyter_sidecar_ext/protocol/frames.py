@@ -100,14 +100,15 @@ def execute_request_from_ws(ws_msg: str | bytes, v1: bool) -> tuple[str, str, st
         return None
 
 
-def shell_header_from_ws(ws_msg: str | bytes, v1: bool) -> dict[str, Any] | None:
-    """The header of a client->kernel frame on the shell channel, else None (other
-    channels, malformed frames). Decodes the frame: call it only when it matters."""
+def _channel_header(ws_msg: str | bytes, v1: bool) -> tuple[str, dict[str, Any]] | None:
+    """(channel, header) of a client->kernel frame, or None when it cannot be read (legacy
+    frames without a channel are shell's). Decodes the frame. Never raises."""
     try:
         if v1:
             split = split_v1_frame(ws_msg) if isinstance(ws_msg, bytes) else None
-            if split is None or split[0] != b"shell" or not split[1]:
+            if split is None or not split[1]:
                 return None
+            channel: Any = split[0].decode()
             header = json.loads(split[1][0])
         else:
             if isinstance(ws_msg, bytes):
@@ -115,12 +116,21 @@ def shell_header_from_ws(ws_msg: str | bytes, v1: bool) -> dict[str, Any] | None
                 msg = None if parts is None else json.loads(parts[0])
             else:
                 msg = json.loads(ws_msg)
-            if not isinstance(msg, dict) or msg.get("channel", "shell") != "shell":
+            if not isinstance(msg, dict):
                 return None
-            header = msg.get("header")
-        return header if isinstance(header, dict) else None
+            channel, header = msg.get("channel", "shell"), msg.get("header")
+        if not isinstance(channel, str) or not isinstance(header, dict):
+            return None
+        return channel, header
     except Exception:  # malformed: left to the server's own handling
         return None
+
+
+def shell_header_from_ws(ws_msg: str | bytes, v1: bool) -> dict[str, Any] | None:
+    """The header of a client->kernel frame on the shell channel, else None (other
+    channels, malformed frames). Decodes the frame: call it only when it matters."""
+    read = _channel_header(ws_msg, v1)
+    return read[1] if read is not None and read[0] == "shell" else None
 
 
 def is_input_reply(ws_msg: str | bytes, v1: bool) -> bool:
@@ -129,24 +139,8 @@ def is_input_reply(ws_msg: str | bytes, v1: bool) -> bool:
     marker: str | bytes = "input_reply" if isinstance(ws_msg, str) else b"input_reply"
     if marker not in ws_msg:  # type: ignore[operator]
         return False
-    try:
-        if v1:
-            split = split_v1_frame(ws_msg) if isinstance(ws_msg, bytes) else None
-            if split is None or split[0] != b"stdin" or not split[1]:
-                return False
-            header = json.loads(split[1][0])
-        else:
-            if isinstance(ws_msg, bytes):
-                parts = split_legacy_binary_frame(ws_msg)
-                msg = None if parts is None else json.loads(parts[0])
-            else:
-                msg = json.loads(ws_msg)
-            if not isinstance(msg, dict) or msg.get("channel") != "stdin":
-                return False
-            header = msg.get("header")
-        return isinstance(header, dict) and header.get("msg_type") == "input_reply"
-    except Exception:  # malformed: left to the server's own handling
-        return False
+    read = _channel_header(ws_msg, v1)
+    return read is not None and read[0] == "stdin" and read[1].get("msg_type") == "input_reply"
 
 
 def parse_request(frame: str | bytes, v1: bool) -> tuple[dict[str, Any], list[bytes]] | None:
