@@ -136,7 +136,9 @@ async def test_each_route_needs_its_permission(
     grants = jp_serverapp.authorizer.grants
     kernel_id = await jp_serverapp.kernel_manager.start_kernel()
     # The secret is put in the kernel behind the server's back (this authorizer may refuse
-    # every way through it); the sidecar records the cell from its own iopub subscription.
+    # every way through it); the sidecar records the cell from its own iopub subscription,
+    # which must be receiving first (what iopub sends before it subscribes is never seen).
+    await sc_registry.ensure(kernel_id)
     client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
     client.start_channels()
     msg_id = ""
