@@ -1,14 +1,16 @@
-"""ipykernel kernels started with a deeper iopub send queue, so a busy machine keeps their output.
+"""ipykernel kernels started with a deeper iopub send queue and below the server's CPU priority.
 
 ipykernel's iopub XPUB socket silently drops messages past ZMQ's default send high-water mark
 (1,000 per subscriber) when the kernel's own ZMQ I/O thread falls behind, as it does with many
 busy kernels on few cores (README "How it works"; benchmarks/README.md, `load.py`). Kernels this
 server starts with the standard launch (`-m ipykernel_launcher` or `-m ipykernel`) run the same
 module through a `python -c` bootstrap (standard library and ipykernel only; `runpy`, as `-m`
-does) that sets the mark before ipykernel binds the socket. Other commands are left as they
-are. The seam is the per-kernel manager's public `format_kernel_cmd`, called at every start and
-restart: it is wrapped on each manager the `kernel_manager_factory` builds while the
-extension runs, and the factory is put back when it stops.
+does) that sets the mark before ipykernel binds the socket and lowers the kernel's CPU priority
+(`kernel_nice`) before it starts a thread, so the server's loop still gets a CPU when kernels
+saturate every core (README "Performance"). Other commands are left as they are. The seam is
+the per-kernel manager's public `format_kernel_cmd`, called at every start and restart: it is
+wrapped on each manager the `kernel_manager_factory` builds while the extension runs, and the
+factory is put back when it stops.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from traitlets.config import LoggingConfigurable
 
 IPYKERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
 
-# Runs the kernel's module as `-m` would; `{module}` and `{hwm}` are filled in by `bootstrap`.
+# Runs the kernel's module as `-m` would, after the tuning parts below.
 _BOOTSTRAP = """\
-# jupyter_sidecar_ext: `-m {module}` with a deeper iopub send queue
+# jupyter_sidecar_ext: `-m {module}` {what}
 import runpy
 import sys
 
 if sys.path and sys.path[0] == "":
     del sys.path[0]  # as ipykernel_launcher does, before any import from the working dir
+{tuning}
+runpy.run_module("{module}", run_name="__main__", alter_sys=True)
+"""
 
-
+_DEEPER_IOPUB = """
 def _deeper_iopub():
     import zmq
     from ipykernel.kernelapp import IPKernelApp
@@ -49,25 +54,47 @@ def _deeper_iopub():
 
 _deeper_iopub()
 del _deeper_iopub
-runpy.run_module("{module}", run_name="__main__", alter_sys=True)
+"""
+
+# Before any thread starts: Linux keeps a niceness per thread, and new threads inherit it.
+_LOWER_PRIORITY = """
+def _lower_priority():
+    import os
+
+    os.nice({nice})
+
+
+_lower_priority()
+del _lower_priority
 """
 
 
-def bootstrap(module: str, hwm: int) -> str:
-    """The `python -c` program that runs `module` with iopub's send high-water mark at `hwm`."""
-    return _BOOTSTRAP.format(module=module, hwm=int(hwm))
+def bootstrap(module: str, hwm: int | None, nice: int = 0) -> str:
+    """The `python -c` program that runs `module` with iopub's send high-water mark at `hwm`
+    (None: ZMQ's default) and `nice` added to its niceness."""
+    parts, what = [], []
+    if hwm is not None:
+        parts.append(_DEEPER_IOPUB.format(hwm=int(hwm)))
+        what.append("with a deeper iopub send queue")
+    if nice:
+        parts.append(_LOWER_PRIORITY.format(nice=int(nice)))
+        what.append(f"at niceness +{int(nice)}")
+    return _BOOTSTRAP.format(module=module, what=", ".join(what), tuning="\n".join(parts))
 
 
-def with_iopub_hwm(cmd: list[str], hwm: int) -> list[str]:
-    """`cmd` launching ipykernel through the bootstrap; any other command unchanged."""
+def tuned_command(cmd: list[str], hwm: int | None, nice: int = 0) -> list[str]:
+    """`cmd` launching ipykernel through the bootstrap; any other command, and any command
+    when there is nothing to tune, unchanged."""
+    if hwm is None and not nice:
+        return cmd
     if len(cmd) >= 3 and cmd[1] == "-m" and cmd[2] in IPYKERNEL_MODULES:
-        return [cmd[0], "-c", bootstrap(cmd[2], hwm), *cmd[3:]]
+        return [cmd[0], "-c", bootstrap(cmd[2], hwm, nice), *cmd[3:]]
     return cmd
 
 
 class KernelLaunch(LoggingConfigurable):
     """Wraps the kernel manager's factory so new kernel managers launch with a deeper queue
-    (`c.KernelLaunch.*`)."""
+    and a lower CPU priority (`c.KernelLaunch.*`)."""
 
     iopub_hwm = Int(
         100_000,
@@ -77,8 +104,20 @@ class KernelLaunch(LoggingConfigurable):
         "starts (`-m ipykernel_launcher`). ZMQ's default, 1000 messages, drops output "
         "silently when the kernel's own I/O thread falls behind, as it does with many busy "
         "kernels on few cores; a subscriber that stops reading can then hold up to that many "
-        "messages in the kernel's memory. 0: no limit. None: start kernels exactly as their "
-        "spec says.",
+        "messages in the kernel's memory. 0: no limit. None: ZMQ's default (with "
+        "`kernel_nice` 0 too, kernels start exactly as their spec says).",
+    )
+
+    kernel_nice = Int(
+        5,
+        min=0,
+        max=19,
+        config=True,
+        help="Niceness added to ipykernel kernels this server starts, so the server's event "
+        "loop still gets a CPU when kernels saturate every core (it answers other users, "
+        "relays every kernel's output and records it). A kernel alone on the machine runs "
+        "as fast as before; kernels competing for a CPU with the server or other programs "
+        "yield to them. 0: the server's own priority.",
     )
 
     def __init__(self, kernel_manager: Any, **kwargs: Any) -> None:
@@ -88,9 +127,11 @@ class KernelLaunch(LoggingConfigurable):
 
     def install(self) -> None:
         """Take the factory's place (a trait assignment on the manager instance), unless
-        `iopub_hwm` is None."""
+        there is nothing to tune."""
         factory = getattr(self._manager, "kernel_manager_factory", None)
-        if self.iopub_hwm is None or self._factory is not None or not callable(factory):
+        if self.iopub_hwm is None and not self.kernel_nice:
+            return
+        if self._factory is not None or not callable(factory):
             return
         self._factory = factory
         self._manager.kernel_manager_factory = self._create
@@ -108,14 +149,14 @@ class KernelLaunch(LoggingConfigurable):
         kernel_manager = self._factory(*args, **kwargs)
         format_kernel_cmd = getattr(kernel_manager, "format_kernel_cmd", None)
         if callable(format_kernel_cmd):  # managers that launch nothing never call it
-            hwm, log = self.iopub_hwm or 0, self.log
+            hwm, nice, log = self.iopub_hwm, self.kernel_nice, self.log
 
-            def format_with_hwm(extra_arguments: list[str] | None = None) -> list[str]:
+            def format_tuned(extra_arguments: list[str] | None = None) -> list[str]:
                 cmd = format_kernel_cmd(extra_arguments=extra_arguments)
-                launched = with_iopub_hwm(cmd, hwm)
+                launched = tuned_command(cmd, hwm, nice)
                 if launched is not cmd:
-                    log.debug("ipykernel starts with iopub HWM %d", hwm)
+                    log.debug("ipykernel starts with iopub HWM %s, niceness +%d", hwm, nice)
                 return launched
 
-            kernel_manager.format_kernel_cmd = format_with_hwm
+            kernel_manager.format_kernel_cmd = format_tuned
         return kernel_manager

@@ -1,4 +1,5 @@
-"""ipykernel kernels start with a deeper iopub send queue, and keep everything else as launched.
+"""ipykernel kernels start with a deeper iopub send queue and a lower CPU priority, and keep
+everything else as launched.
 
 The queue test stalls a subscriber of the kernel's own (a SUB socket that stops reading, as a
 starved reader does): with ZMQ's default mark the kernel drops most of a 40,000-line cell for
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
@@ -17,7 +19,7 @@ import zmq
 import zmq.asyncio
 
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
-from jupyter_sidecar_ext.tuning.kernel_launch import IPYKERNEL_MODULES, bootstrap, with_iopub_hwm
+from jupyter_sidecar_ext.tuning.kernel_launch import IPYKERNEL_MODULES, bootstrap, tuned_command
 
 LINES = 40_000
 LINE_CODE = (
@@ -27,18 +29,21 @@ LINE_CODE = (
     "    sys.stdout.flush()\n"
 )
 FACTS_CODE = (
-    "import json, os, sys, zmq\n"
+    "import json, os, sys, threading, zmq\n"
     "socket = get_ipython().kernel.iopub_thread.socket\n"
     "with open(f'/proc/{os.getpid()}/cmdline', 'rb') as f:\n"
     "    launched = f.read().split(b'\\0')[1].decode()\n"
     "print(json.dumps({'hwm': socket.getsockopt(zmq.SNDHWM), 'argv0': sys.argv[0],\n"
     "    'main': sys.modules['__main__'].__name__, 'launched_with': launched,\n"
-    "    'cwd_on_path': '' in sys.path}))\n"
+    "    'cwd_on_path': '' in sys.path, 'nice': os.getpriority(os.PRIO_PROCESS, 0),\n"
+    "    'thread_nices': sorted({os.getpriority(os.PRIO_PROCESS, t.native_id)\n"
+    "        for t in threading.enumerate() if t.native_id}),\n"
+    "    }))\n"
 )
 
 
 STOCK = pytest.mark.parametrize(
-    "jp_server_config", [{"KernelLaunch": {"iopub_hwm": None}}], indirect=True
+    "jp_server_config", [{"KernelLaunch": {"iopub_hwm": None, "kernel_nice": 0}}], indirect=True
 )
 
 
@@ -48,16 +53,20 @@ STOCK = pytest.mark.parametrize(
 @pytest.mark.parametrize("module", sorted(IPYKERNEL_MODULES))
 def test_ipykernel_launch_goes_through_the_bootstrap(module: str) -> None:
     cmd = ["/env/bin/python", "-m", module, "-f", "/run/kernel-1.json", "--debug"]
-    assert with_iopub_hwm(cmd, 5000) == [
+    assert tuned_command(cmd, 5000, 3) == [
         "/env/bin/python",
         "-c",
-        bootstrap(module, 5000),
+        bootstrap(module, 5000, 3),
         "-f",
         "/run/kernel-1.json",
         "--debug",
     ]
-    assert "sndhwm = 5000" in bootstrap(module, 5000)
-    compile(bootstrap(module, 5000), "<bootstrap>", "exec")
+    for hwm, nice in ((5000, 3), (5000, 0), (None, 3)):
+        program = bootstrap(module, hwm, nice)
+        compile(program, "<bootstrap>", "exec")
+        assert ("sndhwm = 5000" in program) == (hwm is not None)
+        assert ("os.nice(3)" in program) == bool(nice)
+    assert tuned_command(cmd, None, 0) is cmd
 
 
 @pytest.mark.parametrize(
@@ -71,7 +80,7 @@ def test_ipykernel_launch_goes_through_the_bootstrap(module: str) -> None:
     ],
 )
 def test_other_kernel_commands_are_left_alone(cmd: list[str]) -> None:
-    assert with_iopub_hwm(list(cmd), 5000) == cmd
+    assert tuned_command(list(cmd), 5000, 3) == cmd
 
 
 # -- real kernels ----------------------------------------------------------------------------
@@ -99,6 +108,9 @@ async def test_a_started_kernel_has_the_deeper_queue_and_a_plain_launch(
     assert facts["argv0"].endswith("ipykernel_launcher.py")
     assert facts["main"] == "__main__"
     assert facts["cwd_on_path"]
+    # below the server, and every thread of the kernel with it (Linux: niceness per thread)
+    assert facts["nice"] == os.nice(0) + 5
+    assert facts["thread_nices"] == [facts["nice"]]
 
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
     assert (await _facts(sc_connect, kernel_id))["hwm"] == 100_000
@@ -111,6 +123,7 @@ async def test_none_starts_kernels_exactly_as_their_spec_says(
     facts = await _facts(sc_connect, await sc_start_kernel())
     assert facts["hwm"] == 1000  # ZMQ's default
     assert facts["launched_with"] == "-m"
+    assert facts["nice"] == os.nice(0)
     assert facts["argv0"].endswith("ipykernel_launcher.py")
 
 
