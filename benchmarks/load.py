@@ -190,6 +190,24 @@ def latency_lines(polled: dict[str, Any]) -> list[str]:
     ]
 
 
+# Issue #20: the server answers within this p99 while kernels saturate every core.
+LOADED_P99_TARGET = 0.100
+
+
+def target_lines(polled: dict[str, Any]) -> list[str]:
+    """PASS/FAIL rows for the REST answers polled during a load round."""
+    rows = []
+    for kind, label in (("status", "GET /api/status"), ("kernels", "GET kernels")):
+        values = polled["latencies"][kind]
+        if values:
+            p99 = percentile(values, 99)
+            verdict = "PASS" if p99 <= LOADED_P99_TARGET else "FAIL"
+            rows.append(
+                f"  {label} p99 under load {ms(p99)} (target <= {ms(LOADED_P99_TARGET)}): {verdict}"
+            )
+    return rows
+
+
 def load_code(args: argparse.Namespace) -> str:
     """`--lines` lines, `--lines-per-message` per write + flush (1: one message a line)."""
     code = LINE_CODE if args.lines_per_message == 1 else CHUNK_CODE
@@ -369,6 +387,7 @@ async def load_round(
         f"{cpu_client:.1f} s (of {wall * len(os.sched_getaffinity(0)):.0f} core-seconds); "
         f"the server's loop thread waited {waited:.1f} s for a CPU",
         *latency_lines(polled),
+        *target_lines(polled),
         f"  RSS peak {mib(sampler.peak(since=started_at))}, after {mib(server.rss_kib())}",
     ]
     problems = [
