@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import PYTHON_CELL_MAGICS
-from .prepare import Prepared, prepare
+from .prepare import Prepared, PreparedCache, prepare
 
 # pyflakes, Python's own errors and a few pycodestyle checks that are bugs more than style.
 DEFAULT_SELECT = ("F", "E9", "E711", "E712", "E721", "E722")
@@ -99,7 +99,7 @@ async def run_ruff(spec: CheckSpec, stdin: str) -> list[dict[str, Any]]:
         reason = (errors or lines or [""])[0]
         raise CheckError(f"ruff failed: {reason.strip()}" if reason else "ruff failed")
     try:
-        found = json.loads(out or b"[]")
+        found = await asyncio.to_thread(json.loads, out or b"[]")
     except ValueError:
         raise CheckError("ruff gave no JSON") from None
     if not isinstance(found, list):
@@ -123,24 +123,42 @@ def notebook_json(texts: Sequence[str]) -> str:
     return json.dumps({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5})
 
 
-async def check_notebook(sources: Sequence[str], spec: CheckSpec) -> list[list[Diagnostic]]:
-    """Diagnostics for each cell of `sources` (in order), positions within the cells."""
-    prepared = [prepare(source, spec.python_cell_magics) for source in sources]
+async def check_notebook(
+    sources: Sequence[str], spec: CheckSpec, cache: PreparedCache | None = None
+) -> list[list[Diagnostic]]:
+    """Diagnostics for each cell of `sources` (in order), positions within the cells. The
+    Python-side work (masking, JSON both ways, mapping) runs in a thread, off the event loop;
+    `cache` keeps prepared cells between checks (a re-check after an edit prepares one cell)."""
+    magics = spec.python_cell_magics
+    prepared = await asyncio.to_thread(_prepare_all, sources, magics, cache)
+    texts = [cell.text for cell in prepared]
+    found = await run_ruff(spec, await asyncio.to_thread(notebook_json, texts))
+    broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
+    kept: list[dict[str, Any]] = []
+    if broken:
+        kept = [d for d in found if _cell_of(d) in broken]
+        texts = ["" if i in broken else text for i, text in enumerate(texts)]
+        found = await run_ruff(spec, await asyncio.to_thread(notebook_json, texts))
+        unseen = {word for i in broken for word in _WORD.findall(sources[i])}
+        found = [d for d in found if not _mentions(d, unseen)]
+    return await asyncio.to_thread(_answers, sources, prepared, [*kept, *found])
+
+
+def _prepare_all(
+    sources: Sequence[str], magics: frozenset[str], cache: PreparedCache | None
+) -> list[Prepared]:
+    if cache is None:
+        return [prepare(source, magics) for source in sources]
+    return [cache.prepare(source, magics) for source in sources]
+
+
+def _answers(
+    sources: Sequence[str], prepared: Sequence[Prepared], found: Sequence[dict[str, Any]]
+) -> list[list[Diagnostic]]:
     answers: list[list[Diagnostic]] = [[] for _ in sources]
     for index, cell in enumerate(prepared):
         if cell.error:
             answers[index].append(_whole_cell(sources[index], "magic", cell.error))
-    texts = [cell.text for cell in prepared]
-    found = await run_ruff(spec, notebook_json(texts))
-    broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
-    if broken:
-        for d in found:
-            if _cell_of(d) in broken:
-                _add(answers, prepared, sources, d)
-        texts = ["" if i in broken else text for i, text in enumerate(texts)]
-        found = await run_ruff(spec, notebook_json(texts))
-        unseen = {word for i in broken for word in _WORD.findall(sources[i])}
-        found = [d for d in found if not _mentions(d, unseen)]
     for d in found:
         _add(answers, prepared, sources, d)
     for diagnostics in answers:

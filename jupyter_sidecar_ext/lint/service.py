@@ -27,6 +27,7 @@ from traitlets.config import LoggingConfigurable
 from .check import CheckError, CheckSpec, Diagnostic, check_file, check_notebook, find_ruff
 from .config import ConfigFinder, build_spec, parse_tools
 from .format import PYTHON_CELL_MAGICS, FormatSpec, Outcome, unchanged
+from .prepare import PreparedCache
 from .ruffconfig import find_ruff_config
 from .scheduler import LintBusy, Scheduler
 
@@ -324,6 +325,7 @@ class LintService(LoggingConfigurable):
         self.finder = ConfigFinder(root)
         self.ruff = find_ruff(self.ruff_path)
         self._check_slots = asyncio.Semaphore(max(1, self.check_concurrency))
+        self._prepared = PreparedCache(self.cache_entries)
         self.engine = LintEngine(
             workers=self.workers,
             cache_entries=self.cache_entries,
@@ -378,7 +380,7 @@ class LintService(LoggingConfigurable):
         async with self._check_slots:
             if spec.filename.endswith(".py"):
                 return [await check_file(source, spec) for source in sources]
-            return await check_notebook(sources, spec)
+            return await check_notebook(sources, spec, self._prepared)
 
     def _check_spec(self, path: str | None, ruff: str) -> CheckSpec:
         directory = self.finder.directory_for(path)
