@@ -1,4 +1,4 @@
-"""`POST /api/sidecar/lint`: format notebook cells with isort and black (engine: lint/service.py).
+"""`POST /api/sidecar/lint`: format notebook cells (isort + black, or ruff; lint/service.py).
 
 Body `{cells: [{id, source}], path?, tools?, options?, check?}` -> `{cells: [{id, source,
 changed, error?, diagnostics?}]}`; with `check` the cells are checked by ruff (lint/check.py)
@@ -32,7 +32,7 @@ class LintHandler(SidecarHandler):
     operations: ClassVar[tuple[Operation, ...]] = (
         Operation(
             "post",
-            "Format cells with isort and black, or check them with ruff",
+            "Format cells with isort and black or with ruff, or check them with ruff",
             LintResult,
             body=LintRequest,
             errors=(400, 404, 413, 429, 503),
@@ -82,7 +82,7 @@ class LintHandler(SidecarHandler):
             if outcome.error is not None:
                 linted.error = outcome.error
             cells.append(linted)
-        self.write_model(LintResult(cells=cells))
+        self.write_model(LintResult.model_validate({"cells": cells, "tools": list(spec.tools)}))
 
     async def check(self, service: LintService, request: LintRequest) -> None:
         """Diagnostics for the cells, the notebook checked as one program."""
