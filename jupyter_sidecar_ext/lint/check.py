@@ -216,7 +216,9 @@ class _Mapper:
 
     def end(self, where: dict[str, Any]) -> tuple[int, int]:
         row, column = int(where["row"]), int(where["column"])
-        _, last = self.cell.to_cell(row)
+        first, last = self.cell.to_cell(row)
+        if row in self.cell.magic_lines and column == 1:  # up to the magic, not into it
+            return self._clamp(first, 1)
         if row in self.cell.magic_lines:
             return self._clamp(last, len(self.lines[min(last, len(self.lines)) - 1]) + 1)
         return self._clamp(last, column)
@@ -226,8 +228,14 @@ class _Mapper:
             return len(self.lines), len(self.lines[-1]) + 1
         return line, column
 
-    def touches_magic(self, where: dict[str, Any]) -> bool:
-        return int(where["row"]) in self.cell.magic_lines
+    def touches_magic(self, edit: dict[str, Any]) -> bool:
+        """Whether an edit changes a magic line (ruff sees a stand-in there). Ending at the
+        start of one, or inserting there, leaves it alone."""
+        start, end = edit["location"], edit["end_location"]
+        at_start = int(start["column"]) == 1 and start == end
+        return (int(start["row"]) in self.cell.magic_lines and not at_start) or (
+            int(end["row"]) in self.cell.magic_lines and int(end["column"]) != 1
+        )
 
 
 def _add(
@@ -255,8 +263,7 @@ def _add(
     fix = found.get("fix")
     if isinstance(fix, dict) and fix.get("applicability") == "safe":
         edits = fix.get("edits") or []
-        spans = [(e["location"], e["end_location"]) for e in edits]
-        if edits and not any(mapper.touches_magic(w) for span in spans for w in span):
+        if edits and not any(mapper.touches_magic(edit) for edit in edits):
             diagnostic["fix"] = {
                 "message": str(fix.get("message") or ""),
                 "edits": [_edit(mapper, edit) for edit in edits],

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .check import CheckSpec
 from .config import ConfigError, ConfigFinder, Discovered
-from .format import RUFF, TOOLS
+from .format import PYTHON_CELL_MAGICS, RUFF, TOOLS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,3 +81,20 @@ def choose_tools(
         if ruff_dir == black_dir or not ruff_dir.is_relative_to(black_dir):
             return TOOLS  # the black section is as near as ruff's, or nearer
     return RUFF
+
+
+def check_spec(
+    finder: ConfigFinder, path: str | None, ruff: str, timeout: float = 30.0
+) -> CheckSpec:
+    """How to run ruff's checker for the file at `path` (relative to the finder's root):
+    the project's ruff config, the Python cell magics black is told of, the file's name
+    (for per-file-ignores) and where ruff runs. ConfigError for a bad path or config."""
+    directory = finder.directory_for(path)
+    config = find_ruff_config(finder, directory)
+    black = dict(finder.find(directory).black)
+    magics = PYTHON_CELL_MAGICS | frozenset(black.get("python_cell_magics", ()))
+    name = Path(path).name if path and path.endswith((".py", ".ipynb")) else "notebook.ipynb"
+    filename = str(directory / name) if directory is not None else name
+    # ruff resolves a --config file's patterns (per-file-ignores) from where it runs.
+    cwd = str(Path(config).parent) if config else directory
+    return CheckSpec(ruff, config, filename, str(cwd) if cwd else None, timeout, magics)

@@ -129,9 +129,10 @@ def format_cells_ruff(sources: list[str], spec: FormatSpec) -> list[Outcome]:
     if jobs:
         try:
             _format_jobs(jobs, spec)
-        except RuffError as error:
+        except Exception as error:  # ruff failed, a temporary file could not be written...
+            reason = str(error) if isinstance(error, RuffError) else f"ruff: {error!r}"
             for job in jobs:
-                job.error = str(error)
+                job.error = reason
     for job in jobs:
         results[job.index] = _outcome(sources[job.index], job, spec)
     return [r if r is not None else unchanged(s) for r, s in zip(results, sources, strict=True)]

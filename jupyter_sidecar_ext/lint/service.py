@@ -26,9 +26,9 @@ from traitlets.config import LoggingConfigurable
 
 from .check import CheckError, CheckSpec, Diagnostic, check_file, check_notebook, find_ruff
 from .config import ConfigError, ConfigFinder, build_spec, parse_tools
-from .format import PYTHON_CELL_MAGICS, RUFF, FormatSpec, Outcome, unchanged
+from .format import RUFF, FormatSpec, Outcome, unchanged
 from .prepare import PreparedCache
-from .ruffconfig import choose_tools, find_ruff_config
+from .ruffconfig import check_spec, choose_tools, find_ruff_config
 from .scheduler import LintBusy, Scheduler
 
 __all__ = ["CheckError", "LintBusy", "LintEngine", "LintService"]
@@ -415,14 +415,4 @@ class LintService(LoggingConfigurable):
             return await check_notebook(sources, spec, self._prepared)
 
     def _check_spec(self, path: str | None, ruff: str) -> CheckSpec:
-        directory = self.finder.directory_for(path)
-        config = find_ruff_config(self.finder, directory)
-        black = dict(self.finder.find(directory).black)
-        magics = PYTHON_CELL_MAGICS | frozenset(black.get("python_cell_magics", ()))
-        name = Path(path).name if path and path.endswith((".py", ".ipynb")) else "notebook.ipynb"
-        filename = str(directory / name) if directory is not None else name
-        # ruff resolves a --config file's patterns (per-file-ignores) from where it runs.
-        cwd = str(Path(config).parent) if config else directory
-        return CheckSpec(
-            ruff, config, filename, str(cwd) if cwd else None, self.check_timeout, magics
-        )
+        return check_spec(self.finder, path, ruff, self.check_timeout)
