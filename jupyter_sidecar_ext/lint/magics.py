@@ -37,6 +37,7 @@ _AUTOMAGIC = re.compile(
 # A line IPython runs as a line magic or shell command (EscapedCommand), when it starts a
 # logical line: what `_mask_simple` handles without IPython's tokenizer.
 _SIMPLE_ESCAPE = re.compile(r"([ \t]*)[%!]")
+_SIMPLE_ESCAPE_ANYWHERE = re.compile(r"^[ \t]*[%!]", re.MULTILINE)
 # IPython itself gives up after this many transformations of one cell.
 MAX_MAGICS = 500
 _AST_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -132,11 +133,15 @@ def _next_magic(lines: list[str]) -> tuple[int, int] | None:
 
 def mask_magics(source: str) -> Masked:
     """Replace every IPython line magic, shell escape and help request by a placeholder."""
-    if not (_MAYBE_MAGIC.search(source) or _AUTOMAGIC.search(source)) or _parses(source):
+    if not (_MAYBE_MAGIC.search(source) or _AUTOMAGIC.search(source)):
         return Masked(source)
+    # First the quick path: when it succeeds the cell is not Python as it is (a `%` or `!`
+    # statement never is), so asking the parser that first (a failed parse costs two) is moot.
     quick = _mask_simple(source)
     if quick is not None:
         return quick
+    if _parses(source):
+        return Masked(source)
     return _mask_with_ipython(source)
 
 
@@ -147,6 +152,8 @@ def _mask_simple(source: str) -> Masked | None:
     it parses and each placeholder is a statement of its own at its line and indentation,
     which is exactly when IPython would have found those lines as escapes (not inside a string,
     brackets or a continued line). Anything else (None) takes IPython's path."""
+    if not _SIMPLE_ESCAPE_ANYWHERE.search(source):
+        return None
     lines = source.splitlines(keepends=True)
     had_newline = lines[-1].endswith(("\n", "\r"))
     if not had_newline:
