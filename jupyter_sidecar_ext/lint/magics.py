@@ -166,8 +166,9 @@ def _mask_simple(source: str) -> Masked | None:
         if match is None:
             continue
         body = line.rstrip()
-        if body.endswith("\\") or len(magics) >= MAX_MAGICS:
-            return None
+        continues = index > 0 and lines[index - 1].rstrip("\r\n").endswith("\\")
+        if body.endswith("\\") or continues or len(magics) >= MAX_MAGICS:
+            return None  # a continued line: the AST cannot tell where its statement starts
         indent = match.group(1)
         name = f"__sidecar_magic_{len(magics)}_{nonce}__"
         magics[name] = body[len(indent) :]

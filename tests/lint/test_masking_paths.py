@@ -18,6 +18,7 @@ TRICKY = [
     "y = (1,\n!ls\n)",  # inside brackets
     "if x:\n    !ls\nelse:\n    %time f()",
     "a = 1 + \\\n%x",  # a continued line
+    "x = 1; \\\n%time y\n",  # a statement continued onto the magic's line
     "%time \\\n  slow()",  # a continued magic
     "!ls",
     "%matplotlib inline\nimport os",
