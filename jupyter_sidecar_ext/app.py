@@ -90,7 +90,8 @@ class SidecarApp(LegacySettings, ExtensionApp):
     lint_enabled = Bool(
         True,
         config=True,
-        help="Serve POST /api/sidecar/lint (isort + black for notebook cells; settings: "
+        help="Serve POST /api/sidecar/lint (formatting with isort + black or ruff, ruff's "
+        "diagnostics; settings: "
         "LintService).",
     )
     dataflow_enabled = Bool(

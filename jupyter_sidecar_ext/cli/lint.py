@@ -1,10 +1,12 @@
-"""`jupyter sidecar lint PATH...`: isort + black for .ipynb and .py files, as the server does.
+"""`jupyter sidecar lint PATH...`: format .ipynb and .py files as the server does (isort +
+black, or ruff), and with --check / --fix report and fix ruff's diagnostics (cli/lintcheck.py).
 
 Notebooks get the same cell formatting as the lint endpoint (magics kept, one bad cell reported
 and left alone); .py files are formatted whole. Settings come from the nearest pyproject.toml /
-setup.cfg / .isort.cfg at or above each file. Exit status: 0 fine, 1 with --check when a file
-would change, 2 when something could not be formatted (one line per problem on stderr).
-Usable as a pre-commit hook (see the README).
+setup.cfg / .isort.cfg / ruff.toml at or above each file, which also choose the formatter
+(README: Lint). Exit status: 0 fine, 1 with --check when a file would change or has
+diagnostics, and with --fix when diagnostics remain, 2 when something could not be formatted
+or checked (one line per problem on stderr). Usable as a pre-commit hook (see the README).
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import difflib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.application import JupyterApp, base_aliases, base_flags
 from traitlets import Bool, Unicode
 
+from ..lint.check import find_ruff
 from ..lint.config import ConfigError, ConfigFinder, build_spec, parse_tools
-from ..lint.format import FormatSpec, format_cell, format_python
+from ..lint.format import RUFF, FormatSpec
+from ..lint.ruffconfig import choose_tools, find_ruff_config
+from ..lint.rufffmt import format_chunk
+from .lintcheck import check_path, format_diagnostic
 
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", ".ipynb_checkpoints", "venv", "build"})
 
@@ -36,10 +42,15 @@ class FileResult:
     errors: list[str] = field(default_factory=list)
     cells: list[dict[str, Any]] = field(default_factory=list)
     diff: str = ""
+    diagnostics: list[dict[str, Any]] | None = None  # with --check / --fix
+    fixed: int = 0
 
     def to_json(self, with_diff: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {"path": self.path, "changed": self.changed}
         payload["errors"] = self.errors
+        if self.diagnostics is not None:
+            payload["diagnostics"] = self.diagnostics
+            payload["fixed"] = self.fixed
         if self.skipped:
             payload["skipped"] = self.skipped
         if self.cells:
@@ -79,24 +90,49 @@ class LintApp(JupyterApp):
     """`jupyter sidecar lint`."""
 
     name = "jupyter-sidecar-lint"
-    description = """Format notebooks and Python files with isort and black (magic-safe).
+    description = """Format notebooks and Python files (magic-safe); check them with ruff.
 
-    Writes the files back unless --check or --diff is given. Exit status: 0 fine, 1 with
-    --check when something would change, 2 when something could not be formatted."""
+    Formats with isort + black, or ruff (--tools, or the project's config), and writes the
+    files back unless --check or --diff is given. --check also prints ruff's diagnostics
+    (path:cell:line:col: CODE message); --fix applies ruff's safe fixes, then formats. Exit
+    status: 0 fine, 1 with --check when something would change or is diagnosed (with --fix:
+    when diagnostics remain), 2 when something could not be formatted or checked."""
     examples = """
     jupyter sidecar lint analysis.ipynb src/
     jupyter sidecar lint --check --diff notebooks/
+    jupyter sidecar lint --fix analysis.ipynb
+    jupyter sidecar lint --check --json analysis.ipynb
     """
 
-    check = Bool(False, config=True, help="Write nothing; exit 1 if any file would be reformatted.")
+    check = Bool(
+        False,
+        config=True,
+        help="Write nothing; print ruff's diagnostics; exit 1 if any file would be reformatted "
+        "or has diagnostics.",
+    )
     diff = Bool(False, config=True, help="Write nothing; print a unified diff of the changes.")
+    fix = Bool(
+        False,
+        config=True,
+        help="Apply ruff's safe fixes, then format; print the diagnostics left (exit 1 if any).",
+    )
+    diagnostics = Bool(
+        True, config=True, help="With --check, report ruff's diagnostics (else formatting only)."
+    )
     json_output = Bool(False, config=True, help="Print the results as JSON on stdout.")
-    tools = Unicode("isort,black", config=True, help="Tools to run, in order, comma-separated.")
+    tools = Unicode(
+        "",
+        config=True,
+        help="Tools to run, in order, comma-separated: isort,black or ruff. Empty: the "
+        "project's choice (ruff when its nearest ruff config is nearer than [tool.black]).",
+    )
 
     flags = {
         **base_flags,
         "check": ({"LintApp": {"check": True}}, check.help),
         "diff": ({"LintApp": {"diff": True}}, diff.help),
+        "fix": ({"LintApp": {"fix": True}}, fix.help),
+        "no-diagnostics": ({"LintApp": {"diagnostics": False}}, "--check formats only."),
         "json": ({"LintApp": {"json_output": True}}, json_output.help),
     }
     aliases = {**base_aliases, "tools": "LintApp.tools"}
@@ -105,26 +141,38 @@ class LintApp(JupyterApp):
         self.exit(self.run(list(self.extra_args)))
 
     def run(self, paths: list[str]) -> int:
-        """Format `paths`; the exit status."""
+        """Format (and check or fix) `paths`; the exit status."""
         try:
-            tool_names = parse_tools([t.strip() for t in self.tools.split(",") if t.strip()])
+            names = [t.strip() for t in self.tools.split(",") if t.strip()]
+            tool_names = parse_tools(names) if names else None
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         if not paths:
             print("error: give at least one .ipynb or .py file (or directory)", file=sys.stderr)
             return 2
+        if self.fix and self.dry:
+            print("error: --fix writes files: not with --check or --diff", file=sys.stderr)
+            return 2
+        ruff = find_ruff()
+        if ruff is None and (self.fix or self.checking or tool_names == RUFF):
+            print("error: this needs ruff, which is not installed", file=sys.stderr)
+            return 2
         files, errors = collect(paths)
         finder = ConfigFinder(Path(os.sep))  # the file's whole filesystem
-        results = [self.lint_file(path, finder, tool_names) for path in files]
+        results = [self.lint_file(path, finder, tool_names, ruff) for path in files]
         errors += [problem for result in results for problem in result.errors]
         for problem in errors:
             print(f"error: {problem}", file=sys.stderr)
         changed = [r for r in results if r.changed]
+        diagnosed = sum(len(r.diagnostics or ()) for r in results)
         if self.json_output:
             payload = {"files": [r.to_json(self.diff) for r in results], "errors": errors}
             print(json.dumps(payload, indent=1))
         else:
+            for result in results:
+                for diagnostic in result.diagnostics or ():
+                    print(format_diagnostic(result.path, diagnostic))
             for result in changed:
                 print(
                     f"{'would reformat' if self.dry else 'reformatted'} {result.path}",
@@ -134,35 +182,82 @@ class LintApp(JupyterApp):
                     sys.stdout.write(result.diff)
         verb = "would be reformatted" if self.dry else "reformatted"
         summary = f"{len(changed)} file(s) {verb}, {len(results) - len(changed)} unchanged"
+        if self.checking or self.fix:
+            fixable = sum(1 for r in results for d in r.diagnostics or () if d.get("fix"))
+            fixed = sum(r.fixed for r in results)
+            summary += f", {diagnosed} diagnostic(s)"
+            summary += f" ({fixed} fixed)" if self.fix else f" ({fixable} fixable with --fix)"
         print(summary + (f", {len(errors)} error(s)" if errors else ""), file=sys.stderr)
         if errors:
             return 2
-        return 1 if self.check and changed else 0
+        if self.fix:
+            return 1 if diagnosed else 0
+        return 1 if self.check and (changed or diagnosed) else 0
 
     @property
     def dry(self) -> bool:
         return bool(self.check or self.diff)
 
-    def lint_file(self, path: Path, finder: ConfigFinder, tools: tuple[str, ...]) -> FileResult:
-        """Format one file (written back unless --check/--diff)."""
+    @property
+    def checking(self) -> bool:
+        """Whether diagnostics are reported (--check without --no-diagnostics)."""
+        return bool(self.check and self.diagnostics)
+
+    def lint_file(
+        self,
+        path: Path,
+        finder: ConfigFinder,
+        tools: tuple[str, ...] | None,
+        ruff: str | None,
+    ) -> FileResult:
+        """Fix (--fix), format (written back unless --check/--diff), then check."""
         result = FileResult(str(path))
+        if self.fix:
+            assert ruff is not None
+            fixed = check_path(path, finder, ruff, fix=True)
+            if fixed.error:
+                result.errors.append(f"{path}: {fixed.error}")
+                return result
+            result.fixed = fixed.fixed
+        self.format_file(path, finder, tools, ruff, result)
+        if (self.checking or self.fix) and not result.errors and not result.skipped:
+            assert ruff is not None
+            checked = check_path(path, finder, ruff, fix=False)
+            if checked.error:
+                result.errors.append(f"{path}: {checked.error}")
+            result.diagnostics = checked.diagnostics
+        return result
+
+    def format_file(
+        self,
+        path: Path,
+        finder: ConfigFinder,
+        tools: tuple[str, ...] | None,
+        ruff: str | None,
+        result: FileResult,
+    ) -> None:
         directory = path.resolve().parent
         try:
-            spec = build_spec(finder.find(directory), None, tools, directory)
+            found = finder.find(directory)
+            wants_ruff = ruff is not None and tools in (None, RUFF)
+            config = find_ruff_config(finder, directory) if wants_ruff else ""
+            if tools is None:
+                tools = choose_tools(found, config, "project", ruff is not None)
+            spec = build_spec(found, None, tools, directory, ruff=ruff or "", ruff_config=config)
         except ConfigError as error:
             result.errors.append(f"{path}: {error}")
-            return result
+            return
         if path.suffix == ".ipynb":
             lint_notebook(path, spec, result, write=not self.dry)
-            return result
+            return
         try:
             with open(path, encoding="utf-8", newline="") as handle:
                 text = handle.read()
         except (OSError, UnicodeDecodeError) as error:
             result.errors.append(f"{path}: cannot read: {error}")
-            return result
+            return
         newline = "\r\n" if "\r\n" in text.split("\n", 1)[0] + "\n" else "\n"
-        outcome = format_python(text.replace("\r\n", "\n"), spec)
+        (outcome,) = format_chunk([text.replace("\r\n", "\n")], replace(spec, python_file=True))
         if outcome.error:
             result.errors.append(f"{path}: {outcome.error}")
         elif outcome.changed:
@@ -171,7 +266,6 @@ class LintApp(JupyterApp):
             if not self.dry:
                 with open(path, "w", encoding="utf-8", newline=newline) as handle:
                     handle.write(outcome.source)
-        return result
 
 
 def lint_notebook(path: Path, spec: FormatSpec, result: FileResult, write: bool) -> None:
@@ -195,10 +289,9 @@ def lint_notebook(path: Path, spec: FormatSpec, result: FileResult, write: bool)
         result.skipped = f"a {language} notebook"
         return
     diffs: list[str] = []
-    for index, cell in enumerate(notebook.cells):
-        if cell.get("cell_type") != "code":
-            continue
-        outcome = format_cell(cell.source, spec)
+    code = [(i, cell) for i, cell in enumerate(notebook.cells) if cell.get("cell_type") == "code"]
+    outcomes = format_chunk([cell.source for _, cell in code], spec)
+    for (index, cell), outcome in zip(code, outcomes, strict=True):
         entry: dict[str, Any] = {"index": index, "id": cell.get("id"), "changed": outcome.changed}
         if outcome.error:
             entry["error"] = outcome.error

@@ -1,4 +1,4 @@
-"""`POST /api/sidecar/lint`: format notebook cells with isort and black (engine: lint/service.py).
+"""`POST /api/sidecar/lint`: format notebook cells (isort + black, or ruff; lint/service.py).
 
 Body `{cells: [{id, source}], path?, tools?, options?, check?}` -> `{cells: [{id, source,
 changed, error?, diagnostics?}]}`; with `check` the cells are checked by ruff (lint/check.py)
@@ -11,6 +11,7 @@ files, not notebook cells (no IPython syntax). Work is shared round-robin betwee
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import ClassVar
 
 from jupyter_server.auth.decorator import authorized
@@ -32,7 +33,7 @@ class LintHandler(SidecarHandler):
     operations: ClassVar[tuple[Operation, ...]] = (
         Operation(
             "post",
-            "Format cells with isort and black, or check them with ruff",
+            "Format cells with isort and black or with ruff, or check them with ruff",
             LintResult,
             body=LintRequest,
             errors=(400, 404, 413, 429, 503),
@@ -82,7 +83,7 @@ class LintHandler(SidecarHandler):
             if outcome.error is not None:
                 linted.error = outcome.error
             cells.append(linted)
-        self.write_model(LintResult(cells=cells))
+        self.write_model(LintResult.model_validate({"cells": cells, "tools": list(spec.tools)}))
 
     async def check(self, service: LintService, request: LintRequest) -> None:
         """Diagnostics for the cells, the notebook checked as one program."""
@@ -93,16 +94,23 @@ class LintHandler(SidecarHandler):
             return
         except CheckError as error:  # no ruff, a timeout, ruff failed: this request's error
             raise web.HTTPError(503, str(error)) from None
-        cells = [
-            LintedCell(
-                id=cell.id,
-                source=cell.source,
-                changed=False,
-                diagnostics=[Diagnostic.model_validate(d) for d in diagnostics],
-            )
-            for cell, diagnostics in zip(request.cells, found, strict=True)
-        ]
-        self.write_model(LintResult(cells=cells))
+
+        def answer() -> str:
+            cells = [
+                LintedCell(
+                    id=cell.id,
+                    source=cell.source,
+                    changed=False,
+                    diagnostics=[Diagnostic.model_validate(d) for d in diagnostics],
+                )
+                for cell, diagnostics in zip(request.cells, found, strict=True)
+            ]
+            return json.dumps(LintResult(cells=cells).model_dump(mode="json", exclude_unset=True))
+
+        # Hundreds of diagnostics take milliseconds to shape: not on the event loop.
+        text = await asyncio.to_thread(answer)
+        self.set_header("Content-Type", "application/json")
+        self.finish(text)
 
     def client_key(self) -> str:
         """Whose work this is, for the fair share and the per-user bound: the user's name."""

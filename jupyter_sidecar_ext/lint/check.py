@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .format import PYTHON_CELL_MAGICS
-from .prepare import Prepared, prepare
+from .prepare import Prepared, PreparedCache, prepare
 
 # pyflakes, Python's own errors and a few pycodestyle checks that are bugs more than style.
 DEFAULT_SELECT = ("F", "E9", "E711", "E712", "E721", "E722")
@@ -63,7 +63,9 @@ def find_ruff(configured: str = "") -> str | None:
 
 
 def ruff_arguments(spec: CheckSpec) -> list[str]:
-    arguments = ["check", "--output-format", "json", "--no-cache", "--exit-zero", "--no-fix"]
+    # JSON lines, not one JSON array: parsed one diagnostic at a time, no single long C call
+    # holds the GIL the event loop needs (json.loads of the whole output would).
+    arguments = ["check", "--output-format", "json-lines", "--no-cache", "--exit-zero", "--no-fix"]
     if spec.config:
         arguments += ["--config", spec.config]
     else:
@@ -98,49 +100,71 @@ async def run_ruff(spec: CheckSpec, stdin: str) -> list[dict[str, Any]]:
         errors = [line for line in lines if "error" in line.lower()]
         reason = (errors or lines or [""])[0]
         raise CheckError(f"ruff failed: {reason.strip()}" if reason else "ruff failed")
-    try:
-        found = json.loads(out or b"[]")
-    except ValueError:
-        raise CheckError("ruff gave no JSON") from None
-    if not isinstance(found, list):
-        raise CheckError("ruff gave unexpected JSON")
+    return await asyncio.to_thread(_parse_lines, out)
+
+
+def _parse_lines(out: bytes) -> list[dict[str, Any]]:
+    found = []
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            raise CheckError("ruff gave no JSON") from None
+        if not isinstance(item, dict):
+            raise CheckError("ruff gave unexpected JSON")
+        found.append(item)
     return found
 
 
 def notebook_json(texts: Sequence[str]) -> str:
-    cells: list[dict[str, Any]] = [
-        {
-            "cell_type": "code",
-            "id": f"c{index}",
-            "metadata": {},
-            "outputs": [],
-            "execution_count": None,
-            "source": text,
-        }
+    """The cells as an .ipynb for ruff; encoded cell by cell (short C calls, see above)."""
+    cells = ",".join(
+        f'{{"cell_type":"code","id":"c{index}","metadata":{{}},"outputs":[],'
+        f'"execution_count":null,"source":{json.dumps(text)}}}'
         for index, text in enumerate(texts)
-    ]
-    metadata = {"language_info": {"name": "python"}}
-    return json.dumps({"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5})
+    )
+    metadata = '{"language_info":{"name":"python"}}'
+    return f'{{"cells":[{cells}],"metadata":{metadata},"nbformat":4,"nbformat_minor":5}}'
 
 
-async def check_notebook(sources: Sequence[str], spec: CheckSpec) -> list[list[Diagnostic]]:
-    """Diagnostics for each cell of `sources` (in order), positions within the cells."""
-    prepared = [prepare(source, spec.python_cell_magics) for source in sources]
+async def check_notebook(
+    sources: Sequence[str], spec: CheckSpec, cache: PreparedCache | None = None
+) -> list[list[Diagnostic]]:
+    """Diagnostics for each cell of `sources` (in order), positions within the cells. The
+    Python-side work (masking, JSON both ways, mapping) runs in a thread, off the event loop;
+    `cache` keeps prepared cells between checks (a re-check after an edit prepares one cell)."""
+    magics = spec.python_cell_magics
+    prepared = await asyncio.to_thread(_prepare_all, sources, magics, cache)
+    texts = [cell.text for cell in prepared]
+    found = await run_ruff(spec, await asyncio.to_thread(notebook_json, texts))
+    broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
+    kept: list[dict[str, Any]] = []
+    if broken:
+        kept = [d for d in found if _cell_of(d) in broken]
+        texts = ["" if i in broken else text for i, text in enumerate(texts)]
+        found = await run_ruff(spec, await asyncio.to_thread(notebook_json, texts))
+        unseen = {word for i in broken for word in _WORD.findall(sources[i])}
+        found = [d for d in found if not _mentions(d, unseen)]
+    return await asyncio.to_thread(_answers, sources, prepared, [*kept, *found])
+
+
+def _prepare_all(
+    sources: Sequence[str], magics: frozenset[str], cache: PreparedCache | None
+) -> list[Prepared]:
+    if cache is None:
+        return [prepare(source, magics) for source in sources]
+    return [cache.prepare(source, magics) for source in sources]
+
+
+def _answers(
+    sources: Sequence[str], prepared: Sequence[Prepared], found: Sequence[dict[str, Any]]
+) -> list[list[Diagnostic]]:
     answers: list[list[Diagnostic]] = [[] for _ in sources]
     for index, cell in enumerate(prepared):
         if cell.error:
             answers[index].append(_whole_cell(sources[index], "magic", cell.error))
-    texts = [cell.text for cell in prepared]
-    found = await run_ruff(spec, notebook_json(texts))
-    broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
-    if broken:
-        for d in found:
-            if _cell_of(d) in broken:
-                _add(answers, prepared, sources, d)
-        texts = ["" if i in broken else text for i, text in enumerate(texts)]
-        found = await run_ruff(spec, notebook_json(texts))
-        unseen = {word for i in broken for word in _WORD.findall(sources[i])}
-        found = [d for d in found if not _mentions(d, unseen)]
     for d in found:
         _add(answers, prepared, sources, d)
     for diagnostics in answers:
@@ -198,7 +222,9 @@ class _Mapper:
 
     def end(self, where: dict[str, Any]) -> tuple[int, int]:
         row, column = int(where["row"]), int(where["column"])
-        _, last = self.cell.to_cell(row)
+        first, last = self.cell.to_cell(row)
+        if row in self.cell.magic_lines and column == 1:  # up to the magic, not into it
+            return self._clamp(first, 1)
         if row in self.cell.magic_lines:
             return self._clamp(last, len(self.lines[min(last, len(self.lines)) - 1]) + 1)
         return self._clamp(last, column)
@@ -208,8 +234,14 @@ class _Mapper:
             return len(self.lines), len(self.lines[-1]) + 1
         return line, column
 
-    def touches_magic(self, where: dict[str, Any]) -> bool:
-        return int(where["row"]) in self.cell.magic_lines
+    def touches_magic(self, edit: dict[str, Any]) -> bool:
+        """Whether an edit changes a magic line (ruff sees a stand-in there). Ending at the
+        start of one, or inserting there, leaves it alone."""
+        start, end = edit["location"], edit["end_location"]
+        at_start = int(start["column"]) == 1 and start == end
+        return (int(start["row"]) in self.cell.magic_lines and not at_start) or (
+            int(end["row"]) in self.cell.magic_lines and int(end["column"]) != 1
+        )
 
 
 def _add(
@@ -237,8 +269,7 @@ def _add(
     fix = found.get("fix")
     if isinstance(fix, dict) and fix.get("applicability") == "safe":
         edits = fix.get("edits") or []
-        spans = [(e["location"], e["end_location"]) for e in edits]
-        if edits and not any(mapper.touches_magic(w) for span in spans for w in span):
+        if edits and not any(mapper.touches_magic(edit) for edit in edits):
             diagnostic["fix"] = {
                 "message": str(fix.get("message") or ""),
                 "edits": [_edit(mapper, edit) for edit in edits],

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from .format import TOOLS, FormatSpec, Items, black_mode, isort_config
+from .format import KNOWN_TOOLS, RUFF, TOOLS, FormatSpec, Items, black_mode, isort_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -157,16 +157,19 @@ def isort_options(raw: Any) -> dict[str, Any]:
 
 
 def parse_tools(raw: Any) -> tuple[str, ...]:
-    """The tools to run, in order: a non-empty list of distinct "isort" / "black"."""
+    """The tools to run, in order: a non-empty list of distinct "isort" / "black", or
+    ["ruff"] (which sorts imports and formats on its own)."""
     if raw is None:
         return TOOLS
     if not isinstance(raw, list) or not raw or not all(isinstance(t, str) for t in raw):
         raise ConfigError('tools must be a non-empty list such as ["isort", "black"]')
-    unknown = [t for t in raw if t not in TOOLS]
+    unknown = [t for t in raw if t not in KNOWN_TOOLS]
     if unknown:
-        raise ConfigError(f"unknown tool {unknown[0]!r} (known: isort, black)")
+        raise ConfigError(f"unknown tool {unknown[0]!r} (known: isort, black, ruff)")
     if len(set(raw)) != len(raw):
         raise ConfigError("tools must not repeat")
+    if "ruff" in raw and len(raw) > 1:
+        raise ConfigError('ruff sorts imports and formats on its own: give ["ruff"] alone')
     return tuple(raw)
 
 
@@ -308,9 +311,13 @@ def build_spec(
     directory: Path | None,
     verify: bool = True,
     check: bool = True,
+    ruff: str = "",
+    ruff_config: str = "",
 ) -> FormatSpec:
     """Merge file settings with request options (the request wins); `check` validates the
-    result here (the server validates in a worker instead, so it never imports the tools)."""
+    result here (the server validates in a worker instead, so it never imports the tools).
+    With tools ["ruff"], `ruff` is its executable and `ruff_config` the project's file
+    (lint/ruffconfig.py): ruff reads its settings there, a request may set the line length."""
     if options is None:
         options = {}
     if not isinstance(options, dict):
@@ -318,6 +325,11 @@ def build_spec(
     extra = set(options) - {"black", "isort"}
     if extra:
         raise ConfigError(f"unknown options section {sorted(extra)[0]!r} (known: black, isort)")
+    if tools == RUFF:
+        spec = _ruff_spec(found, options, directory, ruff, ruff_config)
+        if check:
+            validate(spec)
+        return spec
     black = dict(found.black)
     black.update(black_options(options.get("black", {}), strict=True))
     isort: dict[str, Any] = {}
@@ -341,8 +353,36 @@ def build_spec(
     return spec
 
 
+def _ruff_spec(
+    found: Discovered, options: dict[str, Any], directory: Path | None, ruff: str, config: str
+) -> FormatSpec:
+    black = {k: v for k, v in found.black if k == "python_cell_magics"}
+    black.update(black_options(options.get("black", {}), strict=True))
+    try:
+        stamp = Path(config).stat().st_mtime_ns if config else 0
+    except OSError:
+        stamp = 0
+    return FormatSpec(
+        tools=RUFF,
+        black=freeze(black),
+        ruff=ruff,
+        ruff_config=config,
+        ruff_stamp=stamp,
+        ruff_cwd="" if directory is None else str(directory),
+    )
+
+
 def validate(spec: FormatSpec) -> None:
-    """Build the black Mode and isort Config once: bad values become a ConfigError."""
+    """Build the black Mode and isort Config once (with ruff: run it on an empty file): bad
+    values become a ConfigError."""
+    if spec.tools == RUFF:
+        from .rufffmt import RuffError, validate_ruff
+
+        try:
+            validate_ruff(spec)
+        except RuffError as error:
+            raise ConfigError(str(error)) from None
+        return
     import isort
 
     fields = {f.name for f in dataclasses.fields(isort.Config)}

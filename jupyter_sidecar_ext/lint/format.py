@@ -27,6 +27,8 @@ from .magics import (
 )
 
 TOOLS = ("isort", "black")
+RUFF = ("ruff",)  # ruff's import sorting then ruff format (lint/rufffmt.py)
+KNOWN_TOOLS = ("isort", "black", "ruff")
 # black's own list (black.handle_ipynb_magics.PYTHON_CELL_MAGICS): cell magics whose body is
 # Python. Any other cell magic (%%bash, %%html, %%sql, %%writefile, unknown ones) is left as is.
 PYTHON_CELL_MAGICS = frozenset({"capture", "prun", "pypy", "python", "python3", "time", "timeit"})
@@ -46,6 +48,10 @@ class FormatSpec:
     directory: str = ""  # where isort looks for first-party packages when there is no file
     verify: bool = True  # check black's output is AST-equivalent to its input
     python_file: bool = False  # sources are whole .py files (no IPython syntax)
+    ruff: str = ""  # the ruff executable, for tools ("ruff",)
+    ruff_config: str = ""  # the project's ruff config file ("": ruff's defaults)
+    ruff_stamp: int = 0  # its mtime_ns: part of the cache key
+    ruff_cwd: str = ""  # where ruff runs (finds first-party packages) without a config file
 
     def cache_key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -102,7 +108,7 @@ def isort_config(
 
 
 def format_cells(sources: list[str], spec: FormatSpec) -> list[Outcome]:
-    """Format many cells (one pool task); each cell's failure stays its own."""
+    """Format many cells with isort and black; each cell's failure stays its own."""
     format_one = format_python if spec.python_file else format_cell
     return [format_one(source, spec) for source in sources]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,10 @@ _AUTOMAGIC = re.compile(
     r"[ \t]+[^ \t=!()<>,+*/%^&|]",
     re.MULTILINE,
 )
+# A line IPython runs as a line magic or shell command (EscapedCommand), when it starts a
+# logical line: what `_mask_simple` handles without IPython's tokenizer.
+_SIMPLE_ESCAPE = re.compile(r"([ \t]*)[%!]")
+_SIMPLE_ESCAPE_ANYWHERE = re.compile(r"^[ \t]*[%!]", re.MULTILINE)
 # IPython itself gives up after this many transformations of one cell.
 MAX_MAGICS = 500
 _AST_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -128,8 +133,79 @@ def _next_magic(lines: list[str]) -> tuple[int, int] | None:
 
 def mask_magics(source: str) -> Masked:
     """Replace every IPython line magic, shell escape and help request by a placeholder."""
-    if not (_MAYBE_MAGIC.search(source) or _AUTOMAGIC.search(source)) or _parses(source):
+    if not (_MAYBE_MAGIC.search(source) or _AUTOMAGIC.search(source)):
         return Masked(source)
+    # First the quick path: when it succeeds the cell is not Python as it is (a `%` or `!`
+    # statement never is), so asking the parser that first (a failed parse costs two) is moot.
+    quick = _mask_simple(source)
+    if quick is not None:
+        return quick
+    if _parses(source):
+        return Masked(source)
+    return _mask_with_ipython(source)
+
+
+def _mask_simple(source: str) -> Masked | None:
+    """The common case without IPython's tokenizer (which costs milliseconds per magic, as
+    it tokenizes the whole cell again after each one): every IPython line of the cell is a
+    one-line `%magic` or `!cmd`. The lines starting so are masked; the result counts only if
+    it parses and each placeholder is a statement of its own at its line and indentation,
+    which is exactly when IPython would have found those lines as escapes (not inside a string,
+    brackets or a continued line). Anything else (None) takes IPython's path."""
+    if not _SIMPLE_ESCAPE_ANYWHERE.search(source):
+        return None
+    lines = source.splitlines(keepends=True)
+    had_newline = lines[-1].endswith(("\n", "\r"))
+    if not had_newline:
+        lines[-1] += "\n"
+    nonce = _new_nonce(source)
+    magics: dict[str, str] = {}
+    where: dict[str, tuple[int, int]] = {}
+    for index, line in enumerate(lines):
+        match = _SIMPLE_ESCAPE.match(line)
+        if match is None:
+            continue
+        body = line.rstrip()
+        continues = index > 0 and lines[index - 1].rstrip("\r\n").endswith("\\")
+        if body.endswith("\\") or continues or len(magics) >= MAX_MAGICS:
+            return None  # a continued line: the AST cannot tell where its statement starts
+        indent = match.group(1)
+        name = f"__sidecar_magic_{len(magics)}_{nonce}__"
+        magics[name] = body[len(indent) :]
+        where[name] = (index + 1, len(indent))
+        lines[index] = f"{indent}{name}\n"
+    if not magics:
+        return None
+    masked = "".join(lines)
+    if not had_newline:
+        masked = masked[:-1]
+    try:
+        tree = compile(masked, "<cell>", "exec", _AST_FLAGS)
+    except (SyntaxError, ValueError):
+        return None
+    found = 0
+    for statement in _statements(tree.body):
+        placeholder = _placeholder_name(statement, magics)
+        if placeholder is not None and where[placeholder] == (
+            statement.lineno,
+            statement.col_offset,
+        ):
+            found += 1
+    return Masked(masked, nonce, magics) if found == len(magics) else None
+
+
+def _statements(body: list[Any]) -> Iterator[Any]:
+    """Every statement of a tree, nested blocks included (expressions are not walked: a
+    placeholder can only count as a statement)."""
+    for statement in body:
+        yield statement
+        for field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            nested = getattr(statement, field_name, None)
+            if isinstance(nested, list):
+                yield from _statements(nested)
+
+
+def _mask_with_ipython(source: str) -> Masked:
     lines = source.splitlines(keepends=True)
     had_newline = lines[-1].endswith(("\n", "\r"))
     if not had_newline:

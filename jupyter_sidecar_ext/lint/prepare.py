@@ -11,6 +11,8 @@ Positions are mapped back line by line; a magic line keeps its whole original ra
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .format import PYTHON_CELL_MAGICS
@@ -84,3 +86,31 @@ def prepare(source: str, python_cell_magics: frozenset[str] = PYTHON_CELL_MAGICS
         lines.append((cell_line, span))
         cell_line += span
     return Prepared("".join(text_lines), lines, magic_lines)
+
+
+class PreparedCache:
+    """Prepared cells by (source, Python cell magics), least recently used out first; shared
+    by the threads that prepare checks."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[str, frozenset[str]], Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def prepare(self, source: str, python_cell_magics: frozenset[str]) -> Prepared:
+        key = (source, python_cell_magics)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        prepared = prepare(source, python_cell_magics)
+        if self.max_entries > 0:
+            with self._lock:
+                self._items[key] = prepared
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+        return prepared

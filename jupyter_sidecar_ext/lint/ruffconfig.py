@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, ConfigFinder
+from .check import CheckSpec
+from .config import ConfigError, ConfigFinder, Discovered
+from .format import PYTHON_CELL_MAGICS, RUFF, TOOLS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,3 +60,41 @@ def _check_extend(path: Path, table: dict[str, Any], root: Path) -> None:
     target = (path.parent / str(extend)).expanduser().resolve()
     if not target.is_relative_to(root):
         raise ConfigError(f"{path.relative_to(root)}: ruff's 'extend' leads outside the root")
+
+
+def choose_tools(
+    found: Discovered, ruff_config: str, formatter: str, has_ruff: bool
+) -> tuple[str, ...]:
+    """The formatter when a request does not name one. `formatter` is the server's setting:
+    "black" (isort + black) or "ruff" always, "project" (the default) lets the project decide:
+    ruff when a ruff configuration is found (`.ruff.toml`, `ruff.toml` or a pyproject.toml
+    with `[tool.ruff]`) and no `[tool.black]` in the same or a nearer directory, else isort +
+    black. Without a ruff executable, isort + black."""
+    if not has_ruff or formatter == "black":
+        return TOOLS
+    if formatter == "ruff":
+        return RUFF
+    if not ruff_config:
+        return TOOLS
+    if found.black_file:
+        ruff_dir, black_dir = Path(ruff_config).parent, Path(found.black_file).parent
+        if ruff_dir == black_dir or not ruff_dir.is_relative_to(black_dir):
+            return TOOLS  # the black section is as near as ruff's, or nearer
+    return RUFF
+
+
+def check_spec(
+    finder: ConfigFinder, path: str | None, ruff: str, timeout: float = 30.0
+) -> CheckSpec:
+    """How to run ruff's checker for the file at `path` (relative to the finder's root):
+    the project's ruff config, the Python cell magics black is told of, the file's name
+    (for per-file-ignores) and where ruff runs. ConfigError for a bad path or config."""
+    directory = finder.directory_for(path)
+    config = find_ruff_config(finder, directory)
+    black = dict(finder.find(directory).black)
+    magics = PYTHON_CELL_MAGICS | frozenset(black.get("python_cell_magics", ()))
+    name = Path(path).name if path and path.endswith((".py", ".ipynb")) else "notebook.ipynb"
+    filename = str(directory / name) if directory is not None else name
+    # ruff resolves a --config file's patterns (per-file-ignores) from where it runs.
+    cwd = str(Path(config).parent) if config else directory
+    return CheckSpec(ruff, config, filename, str(cwd) if cwd else None, timeout, magics)

@@ -21,13 +21,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .check import CheckError, CheckSpec, Diagnostic, check_file, check_notebook, find_ruff
-from .config import ConfigFinder, build_spec, parse_tools
-from .format import PYTHON_CELL_MAGICS, FormatSpec, Outcome, unchanged
-from .ruffconfig import find_ruff_config
+from .config import ConfigError, ConfigFinder, build_spec, parse_tools
+from .format import RUFF, FormatSpec, Outcome, unchanged
+from .prepare import PreparedCache
+from .ruffconfig import check_spec, choose_tools, find_ruff_config
 from .scheduler import LintBusy, Scheduler
 
 __all__ = ["CheckError", "LintBusy", "LintEngine", "LintService"]
@@ -37,6 +38,8 @@ CHUNKS_PER_WORKER = 4
 # ...and no chunk much over this many characters (about a quarter of a second of black), so
 # a free worker soon takes another client's cell.
 CHUNK_CHARS = 20_000
+# ruff formats a megabyte in about a tenth of a second.
+RUFF_CHUNK_CHARS = 400_000
 
 
 def default_workers() -> int:
@@ -190,9 +193,11 @@ class LintEngine:
         keys = list(missing)
         work = [sources[missing[k][0]] for k in keys]
         if work:
-            bins = max(
-                self.workers * CHUNKS_PER_WORKER, math.ceil(sum(map(len, work)) / CHUNK_CHARS)
+            # ruff pays its start-up per chunk, not per cell: one chunk per worker will do.
+            per_worker, chunk_chars = (
+                (1, RUFF_CHUNK_CHARS) if spec.tools == RUFF else (CHUNKS_PER_WORKER, CHUNK_CHARS)
             )
+            bins = max(self.workers * per_worker, math.ceil(sum(map(len, work)) / chunk_chars))
             chunks = plan_chunks([len(s) for s in work], bins)
             pending = self.scheduler.submit(
                 client if client is not None else object(), work, spec, chunks
@@ -300,11 +305,22 @@ class LintService(LoggingConfigurable):
         "(black's safety check, without its second formatting pass).",
     )
 
+    formatter = Enum(
+        ["project", "black", "ruff"],
+        "project",
+        config=True,
+        help="The formatter when a request does not name its `tools`: 'black' (isort then "
+        "black), 'ruff' (ruff's import sorting then ruff format) or 'project': ruff when the "
+        "file's nearest ruff configuration (.ruff.toml, ruff.toml, pyproject.toml with "
+        "[tool.ruff]) is nearer than any [tool.black] section, else isort + black. Without a "
+        "ruff executable, always isort + black.",
+    )
     ruff_path = Unicode(
         "",
         config=True,
-        help="The ruff executable used for diagnostics (`check`); empty: the `ruff` package's, "
-        "else one on PATH. Without one, the server does not offer the `check` feature.",
+        help="The ruff executable used for diagnostics (`check`) and the ruff formatter; empty: "
+        "the `ruff` package's, else one on PATH. Without one, the server does not offer the "
+        "`check` feature and formats with isort + black.",
     )
     check_timeout = Float(
         30.0,
@@ -324,6 +340,7 @@ class LintService(LoggingConfigurable):
         self.finder = ConfigFinder(root)
         self.ruff = find_ruff(self.ruff_path)
         self._check_slots = asyncio.Semaphore(max(1, self.check_concurrency))
+        self._prepared = PreparedCache(self.cache_entries)
         self.engine = LintEngine(
             workers=self.workers,
             cache_entries=self.cache_entries,
@@ -349,18 +366,35 @@ class LintService(LoggingConfigurable):
     ) -> FormatSpec:
         """The FormatSpec for a request; ConfigError (a 400) for bad input, LintBusy (429)
         when new settings must be checked and the workers are too busy."""
-        parsed = parse_tools(tools)
+        parsed = None if tools is None else parse_tools(tools)
+        if parsed == RUFF and self.ruff is None:
+            raise ConfigError("formatting with ruff needs ruff, which is not installed here")
         spec = await asyncio.to_thread(self._settings, path, parsed, options)
         await self.engine.validate(spec, client)
         return spec
 
-    def _settings(self, path: str | None, tools: tuple[str, ...], options: Any) -> FormatSpec:
-        """Config discovery reads files: in a thread. A `.py` path is a Python file: its
-        sources are formatted as whole files (a `%` line is Python there, not a magic, and
-        the trailing newline is kept as black writes files)."""
+    def _settings(
+        self, path: str | None, tools: tuple[str, ...] | None, options: Any
+    ) -> FormatSpec:
+        """Config discovery reads files: in a thread. Without `tools` the formatter is chosen
+        (`formatter`). A `.py` path is a Python file: its sources are formatted as whole files
+        (a `%` line is Python there, not a magic, and the trailing newline is kept)."""
         directory = self.finder.directory_for(path)
         found = self.finder.find(directory)
-        spec = build_spec(found, options, tools, directory, self.verify, check=False)
+        wants_ruff = self.ruff is not None and tools in (None, RUFF)
+        ruff_config = find_ruff_config(self.finder, directory) if wants_ruff else ""
+        if tools is None:
+            tools = choose_tools(found, ruff_config, self.formatter, self.ruff is not None)
+        spec = build_spec(
+            found,
+            options,
+            tools,
+            directory,
+            self.verify,
+            check=False,
+            ruff=self.ruff or "",
+            ruff_config=ruff_config,
+        )
         is_python_file = path is not None and path.endswith(".py")
         return replace(spec, python_file=True) if is_python_file else spec
 
@@ -378,17 +412,7 @@ class LintService(LoggingConfigurable):
         async with self._check_slots:
             if spec.filename.endswith(".py"):
                 return [await check_file(source, spec) for source in sources]
-            return await check_notebook(sources, spec)
+            return await check_notebook(sources, spec, self._prepared)
 
     def _check_spec(self, path: str | None, ruff: str) -> CheckSpec:
-        directory = self.finder.directory_for(path)
-        config = find_ruff_config(self.finder, directory)
-        black = dict(self.finder.find(directory).black)
-        magics = PYTHON_CELL_MAGICS | frozenset(black.get("python_cell_magics", ()))
-        name = Path(path).name if path and path.endswith((".py", ".ipynb")) else "notebook.ipynb"
-        filename = str(directory / name) if directory is not None else name
-        # ruff resolves a --config file's patterns (per-file-ignores) from where it runs.
-        cwd = str(Path(config).parent) if config else directory
-        return CheckSpec(
-            ruff, config, filename, str(cwd) if cwd else None, self.check_timeout, magics
-        )
+        return check_spec(self.finder, path, ruff, self.check_timeout)

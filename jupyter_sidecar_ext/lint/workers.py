@@ -21,7 +21,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .config import ConfigError, validate
-from .format import FormatSpec, format_cell, format_python, init_worker
+from .format import RUFF, FormatSpec, format_cell, format_python, init_worker
+from .rufffmt import format_cells_ruff
 
 READY = "ready"
 # A fresh worker imports and warms black and isort before it says READY; a loaded machine
@@ -68,9 +69,18 @@ def worker_main(conn: Connection, nice: int) -> None:
             else:
                 conn.send(None)
             continue
-        format_one = format_python if spec.python_file else format_cell
-        for source in sources:
-            conn.send(format_one(source, spec))
+        for outcome in iter_outcomes(sources, spec):
+            conn.send(outcome)
+
+
+def iter_outcomes(sources: list[str], spec: FormatSpec) -> Iterator[Any]:
+    """One outcome per cell, each as soon as it is known (ruff formats the chunk at once)."""
+    if spec.tools == RUFF:
+        yield from format_cells_ruff(sources, spec)
+        return
+    format_one = format_python if spec.python_file else format_cell
+    for source in sources:
+        yield format_one(source, spec)
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from .notebook import Output
 
-Tool = Literal["isort", "black"]
+Tool = Literal["isort", "black", "ruff"]
 CellStatus = Literal["queued", "running", "ok", "error", "aborted"]
 
 # -- requests ----------------------------------------------------------------------------------
@@ -71,7 +71,9 @@ class LintRequest(_Request):
         description="The notebook's or file's path, for its settings; .py: whole files",
     )
     tools: Annotated[list[Tool], Field(min_length=1)] | None = Field(
-        default=None, description='In this order; default ["isort", "black"]'
+        default=None,
+        description='In this order, or ["ruff"] alone; default: the server\'s formatter '
+        "setting, which may let the project's config choose (README: Lint)",
     )
     options: LintOptions | None = None
     check: bool = Field(
@@ -401,6 +403,9 @@ class LintedCell(_Answer):
 
 class LintResult(_Answer):
     cells: list[LintedCell]
+    tools: list[Tool] | None = Field(
+        default=None, description="The tools that formatted the cells (absent with `check`)"
+    )
 
 
 class ExecuteResult(_Answer):

@@ -52,7 +52,7 @@ def make_notebook(path: Path, sources: list[str], language: str = "python") -> A
 def test_py_check_diff_and_write(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     target = tmp_path / "module.py"
     target.write_text(UGLY_PY)
-    status, out, err = run(capsys, "lint", "--check", str(target))
+    status, out, err = run(capsys, "lint", "--check", "--no-diagnostics", str(target))
     assert status == 1 and out == "" and f"would reformat {target}" in err
     assert target.read_text() == UGLY_PY
     status, out, _ = run(capsys, "lint", "--diff", str(target))
@@ -70,7 +70,7 @@ def test_py_check_diff_and_write(capsys: pytest.CaptureFixture[str], tmp_path: P
     ]
     status, _, err = run(capsys, "lint", str(target))
     assert status == 0 and target.read_text() == PRETTY_PY and f"reformatted {target}" in err
-    assert run(capsys, "lint", "--check", str(target))[0] == 0
+    assert run(capsys, "lint", "--check", "--no-diagnostics", str(target))[0] == 0
 
 
 def test_py_keeps_crlf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_notebook_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         "already = 1",
     ]
     before = make_notebook(target, sources)
-    status, out, err = run(capsys, "lint", "--check", "--diff", str(target))
+    status, out, err = run(capsys, "lint", "--check", "--no-diagnostics", "--diff", str(target))
     assert status == 1 and f"would reformat {target}" in err
     assert f"--- {target}:cell_1" in out and f"--- {target}:cell_4" in out
     assert "cell_2" not in out and "cell_3" not in out  # unchanged cells have no diff
@@ -102,7 +102,7 @@ def test_notebook_round_trip(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     expected.cells[4].source = "y = [1, 2];"
     assert after == expected  # outputs, ids, metadata, markdown: all as they were
     written = target.read_text()
-    assert run(capsys, "lint", "--check", str(target))[0] == 0
+    assert run(capsys, "lint", "--check", "--no-diagnostics", str(target))[0] == 0
     assert run(capsys, "lint", str(target))[0] == 0 and target.read_text() == written
 
 
@@ -138,7 +138,9 @@ def test_config_next_to_the_file(capsys: pytest.CaptureFixture[str], tmp_path: P
 def test_json_output_and_tools(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     target = tmp_path / "m.py"
     target.write_text(UGLY_PY)
-    status, out, _ = run(capsys, "lint", "--json", "--check", "--tools=isort", str(target))
+    status, out, _ = run(
+        capsys, "lint", "--json", "--check", "--no-diagnostics", "--tools=isort", str(target)
+    )
     assert status == 1
     assert json.loads(out) == {
         "files": [{"path": str(target), "changed": True, "errors": []}],
@@ -175,7 +177,9 @@ def test_other_languages_and_directories(
     [
         (["lint"], "error: give at least one .ipynb or .py file"),
         (["lint", "missing.py"], "error: missing.py: no such file or directory"),
-        (["lint", "--tools=ruff", "x.py"], "error: unknown tool 'ruff'"),
+        (["lint", "--tools=yapf", "x.py"], "error: unknown tool 'yapf'"),
+        (["lint", "--tools=ruff,black", "x.py"], "error: ruff sorts imports and formats"),
+        (["lint", "--fix", "--check", "x.py"], "error: --fix writes files: not with --check"),
         ([], "jupyter sidecar: give a subcommand"),
     ],
 )

@@ -1,0 +1,80 @@
+"""The quick masking path (lint/magics.py `_mask_simple`, no IPython tokenizer) finds exactly
+what IPython's path finds, on the corpus and on cells made to trip it up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from jupyter_sidecar_ext.lint import magics
+from jupyter_sidecar_ext.lint.magics import Masked, MaskError, mask_magics
+
+CORPUS = Path(__file__).parent / "corpus"
+TRICKY = [
+    "%time x\nprint(1)",
+    "x = '''\n%d\n'''",  # inside a string: not a magic
+    "y = (1,\n!ls\n)",  # inside brackets
+    "if x:\n    !ls\nelse:\n    %time f()",
+    "a = 1 + \\\n%x",  # a continued line
+    "x = 1; \\\n%time y\n",  # a statement continued onto the magic's line
+    "%time \\\n  slow()",  # a continued magic
+    "!ls",
+    "%matplotlib inline\nimport os",
+    "   %x\nx",
+    "%x\nfiles = !ls",  # an assignment: IPython's path
+    "@d\n%m\ndef f(): pass",
+    "def f():\n    '''doc\n%x'''\n    %time 1\n",
+    "%x\r\nprint(1)\r\n",
+    "try:\n    %x\nexcept E:\n    !y\nfinally:\n    %z",
+    "match v:\n    case 1:\n        %x",
+    "print(1)\n%who",  # no newline at the end
+    "obj?\n%x",
+]
+
+
+def corpus_inputs() -> list[str]:
+    inputs = []
+    for path in sorted(CORPUS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        if "#### input\n" in text:
+            inputs.append(text.split("#### input\n", 1)[1].split("\n#### ", 1)[0])
+    return inputs
+
+
+def normalized(result: Masked | Exception) -> object:
+    if isinstance(result, Exception):
+        return type(result)
+    nonce = re.compile(r"_[0-9a-f]{8}__")
+    return nonce.sub("_N__", result.source), {
+        nonce.sub("_N__", k): v for k, v in result.magics.items()
+    }
+
+
+def through_ipython(source: str) -> Masked | Exception:
+    try:
+        maybe = magics._MAYBE_MAGIC.search(source) or magics._AUTOMAGIC.search(source)
+        if not maybe or magics._parses(source):
+            return Masked(source)
+        return magics._mask_with_ipython(source)
+    except MaskError as error:
+        return error
+
+
+@pytest.mark.parametrize("source", [*TRICKY, *corpus_inputs()])
+def test_quick_path_agrees_with_ipython(source: str) -> None:
+    try:
+        quick: Masked | Exception = mask_magics(source)
+    except MaskError as error:
+        quick = error
+    assert normalized(quick) == normalized(through_ipython(source))
+
+
+def test_plain_magics_never_reach_ipython_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(source: str) -> Masked:
+        raise AssertionError("IPython's path was taken")
+
+    monkeypatch.setattr(magics, "_mask_with_ipython", refuse)
+    masked = mask_magics("%matplotlib inline\nimport os\nif os:\n    !ls -la\nprint(os)")
+    assert sorted(masked.magics.values()) == ["!ls -la", "%matplotlib inline"]
