@@ -9,21 +9,25 @@ lint marks (`@codemirror/lint`), the tooltip the one it shows on hover.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
-from .pages import Files, Pages
+from .harness import LabServer
+from .pages import Files, Pages, wait_kernel_idle
 
 pytestmark = pytest.mark.ui
 
+LINT_PLUGIN = "jupyter-sidecar-ext:lint"
 LINT_URL = "/api/sidecar/lint"
 CHECK_TIMEOUT_MS = 30_000
 
 IMPORTS = "import os\nimport sys"  # os unused (F401, fixable); sys used by the next cell
 USES_SYS = "print(sys.argv)"
 NONE_COMPARISON = "x = 1\nif x == None:\n    pass"  # E711, no safe fix
+PLAIN_F_STRING = 'print(sys.argv, f"done")'  # F541, fixable
 
 # JavaScript: the source of the i-th cell of the page's notebook, from its editor's lines.
 CELL_SOURCE_JS = """([index]) => {
@@ -31,6 +35,22 @@ CELL_SOURCE_JS = """([index]) => {
     const lines = cell.querySelectorAll('.jp-InputArea-editor .cm-line');
     return Array.from(lines, line => line.textContent).join('\\n');
 }"""
+
+
+@pytest.fixture
+def lint_settings(sc_lab_server: LabServer) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Set the lint plugin's settings for pages opened afterwards; defaults after."""
+    path = sc_lab_server.settings_path(LINT_PLUGIN)
+    yield lambda values: sc_lab_server.write_settings(LINT_PLUGIN, values)
+    path.unlink(missing_ok=True)
+
+
+def run_from_palette(page: Page, label: str) -> None:
+    page.get_by_role("menuitem", name="View").click()
+    page.get_by_role("menuitem", name="Activate Command Palette").click()
+    palette = page.locator(".jp-ModalCommandPalette")
+    palette.locator("input").fill(label)
+    palette.locator(".lm-CommandPalette-item", has_text=label).first.click()
 
 
 def cell(page: Page, index: int) -> Locator:
@@ -163,3 +183,32 @@ def test_typing_goes_on_while_checks_are_out_and_stale_answers_are_dropped(
     expect(marks(page, 0)).to_have_count(0)
     expect(count_button(page)).to_have_text("1 problem")
     page.unroute(f"**{LINT_URL}*")
+
+
+def test_fix_all_and_check_on_save(
+    sc_files: Files, sc_pages: Pages, lint_settings: Callable[[dict[str, Any]], None]
+) -> None:
+    """With checkOnSave, saving checks the notebook; "Fix All in Notebook" applies every
+    fix (each cell's own undo reverts its fixes: document-wide undo is off by default)."""
+    lint_settings({"checkOnSave": True})
+    path = sc_files.notebook("check", ("code", IMPORTS), ("code", PLAIN_F_STRING))
+    page = sc_pages.open(path)
+    wait_kernel_idle(page)
+    expect(count_button(page)).to_have_text("Check")
+
+    cell(page, 0).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Control+s")
+    expect(count_button(page)).to_have_text("2 problems", timeout=CHECK_TIMEOUT_MS)
+    expect(marks(page, 0)).to_have_text(["os"])
+    expect(marks(page, 1)).to_have_text(['f"done"'])
+
+    run_from_palette(page, "Fix All in Notebook")
+    expect_source(page, 0, "import sys")
+    expect_source(page, 1, 'print(sys.argv, "done")')
+    expect(count_button(page)).to_have_text("No problems", timeout=CHECK_TIMEOUT_MS)
+
+    editor(page, 1).click()
+    page.keyboard.press("Control+z")
+    expect_source(page, 1, PLAIN_F_STRING)
+    expect_source(page, 0, "import sys")
+    expect(count_button(page)).to_have_text("1 problem", timeout=CHECK_TIMEOUT_MS)

@@ -259,7 +259,8 @@ export class NotebookChecker implements IDisposable {
     const view = editorView(cell);
     const options = {
       fix: (diagnostic: IDiagnostic) => this.fix(cell, diagnostic),
-      trans: this._trans
+      trans: this._trans,
+      withGutter: this._withGutter
     };
     if (view) {
       showDiagnostics(view, result.source, result.diagnostics, options);
@@ -321,6 +322,7 @@ export class NotebookChecker implements IDisposable {
   private _settings: () => ILintSettings;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _trans: TranslationBundle;
+  private _withGutter = new WeakSet<EditorView>();
 }
 
 export namespace NotebookChecker {

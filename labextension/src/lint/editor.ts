@@ -23,12 +23,6 @@ import type { IDiagnostic } from './types';
 export const DIAGNOSTIC_MARK_CLASS = 'jp-Sidecar-diagnostic';
 
 /**
- * Editors that have the lint gutter already: it is added with the first
- * diagnostics an editor shows, so that never-checked cells keep their width.
- */
-const withGutter = new WeakSet<EditorView>();
-
-/**
  * Show `diagnostics`, computed on `text`, in `view`, replacing the ones it
  * showed. Does nothing (false) when the editor's text is no longer `text`:
  * the next check will bring fresh ones.
@@ -40,6 +34,11 @@ export function showDiagnostics(
   options: {
     fix: (diagnostic: IDiagnostic) => void;
     trans: TranslationBundle;
+    /**
+     * Editors that have the lint gutter already: it is added with the first
+     * diagnostics an editor shows, so never-checked cells keep their width.
+     */
+    withGutter: WeakSet<EditorView>;
   }
 ): boolean {
   if (view.state.doc.toString() !== text) {
@@ -66,8 +65,8 @@ export function showDiagnostics(
     };
   });
   const spec = setDiagnostics(view.state, shown);
-  if (shown.length > 0 && !withGutter.has(view)) {
-    withGutter.add(view);
+  if (shown.length > 0 && !options.withGutter.has(view)) {
+    options.withGutter.add(view);
     const effects = spec.effects
       ? Array.isArray(spec.effects)
         ? spec.effects
