@@ -30,6 +30,10 @@ export type SidecarFeature =
   | 'variables'
   | 'lint'
   /**
+   * `POST api/sidecar/lint` with `check: true`: ruff's diagnostics per cell.
+   */
+  | 'check'
+  /**
    * The server writes cells whose page is gone into shared (real-time
    * collaboration) notebook documents.
    */

@@ -26,6 +26,7 @@ FEATURES_OFF = [
 ]
 WORKSPACE = "sc-features-off"
 FORMAT_BUTTON = '.jp-NotebookPanel-toolbar [data-command="sidecar:format-notebook"]'
+CHECK_BUTTON = ".jp-NotebookPanel-toolbar .jp-Sidecar-diagnosticCount"
 SAVE_BUTTON = '.jp-NotebookPanel-toolbar [data-command="docmanager:save"]'
 
 
@@ -46,7 +47,7 @@ def test_plugins_stay_off_without_their_feature(
     server = lab_with_fewer_features
     status, info = server.request("GET", "api/sidecar")
     assert status == 200, info
-    assert not {"lint", "variables", "queue"} & set(info["features"]), info
+    assert not {"lint", "check", "variables", "queue"} & set(info["features"]), info
     assert {"record", "notebook"} <= set(info["features"]), info
 
     files = Files(server)
@@ -61,14 +62,15 @@ def test_plugins_stay_off_without_their_feature(
         # plugin has decided from the same answer of the server.
         pages.wait_console(page, lambda line: f"outputs of {path} are up to date" in line)
         expect(page.locator(SAVE_BUTTON)).to_be_visible()  # the toolbar is there...
-        expect(page.locator(FORMAT_BUTTON)).to_have_count(0)  # ...without our button
+        expect(page.locator(FORMAT_BUTTON)).to_have_count(0)  # ...without our buttons
+        expect(page.locator(CHECK_BUTTON)).to_have_count(0)
         expect(page.locator(READY)).to_have_count(0)  # no Variables tab
 
         page.get_by_role("menuitem", name="View").click()
         page.get_by_role("menuitem", name="Activate Command Palette").click()
         palette = page.locator(".jp-ModalCommandPalette")
         search = palette.locator("input")
-        for label in ("Format Notebook", "Show Variables", "Remove from Queue"):
+        for label in ("Format Notebook", "Check Notebook", "Show Variables", "Remove from Queue"):
             search.fill(label)
             expect(palette.locator(".lm-CommandPalette-item", has_text=label)).to_have_count(0)
         search.fill("Save Notebook")  # the palette does list JupyterLab's own commands

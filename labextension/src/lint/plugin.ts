@@ -1,7 +1,8 @@
 /**
  * The formatting plugin: "Format Cell(s)", "Format Notebook", "Format Python
  * File" and "Format and Save", plus format on save. On only when the server
- * offers formatting ("lint").
+ * offers formatting ("lint"); "Check Notebook", "Fix All in Notebook" and the
+ * diagnostics in the cells when it also offers checking with ruff ("check").
  */
 
 import {
@@ -16,6 +17,7 @@ import { ITranslator } from '@jupyterlab/translation';
 
 import { ISidecar } from '../tokens';
 import { loadBundle } from '../translation';
+import { activateChecking } from './checking';
 import { addCommands, LintCommandIDs } from './commands';
 import { SourceFormatter } from './formatter';
 import { FormatOnSave } from './save';
@@ -93,6 +95,17 @@ function activateLint(
     ]) {
       palette.addItem({ command, category });
     }
+  }
+
+  if (sidecar.hasFeature('check')) {
+    activateChecking({
+      app,
+      notebooks,
+      palette,
+      lint: request => sidecar.requests.lint(request),
+      settings: () => settings,
+      trans
+    });
   }
 
   const apply = (next: ILintSettings): void => {

@@ -30,6 +30,18 @@ export interface ILintSettings {
    * second save; autosave never formats.
    */
   formatOnSave: boolean;
+  /**
+   * Check the notebook with ruff (Check Notebook) each time it is saved.
+   */
+  checkOnSave: boolean;
+  /**
+   * Once a notebook was checked, check it again after each pause in editing.
+   */
+  checkOnEdit: boolean;
+  /**
+   * The pause in editing (ms) after which a checked notebook is checked again.
+   */
+  checkDelay: number;
 }
 
 /**
@@ -39,7 +51,10 @@ export const DEFAULT_LINT_SETTINGS: ILintSettings = {
   tools: ['isort', 'black'],
   blackOptions: {},
   isortOptions: {},
-  formatOnSave: false
+  formatOnSave: false,
+  checkOnSave: false,
+  checkOnEdit: true,
+  checkDelay: 800
 };
 
 /**
@@ -75,4 +90,15 @@ export function lintRequest(
     request.options = options;
   }
   return request;
+}
+
+/**
+ * The request that checks `cells` of the notebook at `path` with ruff
+ * (formatting tools and options do not apply).
+ */
+export function checkRequest(
+  cells: Array<{ id: string; source: string }>,
+  path: string | null
+): ILintRequest {
+  return path ? { cells, path, check: true } : { cells, check: true };
 }

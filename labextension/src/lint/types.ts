@@ -23,6 +23,53 @@ export interface ILintedCell {
    * Why this cell could not be formatted (the others were formatted anyway).
    */
   error?: string;
+  /**
+   * With `check`: what ruff found in this cell.
+   */
+  diagnostics?: IDiagnostic[];
+}
+
+/**
+ * A position within a cell, 1-based; columns count characters (code points).
+ */
+export interface ICellPosition {
+  line: number;
+  column: number;
+}
+
+/**
+ * Replace the text from `location` up to `end_location` (excluded).
+ */
+export interface IFixEdit {
+  content: string;
+  location: ICellPosition;
+  end_location: ICellPosition;
+}
+
+/**
+ * ruff's safe fix of a diagnostic, as edits of the cell.
+ */
+export interface IFix {
+  message: string;
+  edits: IFixEdit[];
+}
+
+/**
+ * A problem ruff found in a cell; positions within the cell, 1-based, end
+ * excluded.
+ */
+export interface IDiagnostic {
+  line: number;
+  column: number;
+  end_line: number;
+  end_column: number;
+  /**
+   * ruff's rule code (F401...), `invalid-syntax` or `magic`.
+   */
+  code: string;
+  message: string;
+  severity: 'error' | 'warning';
+  fix?: IFix | null;
 }
 
 /**
@@ -40,4 +87,8 @@ export interface ILintRequest {
     black?: ReadonlyPartialJSONObject;
     isort?: ReadonlyPartialJSONObject;
   };
+  /**
+   * Check with ruff instead of formatting: each cell gets `diagnostics`.
+   */
+  check?: boolean;
 }
