@@ -173,11 +173,17 @@ def test_run_what_it_needs_after_a_restart(
     if not notebook7:
         wait_kernel_idle(page)
 
-    prompt(page, 2).click()  # the last cell is active, in command mode
-    page.keyboard.press("Control+Shift+Enter")
+    if notebook7:
+        prompt(page, 2).click()  # the last cell is active
+        page.locator(NEEDS_BUTTON).click()
+    else:  # the shortcut, from the cell's editor: it runs, it types nothing
+        code_cells(page).nth(2).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Shift+Enter")
     for index in range(len(CELLS)):
         expect(prompt(page, index)).to_have_text(f"[{index + 1}]:", timeout=RUN_TIMEOUT_MS)
     expect(outputs(page, 2)).to_have_text("2")
+    lines = code_cells(page).nth(2).locator(".jp-InputArea-editor .cm-line")
+    expect(lines).to_have_text(["print(y)"])  # one line: the shortcut typed no newline
 
 
 def test_deleting_the_defining_cell_marks_hidden_state(
