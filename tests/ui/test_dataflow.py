@@ -186,11 +186,15 @@ def test_run_what_it_needs_after_a_restart(
     expect(lines).to_have_text(["print(y)"])  # one line: the shortcut typed no newline
 
 
-def test_deleting_the_defining_cell_marks_hidden_state(
+def test_an_edit_and_a_deleted_defining_cell_are_marked(
     sc_lab_server: LabServer, sc_pages: Pages, notebook: str
 ) -> None:
     page = open_page(sc_pages, sc_lab_server, notebook)
     run_all(page)
+    code_cells(page).nth(2).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("End")
+    page.keyboard.type("  # edited")
+    expect_stale(page, 2, "edited since it ran")
     from_context_menu(page, 0, "Delete Cell")
     expect(code_cells(page).nth(0)).to_contain_text("y = x + 1")
     hidden = marker(page, 0)
@@ -198,7 +202,8 @@ def test_deleting_the_defining_cell_marks_hidden_state(
         "title", "uses `x`, which no cell of this notebook defines", timeout=RUN_TIMEOUT_MS
     )
     expect(hidden).to_have_class(re.compile(r"\bjp-mod-hidden\b"))
-    expect(marker(page, 1)).to_have_count(0)  # `y` is still defined by a cell
+    # `y` is still defined by a cell: only the edit shows.
+    expect(marker(page, 1)).to_have_attribute("title", "edited since it ran")
 
 
 @pytest.mark.usefixtures("reactive_mode")

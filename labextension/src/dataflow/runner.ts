@@ -54,19 +54,28 @@ export class PlanRunner {
     NotebookActions.executed.disconnect(this._onExecuted, this);
   }
 
+  /**
+   * The server's plan; failures are told to the user, or only logged when
+   * `quiet` (reactive follow-ups: a run the user asked for has happened).
+   */
   private async _plan(
     panel: NotebookPanel,
     target: CodeCell,
-    direction: PlanDirection
+    direction: PlanDirection,
+    quiet = false
   ): Promise<string[] | null> {
     const { sidecar, trans } = this._options;
+    const tell = (message: string): void => {
+      if (quiet) {
+        console.warn(`jupyter-sidecar-ext: ${message}`);
+      } else {
+        Notification.warning(message, { autoClose: 5000 });
+      }
+    };
     await panel.sessionContext.ready;
     const kernelId = panel.sessionContext.session?.kernel?.id;
     if (!kernelId) {
-      Notification.warning(
-        trans.__('The notebook has no kernel to run the cells.'),
-        { autoClose: 5000 }
-      );
+      tell(trans.__('The notebook has no kernel to run the cells.'));
       return null;
     }
     const request = planRequest(
@@ -77,10 +86,7 @@ export class PlanRunner {
     try {
       return (await sidecar.requests.plan(kernelId, request)).cells;
     } catch (error) {
-      Notification.error(
-        trans.__('Could not plan the run: %1', errorMessage(error)),
-        { autoClose: 5000 }
-      );
+      tell(trans.__('Could not plan the run: %1', errorMessage(error)));
       return null;
     }
   }
@@ -127,7 +133,7 @@ export class PlanRunner {
   }
 
   private async _followUp(panel: NotebookPanel, cell: CodeCell): Promise<void> {
-    const plan = await this._plan(panel, cell, 'downstream');
+    const plan = await this._plan(panel, cell, 'downstream', true);
     if (!plan) {
       return;
     }
