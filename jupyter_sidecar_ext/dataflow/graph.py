@@ -77,6 +77,7 @@ class CellFlow:
 
     id: str
     execution_count: int | None
+    source: str  # as it ran: a notebook compares it with its cell to tell an edited cell
     defines: list[str]
     uses: list[str]
     stale_because: list[StaleReason]
@@ -155,6 +156,7 @@ def build(history: Sequence[Execution], notebook: Iterable[str] | None = None) -
             CellFlow(
                 id=cell_id,
                 execution_count=execution.execution_count,
+                source=execution.source,
                 defines=sorted(defines[index]),
                 uses=sorted(execution.uses),
                 stale_because=stale.get(cell_id, []),

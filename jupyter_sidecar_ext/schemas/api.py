@@ -282,6 +282,9 @@ class DataflowCell(_Answer):
 
     id: str
     execution_count: int | None
+    source: str = Field(
+        description="The code as it ran: a cell whose source differs now was edited since"
+    )
     defines: list[str]
     uses: list[str] = Field(description="Names read before the cell defines them")
     stale_because: list[StaleReason]

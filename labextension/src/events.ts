@@ -59,7 +59,10 @@ export function asCellChanged(emission: IEmission): ICellChangedEvent | null {
     execution_count:
       typeof execution_count === 'number' ? execution_count : null,
     seq: typeof seq === 'number' ? seq : 0,
-    input_request: asInputRequest(emission.input_request)
+    input_request: asInputRequest(emission.input_request),
+    ...(typeof emission.stale_inputs === 'number'
+      ? { stale_inputs: emission.stale_inputs }
+      : {})
   };
 }
 

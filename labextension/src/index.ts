@@ -9,6 +9,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 
+import dataflowPlugin from './dataflow/plugin';
 import holdPlugin from './hold/plugin';
 import lintPlugin from './lint/plugin';
 import queuePlugin from './queue/plugin';
@@ -45,5 +46,6 @@ export default [
   variablesPlugin,
   lintPlugin,
   queuePlugin,
-  holdPlugin
+  holdPlugin,
+  dataflowPlugin
 ];

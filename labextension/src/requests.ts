@@ -6,6 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IDataflow, IPlan, IPlanRequest } from './dataflow/types';
 import type { ILintedCell, ILintRequest } from './lint/types';
 import type { IQueueInterrupt, IQueueState } from './queue/types';
 import type {
@@ -171,6 +172,24 @@ export class SidecarRequests implements ISidecarRequests {
       { method: 'POST' },
       this._settings
     );
+  }
+
+  dataflow(kernelId: string): Promise<IDataflow | null> {
+    return orNullIfMissing(
+      this._get<IDataflow>(`${kernelPath(kernelId)}/dataflow`)
+    );
+  }
+
+  async plan(kernelId: string, request: IPlanRequest): Promise<IPlan> {
+    const reply = await requestAPI<IPlan>(
+      `${kernelPath(kernelId)}/plan`,
+      { method: 'POST', body: JSON.stringify(request) },
+      this._settings
+    );
+    if (!reply || !Array.isArray(reply.cells)) {
+      throw new Error('the server sent no plan back');
+    }
+    return reply;
   }
 
   private _get<T>(endPoint: string): Promise<T> {

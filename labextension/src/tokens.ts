@@ -6,6 +6,7 @@
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
+import type { IDataflow, IPlan, IPlanRequest } from './dataflow/types';
 import type { ILintedCell, ILintRequest } from './lint/types';
 import type { IQueueInterrupt, IQueueState } from './queue/types';
 import type {
@@ -33,6 +34,11 @@ export type SidecarFeature =
    * `POST api/sidecar/lint` with `check: true`: ruff's diagnostics per cell.
    */
   | 'check'
+  /**
+   * Which recorded cells are stale, plans of what to run (`.../dataflow`,
+   * `.../plan`).
+   */
+  | 'dataflow'
   /**
    * The server writes cells whose page is gone into shared (real-time
    * collaboration) notebook documents.
@@ -67,6 +73,11 @@ export interface ICellChangedEvent {
    * The input the run waits for (null: none; absent on older servers).
    */
   input_request?: IInputRequest | null;
+  /**
+   * How many names the cell used were redefined since it ran (dataflow; absent
+   * when the server has no dataflow).
+   */
+  stale_inputs?: number;
 }
 
 /**
@@ -114,6 +125,15 @@ export interface ISidecarRequests {
     kernelId: string,
     keepQueue: boolean
   ): Promise<IQueueInterrupt>;
+  /**
+   * The kernel's dataflow: stale cells and why, hidden state, edges (null
+   * when the server has no record of the kernel, or no dataflow).
+   */
+  dataflow(kernelId: string): Promise<IDataflow | null>;
+  /**
+   * The cells to run for a cell's inputs or dependents, in order.
+   */
+  plan(kernelId: string, request: IPlanRequest): Promise<IPlan>;
 }
 
 /**

@@ -50,6 +50,23 @@ describe('server events', () => {
     expect(asInputRequest('name?')).toBeNull();
   });
 
+  it('reads the count of stale inputs of cell_changed events', () => {
+    const base = {
+      schema_id: CELL_CHANGED_SCHEMA,
+      kernel_id: 'k',
+      cell_id: 'c',
+      msg_id: 'm',
+      status: 'ok',
+      seq: 9
+    };
+    expect(asCellChanged({ ...base, stale_inputs: 2 })?.stale_inputs).toBe(2);
+    expect(asCellChanged({ ...base, stale_inputs: 0 })?.stale_inputs).toBe(0);
+    expect(asCellChanged(base)).not.toHaveProperty('stale_inputs');
+    expect(asCellChanged({ ...base, stale_inputs: '2' })).not.toHaveProperty(
+      'stale_inputs'
+    );
+  });
+
   it('keys an input box by run and request', () => {
     const asked = { prompt: 'name? ', password: false };
     expect(inputKey('m', asked)).toEqual(inputKey('m', { ...asked }));

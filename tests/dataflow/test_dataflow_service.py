@@ -115,6 +115,8 @@ async def test_a_redefinition_marks_readers_stale(start: Any, jp_fetch: Fetch) -
     graph = await get_json(jp_fetch, kernel.id, "dataflow")
     cells = {cell["id"]: cell for cell in graph["cells"]}
     assert cells["b"]["stale_because"] == [reason] and cells["a"]["stale_because"] == []
+    # The source as it ran, for a notebook to tell its edited cells.
+    assert (cells["a"]["source"], cells["b"]["source"]) == ("x = 2", "y = x + 1")
     assert (cells["b"]["uses"], cells["a"]["defines"]) == (["x"], ["x"])
     assert {"from": "a", "to": "b", "names": ["x"]} in graph["edges"]
     await kernel.run("b", "y = x + 1")  # re-running the reader makes it current

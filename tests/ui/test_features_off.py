@@ -1,9 +1,9 @@
 """A server that offers fewer features: the plugins of the others add nothing (real browser).
 
-JupyterLab runs here with formatting, the Variables panel and the execution queue turned
-off in the server extension, so `GET api/sidecar` lists only the recording features. Output
-restoring (which needs "record" and "notebook") still works; no Variables tab, formatting
-button or command, or queue command shows.
+JupyterLab runs here with formatting, the Variables panel, the execution queue and
+dataflow turned off in the server extension, so `GET api/sidecar` lists only the recording
+features. Output restoring (which needs "record" and "notebook") still works; no Variables
+tab, formatting button or command, queue command, or dataflow button or command shows.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ FEATURES_OFF = [
     "--SidecarApp.lint_enabled=False",
     "--SidecarApp.variables_enabled=False",
     "--SidecarApp.execution_queue=False",
+    "--SidecarApp.dataflow_enabled=False",
 ]
 WORKSPACE = "sc-features-off"
 FORMAT_BUTTON = '.jp-NotebookPanel-toolbar [data-command="sidecar:format-notebook"]'
 CHECK_BUTTON = ".jp-NotebookPanel-toolbar .jp-Sidecar-diagnosticCount"
 SAVE_BUTTON = '.jp-NotebookPanel-toolbar [data-command="docmanager:save"]'
+NEEDS_BUTTON = '.jp-NotebookPanel-toolbar [data-command="sidecar:run-cell-and-needs"]'
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,8 @@ def test_plugins_stay_off_without_their_feature(
     server = lab_with_fewer_features
     status, info = server.request("GET", "api/sidecar")
     assert status == 200, info
-    assert not {"lint", "check", "variables", "queue"} & set(info["features"]), info
+    features = set(info["features"])
+    assert not {"lint", "check", "variables", "queue", "dataflow"} & features, info
     assert {"record", "notebook"} <= set(info["features"]), info
 
     files = Files(server)
@@ -64,13 +67,20 @@ def test_plugins_stay_off_without_their_feature(
         expect(page.locator(SAVE_BUTTON)).to_be_visible()  # the toolbar is there...
         expect(page.locator(FORMAT_BUTTON)).to_have_count(0)  # ...without our buttons
         expect(page.locator(CHECK_BUTTON)).to_have_count(0)
+        expect(page.locator(NEEDS_BUTTON)).to_have_count(0)
         expect(page.locator(READY)).to_have_count(0)  # no Variables tab
 
         page.get_by_role("menuitem", name="View").click()
         page.get_by_role("menuitem", name="Activate Command Palette").click()
         palette = page.locator(".jp-ModalCommandPalette")
         search = palette.locator("input")
-        for label in ("Format Notebook", "Check Notebook", "Show Variables", "Remove from Queue"):
+        for label in (
+            "Format Notebook",
+            "Check Notebook",
+            "Show Variables",
+            "Remove from Queue",
+            "Run Cell and What It Needs",
+        ):
             search.fill(label)
             expect(palette.locator(".lm-CommandPalette-item", has_text=label)).to_have_count(0)
         search.fill("Save Notebook")  # the palette does list JupyterLab's own commands
