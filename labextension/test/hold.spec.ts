@@ -6,23 +6,23 @@ class Item {
 }
 
 describe('isKernelUsable', () => {
-  it('needs a connected kernel that answered', () => {
+  it('takes the connection as soon as it exists: it queues until connected', () => {
     expect(isKernelUsable(null)).toBe(false);
     expect(isKernelUsable(undefined)).toBe(false);
-    for (const status of ['unknown', 'starting', 'restarting', 'dead']) {
+    expect(
+      isKernelUsable({ connectionStatus: 'connecting', status: 'unknown' })
+    ).toBe(true);
+    for (const status of ['starting', 'idle', 'busy']) {
       expect(isKernelUsable({ connectionStatus: 'connected', status })).toBe(
-        false
+        true
       );
     }
-    for (const connectionStatus of ['connecting', 'disconnected']) {
-      expect(isKernelUsable({ connectionStatus, status: 'idle' })).toBe(false);
-    }
     expect(
-      isKernelUsable({ connectionStatus: 'connected', status: 'idle' })
-    ).toBe(true);
+      isKernelUsable({ connectionStatus: 'connected', status: 'dead' })
+    ).toBe(false);
     expect(
-      isKernelUsable({ connectionStatus: 'connected', status: 'busy' })
-    ).toBe(true);
+      isKernelUsable({ connectionStatus: 'disconnected', status: 'idle' })
+    ).toBe(false);
   });
 });
 
@@ -54,18 +54,21 @@ describe('fateOfHeldRuns', () => {
   const idle = { connectionStatus: 'connected', status: 'idle' };
   const connecting = { connectionStatus: 'connecting', status: 'unknown' };
 
-  it('waits while the session has no usable kernel yet', () => {
+  it('waits while the session has no kernel connection yet', () => {
     const initializing = { isReady: false, hasNoKernel: false, kernel: null };
     expect(fateOfHeldRuns(initializing)).toBe('wait');
+    const givenUp = { connectionStatus: 'disconnected', status: 'unknown' };
     expect(
-      fateOfHeldRuns({ isReady: true, hasNoKernel: false, kernel: connecting })
+      fateOfHeldRuns({ isReady: true, hasNoKernel: false, kernel: givenUp })
     ).toBe('wait');
   });
 
-  it('sends once the kernel takes requests', () => {
-    expect(
-      fateOfHeldRuns({ isReady: true, hasNoKernel: false, kernel: idle })
-    ).toBe('send');
+  it('sends once a kernel connection exists, connected or connecting', () => {
+    for (const kernel of [idle, connecting]) {
+      expect(
+        fateOfHeldRuns({ isReady: false, hasNoKernel: false, kernel })
+      ).toBe('send');
+    }
   });
 
   it('drops them when no kernel will come', () => {

@@ -1,8 +1,9 @@
 /**
  * Runs held until a notebook's kernel can take them: JupyterLab drops a run
  * issued while its session has no kernel connection yet ("Initializing"), so
- * the hold plugin keeps it here, in order, and sends it once the kernel is
- * usable. Pure bookkeeping (no JupyterLab objects) so it can be unit tested.
+ * the hold plugin keeps it here, in order, and sends it once the session has
+ * a kernel connection. Pure bookkeeping (no JupyterLab objects) so it can be
+ * unit tested.
  */
 
 /**
@@ -14,16 +15,19 @@ export interface IKernelLike {
 }
 
 /**
- * Whether a kernel connection takes requests now: connected, and the kernel
- * answered (its status is known and it is not on its way out).
+ * Whether a kernel connection takes requests now: it exists and is not dead
+ * or given up. While it connects it queues what it is sent and sends it once
+ * connected, as it does for every run JupyterLab issues once the connection
+ * exists; so held runs go to it as soon as it exists, before any later run,
+ * and keep their order.
  */
 export function isKernelUsable(
   kernel: IKernelLike | null | undefined
 ): boolean {
   return (
     !!kernel &&
-    kernel.connectionStatus === 'connected' &&
-    (kernel.status === 'idle' || kernel.status === 'busy')
+    kernel.connectionStatus !== 'disconnected' &&
+    kernel.status !== 'dead'
   );
 }
 

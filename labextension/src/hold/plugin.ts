@@ -7,10 +7,11 @@
  * then calls `CodeCell.execute`, which clears the cell and sends nothing while
  * the session has no kernel connection. The plugin listens to that signal
  * (no command or executor is replaced, so other extensions' executors keep
- * working): a run scheduled without a kernel is held, and run again through
- * the notebook's cell executor once the kernel is usable. A run issued once
- * the kernel connection exists is JupyterLab's: the connection queues it
- * until it is connected. Frontend only: on whatever the server offers.
+ * working): a run scheduled without a kernel connection is held, and run
+ * again through the notebook's cell executor as soon as the connection
+ * exists, which queues it until connected. A run issued once the connection
+ * exists is JupyterLab's, queued the same way, so it follows the held ones.
+ * Frontend only: on whatever the server offers.
  */
 
 import {
