@@ -139,3 +139,65 @@ def test_a_reopened_page_says_what_finished_while_away(
     said = (f"restored outputs in {path} (", f"outputs of {path} are")  # read the record
     sc_pages.wait_console(third, lambda line: any(text in line for text in said))
     expect(toast(third, "cells finished")).to_have_count(0)
+
+
+# Headless Chromium always reports its pages visible: the page is told it is hidden (once
+# loaded, `window.__scHidden = true`) by overriding `document.visibilityState`, and the
+# browser's Notification constructor is wrapped to list what was shown (the real one runs
+# too, with the permission granted).
+HIDDEN_PAGE = """
+Object.defineProperty(Document.prototype, 'visibilityState', {
+  configurable: true,
+  get: () => (window.__scHidden ? 'hidden' : 'visible')
+});
+window.__scShown = [];
+const RealNotification = window.Notification;
+window.Notification = class extends RealNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.__scShown.push({ title, body: options?.body ?? '' });
+  }
+};
+"""
+SETTINGS_PLUGIN = "jupyter-sidecar-ext:plugin"
+
+
+def test_a_long_run_ending_while_the_page_is_hidden_notifies_the_desktop(
+    sc_lab_server: LabServer, sc_files: Files, sc_pages: Pages, sc_browser: Any
+) -> None:
+    """Opted in (threshold 1 s): the short run says nothing, the long one is notified."""
+    sc_lab_server.write_settings(
+        SETTINGS_PLUGIN, {"desktopNotifications": True, "desktopNotificationSeconds": 1}
+    )
+    sc_browser.grant_permissions(["notifications"], origin=sc_lab_server.url.rstrip("/"))
+    try:
+        path = sc_files.notebook(
+            "desktop", ("code", "1 + 1"), ("code", "import time\ntime.sleep(1.5)")
+        )
+        page = sc_pages.new_page()
+        page.add_init_script(HIDDEN_PAGE)
+        # A collaborative room that syncs after 5 s (this test may open the session's first
+        # one on a loaded machine) asks whether to keep waiting: a user would.
+        loading = page.get_by_role("dialog", name=re.compile("^Loading"))
+        page.add_locator_handler(
+            loading, lambda dialog: dialog.get_by_role("button", name="Continue waiting").click()
+        )
+        page.goto(
+            sc_lab_server.lab_url(
+                f"lab/workspaces/sc-desktop-{secrets.token_hex(4)}/tree/{path}", reset=""
+            )
+        )
+        code_cells(page).nth(1).wait_for(timeout=LOAD_TIMEOUT_MS)
+        wait_kernel_idle(page)
+        assert page.evaluate("Notification.permission") == "granted"
+        page.evaluate("window.__scHidden = true")
+        run_cell(page, 0)  # the short one, then the long one
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function("() => window.__scShown.length > 0", timeout=RUN_TIMEOUT_MS)
+        expect(prompt(page, 0)).to_have_text("[1]:")
+        shown = page.evaluate("window.__scShown")
+        assert [item["title"] for item in shown] == [path], shown
+        assert re.fullmatch(r"\[2\] finished in [12] s", shown[0]["body"]), shown
+    finally:
+        sc_browser.clear_permissions()
+        sc_lab_server.settings_path(SETTINGS_PLUGIN).unlink(missing_ok=True)
