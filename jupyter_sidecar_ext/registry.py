@@ -15,8 +15,9 @@ from typing import Any
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
+from ._tz import isoformat
 from .channels.base import ChannelsFactory
-from .events import CELL_CHANGED_SCHEMA, KERNEL_ACTIONS_SCHEMA
+from .events import CELL_CHANGED_SCHEMA, EXECUTION_FINISHED_SCHEMA, KERNEL_ACTIONS_SCHEMA
 from .record.shadow import ShadowCell, ShadowNotebook
 from .record.store import CellSnapshots, CellStore, KernelRecord
 from .sidecar import ExecutedListener, KernelSidecar
@@ -202,6 +203,7 @@ class SidecarRegistry(LoggingConfigurable):
                 on_executed=self._executed if self._execution_listeners else None,
                 execution_queue=self._execution_queue,
                 on_gone=lambda: self._kernel_gone(kernel_id),
+                on_finished=self._finished,
             )
             self._live[kernel_id] = sidecar
             self._kernel_manager.add_restart_callback(
@@ -297,6 +299,30 @@ class SidecarRegistry(LoggingConfigurable):
                     "seq": cell.seq,
                     "input_request": cell.input_request,
                     "stale_inputs": len(cell.stale_because),
+                },
+            )
+
+    def _finished(self, sidecar: KernelSidecar, cells: list[ShadowCell]) -> None:
+        """Executions that ended in a sidecar's batch: one `execution_finished` event each."""
+        if self._event_logger is None:
+            return
+        for cell in cells:
+            started, ended = cell.started, cell.ended
+            self._event_logger.emit(
+                schema_id=EXECUTION_FINISHED_SCHEMA,
+                data={
+                    "kernel_id": sidecar.kernel_id,
+                    "cell_id": cell.id,
+                    "msg_id": cell.msg_id,
+                    "status": cell.status,
+                    "execution_count": cell.execution_count,
+                    "ename": cell.ename if cell.status == "error" else None,
+                    "started": None if started is None else isoformat(started),
+                    "ended": isoformat(ended if ended is not None else sidecar.updated),
+                    "duration": None
+                    if started is None or ended is None
+                    else round(max(0.0, ended - started), 3),
+                    "unwatched": cell.unwatched,
                 },
             )
 

@@ -29,6 +29,8 @@ _DISPLAY_IOPUB = frozenset({"update_display_data", "display_data"})
 ChangeListener = Callable[["KernelSidecar", list[ShadowCell]], None]
 # Called when a non-silent execution finished (its idle), with its execution count.
 ExecutedListener = Callable[["KernelSidecar", int | None], None]
+# Told of the executions that ended in one batch (each says whether it ended `unwatched`).
+FinishedListener = Callable[["KernelSidecar", list[ShadowCell]], None]
 # Executions whose sending client is remembered, per kernel (bounded).
 _MAX_SENDERS = 1000
 
@@ -54,6 +56,7 @@ class KernelSidecar(ChannelEvents):
         on_executed: ExecutedListener | None = None,
         execution_queue: bool = True,
         on_gone: Callable[[], None] | None = None,
+        on_finished: FinishedListener | None = None,
     ) -> None:
         self.kernel_id = kernel_id
         self.kernel_name: str = getattr(kernel_manager, "kernel_name", "") or ""
@@ -69,6 +72,7 @@ class KernelSidecar(ChannelEvents):
         self._busy: dict[str, None] = {}  # requests that went busy and not yet idle, in order
         self._on_executed = on_executed
         self._on_gone = on_gone
+        self._on_finished = on_finished
         self._inputs: dict[str, int | None] = {}  # execute_input seen, idle not yet
         # the msg_id of the execution the execution listeners are being told about
         self.last_executed: str | None = None
@@ -78,6 +82,7 @@ class KernelSidecar(ChannelEvents):
         self._input_requests: dict[str, dict[str, Any]] = {}
         self._senders: OrderedDict[str, str] = OrderedDict()  # msg_id -> client session
         self._clients: dict[str, int] = {}  # client session -> its open websockets
+        self._clients_since = 0.0  # when `_clients` last became empty or non-empty
         self.channels = channels(kernel_id, kernel_manager, self, log)
         # held execute_requests, own shell channel, HTTP executions (execution/executor.py)
         self.executor = KernelExecutor(
@@ -180,6 +185,8 @@ class KernelSidecar(ChannelEvents):
 
     def client_opened(self, client: str) -> None:
         """A websocket of this client session opened (a page, or the same page reconnecting)."""
+        if not self._clients:
+            self._clients_since = time.time()
         self._clients[client] = self._clients.get(client, 0) + 1
 
     def client_closed(self, client: str) -> None:
@@ -191,6 +198,8 @@ class KernelSidecar(ChannelEvents):
             self._clients[client] = left
             return
         self._clients.pop(client, None)
+        if not self._clients:
+            self._clients_since = time.time()
         self._changed(
             [
                 cell
@@ -348,12 +357,28 @@ class KernelSidecar(ChannelEvents):
             self._flush_handle = loop.call_later(self._flush_interval, self.flush)
 
     def flush(self) -> None:
-        """Hand the cells changed since the last flush to the listener, once each."""
+        """Hand the cells changed since the last flush to the listener, once each; then the
+        executions that ended meanwhile to the finished listener.
+
+        Whether a page watched an execution end is decided here, once per batch, not per
+        message: a cell that ended while no client websocket of the kernel was open is
+        marked `unwatched` before it is stored, so a page opened later can say what ran."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         if not self._dirty:
             return
+        finished = self.notebook.take_finished()
+        for cell in finished:
+            cell.unwatched = not self._watched_at(cell.ended)
         cells = list(self._dirty.values())
         self._dirty.clear()
         self._on_change(self, cells)
+        if finished and self._on_finished is not None:
+            self._on_finished(self, finished)
+
+    def _watched_at(self, when: float | None) -> bool:
+        """Whether a client websocket was open at `when` (recent past: the last change of
+        the set of clients is known, which covers a flush interval)."""
+        after_change = when is None or when >= self._clients_since
+        return bool(self._clients) == after_change

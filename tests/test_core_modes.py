@@ -91,7 +91,12 @@ async def test_cells_are_recorded_with_cell_ids_and_outputs(
 
 
 async def test_closing_the_websocket_mid_run_loses_nothing(
-    sc_mode: ServerMode, sc_start_kernel: Any, sc_connect: Any, sc_cell_finished: Any
+    sc_mode: ServerMode,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_cell_finished: Any,
+    sc_registry: Any,
+    sc_wait_until: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, sc_mode.protocol)
@@ -115,6 +120,10 @@ async def test_closing_the_websocket_mid_run_loses_nothing(
     text = "".join(f"line {i}\n" for i in range(40))
     assert long["outputs"] == [{"output_type": "stream", "name": "stdout", "text": text}]
     assert long["status"] == "ok" and not long["gap"]
+    # nobody saw it end (the client's websocket is counted in both modes): a page opened
+    # later is told it ran meanwhile
+    notebook = sc_registry.get(kernel_id).notebook
+    await sc_wait_until(lambda: notebook.get("long").unwatched, what="the cell to be unwatched")
 
 
 # The output rules, each cell recorded in one kernel in order (a rule must not leak into the

@@ -48,6 +48,7 @@ class ShadowCell(OutputArea):
         "stale_because",
         "started",
         "status",
+        "unwatched",
     )
 
     def __init__(
@@ -79,6 +80,8 @@ class ShadowCell(OutputArea):
         self.gap = False
         # the kernel's open input_request for this run ({prompt, password}), until answered
         self.input_request: dict[str, Any] | None = None
+        # it finished while no page of the kernel had a websocket open (set by the sidecar)
+        self.unwatched = False
         self._error_seen = False
 
     def __repr__(self) -> str:
@@ -101,7 +104,17 @@ class ShadowCell(OutputArea):
             "stale_because": self.stale_because,
             "gap": self.gap,
             "input_request": self.input_request,
+            "unwatched": self.unwatched,
         }
+
+    @property
+    def ename(self) -> str | None:
+        """The exception name of the cell's last error output (None: it shows none)."""
+        for output in reversed(self.outputs):
+            if output.get("output_type") == "error":
+                ename = output.get("ename")
+                return ename if isinstance(ename, str) else None
+        return None
 
 
 class ShadowNotebook:
@@ -118,6 +131,7 @@ class ShadowNotebook:
         self._retired: dict[str, int] = {}
         self._displays: DisplayMap = {}
         self._evicted: list[str] = []  # ids evicted since the last take_evicted()
+        self._finished: list[ShadowCell] = []  # cells ended since the last take_finished()
 
     def __len__(self) -> int:
         return len(self._cells)
@@ -210,7 +224,7 @@ class ShadowNotebook:
         if "execution_count" in content:
             cell.execution_count = _count(content["execution_count"])
         if cell.ended is None:
-            cell.ended = _now(now)
+            self._end(cell, _now(now))
         if cell.status == "ok":
             page = _page_payload(content.get("payload"))
             if page is not None:  # OutputArea._onExecuteReply shows the first "page" payload
@@ -231,7 +245,7 @@ class ShadowNotebook:
             if cell.status in ("queued", "running"):
                 cell.status = "aborted"
                 if cell.ended is None:
-                    cell.ended = ended
+                    self._end(cell, ended)
             changed.append(cell)
         self._displays.clear()  # JupyterLab forgets display ids on restart (_clearKernelState)
         return self._changed(changed)
@@ -327,6 +341,18 @@ class ShadowNotebook:
             self._forget(cell)
             self._evicted.append(cell.id)
 
+    def _end(self, cell: ShadowCell, when: float) -> None:
+        """The execution is over (its reply, idle or a restart came first): once per cell."""
+        cell.ended = when
+        self._finished.append(cell)
+        if len(self._finished) > self.max_cells:  # nobody takes them (no sidecar): bounded
+            del self._finished[0]
+
+    def take_finished(self) -> list[ShadowCell]:
+        """The cells whose execution ended since the last call, in the order they ended."""
+        finished, self._finished = self._finished, []
+        return finished
+
     def take_evicted(self) -> list[str]:
         """Ids of the cells evicted since the last call (the store forgets them too)."""
         evicted, self._evicted = self._evicted, []
@@ -360,7 +386,7 @@ class ShadowNotebook:
             else:
                 cell.status = "error" if cell._error_seen else "ok"
             if cell.ended is None:
-                cell.ended = now
+                self._end(cell, now)
             self._evict()
             return self._changed([cell])
         return []

@@ -232,6 +232,11 @@ class ShadowCell(_Answer):
         default=None,
         description="Pending input: answer it with POST .../kernels/{kernel_id}/input",
     )
+    unwatched: bool = Field(
+        default=False,
+        description="It ended while no client page of the kernel had a websocket open "
+        "(nobody saw it finish): what a page opened later reports as run meanwhile",
+    )
 
 
 class ShadowNotebook(_Answer):

@@ -15,6 +15,9 @@ class SidecarTap:
 
     websocket_handler: Any
     kernel_id: str
+    session: Any
+    # (sidecar, client session) this websocket is counted open on (sidecar.py `_clients`)
+    _counted: tuple[Any, str] | None = None
 
     @property
     def _sidecar(self) -> Any:
@@ -28,3 +31,17 @@ class SidecarTap:
         registry = self.websocket_handler.settings.get(SIDECAR_SETTING)
         if registry is not None:
             await registry.ensure(self.kernel_id)
+
+    def _count_open(self) -> None:
+        """Count this websocket as one of its client session's open ones (once)."""
+        sidecar = self._sidecar
+        if sidecar is not None and self._counted is None:
+            self._counted = (sidecar, self.session.session)
+            sidecar.client_opened(self.session.session)
+
+    def _count_closed(self) -> None:
+        """This websocket closed: uncount it (once)."""
+        if self._counted is not None:
+            sidecar, client = self._counted
+            self._counted = None
+            sidecar.client_closed(client)

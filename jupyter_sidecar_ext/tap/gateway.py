@@ -81,9 +81,13 @@ class SidecarGatewayConnection(SidecarTap, GatewayWebSocketConnection):
         if self._attached is None and sidecar is not None:
             self._attached = sidecar.channels
             self._attached.relay_attached()
+        self._count_open()
 
     def disconnect(self) -> Any:  # the server's is sync (its base declares a coroutine)
-        super().disconnect()
+        try:
+            super().disconnect()
+        finally:
+            self._count_closed()
         attached, self._attached = self._attached, None
         if attached is not None:
             attached.relay_detached()

@@ -59,8 +59,6 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
         super().__init__(**kwargs)
         self._held: list[str] = []  # client messages held while the recorder reconnects
         self._release: asyncio.Future[None] | None = None
-        # (sidecar, client session) this websocket is counted open on (sidecar.py)
-        self._counted: tuple[Any, str] | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -101,20 +99,14 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
     def connect(self) -> Any:
         if self.tcp_nodelay and self.websocket_handler.ws_connection is not None:
             self.websocket_handler.set_nodelay(True)
-        sidecar = self._sidecar
-        if sidecar is not None and self._counted is None:
-            self._counted = (sidecar, self.session.session)
-            sidecar.client_opened(self.session.session)
+        self._count_open()
         return super().connect()
 
     def disconnect(self) -> None:  # type: ignore[override]  # sync, as the server's own
         try:
             super().disconnect()
         finally:
-            if self._counted is not None:
-                sidecar, client = self._counted
-                self._counted = None
-                sidecar.client_closed(client)
+            self._count_closed()
 
     def handle_incoming_message(self, incoming_msg: str) -> None:
         v1 = self.subprotocol == V1_SUBPROTOCOL

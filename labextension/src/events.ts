@@ -5,7 +5,11 @@
  */
 
 import type { CellStatus, IInputRequest } from './restore/types';
-import type { ICellChangedEvent, IVariablesUpdatedEvent } from './tokens';
+import type {
+  ICellChangedEvent,
+  IExecutionFinishedEvent,
+  IVariablesUpdatedEvent
+} from './tokens';
 
 /**
  * Schema of the server's `cell_changed` events.
@@ -18,6 +22,12 @@ export const CELL_CHANGED_SCHEMA =
  */
 export const VARIABLES_UPDATED_SCHEMA =
   'https://events.jupyter.org/jupyter_sidecar_ext/variables_updated/v1';
+
+/**
+ * Schema of the server's `execution_finished` events.
+ */
+export const EXECUTION_FINISHED_SCHEMA =
+  'https://events.jupyter.org/jupyter_sidecar_ext/execution_finished/v1';
 
 /**
  * One emission of the event stream (`Event.Emission` of @jupyterlab/services).
@@ -101,5 +111,37 @@ export function asVariablesUpdated(
         : 'pending',
     execution_count:
       typeof execution_count === 'number' ? execution_count : null
+  };
+}
+
+/**
+ * The data of an `execution_finished` event, or null for any other emission.
+ */
+export function asExecutionFinished(
+  emission: IEmission
+): IExecutionFinishedEvent | null {
+  if (emission.schema_id !== EXECUTION_FINISHED_SCHEMA) {
+    return null;
+  }
+  const { kernel_id, cell_id, msg_id, status, execution_count } = emission;
+  const { ename, duration, unwatched } = emission;
+  if (
+    typeof kernel_id !== 'string' ||
+    typeof cell_id !== 'string' ||
+    typeof msg_id !== 'string' ||
+    (status !== 'ok' && status !== 'error' && status !== 'aborted')
+  ) {
+    return null;
+  }
+  return {
+    kernel_id,
+    cell_id,
+    msg_id,
+    status,
+    execution_count:
+      typeof execution_count === 'number' ? execution_count : null,
+    ename: typeof ename === 'string' ? ename : null,
+    duration: typeof duration === 'number' ? duration : null,
+    unwatched: unwatched === true
   };
 }

@@ -8,9 +8,15 @@ import type { Event } from '@jupyterlab/services';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { asCellChanged, asVariablesUpdated, IEmission } from './events';
+import {
+  asCellChanged,
+  asExecutionFinished,
+  asVariablesUpdated,
+  IEmission
+} from './events';
 import type {
   ICellChangedEvent,
+  IExecutionFinishedEvent,
   IServerInfo,
   ISidecar,
   ISidecarRequests,
@@ -43,6 +49,10 @@ export class Sidecar implements ISidecar, IDisposable {
 
   get cellChanged(): ISignal<ISidecar, ICellChangedEvent> {
     return this._cellChanged;
+  }
+
+  get executionFinished(): ISignal<ISidecar, IExecutionFinishedEvent> {
+    return this._executionFinished;
   }
 
   get variablesUpdated(): ISignal<ISidecar, IVariablesUpdatedEvent> {
@@ -91,6 +101,11 @@ export class Sidecar implements ISidecar, IDisposable {
       this._cellChanged.emit(cell);
       return;
     }
+    const finished = asExecutionFinished(data);
+    if (finished) {
+      this._executionFinished.emit(finished);
+      return;
+    }
     const variables = asVariablesUpdated(data);
     if (variables) {
       this._variablesUpdated.emit(variables);
@@ -101,6 +116,9 @@ export class Sidecar implements ISidecar, IDisposable {
   private _isDisposed = false;
   private _stream: ISignal<unknown, Event.Emission>;
   private _cellChanged = new Signal<ISidecar, ICellChangedEvent>(this);
+  private _executionFinished = new Signal<ISidecar, IExecutionFinishedEvent>(
+    this
+  );
   private _variablesUpdated = new Signal<ISidecar, IVariablesUpdatedEvent>(
     this
   );

@@ -81,6 +81,30 @@ export interface ICellChangedEvent {
 }
 
 /**
+ * Data of an `execution_finished` event of the server's event bus: one per
+ * run that ended (ids, status, times; never code or outputs).
+ */
+export interface IExecutionFinishedEvent {
+  kernel_id: string;
+  cell_id: string;
+  msg_id: string;
+  status: 'ok' | 'error' | 'aborted';
+  execution_count: number | null;
+  /**
+   * Exception name of a failed run, else null.
+   */
+  ename: string | null;
+  /**
+   * Seconds from start to end (null: it never ran).
+   */
+  duration: number | null;
+  /**
+   * No page of the kernel was connected when it ended.
+   */
+  unwatched: boolean;
+}
+
+/**
  * Data of a `variables_updated` event of the server's event bus.
  */
 export interface IVariablesUpdatedEvent {
@@ -161,6 +185,10 @@ export interface ISidecar {
    * A recorded cell changed (server event bus).
    */
   readonly cellChanged: ISignal<ISidecar, ICellChangedEvent>;
+  /**
+   * A run ended (server event bus).
+   */
+  readonly executionFinished: ISignal<ISidecar, IExecutionFinishedEvent>;
   /**
    * A kernel's variable snapshot changed (server event bus).
    */

@@ -1,7 +1,11 @@
 import type { Event } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
-import { CELL_CHANGED_SCHEMA, VARIABLES_UPDATED_SCHEMA } from '../src/events';
+import {
+  CELL_CHANGED_SCHEMA,
+  EXECUTION_FINISHED_SCHEMA,
+  VARIABLES_UPDATED_SCHEMA
+} from '../src/events';
 import { Sidecar } from '../src/sidecar';
 import type { IServerInfo, ISidecarRequests } from '../src/tokens';
 
@@ -61,7 +65,11 @@ describe('Sidecar', () => {
     });
     const cells: string[] = [];
     const variables: string[] = [];
+    const finished: string[] = [];
     sidecar.cellChanged.connect((_, event) => cells.push(event.cell_id));
+    sidecar.executionFinished.connect((_, event) =>
+      finished.push(`${event.msg_id} ${event.status}`)
+    );
     sidecar.variablesUpdated.connect((_, event) =>
       variables.push(event.kernel_id)
     );
@@ -75,8 +83,17 @@ describe('Sidecar', () => {
       status: 'running'
     });
     emit({ schema_id: VARIABLES_UPDATED_SCHEMA, kernel_id: 'k', state: 'ok' });
+    emit({
+      schema_id: EXECUTION_FINISHED_SCHEMA,
+      kernel_id: 'k',
+      cell_id: 'c',
+      msg_id: 'm',
+      status: 'error',
+      unwatched: true
+    });
     emit({ schema_id: 'https://events.jupyter.org/other/v1' });
     expect(cells).toEqual(['c']);
+    expect(finished).toEqual(['m error']);
     expect(variables).toEqual(['k']);
     sidecar.dispose();
     emit({ schema_id: VARIABLES_UPDATED_SCHEMA, kernel_id: 'k', state: 'ok' });

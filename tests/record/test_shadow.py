@@ -88,7 +88,7 @@ def assert_valid(cell: ShadowCell) -> None:
     data = json.loads(json.dumps(cell.to_dict()))
     assert set(data) == {
         "id", "msg_id", "source", "status", "execution_count", "outputs", "started", "ended",
-        "seq", "truncated", "run", "stale", "stale_because", "gap", "input_request",
+        "seq", "truncated", "run", "stale", "stale_because", "gap", "input_request", "unwatched",
     }  # fmt: skip
     for key in ("started", "ended"):
         assert data[key] is None or ISO.match(data[key])
@@ -616,3 +616,27 @@ def test_evicted_and_dropped_outputs_leave_the_display_map(
     run_cell(nb, "m2")
     assert nb.cells() == [nb.get("m2")]
     assert send(nb, None, update("newer", "id99")) == []  # evicted with its cell
+
+
+def test_each_execution_is_taken_as_finished_once() -> None:
+    """The reply and the idle both end a run: it is reported finished once, and a restart
+    reports the runs it aborted."""
+    nb = ShadowNotebook()
+    nb.add_request("m1", "1/0", "a")
+    nb.handle_iopub("status", "m1", {"execution_state": "busy"}, now=1.0)
+    nb.handle_iopub("error", "m1", {"ename": "ZeroDivisionError", "evalue": "x", "traceback": []})
+    nb.handle_reply("m1", {"status": "error", "execution_count": 1}, now=2.0)
+    nb.handle_iopub("status", "m1", {"execution_state": "idle"}, now=2.5)
+    finished = nb.take_finished()
+    assert [(cell.id, cell.ended, cell.ename) for cell in finished] == [
+        ("a", 2.0, "ZeroDivisionError")
+    ]
+    nb.add_request("m2", "x", "b")
+    nb.handle_iopub("status", "m2", {"execution_state": "idle"}, now=3.0)
+    nb.add_request("m3", "y", "c")
+    assert [cell.id for cell in nb.take_finished()] == ["b"]
+    nb.mark_restart(now=4.0)
+    assert [(cell.id, cell.status) for cell in nb.take_finished()] == [("c", "aborted")]
+    assert nb.take_finished() == []
+    assert nb.get("b") is not None and nb.get("b").ename is None  # type: ignore[union-attr]
+    assert nb.get("a").to_dict()["unwatched"] is False  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { ICellChangedEvent } from '../tokens';
+import { AnnouncedRuns, AwayNotifier } from './notifier';
 import { NotebookRestorer } from './restorer';
 import type { IRestoreReport, RestoreRequests } from './types';
 
@@ -19,6 +20,9 @@ export class RestoreManager implements IDisposable {
     this._sharedDocuments = options.sharedDocuments ?? false;
     this._requests = options.requests;
     this._translator = options.translator;
+    this._activate = options.activate ?? null;
+    this._awaySummary = options.awaySummary ?? true;
+    this._announced = new AnnouncedRuns(options.storage ?? null);
   }
 
   /**
@@ -49,6 +53,17 @@ export class RestoreManager implements IDisposable {
   }
 
   /**
+   * The `awaySummary` setting: whether pages say what ran while no page of
+   * their kernel was connected; applies live.
+   */
+  get awaySummary(): boolean {
+    return this._awaySummary;
+  }
+  set awaySummary(value: boolean) {
+    this._awaySummary = value;
+  }
+
+  /**
    * Start restoring a notebook panel (once per document: views share it).
    */
   add(panel: NotebookPanel): void {
@@ -61,7 +76,10 @@ export class RestoreManager implements IDisposable {
       enabled: this._enabled,
       sharedDocuments: this._sharedDocuments,
       requests: this._requests,
-      translator: this._translator
+      translator: this._translator,
+      away: this._activate
+        ? this._awayNotifier(panel, this._activate)
+        : undefined
     });
     restorer.restored.connect((_, report) =>
       this._restored.emit({ panel, report })
@@ -82,6 +100,28 @@ export class RestoreManager implements IDisposable {
     }
   }
 
+  /**
+   * The away summary of a panel, silent while the setting is off.
+   */
+  private _awayNotifier(
+    panel: NotebookPanel,
+    activate: (panel: NotebookPanel) => void
+  ): NotebookRestorer.IAway {
+    const notifier = new AwayNotifier({
+      panel,
+      announced: this._announced,
+      activate,
+      translator: this._translator
+    });
+    return {
+      announce: cells => {
+        if (this._awaySummary) {
+          notifier.announce(cells);
+        }
+      }
+    };
+  }
+
   dispose(): void {
     if (this._isDisposed) {
       return;
@@ -98,6 +138,9 @@ export class RestoreManager implements IDisposable {
   private _sharedDocuments: boolean;
   private _requests: RestoreRequests;
   private _translator?: ITranslator;
+  private _activate: ((panel: NotebookPanel) => void) | null;
+  private _announced: AnnouncedRuns;
+  private _awaySummary: boolean;
   private _isDisposed = false;
   private _restorers = new Map<NotebookPanel['context'], NotebookRestorer>();
   private _restored = new Signal<
@@ -116,5 +159,18 @@ export namespace RestoreManager {
     sharedDocuments?: boolean;
     requests: RestoreRequests;
     translator?: ITranslator;
+    /**
+     * Bring a notebook panel to the front; given, pages say what ran while
+     * no page of their kernel was connected (the away summary).
+     */
+    activate?: (panel: NotebookPanel) => void;
+    /**
+     * Initial value of {@link RestoreManager.awaySummary} (default true).
+     */
+    awaySummary?: boolean;
+    /**
+     * Where runs already announced are remembered (localStorage).
+     */
+    storage?: Storage | null;
   }
 }

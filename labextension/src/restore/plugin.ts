@@ -9,11 +9,13 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator } from '@jupyterlab/translation';
 
 import { ISidecar, PLUGIN_ID } from '../tokens';
+import { DEFAULT_DESKTOP_SETTINGS, IDesktopSettings } from './away';
+import { DesktopNotifier } from './desktop';
 import { RestoreManager } from './manager';
 
 /**
@@ -24,40 +26,58 @@ export const RESTORE_PLUGIN_ID = 'jupyter-sidecar-ext:restore';
 /**
  * User settings of output restoring (`schema/plugin.json`).
  */
-export interface IRestoreSettings {
+export interface IRestoreSettings extends IDesktopSettings {
   /**
    * Fill in outputs recorded by the server while no browser was watching.
    */
   restoreOutputs: boolean;
+  /**
+   * Say what ran while no page of a notebook's kernel was connected.
+   */
+  awaySummary: boolean;
 }
 
 /**
  * Default values of {@link IRestoreSettings}, matching the schema defaults.
  */
 export const DEFAULT_RESTORE_SETTINGS: IRestoreSettings = {
-  restoreOutputs: true
+  restoreOutputs: true,
+  awaySummary: true,
+  ...DEFAULT_DESKTOP_SETTINGS
 };
 
 /**
- * The `restoreOutputs` setting, followed live.
+ * The settings of restoring, followed live (`apply` is called on changes).
  */
-async function followRestoreSetting(
+async function followRestoreSettings(
   registry: ISettingRegistry | null,
-  apply: (value: boolean) => void
-): Promise<boolean> {
+  apply: (value: IRestoreSettings) => void
+): Promise<IRestoreSettings> {
   if (!registry) {
-    return DEFAULT_RESTORE_SETTINGS.restoreOutputs;
+    return DEFAULT_RESTORE_SETTINGS;
   }
   try {
     const settings = await registry.load(PLUGIN_ID);
-    const read = (): boolean =>
-      (settings.composite as Partial<IRestoreSettings>).restoreOutputs ??
-      DEFAULT_RESTORE_SETTINGS.restoreOutputs;
+    const read = (): IRestoreSettings => ({
+      ...DEFAULT_RESTORE_SETTINGS,
+      ...(settings.composite as Partial<IRestoreSettings>)
+    });
     settings.changed.connect(() => apply(read()));
     return read();
   } catch (reason) {
     console.warn('jupyter-sidecar-ext: cannot load the settings', reason);
-    return DEFAULT_RESTORE_SETTINGS.restoreOutputs;
+    return DEFAULT_RESTORE_SETTINGS;
+  }
+}
+
+/**
+ * localStorage, when the browser lets the page use it.
+ */
+function localStorageOrNull(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
   }
 }
 
@@ -82,18 +102,32 @@ const restorePlugin: JupyterFrontEndPlugin<void> = {
       // Notebooks are followed once the setting is known, so that a disabled
       // restore never runs, even briefly.
       let manager: RestoreManager | null = null;
-      const enabled = await followRestoreSetting(registry, value => {
-        if (manager) {
-          manager.enabled = value;
-        }
-      });
-      const restore = new RestoreManager({
-        enabled,
-        sharedDocuments: sidecar.hasFeature('shared_documents'),
-        requests: sidecar.requests,
+      const activate = (panel: NotebookPanel): void =>
+        app.shell.activateById(panel.id);
+      const desktop = new DesktopNotifier({
+        tracker,
+        activate,
         translator: translator ?? undefined
       });
+      const settings = await followRestoreSettings(registry, value => {
+        desktop.settings = value;
+        if (manager) {
+          manager.enabled = value.restoreOutputs;
+          manager.awaySummary = value.awaySummary;
+        }
+      });
+      desktop.settings = settings;
+      const restore = new RestoreManager({
+        enabled: settings.restoreOutputs,
+        sharedDocuments: sidecar.hasFeature('shared_documents'),
+        requests: sidecar.requests,
+        translator: translator ?? undefined,
+        activate,
+        awaySummary: settings.awaySummary,
+        storage: localStorageOrNull()
+      });
       manager = restore;
+      sidecar.executionFinished.connect((_, event) => desktop.handle(event));
       tracker.forEach(panel => restore.add(panel));
       tracker.widgetAdded.connect((_, panel) => restore.add(panel));
       sidecar.cellChanged.connect((_, event) =>

@@ -44,6 +44,7 @@ export class NotebookRestorer implements IDisposable {
     this._enabled = options.enabled;
     this._sharedDocuments = options.sharedDocuments ?? false;
     this._requests = options.requests;
+    this._away = options.away ?? null;
     this._offer = new OutputOffer({
       cells: () => this._codeCells(),
       requests: options.requests,
@@ -252,6 +253,7 @@ export class NotebookRestorer implements IDisposable {
       }
       await Promise.all(following);
       this._showInputs(follower.kernel.id, inputs);
+      this._away?.announce(notebook?.cells ?? []);
     }
     report.offered = await this._offer.update(
       this._panel.sessionContext.path,
@@ -370,6 +372,7 @@ export class NotebookRestorer implements IDisposable {
   private _enabled: boolean;
   private _sharedDocuments: boolean;
   private _offer: OutputOffer;
+  private _away: NotebookRestorer.IAway | null;
   private _inputs: PendingInputs;
   private _requests: RestoreRequests;
   private _state: RestoreState = 'syncing';
@@ -418,5 +421,17 @@ export namespace NotebookRestorer {
     sharedDocuments?: boolean;
     requests: RestoreRequests;
     translator?: ITranslator;
+    /**
+     * Told of the kernel's record at each synchronisation, to say what ran
+     * while no page was connected (the away summary).
+     */
+    away?: IAway;
+  }
+
+  /**
+   * Who says what ran while no page was connected (an AwayNotifier).
+   */
+  export interface IAway {
+    announce(cells: readonly IShadowCell[]): void;
   }
 }

@@ -64,6 +64,10 @@ export interface IShadowCell {
    * The input the run waits for (null: none; absent on older servers).
    */
   input_request?: IInputRequest | null;
+  /**
+   * It ended while no page of the kernel was connected (absent on older servers).
+   */
+  unwatched?: boolean;
 }
 
 /**
