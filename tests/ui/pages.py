@@ -113,6 +113,12 @@ class Pages:
             console.append(f"[{message.type}] {message.text}")
 
         page.on("console", record)
+        # A collaborative room that syncs after 5 s (as the first ones may on a loaded
+        # machine) asks whether to keep waiting, a dialog over every click: a user would.
+        loading = page.get_by_role("dialog", name=re.compile("^Loading"))
+        page.add_locator_handler(
+            loading, lambda dialog: dialog.get_by_role("button", name="Continue waiting").click()
+        )
         self.opened.append((page, console))
         self.watch(page)
         return page

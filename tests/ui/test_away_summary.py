@@ -176,12 +176,6 @@ def test_a_long_run_ending_while_the_page_is_hidden_notifies_the_desktop(
         )
         page = sc_pages.new_page()
         page.add_init_script(HIDDEN_PAGE)
-        # A collaborative room that syncs after 5 s (this test may open the session's first
-        # one on a loaded machine) asks whether to keep waiting: a user would.
-        loading = page.get_by_role("dialog", name=re.compile("^Loading"))
-        page.add_locator_handler(
-            loading, lambda dialog: dialog.get_by_role("button", name="Continue waiting").click()
-        )
         page.goto(
             sc_lab_server.lab_url(
                 f"lab/workspaces/sc-desktop-{secrets.token_hex(4)}/tree/{path}", reset=""
