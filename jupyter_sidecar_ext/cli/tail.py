@@ -27,9 +27,10 @@ from .render import ConsoleWriter, render
 class CellPrinter:
     """What has been printed of each cell (by msg_id: a re-run is a new block)."""
 
-    def __init__(self, writer: ConsoleWriter, json_lines: bool) -> None:
+    def __init__(self, writer: ConsoleWriter, json_lines: bool, following: bool = False) -> None:
         self.writer = writer
         self.json_lines = json_lines
+        self.following = following  # a cell not started yet shows once it starts
         self._printed: dict[str, list[tuple[str, str]]] = {}
 
     def show(self, cell: ShadowCell) -> None:
@@ -39,6 +40,8 @@ class CellPrinter:
             return
         key = cell.msg_id or cell.id
         printed = self._printed.get(key)
+        if printed is None and self.following and not_started(cell):
+            return  # printed once the kernel gives it its number, as IPython shows it
         if printed is None:
             printed = self._printed[key] = []
             self.writer.write("stdout", header(cell))
@@ -52,6 +55,13 @@ class CellPrinter:
             else:
                 self.writer.write(name, text)
         self._printed[key] = rendered
+
+
+def not_started(cell: ShadowCell) -> bool:
+    """Whether the kernel has not yet numbered a cell that will run (it has nothing to show)."""
+    return (
+        cell.execution_count is None and cell.status in ("queued", "running") and not cell.outputs
+    )
 
 
 def header(cell: ShadowCell) -> str:
@@ -103,7 +113,7 @@ class TailApp(ServerCommand):
 
     async def run(self) -> int:
         (kernel_id,) = self.positional("KERNEL_ID")
-        printer = CellPrinter(ConsoleWriter(merge=True), self.json_output)
+        printer = CellPrinter(ConsoleWriter(merge=True), self.json_output, not self.once)
         client = self.client()
         try:
             kernel_id = await client.resolve_kernel(kernel_id)

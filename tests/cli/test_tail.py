@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from jupyter_sidecar_ext.cli.tail import TailApp
+from jupyter_sidecar_ext.cli.render import ConsoleWriter
+from jupyter_sidecar_ext.cli.tail import CellPrinter, TailApp
+from jupyter_sidecar_ext.schemas.api import ShadowCell
 
 Capture = pytest.CaptureFixture[str]
 CLI_LINE = re.compile(r"^(error: |warning: |following )")
@@ -144,3 +146,20 @@ async def test_jupyter_sidecar_tail_ctrl_c(
             await process.wait()
     assert out[:2] == ["In [1]: print('hello')\n", "   ...: 1 + 1\n"]
     assert out[-2:] == ["In [3]: print('live')\n", "live\n"]
+
+
+def _cell(status: str, count: int | None) -> ShadowCell:
+    return ShadowCell(
+        id="c", msg_id="m", source="print('live')", status=status, execution_count=count,
+        outputs=[], started=None, ended=None, seq=1,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("following", "first_line"), [(True, "In [3]"), (False, "In [ ]")])
+def test_a_cell_seen_before_it_starts(capsys: Capture, following: bool, first_line: str) -> None:
+    """Following, a queued cell is printed once the kernel numbers it (as IPython shows it);
+    --once prints what is there."""
+    printer = CellPrinter(ConsoleWriter(merge=True), json_lines=False, following=following)
+    printer.show(_cell("queued", None))
+    printer.show(_cell("running", 3))
+    assert capsys.readouterr().out.startswith(f"{first_line}: print('live')\n")
