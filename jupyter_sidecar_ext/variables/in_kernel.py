@@ -334,9 +334,26 @@ def _preview(obj: Any, max_chars: int) -> str:
         return _bounded(repr(head), max_chars)
     if type(obj).__module__ == "numpy" and getattr(obj, "ndim", None) == 0:
         return _bounded(str(obj), max_chars)  # a numpy scalar: 8, not np.int64(8)
+    kind = _kind(obj)
+    if kind in ("ndarray", "Series", "DataFrame"):  # their own reprs cost milliseconds
+        return _bounded(_head(obj, kind), max_chars)
     if type(obj) in _BUILTIN_CONTAINERS:  # reprlib bounds their items
         return _bounded(_REPR.repr(obj), max_chars)
     return _bounded(repr(obj), max_chars)  # the object's own (errors are the child's)
+
+
+def _head(obj: Any, kind: str) -> str:
+    """The first items as a bounded list (one more than reprlib shows, so it writes `...`
+    when there are more)."""
+    keep = _REPR.maxlist + 1
+    if kind == "DataFrame":
+        return "columns " + _REPR.repr(list(obj.columns[:keep]))
+    if kind == "Series":
+        return _REPR.repr(obj.iloc[:keep].tolist())
+    if obj.ndim == 0:
+        return repr(obj.item())
+    per_axis = max(2, min(keep, int(1000 ** (1 / obj.ndim))))
+    return _REPR.repr(obj[(slice(0, per_axis),) * obj.ndim].tolist())
 
 
 def _bounded(text: str, max_chars: int) -> str:
