@@ -200,7 +200,11 @@ class VariablesExplorer(LoggingConfigurable):
             )
             try:
                 state.channel = await create_subshell(
-                    kv.control, km, self._logger(), self.timeout, kv.sidecar.note_kernel_message
+                    km,
+                    self._logger(),
+                    self.timeout,
+                    kv.sidecar.note_kernel_message,
+                    kv.sidecar.channels.hide_iopub,
                 )
             except ControlError as error:
                 if error.unavailable:
