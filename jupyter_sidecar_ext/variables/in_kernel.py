@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import reprlib
 import threading
 import time
@@ -242,15 +243,15 @@ def _expandable(obj: Any) -> bool:
 
 def _key(label: Any) -> Any:
     """A child's key as JSON: the label itself when JSON keeps it, else its repr."""
-    if isinstance(label, _SCALARS) and not (isinstance(label, float) and label != label):
-        return label
+    if isinstance(label, _SCALARS) and not (isinstance(label, float) and not math.isfinite(label)):
+        return label  # (NaN and infinities are not JSON: their repr stands in)
     return _bounded(repr(label), 200)
 
 
 def _matches(label: Any, step: Any) -> bool:
-    if type(label) is type(step) and label == step:
-        return True
-    return not isinstance(label, _SCALARS) and isinstance(step, str) and repr(label) == step
+    """Whether `step` (from the request's path) names `label`: as `_key` writes it."""
+    key = _key(label)
+    return type(key) is type(step) and key == step
 
 
 # -- children ------------------------------------------------------------------------------
@@ -275,10 +276,10 @@ def _child(obj: Any, step: Any, path: list[Any]) -> Any:
                 return obj.iloc[:, position]
         raise missing
     if kind == "mapping":
-        if isinstance(step, _SCALARS):
+        if isinstance(step, str | int | float) and not isinstance(step, bool):
             try:
-                for label in (label for label in (step,) if label in obj):
-                    return obj[label]
+                if step in obj:
+                    return obj[step]
             except TypeError:
                 pass
         for label in obj:

@@ -36,7 +36,7 @@ class Slow:
         time.sleep(30)
         return "slow"
 
-nested = {"a": [1, {"b": (2, 3)}], 5: "five", (1, 2): {"t": 1}, "obj": Point()}
+nested = {"a": [1, {"b": (2, 3)}], 5: "five", (1, 2): {"t": 1}, "obj": Point(), float("nan"): [0]}
 items = list(range(250))
 bag = {3}
 class Box:
@@ -97,7 +97,7 @@ async def test_children_of_nested_structures(
     kernel_id, _ = await start(sc_start_kernel, sc_connect)
     top = await get(jp_fetch, kernel_id, "nested", "children")
     assert (top["kernel_id"], top["name"], top["path"]) == (kernel_id, "nested", [])
-    assert top["total"] == 4 and top["truncated"] is False
+    assert top["total"] == 5 and top["truncated"] is False
     rows = {json.dumps(child["key"]): child for child in top["children"]}
     assert rows['"a"']["type"] == "list" and rows['"a"']["shape"] == [2]
     assert rows['"a"']["expandable"] is True and rows['"a"']["shape_text"] == "2 items"
@@ -115,6 +115,10 @@ async def test_children_of_nested_structures(
     assert [c["key"] for c in obj["children"]] == ["x", "label", "inner"]
     inner = await get(jp_fetch, kernel_id, "nested", "children", path=path("obj", "inner", "deep"))
     assert [c["value"] for c in inner["children"]] == ["10", "20", "30"]
+    # NaN is no JSON: its repr is the key, and names it in a path
+    assert rows['"nan"']["value"] == "[0]"
+    not_a_number = await get(jp_fetch, kernel_id, "nested", "children", path=path("nan"))
+    assert not_a_number["children"][0]["value"] == "0"
     bag = await get(jp_fetch, kernel_id, "bag", "children")
     assert bag["children"][0]["key"] == 0 and bag["children"][0]["value"] == "3"
 
