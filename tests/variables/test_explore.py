@@ -42,7 +42,17 @@ bag = {3}
 class Box:
     pass
 
+class Hang(__import__("collections").abc.Mapping):
+    def __getitem__(self, key):
+        import time
+        time.sleep(60)
+    def __iter__(self):
+        return iter(["k"])
+    def __len__(self):
+        return 1
+
 box = Box()  # listed with the default repr: the snapshot never formats what it holds
+box.hang = Hang()
 box.mixed = [1, Loud(), "ok", Slow(), 2.5]
 df = pd.DataFrame({"a": [3, 1, 2], "b": ["x", "y", "z"]}, index=["r0", "r1", "r2"])
 grid = np.arange(12).reshape(3, 4)
@@ -164,9 +174,23 @@ async def test_a_raising_or_slow_repr_costs_only_its_child(
     # the subshell answers the next request at once (the slow repr runs on in its thread)
     # (a container holding it cannot be shown either: its repr formats the item)
     box = await get(jp_fetch, kernel_id, "box", "children")
-    assert box["children"][0]["key"] == "mixed" and "took over" in box["children"][0]["error"]
+    attributes = {child["key"]: child for child in box["children"]}
+    assert "took over" in attributes["mixed"]["error"]
+    assert attributes["hang"]["expandable"] is True and attributes["hang"]["error"] is None
     nested = await get(jp_fetch, kernel_id, "nested", "children", limit=1)
     assert nested["children"][0]["error"] is None
+
+
+async def test_a_hanging_lookup_is_bounded(
+    jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any
+) -> None:
+    """A path through a mapping whose __getitem__ never returns: 504 after the explorer's
+    timeout, and the next request is answered."""
+    kernel_id, _ = await start(sc_start_kernel, sc_connect)
+    code, message = await refused(jp_fetch, kernel_id, "box", "children", path=path("hang", "k"))
+    assert code == 504 and "did not finish within 5 s" in message
+    nested = await get(jp_fetch, kernel_id, "nested", "children", limit=1)
+    assert nested["total"] == 5
 
 
 async def test_bad_requests(jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any) -> None:
