@@ -10,6 +10,7 @@ one costs its own child an error, and the subshell answers by the request's dead
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import json
 import math
@@ -82,7 +83,10 @@ def _within(call: Callable[[], Any], budget: float) -> Any:
         except BaseException as error:
             box["error"] = error
 
-    worker = threading.Thread(target=work, name="sidecar-explore", daemon=True)
+    # the request's context: what user code prints goes to this request (held back from the
+    # clients), not to the cell the main shell runs
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,), name="sidecar-explore", daemon=True)
     worker.start()
     worker.join(budget)
     if worker.is_alive():
@@ -130,7 +134,8 @@ def _map_timed(
                     state["next"], state["since"] = index, time.monotonic()
             done.set()
 
-        threading.Thread(target=work, name="sidecar-repr", daemon=True).start()
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(work,), name="sidecar-repr", daemon=True).start()
         start = len(items)
         while not done.wait(min(per_item, 0.05)):
             now = time.monotonic()

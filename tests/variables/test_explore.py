@@ -42,6 +42,11 @@ bag = {3}
 class Box:
     pass
 
+class Chatty:
+    def __repr__(self):
+        print("chatty repr")
+        return "chatty"
+
 class Hang(__import__("collections").abc.Mapping):
     def __getitem__(self, key):
         import time
@@ -53,6 +58,7 @@ class Hang(__import__("collections").abc.Mapping):
 
 box = Box()  # listed with the default repr: the snapshot never formats what it holds
 box.hang = Hang()
+box.chatty = Chatty()  # (the snapshot formats nested's items: it would print there)
 box.mixed = [1, Loud(), "ok", Slow(), 2.5]
 df = pd.DataFrame({"a": [3, 1, 2], "b": ["x", "y", "z"]}, index=["r0", "r1", "r2"])
 grid = np.arange(12).reshape(3, 4)
@@ -289,6 +295,8 @@ async def test_the_users_shell_is_untouched(
     notebook = json.loads((await jp_fetch("api", "sidecar", "kernels", kernel_id, "notebook")).body)
     observer.received.clear()
     await get(jp_fetch, kernel_id, "nested", "children", path=path("obj"))
+    chatty = await get(jp_fetch, kernel_id, "box", "children", offset=1, limit=1)  # prints
+    assert chatty["children"][0]["value"] == "chatty"
     await get(jp_fetch, kernel_id, "df", "rows", sort="a")
     after = await look()
     assert after["execution_count"] == before["execution_count"] + 1
@@ -303,7 +311,9 @@ async def test_the_users_shell_is_untouched(
         if m["header"]["msg_type"] == "execute_input"
     }
     foreign = [m for m in observer.received if m["parent_header"].get("msg_id") not in user]
-    assert {m["header"]["msg_type"] for m in foreign} <= {"status"}
+    # what a __repr__ prints goes out with no parent: no client shows it in a cell
+    assert all(m["header"]["msg_type"] == "status" or not m["parent_header"] for m in foreign)
+    assert "chatty repr" not in json.dumps([cell["outputs"] for cell in cells["cells"]])
     # the subshell requests' busy/idle pairs are kept from the clients: only the snapshot's
     # control requests (debug_request, kernel_info_request) show theirs
     assert not [m for m in foreign if m["parent_header"].get("msg_type") == "execute_request"]
