@@ -34,7 +34,6 @@ from browser_lab import (
     FLOOD,
     FLUSHED,
     PAGE_SCRIPT,
-    STOP_FILE,
     TINY,
     TYPING,
     UNFLUSHED,
@@ -45,7 +44,6 @@ from browser_lab import (
     key_time,
     numbered_lines,
     page_flavour,
-    prompt_of,
     restore_sources,
     saved_outputs,
     shown,
@@ -142,10 +140,9 @@ async def bench_output(side: Side, args: argparse.Namespace, problems: list[str]
 
 
 async def bench_typing(side: Side, args: argparse.Namespace, problems: list[str]) -> None:
-    """Type `--keys` characters into the TYPING cell while the FLOOD cell prints at full
-    speed; each keypress is timed until its character shows in the editor."""
-    page, stop = side.page, side.lab.root / STOP_FILE
-    stop.unlink(missing_ok=True)
+    """Type `--keys` characters into the TYPING cell while the page takes in the FLOOD cell's
+    flushed lines; each keypress is timed until its character shows in the editor."""
+    page, flood = side.page, args.flood_lines
     await clear_cell(page, FLOOD, args.timeout)
     await page.keyboard.press("Shift+Enter")
     await wait_check(page, "running", args.timeout, index=FLOOD)
@@ -159,22 +156,25 @@ async def bench_typing(side: Side, args: argparse.Namespace, problems: list[str]
         typed += key
         side.sample.key_ms.append(float(result["at"]) - key_time(result, key))
         await asyncio.sleep(args.key_interval)  # typing pace, not a wait for anything
-    still_running = await prompt_of(page, FLOOD) == "[*]:"
-    stop.touch()
-    await wait_check(page, "finished", args.big_timeout, index=FLOOD)
-    found = await numbered_lines(page, FLOOD)
-    side.sample.flood_lines.append(int(found["count"]))
-    if not still_running:
-        problems.append(f"(3) {side.name}: the flood ended before the typing did")
-    if found["count"] == 0 or found["firstBad"] != -1:
+    shown_then = int((await numbered_lines(page, FLOOD))["count"])
+    side.sample.flood_lines.append(shown_then)
+    if shown_then >= flood:
         problems.append(
-            f"(3) {side.name}: the flood shows {found['count']} lines; first wrong line "
-            f"{found['firstBad']}: {found['badText']!r}"
+            f"(3) {side.name}: the page showed all {flood:,} flood lines before the typing "
+            "ended (raise --flood-lines)"
+        )
+    await wait_check(page, "lastLine", args.big_timeout, index=FLOOD, last=str(flood - 1))
+    found = await numbered_lines(page, FLOOD)
+    if found["count"] != flood or found["firstBad"] != -1:
+        problems.append(
+            f"(3) {side.name}: the flood cell shows {found['count']} lines, expected {flood}; "
+            f"first wrong line {found['firstBad']}: {found['badText']!r}"
         )
     await click_editor(page, TYPING)
     await page.keyboard.press("Control+a")
     await page.keyboard.press("Backspace")
     await wait_check(page, "editorHas", args.timeout, index=TYPING, typed="")
+    await wait_check(page, "finished", args.big_timeout, index=FLOOD)
     await command(page, "notebook:clear-all-cell-outputs")
 
 
@@ -261,7 +261,8 @@ async def run(args: argparse.Namespace, base: Path) -> int:
     print(
         f"workload: rounds={args.rounds} (order alternates), (a) {args.runs} runs + "
         f"{args.warmup} warm-up, (b) {args.flushed_lines:,} flushed / {args.lines:,} unflushed "
-        f"lines, (c) {args.cells} cells, (3) {args.keys} keys; rate limits "
+        f"lines, (c) {args.cells} cells, (3) {args.keys} keys during {args.flood_lines:,} "
+        "flushed lines; rate limits "
         f"{'kept' if args.keep_rate_limits else 'off on both'}",
         flush=True,
     )
@@ -273,8 +274,9 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         print(f"GET /api/sidecar: stock {codes[0]}, ours {codes[1]}")
         if codes != [404, 200]:
             raise RuntimeError(f"GET /api/sidecar should be 404 on stock, 200 on ours: {codes}")
+        sources = bench_sources(args.flushed_lines, args.lines, args.flood_lines)
         for lab in labs:
-            write_notebook(lab.root / BENCH_NB, bench_sources(args.flushed_lines, args.lines))
+            write_notebook(lab.root / BENCH_NB, sources)
             write_notebook(lab.root / RESTORE_NB, restore_sources(args.cells))
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
@@ -339,6 +341,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--lines", type=int, default=20_000, help="(b) lines printed without flushing")
     add("--cells", type=int, default=200, help="(c) executed cells in the opened notebook")
     add("--keys", type=int, default=50, help="(3) keys typed per round during the flood")
+    add("--flood-lines", type=int, default=100_000, help="(3) flushed lines of the flood cell")
     add("--key-interval", type=float, default=0.1, help="(3) pause after each key shows (s)")
     add("--quick", action="store_true", help="smoke run: 1 round, 5 runs, smaller cells")
     add("--chromium", default="/usr/bin/chromium", help="Chromium executable")
@@ -352,7 +355,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             help=f"extra traitlets config for the {flavour} server (repeatable)",
         )
     add("--timeout", type=float, default=60.0, help="per small wait (s)")
-    add("--big-timeout", type=float, default=300.0, help="per big cell or page load (s)")
+    add("--big-timeout", type=float, default=600.0, help="per big cell or page load (s)")
     add("--start-timeout", type=float, default=180.0, help="server start (s)")
     add("--max-seconds", type=float, default=3600.0, help="whole run bound (s)")
     add("--keep", action="store_true", help="keep the temp dir (server logs)")
@@ -363,7 +366,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.lines = min(args.lines, 5000)
         args.cells = min(args.cells, 50)
         args.keys = min(args.keys, 10)
+        args.flood_lines = min(args.flood_lines, 20_000)
     counts = (args.rounds, args.runs, args.flushed_lines, args.lines, args.cells, args.keys)
+    counts += (args.flood_lines,)
     if min(counts) < 1 or args.warmup < 0:
         parser.error("counts must be positive")
     return args

@@ -41,28 +41,25 @@ USER_SETTINGS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
 }
-STOP_FILE = "flood-stop"  # in the root dir (the kernel's cwd): the flood cell ends when it exists
 
 # The benchmark notebook, the same in both servers; the cell indexes the script drives.
 TINY, TYPING, FLUSHED, UNFLUSHED, FLOOD = range(5)
 
 
-def bench_sources(flushed_lines: int, unflushed_lines: int) -> list[str]:
+def flushed_lines_code(count: int) -> str:
+    return (
+        f"import sys\nfor i in range({count}):\n    sys.stdout.write(f'{{i}}\\n')\n"
+        "    sys.stdout.flush()"
+    )
+
+
+def bench_sources(flushed_lines: int, unflushed_lines: int, flood_lines: int) -> list[str]:
     return [
         "1",
         "",  # the editor typed into during the flood; above it, so it never moves
-        "import sys\n"
-        f"for i in range({flushed_lines}):\n"
-        "    sys.stdout.write(f'{i}\\n')\n"
-        "    sys.stdout.flush()",
+        flushed_lines_code(flushed_lines),
         f"for i in range({unflushed_lines}):\n    print(i)",
-        "import os, sys\n"
-        "i = 0\n"
-        f"while not os.path.exists({STOP_FILE!r}) and i < 50_000_000:\n"
-        "    for _ in range(500):\n"
-        "        sys.stdout.write(f'{i}\\n')\n"
-        "        sys.stdout.flush()\n"
-        "        i += 1",
+        flushed_lines_code(flood_lines),
     ]
 
 
@@ -260,7 +257,6 @@ PAGE_SCRIPT = """
       error: bench.error,
     };
   };
-  bench.promptOf = index => (cells()[index] ? promptOf(cells()[index]) : null);
   window.addEventListener('keydown', e => bench.keys.push([e.key, e.timeStamp]), true);
   window.__bench = bench;
 })();
@@ -324,11 +320,6 @@ async def numbered_lines(page: Page, index: int) -> dict[str, Any]:
     found: dict[str, Any] = await page.evaluate(
         "(index) => window.__bench.numberedLines({ index })", index
     )
-    return found
-
-
-async def prompt_of(page: Page, index: int) -> str | None:
-    found: str | None = await page.evaluate("(index) => window.__bench.promptOf(index)", index)
     return found
 
 

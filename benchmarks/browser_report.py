@@ -104,7 +104,7 @@ def print_table(stock: Sample, ours: Sample, args: argparse.Namespace) -> None:
             Target(100.0, "ours <= 100 ms", absolute=True),
         ),
         (
-            "(3) flood: lines shown once it ended (median)",
+            "(3) flood lines shown when the typing ended (median)",
             med(stock.flood_lines),
             med(ours.flood_lines),
             0,
