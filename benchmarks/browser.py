@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import secrets
 import shlex
@@ -38,6 +39,7 @@ from browser_lab import (
     TYPING,
     UNFLUSHED,
     Lab,
+    NotShown,
     arm,
     bench_sources,
     command,
@@ -47,6 +49,7 @@ from browser_lab import (
     restore_sources,
     saved_outputs,
     shown,
+    shown_while_growing,
     wait_check,
     write_notebook,
 )
@@ -104,19 +107,32 @@ async def clear_cell(page: Page, index: int, timeout: float) -> None:
     await wait_check(page, "cleared", timeout, index=index)
 
 
-async def timed_run(page: Page, index: int, check: str, timeout: float, **args: object) -> float:
+async def timed_run(
+    page: Page, index: int, check: str, args: argparse.Namespace, **check_args: object
+) -> float:
     """Shift+Enter in cell `index` (cleared first): ms from the Enter keydown until the
-    first frame where `check` holds."""
-    await clear_cell(page, index, timeout)
-    await arm(page, check, index=index, **args)
+    first frame where `check` holds; a lines check waits as long as lines keep coming."""
+    await clear_cell(page, index, args.timeout)
+    await arm(page, check, index=index, **check_args)
     await page.keyboard.press("Shift+Enter")
-    result = await shown(page, timeout)
+    if check == "lastLine":
+        result = await shown_while_growing(page, index, args.stall, args.big_timeout)
+    else:
+        result = await shown(page, args.timeout)
     return float(result["at"]) - key_time(result, "Enter")
+
+
+async def reopen(side: Side, args: argparse.Namespace) -> None:
+    """A new page on the benchmark notebook (after a stalled one), its outputs cleared."""
+    await side.page.close()
+    side.page = await side.context.new_page()
+    await open_notebook(side, side.page, BENCH_NB, args.big_timeout)
+    await command(side.page, "notebook:clear-all-cell-outputs")
 
 
 async def bench_shift_enter(side: Side, args: argparse.Namespace, problems: list[str]) -> None:
     for run in range(args.warmup + args.runs):
-        ms = await timed_run(side.page, TINY, "done", args.timeout, output="1")
+        ms = await timed_run(side.page, TINY, "done", args, output="1")
         if run >= args.warmup:
             side.sample.shift_enter_ms.append(ms)
 
@@ -127,7 +143,14 @@ async def bench_output(side: Side, args: argparse.Namespace, problems: list[str]
         (FLUSHED, args.flushed_lines, side.sample.flushed_s),
         (UNFLUSHED, args.lines, side.sample.unflushed_s),
     ):
-        ms = await timed_run(page, index, "lastLine", args.big_timeout, last=str(count - 1))
+        try:
+            ms = await timed_run(page, index, "lastLine", args, last=str(count - 1))
+        except NotShown as err:
+            problems.append(f"(b) {side.name}: the last of {count} lines never showed: {err}")
+            into.append(math.nan)
+            await reopen(side, args)
+            page = side.page
+            continue
         into.append(ms / 1000)
         await wait_check(page, "finished", args.big_timeout, index=index)
         found = await numbered_lines(page, index)
@@ -163,7 +186,13 @@ async def bench_typing(side: Side, args: argparse.Namespace, problems: list[str]
             f"(3) {side.name}: the page showed all {flood:,} flood lines before the typing "
             "ended (raise --flood-lines)"
         )
-    await wait_check(page, "lastLine", args.big_timeout, index=FLOOD, last=str(flood - 1))
+    try:
+        await arm(page, "lastLine", index=FLOOD, last=str(flood - 1))
+        await shown_while_growing(page, FLOOD, args.stall, args.big_timeout)
+    except NotShown as err:
+        problems.append(f"(3) {side.name}: the last of {flood} flood lines never showed: {err}")
+        await reopen(side, args)
+        return
     found = await numbered_lines(page, FLOOD)
     if found["count"] != flood or found["firstBad"] != -1:
         problems.append(
@@ -356,6 +385,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         )
     add("--timeout", type=float, default=60.0, help="per small wait (s)")
     add("--big-timeout", type=float, default=600.0, help="per big cell or page load (s)")
+    add("--stall", type=float, default=60.0, help="(b), (3) give up after no new line for (s)")
     add("--start-timeout", type=float, default=180.0, help="server start (s)")
     add("--max-seconds", type=float, default=3600.0, help="whole run bound (s)")
     add("--keep", action="store_true", help="keep the temp dir (server logs)")
@@ -366,7 +396,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.lines = min(args.lines, 5000)
         args.cells = min(args.cells, 50)
         args.keys = min(args.keys, 10)
-        args.flood_lines = min(args.flood_lines, 20_000)
+        args.flood_lines = min(args.flood_lines, 10_000)
     counts = (args.rounds, args.runs, args.flushed_lines, args.lines, args.cells, args.keys)
     counts += (args.flood_lines,)
     if min(counts) < 1 or args.warmup < 0:

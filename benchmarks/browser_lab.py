@@ -280,6 +280,10 @@ async (id) => {
 """
 
 
+class NotShown(RuntimeError):
+    """An armed check did not hold in time."""
+
+
 async def arm(page: Page, check: str, **args: Any) -> None:
     await page.evaluate("([name, args]) => window.__bench.arm(name, args)", [check, args])
 
@@ -293,9 +297,27 @@ async def shown(page: Page, timeout_s: float) -> dict[str, Any]:
         )
     except PlaywrightTimeoutError:
         state = await page.evaluate("() => window.__bench.describe()")
-        raise RuntimeError(f"not shown within {timeout_s} s; the page shows {state}") from None
+        raise NotShown(f"not shown within {timeout_s} s; the page shows {state}") from None
     result: dict[str, Any] = await handle.json_value()
     return result
+
+
+async def shown_while_growing(
+    page: Page, index: int, stall_s: float, limit_s: float
+) -> dict[str, Any]:
+    """`shown` for a check on cell `index`'s lines, as long as the cell shows new lines:
+    NotShown once `stall_s` went by without one (e.g. the server closed the page's kernel
+    websocket: a flooded page that reads slowly misses the server's pings) or after
+    `limit_s` in all."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    count = -1
+    while True:
+        try:
+            return await shown(page, stall_s)
+        except NotShown as err:
+            before, count = count, int((await numbered_lines(page, index))["count"])
+            if count <= before or asyncio.get_running_loop().time() > deadline:
+                raise NotShown(f"stalled at {count} lines; {err}") from None
 
 
 async def wait_check(page: Page, check: str, timeout_s: float, **args: Any) -> dict[str, Any]:

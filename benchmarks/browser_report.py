@@ -33,7 +33,8 @@ class Target:
 
 
 def med(values: Sequence[float]) -> float:
-    return float(statistics.median(values)) if values else math.nan
+    known = [v for v in values if not math.isnan(v)]  # nan: a run that never finished
+    return float(statistics.median(known)) if known else math.nan
 
 
 def verdict(stock: float, ours: float, target: Target | None) -> str:
