@@ -390,13 +390,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--max-seconds", type=float, default=3600.0, help="whole run bound (s)")
     add("--keep", action="store_true", help="keep the temp dir (server logs)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.rounds, args.runs, args.warmup = 1, min(args.runs, 5), min(args.warmup, 1)
-        args.flushed_lines = min(args.flushed_lines, 2000)
-        args.lines = min(args.lines, 5000)
-        args.cells = min(args.cells, 50)
-        args.keys = min(args.keys, 10)
-        args.flood_lines = min(args.flood_lines, 10_000)
+    if args.quick:  # smaller figures for the options left at their defaults
+        quick = {"rounds": 1, "runs": 5, "warmup": 1, "flushed_lines": 2000, "lines": 5000}
+        quick |= {"cells": 50, "keys": 10, "flood_lines": 20_000}
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     counts = (args.rounds, args.runs, args.flushed_lines, args.lines, args.cells, args.keys)
     counts += (args.flood_lines,)
     if min(counts) < 1 or args.warmup < 0:
