@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,12 @@ from .base import SidecarTap
 CORK: int | None = getattr(socket, "TCP_CORK", None)  # Linux
 
 log = logging.getLogger(__name__)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """A done callback: a failed write nobody awaits is no error (the client is gone)."""
+    if not future.cancelled():
+        future.exception()
 
 
 class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
@@ -78,6 +84,18 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
         iopub = sidecar.iopub_stream()
         iopub.batching = self._corked
         self.channels["iopub"] = iopub
+
+    @property
+    def write_message(self) -> Callable[..., Any]:
+        """The websocket's write, its failures marked as seen: when a page goes away (a
+        ping timeout while output floods it), every write still on its way fails, nobody
+        awaits them, and asyncio would log each one ("Task exception was never retrieved")."""
+        return self._write_quietly
+
+    def _write_quietly(self, message: Any, binary: bool = False) -> Any:
+        written = self.websocket_handler.write_message(message, binary=binary)
+        written.add_done_callback(_retrieved)
+        return written
 
     @contextmanager
     def _corked(self, size: int) -> Iterator[None]:
