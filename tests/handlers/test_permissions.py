@@ -188,6 +188,7 @@ async def test_each_route_needs_its_permission(
             "/api/sidecar/kernels/{kernel_id}/notebook",
             "/api/sidecar/kernels/{kernel_id}/cells/{cell_id}",
             "/api/sidecar/kernels/{kernel_id}/variables/{name}",
+            "/api/sidecar/kernels/{kernel_id}/dataflow",  # each cell's source as it ran
         } | ({"/api/sidecar/kernels/{kernel_id}/variables"} & set(leaked))
     else:
         assert leaked == []
