@@ -40,6 +40,9 @@ class ControlError(Exception):
 class ControlChannel:
     """Send requests on a kernel's control channel and await their replies by msg_id."""
 
+    #: the kernel channel the socket connects to (a subclass may use "shell")
+    channel = "control"
+
     def __init__(
         self,
         kernel_manager: Any,
@@ -139,10 +142,16 @@ class ControlChannel:
         """Send a request; the future resolves with the reply's raw parts (see `decode`)."""
         stream = self._connect()
         future: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
-        msg = self._km.session.send(stream, msg_type, content)
+        session = self._km.session
+        msg = session.send(stream, msg_type, content, header=self.header(session, msg_type))
         self._pending[msg["header"]["msg_id"]] = future
         future.add_done_callback(lambda _: self._pending.pop(msg["header"]["msg_id"], None))
         return future
+
+    def header(self, session: Session, msg_type: str) -> dict[str, Any]:
+        """The header of a request (a subclass may add fields, e.g. a subshell id)."""
+        header: dict[str, Any] = session.msg_header(msg_type)
+        return header
 
     async def decode(self, parts: list[bytes]) -> dict[str, Any]:
         """The reply as a message dict (signature checked); large ones decoded off the loop."""
@@ -163,11 +172,13 @@ class ControlChannel:
         self._stream = None
 
     def _connect(self) -> Any:
-        connect = getattr(self._km, "connect_control", None)
+        connect = getattr(self._km, f"connect_{self.channel}", None)
         info = getattr(self._km, "get_connection_info", None)
         if connect is None or info is None:
-            raise ControlError("The server has no local control channel to this kernel.", True)
-        port = info().get("control_port")
+            raise ControlError(
+                f"The server has no local {self.channel} channel to this kernel.", True
+            )
+        port = info().get(f"{self.channel}_port")
         if self._stream is not None and (self._stream.closed() or port != self._port):
             self.close()  # the kernel moved: a new process answers on the new port
         if self._stream is None:

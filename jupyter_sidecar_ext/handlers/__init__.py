@@ -14,7 +14,12 @@ from .lint import LintHandler
 from .openapi import OpenAPIHandler
 from .queue import QueueEntryHandler, QueueHandler, QueueInterruptHandler
 from .stdin import InputHandler
-from .variables import VariableHandler, VariablesHandler
+from .variables import (
+    VariableChildrenHandler,
+    VariableHandler,
+    VariableRowsHandler,
+    VariablesHandler,
+)
 
 Route = tuple[str, type[SidecarHandler], dict[str, Any]]
 
@@ -29,6 +34,11 @@ API_ROUTES: tuple[tuple[str, type[SidecarHandler]], ...] = (
     (rf"/api/sidecar/kernels/{_KERNEL}/cells/(?P<cell_id>[^/]+)/?", CellHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/variables/?", VariablesHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/?", VariableHandler),
+    (
+        rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/children/?",
+        VariableChildrenHandler,
+    ),
+    (rf"/api/sidecar/kernels/{_KERNEL}/variables/(?P<name>[^/]+)/rows/?", VariableRowsHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/execute/?", ExecuteHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/input/?", InputHandler),
     (rf"/api/sidecar/kernels/{_KERNEL}/queue/?", QueueHandler),

@@ -245,8 +245,15 @@ class Variable(_Answer):
     name: str
     type: str
     value: str
-    size: int | None
-    shape: list[int] | None
+    size: int | None = Field(description="Bytes, where known exactly (else null)")
+    shape: list[int] | None = Field(description="Dimensions, where known exactly (else null)")
+    length: int | None = Field(
+        default=None, description="Items, rows or characters (the first dimension), or null"
+    )
+    shape_text: str | None = Field(
+        default=None, description="The shape with its unit: '2 rows x 3 cols', '(2, 3)', ..."
+    )
+    size_text: str | None = Field(default=None, description="The size with its unit: '1.2 KB'")
 
 
 class VariablesSnapshot(_Answer):
@@ -273,6 +280,58 @@ class RichVariable(_Answer):
     metadata: dict[str, Any]
     truncated: bool
     error: str | None = None
+
+
+ChildKey = str | int | float | bool | None
+
+
+class VariableChild(_Answer):
+    key: ChildKey = Field(
+        description="Dict key (as JSON when it is a string, number, bool or null, else its "
+        "repr), index (list, tuple, set in iteration order, array first axis, Series "
+        "position), attribute name, or DataFrame column label: the next element of `path`"
+    )
+    type: str
+    value: str | None = Field(description="Bounded repr; null when `error` says why")
+    shape: list[int] | None
+    size: int | None
+    shape_text: str | None = None
+    size_text: str | None = None
+    expandable: bool
+    error: str | None = Field(description="Why the value is not shown (a raising or slow repr)")
+
+
+class VariableChildren(_Answer):
+    """One page of the children of a variable at `path`, asked of the kernel's subshell."""
+
+    kernel_id: str
+    name: str
+    path: list[ChildKey]
+    offset: int
+    limit: int
+    total: int
+    children: list[VariableChild]
+    truncated: bool = Field(description="More children follow this page")
+
+
+class TableColumn(_Answer):
+    name: str
+    dtype: str
+
+
+class VariableRows(_Answer):
+    """One page of a DataFrame's, Series' or array's rows, cells as display strings."""
+
+    kernel_id: str
+    name: str
+    offset: int
+    limit: int
+    total_rows: int
+    columns: list[TableColumn]
+    index: list[ChildKey] = Field(description="The rows' index labels (positions for arrays)")
+    rows: list[list[str]]
+    sort: str | None
+    ascending: bool
 
 
 class DataflowCell(_Answer):

@@ -29,6 +29,20 @@ _US_PER_CHAR = {"text": 0.01, "container": 0.7}
 _SIZED_LITERALS = frozenset({"list", "tuple", "set", "frozenset", "dict"})
 _DATAFRAME_DIMS = re.compile(r"\[(\d+) rows x (\d+) columns\]\s*$")
 _SERIES_LENGTH = re.compile(r"Length: (\d+)")
+_NDARRAY_SHAPE = re.compile(r",\s*shape=\(([\d,\s]*)\)")
+_NDARRAY_DTYPE = re.compile(r",\s*dtype=([\w'\"]+)\)$")
+_INTS = re.compile(r"\d+")
+_ITEMSIZE = {
+    f"{kind}{bits}": bits // 8
+    for kind, sizes in (
+        ("int", (8, 16, 32, 64)),
+        ("uint", (8, 16, 32, 64)),
+        ("float", (16, 32, 64)),
+    )
+    for bits in sizes
+} | {"complex64": 8, "complex128": 16, "bool": 1}
+_FRAME_TRUNCATED = re.compile(r"^\s*\.\.\.?(\s+\.\.\.?)*\s*$")
+_SERIES_FOOTER = re.compile(r"^(Freq: [^,]+, )?(Name: .*, )?dtype: \S+$")
 _NDARRAY = re.compile(r"^array\((?P<body>.*?)(?:,\s*dtype=[\w.\[\]<>']+)?\)$", re.DOTALL)
 
 
@@ -90,6 +104,7 @@ def parse_variables(raw: Any, flt: VariableFilter) -> ParsedSnapshot:
                 "value": preview(value, flt.max_value_chars),
                 "size": size,
                 "shape": shape,
+                **units(type_name, shape, size),
             }
         )
     return parsed
@@ -175,13 +190,13 @@ def shape_and_size(type_name: str, value: str) -> tuple[list[int] | None, int | 
             count = _literal_len(type_name, value)
             return ([count] if count is not None else None), None
         if type_name == "ndarray":
-            return _ndarray_shape(value), None
+            return ndarray_shape_and_size(value)
         if type_name == "DataFrame":
             match = _DATAFRAME_DIMS.search(value)
-            return ([int(match[1]), int(match[2])] if match else None), None
+            return ([int(match[1]), int(match[2])] if match else frame_shape(value)), None
         if type_name == "Series":
             match = _SERIES_LENGTH.search(value)
-            return ([int(match[1])] if match else None), None
+            return ([int(match[1])] if match else series_shape(value)), None
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
     return None, None
@@ -228,8 +243,25 @@ def _literal(value: str) -> Any:
         return ast.literal_eval(value)
 
 
+def ndarray_shape_and_size(value: str) -> tuple[list[int] | None, int | None]:
+    """numpy's repr: a summarized one says `shape=(...)` (numpy 2); a complete one is a
+    nested list. The size is known only when the repr names a fixed-size dtype (numpy leaves
+    out the default ones, float64 and the platform's int, which are not guessed)."""
+    text = value.strip()
+    dims = _NDARRAY_SHAPE.search(text)
+    shape = [int(n) for n in _INTS.findall(dims[1])] if dims else _ndarray_shape(text)
+    dtype = _NDARRAY_DTYPE.search(text)
+    itemsize = _ITEMSIZE.get(dtype[1].strip("'\"")) if dtype else None
+    if shape is None or itemsize is None:
+        return shape, None
+    count = 1
+    for n in shape:
+        count *= n
+    return shape, count * itemsize
+
+
 def _ndarray_shape(value: str) -> list[int] | None:
-    match = _NDARRAY.match(value.strip())
+    match = _NDARRAY.match(value)
     if match is None or "..." in value or len(value) > CONTAINER_MAX_CHARS:
         return None
     nested = _literal(match["body"])
@@ -252,3 +284,95 @@ def changed_names(before: ParsedSnapshot, after: ParsedSnapshot) -> frozenset[st
     if before.truncated or after.truncated:
         return frozenset(name for name in old.keys() & new.keys() if old[name] != new[name])
     return frozenset(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+
+
+def frame_shape(value: str) -> list[int] | None:
+    """[rows, columns] of a complete DataFrame repr (no `[R rows x C columns]` footer).
+
+    Exact only for the plain layout: one header line, one line per row, every row's last
+    cells ending where the header's labels end (pandas right-aligns both), more words on
+    each row than in the header (its index). Wrapped, multi-level, truncated or ambiguous
+    layouts give None."""
+    if value == "Empty DataFrame\nColumns: []\nIndex: []":
+        return [0, 0]
+    lines = value.split("\n")
+    if len(lines) < 2 or any(not line.strip() for line in lines):
+        return None
+    header = _word_ends(lines[0])
+    if not header or any(word == "..." for word in lines[0].split()):
+        return None
+    for line in lines[1:]:
+        ends = _word_ends(line)
+        if _FRAME_TRUNCATED.match(line) or len(ends) <= len(header):
+            return None
+        if ends[-len(header) :] != header:
+            return None
+    return [len(lines) - 1, len(header)]
+
+
+def series_shape(value: str) -> list[int] | None:
+    """[length] of a complete Series repr (no `Length:` footer): one line per row, then a
+    `Name: ..., dtype: ...` line."""
+    match = re.fullmatch(r"Series\(\[\], (Name: .*, )?dtype: \S+\)", value)
+    if match:
+        return [0]
+    lines = value.split("\n")
+    if len(lines) < 2 or not _SERIES_FOOTER.match(lines[-1]):
+        return None
+    rows = lines[:-1]
+    if any(not line.strip() or _FRAME_TRUNCATED.match(line) for line in rows):
+        return None
+    return [len(rows)]
+
+
+def _word_ends(line: str) -> list[int]:
+    return [match.end() for match in re.finditer(r"\S+", line)]
+
+
+_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset", "dict", "range"})
+_SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def units(type_name: str, shape: list[int] | None, size: int | None) -> dict[str, Any]:
+    """`length`, `shape_text` and `size_text` of a row: the units the table shows."""
+    return {
+        "length": shape[0] if shape else None,
+        "shape_text": shape_text(type_name, shape),
+        "size_text": size_text(size),
+    }
+
+
+def shape_text(type_name: str, shape: list[int] | None) -> str | None:
+    """'2 rows x 3 cols' (DataFrame), '4 rows' (Series), '5 chars', '3 bytes', '2 items',
+    '(2, 3)' (arrays and the rest); None when unknown."""
+    if shape is None:
+        return None
+
+    def plural(count: int, unit: str) -> str:
+        return f"{count:,} {unit}{'' if count == 1 else 's'}"
+
+    if type_name == "DataFrame" and len(shape) == 2:
+        return f"{plural(shape[0], 'row')} x {plural(shape[1], 'col')}"
+    if len(shape) == 1:
+        if type_name == "Series":
+            return plural(shape[0], "row")
+        if type_name == "str":
+            return plural(shape[0], "char")
+        if type_name in ("bytes", "bytearray"):
+            return plural(shape[0], "byte")
+        if type_name in _CONTAINERS:
+            return plural(shape[0], "item")
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(n) for n in shape) + ")"
+
+
+def size_text(size: int | None) -> str | None:
+    """Bytes in binary multiples: '512 B', '1.2 KB', '3.0 MB'; None when unknown."""
+    if size is None:
+        return None
+    value = float(size)
+    for unit in _SIZE_UNITS:
+        if value < 1024 or unit == _SIZE_UNITS[-1]:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return None  # unreachable

@@ -26,6 +26,7 @@ from ..channels.control import ControlError
 from ..events import KERNEL_ACTIONS_SCHEMA, VARIABLES_UPDATED_SCHEMA
 from ..registry import SidecarRegistry
 from ..sidecar import KernelSidecar
+from .explore import ExploreError, VariablesExplorer
 from .inspect import (
     ParsedSnapshot,
     VariableFilter,
@@ -157,6 +158,7 @@ class VariablesService(LoggingConfigurable):
         self._running: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._snapshot_listeners: list[SnapshotListener] = []
+        self.explorer = VariablesExplorer(kernel_manager, parent=self)
 
     @property
     def filter(self) -> VariableFilter:
@@ -239,6 +241,51 @@ class VariablesService(LoggingConfigurable):
 
     async def rich(self, sidecar: KernelSidecar, name: str) -> dict[str, Any]:
         """One variable's mime bundle (its IPython display), asked of the kernel now."""
+        kv, known = await self._vouched(sidecar, name)
+        try:
+            body = await kv.control.debug(
+                "richInspectVariables", {"variableName": name}, self.timeout
+            )
+        except ControlError as error:
+            raise VariableError(503, error.reason) from None
+        view = rich_view(body, known, self.max_rich_bytes)
+        if view is None:  # ipykernel answers an unknown name with an empty bundle
+            raise VariableError(404, f"Variable not found: {name}")
+        return {"kernel_id": sidecar.kernel_id, "name": name, **view}
+
+    async def children(
+        self, sidecar: KernelSidecar, name: str, path: list[Any], offset: int, limit: int
+    ) -> dict[str, Any]:
+        """One page of a listed variable's children at `path` (explore.py)."""
+        kv, _ = await self._vouched(sidecar, name)
+        try:
+            page = await self.explorer.children(kv, name, path, offset, limit)
+        except ExploreError as error:
+            raise VariableError(error.status, error.message) from None
+        return {"kernel_id": sidecar.kernel_id, "name": name, **page}
+
+    async def rows(
+        self,
+        sidecar: KernelSidecar,
+        name: str,
+        offset: int,
+        limit: int,
+        sort: str | None = None,
+        ascending: bool = True,
+    ) -> dict[str, Any]:
+        """One page of a listed table's rows (explore.py)."""
+        kv, _ = await self._vouched(sidecar, name)
+        try:
+            page = await self.explorer.rows(kv, name, offset, limit, sort, ascending)
+        except ExploreError as error:
+            raise VariableError(error.status, error.message) from None
+        return {"kernel_id": sidecar.kernel_id, "name": name, **page}
+
+    async def _vouched(
+        self, sidecar: KernelSidecar, name: str
+    ) -> tuple[KernelVariables, dict[str, Any] | None]:
+        """The kernel's entry and the row of `name` if the list would show it; raises
+        VariableError otherwise (what on-demand requests may serve)."""
         if not sidecar.alive:
             raise VariableError(503, "The kernel is not running.")
         kv = self._entry(sidecar)
@@ -253,15 +300,9 @@ class VariablesService(LoggingConfigurable):
         try:
             if (known is None or kv.stale) and not await self._listed(kv, name):
                 raise unknown
-            body = await kv.control.debug(
-                "richInspectVariables", {"variableName": name}, self.timeout
-            )
         except ControlError as error:
             raise VariableError(503, error.reason) from None
-        view = rich_view(body, known, self.max_rich_bytes)
-        if view is None:  # ipykernel answers an unknown name with an empty bundle
-            raise VariableError(404, f"Variable not found: {name}")
-        return {"kernel_id": sidecar.kernel_id, "name": name, **view}
+        return kv, known
 
     async def _listed(self, kv: KernelVariables, name: str) -> bool:
         """Whether the list would show `name` now: the rich view never serves what the list
@@ -421,6 +462,7 @@ class VariablesService(LoggingConfigurable):
 
     def _forget(self, kernel_id: str) -> None:
         self._cancel(kernel_id)
+        self.explorer.forget(kernel_id)
         kv = self._kernels.pop(kernel_id, None)
         if kv is not None:
             kv.control.close()

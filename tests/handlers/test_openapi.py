@@ -162,6 +162,21 @@ async def test_real_answers_validate_against_the_document(
         f"{kernel}/variables/{{name}}", "get", api.RichVariable, *parts, "variables", "x"
     )
     assert rich["data"]["text/plain"] == "41"
+    listing = json.dumps({"code": "z = [1, {'k': 2}]", "cell_id": "c0"})
+    await answer(f"{kernel}/execute", "post", api.ExecuteResult, *parts, "execute", body=listing)
+    children = await answer(
+        f"{kernel}/variables/{{name}}/children",
+        "get",
+        api.VariableChildren,
+        *parts,
+        "variables",
+        "z",
+        "children",
+        params={"path": "[1]"},
+    )
+    assert children["children"][0]["key"] == "k"
+    rows = f"{kernel}/variables/{{name}}/rows"
+    assert "not a table" in await error(rows, "get", 409, *parts, "variables", "z", "rows")
     reader = json.dumps({"code": "y = x", "cell_id": "c3"})
     await answer(f"{kernel}/execute", "post", api.ExecuteResult, *parts, "execute", body=reader)
     await answer(f"{kernel}/execute", "post", api.ExecuteResult, *parts, "execute", body=code)

@@ -32,6 +32,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/api/sidecar/kernels/{kernel_id}/cells/{cell_id}"): "kernels:execute",
     ("GET", "/api/sidecar/kernels/{kernel_id}/variables"): "kernels:execute",
     ("GET", "/api/sidecar/kernels/{kernel_id}/variables/{name}"): "kernels:execute",
+    ("GET", "/api/sidecar/kernels/{kernel_id}/variables/{name}/children"): "kernels:execute",
+    ("GET", "/api/sidecar/kernels/{kernel_id}/variables/{name}/rows"): "kernels:execute",
     ("POST", "/api/sidecar/kernels/{kernel_id}/execute"): "kernels:execute",
     ("GET", "/api/sidecar/kernels/{kernel_id}/queue"): "kernels:execute",
     ("DELETE", "/api/sidecar/kernels/{kernel_id}/queue/{msg_id}"): "kernels:execute",
@@ -52,7 +54,12 @@ BODIES = {
     "run": PLAN,
 }
 # what a granted request answers: input waits for none here (409)
-GRANTED = {"/api/sidecar/kernels/{kernel_id}/input": {409}}
+# and a string has neither children nor rows (409)
+GRANTED = {
+    "/api/sidecar/kernels/{kernel_id}/input": {409},
+    "/api/sidecar/kernels/{kernel_id}/variables/{name}/children": {409},
+    "/api/sidecar/kernels/{kernel_id}/variables/{name}/rows": {409},
+}
 
 
 def registered() -> set[tuple[str, str]]:

@@ -14,6 +14,7 @@ from jupyter_sidecar_ext.variables.inspect import (
     preview,
     rich_view,
     shape_and_size,
+    units,
 )
 
 
@@ -90,10 +91,20 @@ def test_malformed_records_are_skipped(raw: Any) -> None:
         ("frozenset", "frozenset({1})", [1], None),
         ("dict", "{'a': 1, 'b': [2]}", [2], None),
         ("ndarray", "array([[0, 1, 2],\n       [3, 4, 5]])", [2, 3], None),
-        ("ndarray", "array([1., 2.], dtype=float32)", [2], None),
+        ("ndarray", "array([1., 2.], dtype=float32)", [2], 8),  # a named dtype: its size
         ("ndarray", "array(5)", [], None),
+        ("ndarray", "array([   0,    1, ..., 1998, 1999], shape=(2000,))", [2000], None),
+        ("ndarray", "array([0, 0, ..., 0, 0], shape=(10, 300), dtype=int32)", [10, 300], 12000),
+        ("ndarray", "array([], dtype=float64)", [0], 0),
         ("DataFrame", "     a\n0    1\n..  ..\n\n[1000 rows x 3 columns]", [1000, 3], None),
+        ("DataFrame", "   a    b\n0  1  3.5\n1  2  4.0", [2, 2], None),  # complete, no footer
+        ("DataFrame", "   a\n0  1", [1, 1], None),
+        ("DataFrame", "         name  n\nfirst   a b c  1\nsecond    d e  2", [2, 2], None),
+        ("DataFrame", "Empty DataFrame\nColumns: []\nIndex: []", [0, 0], None),
         ("Series", "0    1\n    ..\nName: s, Length: 500, dtype: int64", [500], None),
+        ("Series", "0    1\n1    2\n2    3\nName: x, dtype: int64", [3], None),
+        ("Series", "a    1.5\nb    NaN\ndtype: float64", [2], None),
+        ("Series", "Series([], dtype: float64)", [0], None),
     ],
 )
 def test_exact_shapes(type_name: str, value: str, shape: list[int], size: int | None) -> None:
@@ -109,7 +120,14 @@ def test_exact_shapes(type_name: str, value: str, shape: list[int], size: int | 
         ("str", "'" + "y" * 43_690 + "..." + "y" * 21_845 + "'"),  # cut by the kernel
         ("ndarray", "array([0, 1, 2, ..., 7, 8, 9])"),
         ("ndarray", "array([nan,  1.])"),
-        ("DataFrame", "   a\n0  1"),
+        ("DataFrame", "     a\nidx   \n0    1"),  # a named index: one more header line
+        ("DataFrame", "col  a  b\n0    1  2"),  # a named column axis
+        ("DataFrame", "   a\n0  1\n.. ..\n9  9"),  # cut without a footer (show_dimensions)
+        ("DataFrame", "   a  ...\n0  1  ..."),
+        ("DataFrame", "   aaaa  \\\n0     1   \n\n   b\n0  2"),  # wrapped in blocks
+        ("DataFrame", "  x     \n  a    b\n0 1    2"),  # two header lines (MultiIndex)
+        ("Series", "0    a\n1    b\nName: x, dtype: category\nCategories (2, object): ['a', 'b']"),
+        ("Series", "0    1\n    ..\n9    9\ndtype: int64"),
         ("int", "42"),
         ("K", "<__main__.K object at 0x7f>"),
     ],
@@ -155,3 +173,33 @@ def test_rich_view() -> None:
     failed = rich_view({"data": {}}, row, 100)
     assert failed is not None and failed["data"] == {"text/plain": "<Raises object>"}
     assert "error" in failed
+
+
+@pytest.mark.parametrize(
+    ("type_name", "shape", "size", "expected"),
+    [
+        (
+            "DataFrame",
+            [2, 1],
+            16,
+            {"length": 2, "shape_text": "2 rows x 1 col", "size_text": "16 B"},
+        ),
+        (
+            "Series",
+            [1_000_000],
+            8_000_000,
+            {"length": 1_000_000, "shape_text": "1,000,000 rows", "size_text": "7.6 MB"},
+        ),
+        ("ndarray", [2, 3], 1234, {"length": 2, "shape_text": "(2, 3)", "size_text": "1.2 KB"}),
+        ("ndarray", [5], None, {"length": 5, "shape_text": "(5,)", "size_text": None}),
+        ("ndarray", [], 8, {"length": None, "shape_text": "()", "size_text": "8 B"}),
+        ("str", [1], 1, {"length": 1, "shape_text": "1 char", "size_text": "1 B"}),
+        ("bytes", [3], 3, {"length": 3, "shape_text": "3 bytes", "size_text": "3 B"}),
+        ("dict", [2], None, {"length": 2, "shape_text": "2 items", "size_text": None}),
+        ("int", None, None, {"length": None, "shape_text": None, "size_text": None}),
+    ],
+)
+def test_units(
+    type_name: str, shape: list[int] | None, size: int | None, expected: dict[str, Any]
+) -> None:
+    assert units(type_name, shape, size) == expected
