@@ -37,7 +37,8 @@ TABLE_CELL = """\
 import numpy as np
 import pandas as pd
 frame = pd.DataFrame({"a": [1, 2], "b": [3.5, 4.5]})
-matrix = np.zeros((2, 2))
+matrix = np.arange(4).reshape(2, 2)
+vector = np.zeros(4, dtype=np.float32)
 s = "hello"
 a_long_variable_name_here = [1, 2, 3]
 """
@@ -144,9 +145,10 @@ def test_table_fits_resizes_and_copies(
     expect(cell(panel, "frame", "shape")).to_have_text("2 rows x 2 cols")
     expect(cell(panel, "frame", "type")).to_have_text("DataFrame")
     expect(cell(panel, "matrix", "shape")).to_have_text("(2, 2)")
-    expect(cell(panel, "matrix", "size")).to_have_text("32 B")
+    expect(cell(panel, "vector", "shape")).to_have_text("(4,)")
+    expect(cell(panel, "vector", "size")).to_have_text("16 B")
     expect(cell(panel, "s", "shape")).to_have_text("5 chars")
-    for name in ["frame", "matrix", "s", "a_long_variable_name_here"]:
+    for name in ["frame", "matrix", "vector", "s", "a_long_variable_name_here"]:
         for column in ["type", "shape", "size"]:
             assert not overflows(cell(panel, name, column)), (name, column)
     # Full texts on hover: the long name is cut, its title is whole; headers say what they do.
@@ -181,6 +183,7 @@ def test_table_fits_resizes_and_copies(
     expect(row(panel, "matrix")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(row(panel, "s")).to_be_focused()
+    expect(row(panel, "matrix")).to_have_attribute("aria-selected", "false")
     page.keyboard.press("Control+c")
     assert_clipboard(page, "'hello'")
     # The context menu's Copy Value on another row.

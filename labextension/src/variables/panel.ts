@@ -275,7 +275,11 @@ export class VariablesPanel extends Widget {
       return;
     }
     const navigable = this._rows.filter(isNavigable);
-    const row = this.selectedRow ?? this._rowOf(target);
+    // The focused row (tabbed to or clicked) is the one keys act on.
+    const row = this._rowOf(target) ?? this.selectedRow;
+    if (row && row.id !== this._selectedId && isNavigable(row)) {
+      this._select(row, false);
+    }
     const at = row ? navigable.indexOf(row) : -1;
     const move = (index: number): void => {
       const next =

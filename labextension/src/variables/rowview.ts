@@ -35,8 +35,8 @@ export function cellTexts(row: TreeRow): Record<SortColumn, string> {
   return {
     name: row.kind === 'variable' ? row.name : formatKey(row.key),
     type: row.type,
-    shape: formatShape(row.shape, row.type),
-    size: formatBytes(row.size),
+    shape: row.shapeText ?? formatShape(row.shape, row.type),
+    size: row.sizeText ?? formatBytes(row.size),
     value: row.error ?? row.value
   };
 }

@@ -101,6 +101,11 @@ export interface IItemRow extends IRowBase {
   value: string;
   shape: number[] | null;
   size: number | null;
+  /**
+   * Shape and size with units from the server, if it sent them.
+   */
+  shapeText: string | null;
+  sizeText: string | null;
   expandable: boolean;
   expanded: boolean;
   error: string | null;
@@ -271,6 +276,8 @@ export class VariableTree implements IDisposable {
         value: variable.value,
         shape: variable.shape,
         size: variable.size,
+        shapeText: variable.shape_text ?? null,
+        sizeText: variable.size_text ?? null,
         expandable,
         expanded,
         error: null,
@@ -325,9 +332,11 @@ export class VariableTree implements IDisposable {
         path: childPath,
         key: child.key,
         type: child.type,
-        value: child.value,
+        value: child.value ?? '',
         shape: child.shape,
         size: child.size,
+        shapeText: child.shape_text ?? null,
+        sizeText: child.size_text ?? null,
         expandable: child.expandable,
         expanded,
         error: child.error ?? null,

@@ -26,6 +26,13 @@ export interface IVariable {
    * the panel decides from the type).
    */
   expandable?: boolean;
+  /**
+   * The shape and size with their units as the server writes them
+   * ('2 rows x 3 cols', '1.2 KB'); the panel formats `shape`/`size` itself
+   * when a server does not send them.
+   */
+  shape_text?: string | null;
+  size_text?: string | null;
 }
 
 /**
@@ -94,9 +101,14 @@ export type ChildKey = string | number | boolean | null;
 export interface IChild {
   key: ChildKey;
   type: string;
-  value: string;
+  /**
+   * Bounded repr; null when `error` says why it is not shown.
+   */
+  value: string | null;
   shape: number[] | null;
   size: number | null;
+  shape_text?: string | null;
+  size_text?: string | null;
   expandable: boolean;
   /**
    * Set when the kernel could not describe this child (its `__repr__`
