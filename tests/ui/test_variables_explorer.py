@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -199,7 +200,7 @@ def assert_clipboard(page: Page, text: str) -> None:
 
 @pytest.mark.parametrize("frontend", FRONTENDS)
 def test_drill_down_into_a_nested_dict(
-    sc_lab_server: LabServer, sc_page: Page, sc_files: Files, frontend: str
+    sc_lab_server: LabServer, sc_page: Page, sc_files: Files, frontend: str, tmp_path: Path
 ) -> None:
     page = sc_page
     path = sc_files.notebook("explorer-nested", ("code", NESTED_CELL))
@@ -247,6 +248,7 @@ def test_drill_down_into_a_nested_dict(
     expect(grumpy.locator('td[data-column="value"]')).to_contain_text("no repr today")
     expect(child(panel, "fine", 2).locator('td[data-column="value"]')).to_have_text("1")
     expect(child(panel, "fine", 2)).not_to_have_attribute("data-error", "true")
+    page.screenshot(path=tmp_path / f"drill-down-{frontend}.png")
     # Collapse hides the children again.
     nested.locator(".jp-SidecarVariables-chevron").click()
     expect(child(panel, "inner", 2)).to_have_count(0)
@@ -254,7 +256,7 @@ def test_drill_down_into_a_nested_dict(
 
 @pytest.mark.parametrize("frontend", FRONTENDS)
 def test_data_viewer_pages_a_million_rows(
-    sc_lab_server: LabServer, granted: Page, sc_files: Files, frontend: str
+    sc_lab_server: LabServer, granted: Page, sc_files: Files, frontend: str, tmp_path: Path
 ) -> None:
     page = granted
     asked: list[dict[str, list[str]]] = []
@@ -286,6 +288,7 @@ def test_data_viewer_pages_a_million_rows(
     click_header(grid, 0)
     expect(status).to_contain_text("sorted by x, descending")
     assert_cell(page, grid, "999999")
+    page.screenshot(path=tmp_path / f"data-viewer-{frontend}.png")
     # Pages of at most 100 rows were read, a few of them: never the whole frame.
     assert asked, "no page was asked for"
     assert all(int(query["limit"][0]) <= 100 for query in asked), asked
