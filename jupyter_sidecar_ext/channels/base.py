@@ -139,6 +139,11 @@ class KernelChannels(ABC):
         """The kernel restarted through this server: receive from its new process."""
 
     @abstractmethod
+    def hide_iopub(self, msg_id: str) -> None:
+        """Keep the iopub messages answering `msg_id` (a request of the server's own, e.g.
+        on a kernel subshell) from clients and the recorder, where the transport can."""
+
+    @abstractmethod
     def iopub_stream(self) -> Any | None:
         """A ZMQStream-like iopub stream for a client's websocket, fed by this one
         subscription; None where clients are served otherwise (a gateway relays them)."""

@@ -28,6 +28,7 @@ from .subshell import SubshellChannel, create_subshell
 
 _SOURCE = (Path(__file__).parent / "in_kernel.py").read_text(encoding="utf-8")
 _MODULE = "_jupyter_sidecar_explore_" + hashlib.sha256(_SOURCE.encode()).hexdigest()[:12]
+MISSING = '{"missing": true}'
 # Replies at most this big are parsed on the event loop.
 INLINE_PARSE_CHARS = 64 * 1024
 # Subshells given up on (held by user code past the timeout) before the kernel is refused.
@@ -48,13 +49,20 @@ class _KernelSubshell:
     run: int
     channel: SubshellChannel | None = None
     wedged: int = 0
+    helper: bool = False  # the kernel holds the helper module (sent once)
     unavailable: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def expression(request: dict[str, Any]) -> str:
-    """The user expression that answers `request` in the kernel (defines the helper module
-    once per kernel process)."""
+def expression(request: dict[str, Any], with_source: bool = True) -> str:
+    """The user expression that answers `request` in the kernel. With the source, it defines
+    the helper module first if the kernel process has none; without (a 21 KB literal less to
+    send and compile per request), a kernel without it answers `{"missing": true}`."""
+    if not with_source:
+        return (
+            f"(lambda m: {MISSING!r} if m is None else m.run({json.dumps(request)!r}))"
+            f"(__import__('sys').modules.get({_MODULE!r}))"
+        )
     boot = (
         "(lambda sys, types, name, source, request: (sys.modules.get(name) or "
         "sys.modules.setdefault(name, (lambda module: (exec(compile(source, name, 'exec'), "
@@ -149,15 +157,22 @@ class VariablesExplorer(LoggingConfigurable):
             "repr_timeout": self.repr_timeout,
             "max_chars": self.max_chars,
         }
+        state = self._state(kv)
+        answer = await self._send(kv, state, expression(request, with_source=state.helper))
+        if answer.get("missing") is True:  # a new kernel process, or a first request
+            answer = await self._send(kv, state, expression(request))
+        state.helper = True
+        return answer
+
+    async def _send(self, kv: Any, state: _KernelSubshell, user_expression: str) -> dict[str, Any]:
         content = {
             "code": "",
             "silent": True,
             "store_history": False,
-            "user_expressions": {"answer": expression(request)},
+            "user_expressions": {"answer": user_expression},
             "allow_stdin": False,
             "stop_on_error": False,
         }
-        state = self._state(kv)
         channel = await self._channel(kv, state)
         try:
             reply = await channel.request("execute_request", content, self.timeout + 2.0)
@@ -200,7 +215,11 @@ class VariablesExplorer(LoggingConfigurable):
             )
             try:
                 state.channel = await create_subshell(
-                    kv.control, km, self._logger(), self.timeout, kv.sidecar.note_kernel_message
+                    km,
+                    self._logger(),
+                    self.timeout,
+                    kv.sidecar.note_kernel_message,
+                    kv.sidecar.channels.hide_iopub,
                 )
             except ControlError as error:
                 if error.unavailable:

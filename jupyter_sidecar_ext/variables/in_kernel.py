@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import reprlib
 import threading
 import time
@@ -96,9 +97,17 @@ def _map_timed(
 ) -> tuple[list[str | None], list[str | None]]:
     """`call(item)` for each item, in order, in a worker thread: an item that raises or takes
     over `per_item` seconds gets an error, the others their value; past `total` seconds the
-    rest are left unformatted (errors)."""
+    rest are left unformatted (errors). Items whose formatting runs no user code (numbers,
+    strings, numpy and pandas data, built-in containers of those) are formatted at once."""
     values: list[str | None] = [None] * len(items)
     errors: list[str | None] = [None] * len(items)
+    if all(_plain(item) for item in items):
+        for index, item in enumerate(items):
+            try:
+                values[index] = call(item)
+            except Exception as exc:
+                errors[index] = _describe(exc)
+        return values, errors
     lock = threading.Lock()
     deadline = time.monotonic() + total
     start = 0
@@ -138,6 +147,32 @@ def _map_timed(
                 errors[index] = "Not shown: the page's time budget ran out."
             break
     return values, errors
+
+
+def _plain(obj: Any, depth: int = 0) -> bool:
+    """Whether formatting `obj` (as `_preview` does) runs only library code: built-in
+    scalars, numpy and pandas data without Python objects, and built-in containers of those
+    as far as reprlib looks (`_REPR.maxlevel` levels, `maxlist` items)."""
+    cls = type(obj)
+    if cls in _PLAIN_TYPES:
+        return True
+    module = getattr(cls, "__module__", "") or ""
+    if module == "numpy" or (module.startswith("pandas") and cls.__name__ == "Series"):
+        dtype = getattr(obj, "dtype", None)
+        return getattr(dtype, "kind", "O") != "O"
+    if module.startswith("pandas") and cls.__name__ == "DataFrame":
+        return all(type(label) in _PLAIN_TYPES for label in obj.columns[: _REPR.maxlist + 1])
+    if cls in _BUILTIN_CONTAINERS:
+        if depth >= _REPR.maxlevel:
+            return True  # reprlib writes `[...]` there without looking inside
+        items = obj.items() if cls is dict else obj
+        return all(
+            _plain(item, depth + 1)
+            if cls is not dict
+            else _plain(item[0]) and _plain(item[1], depth + 1)
+            for item in itertools.islice(items, _REPR.maxlist + 1)
+        )
+    return False
 
 
 def _describe(error: BaseException) -> str:
@@ -208,15 +243,15 @@ def _expandable(obj: Any) -> bool:
 
 def _key(label: Any) -> Any:
     """A child's key as JSON: the label itself when JSON keeps it, else its repr."""
-    if isinstance(label, _SCALARS) and not (isinstance(label, float) and label != label):
-        return label
+    if isinstance(label, _SCALARS) and not (isinstance(label, float) and not math.isfinite(label)):
+        return label  # (NaN and infinities are not JSON: their repr stands in)
     return _bounded(repr(label), 200)
 
 
 def _matches(label: Any, step: Any) -> bool:
-    if type(label) is type(step) and label == step:
-        return True
-    return not isinstance(label, _SCALARS) and isinstance(step, str) and repr(label) == step
+    """Whether `step` (from the request's path) names `label`: as `_key` writes it."""
+    key = _key(label)
+    return type(key) is type(step) and key == step
 
 
 # -- children ------------------------------------------------------------------------------
@@ -241,10 +276,10 @@ def _child(obj: Any, step: Any, path: list[Any]) -> Any:
                 return obj.iloc[:, position]
         raise missing
     if kind == "mapping":
-        if isinstance(step, _SCALARS):
+        if isinstance(step, str | int | float) and not isinstance(step, bool):
             try:
-                for label in (label for label in (step,) if label in obj):
-                    return obj[label]
+                if step in obj:
+                    return obj[step]
             except TypeError:
                 pass
         for label in obj:
@@ -361,6 +396,7 @@ def _bounded(text: str, max_chars: int) -> str:
 
 
 _BUILTIN_CONTAINERS = (list, tuple, dict, set, frozenset)
+_PLAIN_TYPES = (int, float, bool, type(None), str, bytes, bytearray, complex, range)
 _REPR = reprlib.Repr()
 _REPR.maxlevel = 3
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdict = 30

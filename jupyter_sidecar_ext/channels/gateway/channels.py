@@ -105,6 +105,9 @@ class GatewayChannels(KernelChannels):
     def shell(self) -> ShellChannel:
         return self._shell
 
+    def hide_iopub(self, msg_id: str) -> None:
+        """Nothing to hide: the server sends no subshell requests to gateway kernels."""
+
     def control(self) -> ControlChannel:
         return RemoteControlChannel(self.recorder, self.kernel_manager, self.log)
 

@@ -23,7 +23,9 @@ class ZmqChannels(KernelChannels):
         self, kernel_id: str, kernel_manager: Any, events: ChannelEvents, log: logging.Logger
     ) -> None:
         super().__init__(kernel_id, kernel_manager, events, log)
-        self._iopub = IopubSubscription(kernel_manager, self._on_iopub)
+        self._iopub = IopubSubscription(
+            kernel_manager, self._on_iopub, lambda _: events.note_kernel_message()
+        )
         self._shell = SidecarShell(
             kernel_manager, events.on_shell_reply, log, on_input=events.on_input_request
         )
@@ -83,6 +85,9 @@ class ZmqChannels(KernelChannels):
         if self._renudge is not None:
             self._renudge.cancel()
         self._renudge = asyncio.ensure_future(self._wait_until_receiving(self._timeout))
+
+    def hide_iopub(self, msg_id: str) -> None:
+        self._iopub.hide(msg_id)
 
     def iopub_stream(self) -> FanoutStream:
         return self._iopub.stream()

@@ -34,6 +34,8 @@ PENDING_LIMIT = 1000
 MAX_BATCH = 256
 MIN_BATCH = 8
 PASS_BUDGET = 0.002
+# A hidden request's messages are held back until its idle (its last), or this long.
+HIDE_FOR = 120.0
 
 
 def batch_limit(count: int, elapsed: float) -> int:
@@ -57,9 +59,16 @@ class IopubSubscription:
     Batches are sized to a few milliseconds of handing out (`batch_limit`).
     """
 
-    def __init__(self, kernel_manager: Any, on_message: MessageCallback) -> None:
+    def __init__(
+        self,
+        kernel_manager: Any,
+        on_message: MessageCallback,
+        on_hidden: MessageCallback | None = None,
+    ) -> None:
         self._km = kernel_manager
         self._on_message = on_message
+        self._on_hidden = on_hidden
+        self._hidden: dict[str, float] = {}  # msg_id -> until when (monotonic)
         self._batch_limit = MAX_BATCH
         self._sock: zmq.Socket[bytes] | None = None
         self._fd: int | None = None
@@ -155,22 +164,54 @@ class IopubSubscription:
             self._loop.call_soon(self._read)
         return len(batch)
 
+    def hide(self, msg_id: str) -> None:
+        """Keep what answers `msg_id` (a request of the server's own on a kernel subshell:
+        its busy/idle pair) from the clients and the recorder, until its idle or HIDE_FOR
+        seconds. Costs the hot path nothing while no request is hidden."""
+        self._hidden[msg_id] = time.monotonic() + HIDE_FOR
+
     def _dispatch(self, batch: list[list[bytes]]) -> None:
         # Clients first, untouched; each isolated so one failing connection can't starve
         # the others or the recorder.
+        if self._hidden:
+            now = time.monotonic()
+            for lost in [key for key, until in self._hidden.items() if until < now]:
+                del self._hidden[lost]  # its idle never came
+        msgs = [KernelMessage.from_zmq(msg_list) for msg_list in batch] if self._hidden else None
+        hidden = [] if msgs is None else [self._is_hidden(msg) for msg in msgs]
+        shown = (
+            [raw for raw, hide in zip(batch, hidden, strict=True) if not hide] if msgs else batch
+        )
         for stream in tuple(self._fanout):
             try:
-                stream.deliver(batch)
+                if shown:
+                    stream.deliver(shown)
             except Exception:
                 log.exception("an iopub subscriber failed")
-        for msg_list in batch:
-            msg = KernelMessage.from_zmq(msg_list)
+        for index, msg_list in enumerate(batch):
+            msg = KernelMessage.from_zmq(msg_list) if msgs is None else msgs[index]
             if msg is None:
                 continue
             try:
-                self._on_message(msg)
+                if msgs is not None and hidden[index]:
+                    if self._on_hidden is not None:
+                        self._on_hidden(msg)
+                else:
+                    self._on_message(msg)
             except Exception:
                 log.exception("failed to record an iopub message")
+
+    def _is_hidden(self, msg: KernelMessage | None) -> bool:
+        try:
+            parent = None if msg is None else msg.parent_msg_id
+        except ValueError:
+            return False
+        if parent is None or parent not in self._hidden:
+            return False
+        status = msg is not None and msg.msg_type == "status"
+        if status and msg is not None and msg.content.get("execution_state") == "idle":
+            del self._hidden[parent]  # its last message
+        return True
 
 
 class _SocketState:

@@ -136,3 +136,36 @@ def test_batches_shrink_when_handing_out_slows_and_grow_back() -> None:
     assert batch_limit(8, 8 * 0.1) == MIN_BATCH  # a starved server still makes progress
     assert batch_limit(8, 8 * 1e-6) == MAX_BATCH  # and recovers at once
     assert batch_limit(0, 0.0) == MAX_BATCH
+
+
+async def test_hidden_requests_reach_neither_clients_nor_the_recorder() -> None:
+    """The busy/idle pair answering a request of the server's own (the variables explorer's
+    subshell requests) is held back until its idle; everything else passes untouched."""
+    from jupyter_client.session import Session
+
+    from jupyter_sidecar_ext.channels.zmq.iopub import IopubSubscription
+    from jupyter_sidecar_ext.protocol.message import KernelMessage
+
+    session = Session(key=b"")
+    ours, user = session.msg("execute_request", {}), session.msg("execute_request", {})
+
+    def status(parent: dict[str, Any], state: str) -> list[bytes]:
+        msg = session.msg("status", {"execution_state": state}, parent=parent)
+        return [b"status", *session.serialize(msg)]
+
+    recorded: list[KernelMessage] = []
+    hidden: list[KernelMessage] = []
+    subscription = IopubSubscription(None, recorded.append, hidden.append)
+    stream = subscription.stream()
+    delivered: list[list[bytes]] = []
+    stream.on_recv(delivered.append)
+    subscription.hide(ours["header"]["msg_id"])
+    batch = [status(user, "busy"), status(ours, "busy"), status(ours, "idle"), status(user, "idle")]
+    subscription._dispatch(batch)
+    assert delivered == [batch[0], batch[3]]
+    assert [m.parent_msg_id for m in recorded] == [user["header"]["msg_id"]] * 2
+    assert [m.parent_msg_id for m in hidden] == [ours["header"]["msg_id"]] * 2
+    assert subscription._hidden == {}  # forgotten at its idle: the hot path is plain again
+    late = status(ours, "busy")
+    subscription._dispatch([late])
+    assert delivered[-1] == late and recorded[-1].parent_msg_id == ours["header"]["msg_id"]
