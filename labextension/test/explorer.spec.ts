@@ -110,8 +110,9 @@ describe('column widths', () => {
     expect(widths.type).toBe(80);
     expect(widths.shape).toBe(110);
     expect(widths.size).toBe(60);
-    expect(widths.name).toBe(180); // 30% of the panel at most
-    expect(widths.value).toBe(600 - 180 - 80 - 110 - 60);
+    expect(widths.name).toBe(200); // what it needs, up to 40% of the panel
+    expect(widths.value).toBe(600 - 200 - 80 - 110 - 60);
+    expect(fitColumns({ ...natural, name: 400 }, 600).name).toBe(240);
   });
 
   it('never cuts type and shape in a narrow panel: the table scrolls', () => {
@@ -119,7 +120,7 @@ describe('column widths', () => {
     expect(widths.type).toBe(80);
     expect(widths.shape).toBe(110);
     expect(widths.value).toBe(MIN_VALUE_WIDTH);
-    expect(widths.name).toBe(75);
+    expect(widths.name).toBe(100);
   });
 
   it('keeps what the user dragged', () => {

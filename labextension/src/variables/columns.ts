@@ -29,7 +29,7 @@ export const MIN_VALUE_WIDTH = 64;
 /**
  * Share of the panel the name column takes at most, unless dragged.
  */
-const NAME_SHARE = 0.3;
+const NAME_SHARE = 0.4;
 
 /**
  * Column widths in px.

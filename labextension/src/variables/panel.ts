@@ -28,10 +28,11 @@ import {
   CHEVRON_WIDTH,
   cellTexts,
   INDENT,
+  OPEN_DATA_WIDTH,
   PANEL_CLASS,
   renderRow
 } from './rowview';
-import type { TreeRow, VariableTree } from './tree';
+import { isTabular, TreeRow, VariableTree } from './tree';
 import type { IVariablesSnapshot, SortColumn } from './types';
 
 /**
@@ -553,6 +554,9 @@ export class VariablesPanel extends Widget {
         let width = context.measureText(texts[column]).width + CELL_PADDING;
         if (column === 'name') {
           width += row.depth * INDENT + CHEVRON_WIDTH;
+          if (row.kind === 'variable' && isTabular(row)) {
+            width += OPEN_DATA_WIDTH;
+          }
         }
         widths[column] = Math.max(widths[column], width);
       }

@@ -18,12 +18,17 @@ export const PANEL_CLASS = 'jp-SidecarVariables';
 /**
  * Indentation per level of the tree, in px.
  */
-export const INDENT = 12;
+export const INDENT = 10;
 
 /**
  * Width of the chevron (or of the space where it would be), in px.
  */
 export const CHEVRON_WIDTH = 16;
+
+/**
+ * Width of the Data Viewer button in the name cell, in px.
+ */
+export const OPEN_DATA_WIDTH = 20;
 
 /**
  * The texts of an item row's cells.
@@ -111,12 +116,13 @@ export function renderRow(
     cell.title = texts[column];
     if (column === 'name') {
       cell.style.paddingLeft = `${indent + 2}px`;
+      if (row.kind === 'variable' && isTabular(row)) {
+        // First, floated right: it stays visible however the name is cut.
+        cell.append(dataViewerButton(row.name, trans));
+      }
       cell.append(chevron(row, trans));
     }
     cell.append(text);
-    if (column === 'value' && row.kind === 'variable' && isTabular(row)) {
-      cell.prepend(dataViewerButton(row.name, trans));
-    }
   }
   return tr;
 }
