@@ -16,7 +16,15 @@ import type {
 } from './restore/types';
 import type { IServerInfo, ISidecarRequests } from './tokens';
 import { httpStatus } from './utils';
-import type { IVariablesSnapshot, IVariableView } from './variables/types';
+import type {
+  ChildKey,
+  IChildrenPage,
+  IRowsPage,
+  IRowsQuery,
+  IVariablesSnapshot,
+  IVariableView
+} from './variables/types';
+import { childrenQuery, rowsQuery } from './variables/paths';
 
 /**
  * Namespace of the server extension's REST API, relative to the base URL.
@@ -121,6 +129,26 @@ export class SidecarRequests implements ISidecarRequests {
   variable(kernelId: string, name: string): Promise<IVariableView> {
     return this._get<IVariableView>(
       `${kernelPath(kernelId)}/variables/${encodeURIComponent(name)}`
+    );
+  }
+
+  children(
+    kernelId: string,
+    name: string,
+    path: ChildKey[],
+    offset: number,
+    limit: number
+  ): Promise<IChildrenPage> {
+    return this._get<IChildrenPage>(
+      `${kernelPath(kernelId)}/variables/${encodeURIComponent(name)}/children` +
+        childrenQuery(path, offset, limit)
+    );
+  }
+
+  rows(kernelId: string, name: string, query: IRowsQuery): Promise<IRowsPage> {
+    return this._get<IRowsPage>(
+      `${kernelPath(kernelId)}/variables/${encodeURIComponent(name)}/rows` +
+        rowsQuery(query)
     );
   }
 

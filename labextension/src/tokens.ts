@@ -16,7 +16,14 @@ import type {
   IShadowCell,
   IShadowNotebook
 } from './restore/types';
-import type { IVariablesSnapshot, IVariableView } from './variables/types';
+import type {
+  ChildKey,
+  IChildrenPage,
+  IRowsPage,
+  IRowsQuery,
+  IVariablesSnapshot,
+  IVariableView
+} from './variables/types';
 
 /**
  * Features the server extension may list in `GET api/sidecar`.
@@ -131,6 +138,21 @@ export interface ISidecarRequests {
   kernelsForPath(path: string): Promise<IKernelSummary[]>;
   variables(kernelId: string): Promise<IVariablesSnapshot>;
   variable(kernelId: string, name: string): Promise<IVariableView>;
+  /**
+   * One page of the children of a variable's item at `path` (keys from the
+   * variable down; empty for the variable itself).
+   */
+  children(
+    kernelId: string,
+    name: string,
+    path: ChildKey[],
+    offset: number,
+    limit: number
+  ): Promise<IChildrenPage>;
+  /**
+   * One page of rows of a DataFrame, Series or 2-D array, sorted server-side.
+   */
+  rows(kernelId: string, name: string, query: IRowsQuery): Promise<IRowsPage>;
   /**
    * Format cells; errors of single cells are in their `error` field.
    */

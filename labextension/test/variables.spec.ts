@@ -1,7 +1,6 @@
 import type { Kernel } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
-import { formatBytes, formatShape } from '../src/variables/format';
 import { VariablesModel } from '../src/variables/model';
 import type { IVariable, IVariablesSnapshot } from '../src/variables/types';
 
@@ -187,21 +186,5 @@ describe('VariablesModel', () => {
     kernel.disposed.emit();
     expect(model.kernelId).toBeNull();
     expect(model.state).toBe('no-kernel');
-  });
-});
-
-describe('formatBytes and formatShape', () => {
-  it('writes sizes for people', () => {
-    expect(formatBytes(null)).toBe('');
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(12 * 1024 * 1024)).toBe('12 MiB');
-  });
-
-  it('writes shapes for people', () => {
-    expect(formatShape(null)).toBe('');
-    expect(formatShape([])).toBe('()');
-    expect(formatShape([5])).toBe('5');
-    expect(formatShape([3, 4])).toBe('3 × 4');
   });
 });

@@ -127,7 +127,7 @@ def test_variables_panel_after_reload_runs_nothing(
     expect(cell_text(panel, "a", "value")).to_have_text("1")
     expect(cell_text(panel, "s", "type")).to_have_text("str")
     expect(cell_text(panel, "s", "value")).to_have_text("'hello'")
-    expect(cell_text(panel, "s", "shape")).to_have_text("5")
+    expect(cell_text(panel, "s", "shape")).to_have_text("5 chars")
     expect(cell_text(panel, "s", "size")).to_have_text("5 B")
     expect(cell_text(panel, "big", "type")).to_have_text("list")
     expect(cell_text(panel, "big", "value")).to_contain_text("[0, 1, 2, 3")

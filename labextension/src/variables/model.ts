@@ -34,6 +34,14 @@ export class VariablesModel implements IDisposable {
     return this._changed;
   }
 
+  /**
+   * Emitted with the kernel's id when it starts a counted execution (iopub
+   * `execute_input`): what was read of its variables may be out of date.
+   */
+  get executionStarted(): ISignal<this, string> {
+    return this._executionStarted;
+  }
+
   get isDisposed(): boolean {
     return this._isDisposed;
   }
@@ -262,6 +270,9 @@ export class VariablesModel implements IDisposable {
       this._latestCount = count;
       this._changed.emit();
     }
+    if (this._kernel) {
+      this._executionStarted.emit(this._kernel.id);
+    }
   }
 
   private _onKernelDisposed(): void {
@@ -290,6 +301,7 @@ export class VariablesModel implements IDisposable {
   private _paused = false;
   private _outdated = false;
   private _changed = new Signal<this, void>(this);
+  private _executionStarted = new Signal<this, string>(this);
 }
 
 export namespace VariablesModel {

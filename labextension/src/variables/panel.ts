@@ -1,30 +1,51 @@
 /**
  * VariablesPanel: the sidebar view of a {@link VariablesModel}: a status line
- * (busy, stale, unavailable, no kernel), a filter box and a sortable table.
+ * (busy, stale, unavailable, no kernel), a filter box and a sortable,
+ * resizable table whose rows expand into their children
+ * ({@link VariableTree}).
  *
- * Plain DOM, rebuilt from the model on each change (a snapshot holds at most
- * the server's `variables_max_count` rows). Its state is on data attributes
- * (`data-state`, `data-busy`/`data-stale` on the panel, `data-name` on rows,
- * `aria-sort` on the sorted header) that the stylesheet styles.
+ * Plain DOM, rebuilt from the model on each change. Its state is on data and
+ * ARIA attributes (`data-state`, `data-busy`/`data-stale` on the panel,
+ * `data-name` on variable rows, `aria-expanded`/`aria-selected`/`aria-level`
+ * on rows, `aria-sort` on the sorted header) that the stylesheet styles.
+ *
+ * Keyboard (on the table): arrows move the selection, Right/Left expand and
+ * collapse, Enter opens a variable (or expands a child, or shows more),
+ * Ctrl/Cmd+C copies the selected value.
  */
 
+import { Clipboard } from '@jupyterlab/apputils';
 import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { loadBundle } from '../translation';
-import { formatBytes, formatShape } from './format';
+import { ColumnWidths, COLUMNS, draggedWidth, fitColumns } from './columns';
 import type { VariablesModel } from './model';
-import type { IVariable, SortColumn } from './types';
+import { nodeId } from './paths';
+import {
+  CHEVRON_WIDTH,
+  cellTexts,
+  INDENT,
+  OPEN_DATA_WIDTH,
+  PANEL_CLASS,
+  renderRow
+} from './rowview';
+import { isTabular, TreeRow, VariableTree } from './tree';
+import type { IVariablesSnapshot, SortColumn } from './types';
 
-const PANEL_CLASS = 'jp-SidecarVariables';
-const COLUMNS: SortColumn[] = ['name', 'type', 'shape', 'size', 'value'];
+/**
+ * Horizontal padding of a cell, and what a header adds (sort arrow, edge).
+ */
+const CELL_PADDING = 14;
+const HEADER_EXTRA = 18;
 
 export class VariablesPanel extends Widget {
   constructor(options: VariablesPanel.IOptions) {
     super();
     this.model = options.model;
+    this.tree = options.tree;
     this._trans = loadBundle(options.translator);
     this.addClass(PANEL_CLASS);
     const header = document.createElement('div');
@@ -40,19 +61,58 @@ export class VariablesPanel extends Widget {
     this._filterBox.placeholder = this._trans.__('Filter by name or type');
     this._filterBox.setAttribute('aria-label', this._filterBox.placeholder);
     this._table.className = `${PANEL_CLASS}-table`;
-    this._table.append(this._head(), this._body);
-    this.model.changed.connect(this._render, this);
+    this._table.setAttribute('role', 'treegrid');
+    this._table.append(this._colgroup, this._head(), this._body);
+    for (const column of COLUMNS) {
+      const col = document.createElement('col');
+      col.dataset.column = column;
+      this._colgroup.append(col);
+    }
+    this.model.changed.connect(this._onModelChanged, this);
+    this.tree.changed.connect(this._render, this);
     this.model.paused = true; // until shown: no requests for a closed panel
     this._render();
   }
 
   readonly model: VariablesModel;
+  readonly tree: VariableTree;
 
   /**
    * Emitted with a variable's name when its row is clicked (or Enter pressed).
    */
   get opened(): ISignal<this, string> {
     return this._opened;
+  }
+
+  /**
+   * Emitted with a variable's name when its Data Viewer button is clicked.
+   */
+  get dataViewerRequested(): ISignal<this, string> {
+    return this._dataViewerRequested;
+  }
+
+  /**
+   * The selected row (a variable or an item inside one), if any.
+   */
+  get selectedRow(): TreeRow | null {
+    return this._rows.find(row => row.id === this._selectedId) ?? null;
+  }
+
+  /**
+   * Copy the selected row's value (its preview, or its error) to the
+   * system clipboard.
+   */
+  async copySelectedValue(): Promise<void> {
+    const row = this.selectedRow;
+    if (!row || (row.kind !== 'variable' && row.kind !== 'child')) {
+      return;
+    }
+    const text = cellTexts(row).value;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      Clipboard.copyToSystem(text); // no permission: the copy event way
+    }
   }
 
   handleEvent(event: Event): void {
@@ -63,10 +123,24 @@ export class VariablesPanel extends Widget {
       case 'click':
         this._onClick(event as MouseEvent);
         break;
+      case 'dblclick':
+        this._onDoubleClick(event as MouseEvent);
+        break;
+      case 'contextmenu':
+        this._selectAt(event.target as HTMLElement);
+        break;
       case 'keydown':
-        if ((event as KeyboardEvent).key === 'Enter') {
-          this._onClick(event);
-        }
+        this._onKeyDown(event as KeyboardEvent);
+        break;
+      case 'pointerdown':
+        this._onPointerDown(event as PointerEvent);
+        break;
+      case 'pointermove':
+        this._onPointerMove(event as PointerEvent);
+        break;
+      case 'pointerup':
+      case 'pointercancel':
+        this._endDrag(event as PointerEvent);
         break;
     }
   }
@@ -75,7 +149,8 @@ export class VariablesPanel extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this.model.changed.disconnect(this._render, this);
+    this.model.changed.disconnect(this._onModelChanged, this);
+    this.tree.changed.disconnect(this._render, this);
     Signal.clearData(this);
     super.dispose();
   }
@@ -83,14 +158,18 @@ export class VariablesPanel extends Widget {
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
     this._filterBox.addEventListener('input', this);
-    this.node.addEventListener('click', this);
-    this.node.addEventListener('keydown', this);
+    for (const type of ['click', 'dblclick', 'contextmenu', 'keydown']) {
+      this.node.addEventListener(type, this);
+    }
+    this._table.tHead?.addEventListener('pointerdown', this);
     this.model.paused = !this.isVisible;
+    this._fit();
   }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.model.paused = false;
+    this._fit();
   }
 
   protected onAfterHide(msg: Message): void {
@@ -98,25 +177,191 @@ export class VariablesPanel extends Widget {
     super.onAfterHide(msg);
   }
 
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._fit();
+  }
+
   protected onBeforeDetach(msg: Message): void {
     this._filterBox.removeEventListener('input', this);
-    this.node.removeEventListener('click', this);
-    this.node.removeEventListener('keydown', this);
+    for (const type of ['click', 'dblclick', 'contextmenu', 'keydown']) {
+      this.node.removeEventListener(type, this);
+    }
+    this._table.tHead?.removeEventListener('pointerdown', this);
     this.model.paused = true;
     super.onBeforeDetach(msg);
   }
 
-  private _onClick(event: Event): void {
+  /**
+   * A new snapshot or kernel: the tree follows (reloading what is expanded).
+   */
+  private _onModelChanged(): void {
+    const snapshot = this.model.snapshot;
+    if (this.tree.kernelId !== this.model.kernelId) {
+      this.tree.setKernel(this.model.kernelId);
+    } else if (snapshot !== this._snapshot && snapshot !== null) {
+      void this.tree.reload(new Set(snapshot.variables.map(v => v.name)));
+    }
+    this._snapshot = snapshot;
+    this._render();
+  }
+
+  private _rowOf(target: HTMLElement): TreeRow | null {
+    const tr = target.closest<HTMLTableRowElement>('tbody tr');
+    if (!tr || !this._body.contains(tr)) {
+      return null;
+    }
+    return this._rows[tr.sectionRowIndex] ?? null;
+  }
+
+  private _selectAt(target: HTMLElement): TreeRow | null {
+    const row = this._rowOf(target);
+    if (row) {
+      this._select(row, false);
+    }
+    return row;
+  }
+
+  private _onClick(event: MouseEvent): void {
     const target = event.target as HTMLElement;
+    if (target.closest(`.${PANEL_CLASS}-resizer`)) {
+      return;
+    }
     const header = target.closest<HTMLElement>('th[data-column]');
     if (header) {
+      if (this._dragged) {
+        this._dragged = false; // the click that ends a drag is no sort
+        return;
+      }
       this.model.sortBy(header.dataset.column as SortColumn);
       return;
     }
-    const row = target.closest<HTMLElement>('tr[data-name]');
-    if (row?.dataset.name) {
-      this._opened.emit(row.dataset.name);
+    const row = this._selectAt(target);
+    if (!row) {
+      return;
     }
+    if (target.closest(`.${PANEL_CLASS}-openData`)) {
+      this._dataViewerRequested.emit(row.name);
+    } else if (target.closest(`.${PANEL_CLASS}-chevron`)) {
+      this._toggle(row);
+    } else if (row.kind === 'more') {
+      void this.tree.loadMore(row.name, row.path);
+    } else if (row.kind === 'variable') {
+      this._opened.emit(row.name);
+    }
+  }
+
+  private _onDoubleClick(event: MouseEvent): void {
+    const target = event.target as HTMLElement;
+    const row = this._rowOf(target);
+    if (row?.kind === 'child' && !target.closest(`.${PANEL_CLASS}-chevron`)) {
+      this._toggle(row);
+    }
+  }
+
+  private _toggle(row: TreeRow): void {
+    if ((row.kind === 'variable' || row.kind === 'child') && row.expandable) {
+      this.tree.toggle(row.name, row.path);
+    }
+  }
+
+  private _onKeyDown(event: KeyboardEvent): void {
+    const target = event.target as HTMLElement;
+    const header = target.closest<HTMLElement>('th[data-column]');
+    if (header && event.key === 'Enter') {
+      this.model.sortBy(header.dataset.column as SortColumn);
+      return;
+    }
+    if (!this._body.contains(target)) {
+      return;
+    }
+    const navigable = this._rows.filter(isNavigable);
+    // The focused row (tabbed to or clicked) is the one keys act on.
+    const row = this._rowOf(target) ?? this.selectedRow;
+    if (row && row.id !== this._selectedId && isNavigable(row)) {
+      this._select(row, false);
+    }
+    const at = row ? navigable.indexOf(row) : -1;
+    const move = (index: number): void => {
+      const next =
+        navigable[Math.max(0, Math.min(navigable.length - 1, index))];
+      if (next) {
+        this._select(next, true);
+      }
+    };
+    let handled = true;
+    switch (event.key) {
+      case 'ArrowDown':
+        move(at + 1);
+        break;
+      case 'ArrowUp':
+        move(at < 0 ? 0 : at - 1);
+        break;
+      case 'Home':
+        move(0);
+        break;
+      case 'End':
+        move(navigable.length - 1);
+        break;
+      case 'ArrowRight':
+        if (row && isItem(row) && row.expandable && !row.expanded) {
+          this._toggle(row);
+        } else if (row && isItem(row) && row.expanded) {
+          move(at + 1);
+        }
+        break;
+      case 'ArrowLeft':
+        if (row && isItem(row) && row.expanded) {
+          this._toggle(row);
+        } else if (row && row.depth > 0) {
+          const parent = nodeId(
+            row.name,
+            row.kind === 'child' ? row.path.slice(0, -1) : row.path
+          );
+          const found = this._rows.find(r => r.id === parent);
+          if (found) {
+            this._select(found, true);
+          }
+        }
+        break;
+      case 'Enter':
+        if (row?.kind === 'variable') {
+          this._opened.emit(row.name);
+        } else if (row?.kind === 'child') {
+          this._toggle(row);
+        } else if (row?.kind === 'more') {
+          void this.tree.loadMore(row.name, row.path);
+        }
+        break;
+      case 'c':
+      case 'C':
+        if ((event.ctrlKey || event.metaKey) && !hasTextSelection()) {
+          void this.copySelectedValue();
+        } else {
+          handled = false;
+        }
+        break;
+      default:
+        handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }
+
+  private _select(row: TreeRow, focus: boolean): void {
+    this._selectedId = row.id;
+    const index = this._rows.indexOf(row);
+    Array.from(this._body.rows).forEach((tr, i) => {
+      const selected = i === index;
+      tr.setAttribute('aria-selected', String(selected));
+      tr.tabIndex = selected ? 0 : -1;
+      if (selected && focus) {
+        tr.focus();
+        tr.scrollIntoView({ block: 'nearest' });
+      }
+    });
   }
 
   private _head(): HTMLTableSectionElement {
@@ -127,14 +372,24 @@ export class VariablesPanel extends Widget {
       size: this._trans.__('Size'),
       value: this._trans.__('Value')
     };
+    this._labels = labels;
     const head = document.createElement('thead');
     const row = head.insertRow();
     for (const column of COLUMNS) {
       const cell = document.createElement('th');
       cell.dataset.column = column;
       cell.tabIndex = 0;
-      cell.title = this._trans.__('Sort by %1', labels[column]);
-      cell.textContent = labels[column];
+      cell.title = this._trans.__(
+        '%1: click to sort, drag the edge to resize',
+        labels[column]
+      );
+      const label = document.createElement('span');
+      label.className = `${PANEL_CLASS}-label`;
+      label.textContent = labels[column];
+      const resizer = document.createElement('span');
+      resizer.className = `${PANEL_CLASS}-resizer`;
+      resizer.title = this._trans.__('Drag to resize %1', labels[column]);
+      cell.append(label, resizer);
       row.append(cell);
     }
     return head;
@@ -161,9 +416,22 @@ export class VariablesPanel extends Widget {
     const showTable = state === 'ok' || state === 'pending';
     this._scroll.hidden = !showTable;
     this._filterBox.hidden = !showTable;
-    this._body.replaceChildren(
-      ...(showTable ? model.rows.map(row => this._row(row)) : [])
+    const hadFocus = this._body.contains(document.activeElement);
+    this._rows = showTable ? this.tree.rows(model.rows) : [];
+    if (!this._rows.some(row => row.id === this._selectedId)) {
+      this._selectedId = null;
+    }
+    const trs = this._rows.map(row =>
+      renderRow(row, row.id === this._selectedId, this._trans)
     );
+    if (this._selectedId === null && trs.length > 0) {
+      trs[0].tabIndex = 0; // the table is reachable with Tab
+    }
+    this._body.replaceChildren(...trs);
+    if (hadFocus) {
+      trs.find(tr => tr.tabIndex === 0)?.focus();
+    }
+    this._fit();
   }
 
   private _renderStatus(): void {
@@ -230,41 +498,160 @@ export class VariablesPanel extends Widget {
     this._status.replaceChildren(...parts);
   }
 
-  private _row(variable: IVariable): HTMLTableRowElement {
-    const row = document.createElement('tr');
-    row.dataset.name = variable.name;
-    row.tabIndex = 0;
-    row.title = this._trans.__('Open the rich view of %1', variable.name);
-    const cells: Record<SortColumn, string> = {
-      name: variable.name,
-      type: variable.type,
-      shape: formatShape(variable.shape),
-      size: formatBytes(variable.size),
-      value: variable.value
-    };
+  /**
+   * Set the columns' widths from their texts and the panel's width.
+   */
+  private _fit(): void {
+    const available = this._scroll.clientWidth;
+    if (!this.isAttached || available <= 0) {
+      return;
+    }
+    const natural = this._naturalWidths();
+    this._widths = fitColumns(natural, available, this._userWidths);
+    this._applyWidths();
+  }
+
+  private _applyWidths(): void {
+    const widths = this._widths;
+    if (!widths) {
+      return;
+    }
+    let total = 0;
+    for (const col of Array.from(this._colgroup.children) as HTMLElement[]) {
+      const width = widths[col.dataset.column as SortColumn];
+      col.style.width = `${width}px`;
+      total += width;
+    }
+    this._table.style.width = `${total}px`;
+  }
+
+  /**
+   * What each column's longest text needs, measured in the fonts in use.
+   */
+  private _naturalWidths(): ColumnWidths {
+    const canvas = (this._canvas ??= document.createElement('canvas'));
+    const context = canvas.getContext('2d');
+    const th = this._table.tHead?.rows[0]?.cells[0];
+    const widths = {} as ColumnWidths;
+    if (!context || !th) {
+      COLUMNS.forEach(column => (widths[column] = 64));
+      return widths;
+    }
+    context.font = getComputedStyle(th).font;
     for (const column of COLUMNS) {
-      const cell = row.insertCell();
-      cell.dataset.column = column;
-      cell.textContent = cells[column];
-      if (column === 'value') {
-        cell.title = variable.value;
+      widths[column] =
+        context.measureText(this._labels[column]).width +
+        CELL_PADDING +
+        HEADER_EXTRA;
+    }
+    context.font = getComputedStyle(this._table).font;
+    for (const row of this._rows) {
+      if (row.kind !== 'variable' && row.kind !== 'child') {
+        continue;
+      }
+      const texts = cellTexts(row);
+      for (const column of COLUMNS) {
+        let width = context.measureText(texts[column]).width + CELL_PADDING;
+        if (column === 'name') {
+          width += row.depth * INDENT + CHEVRON_WIDTH;
+          if (row.kind === 'variable' && isTabular(row)) {
+            width += OPEN_DATA_WIDTH;
+          }
+        }
+        widths[column] = Math.max(widths[column], width);
       }
     }
-    return row;
+    for (const column of COLUMNS) {
+      widths[column] = Math.ceil(widths[column]);
+    }
+    return widths;
+  }
+
+  private _onPointerDown(event: PointerEvent): void {
+    this._dragged = false;
+    const resizer = (event.target as HTMLElement).closest<HTMLElement>(
+      `.${PANEL_CLASS}-resizer`
+    );
+    const column = resizer?.parentElement?.dataset.column as
+      SortColumn | undefined;
+    if (!resizer || !column || event.button !== 0 || !this._widths) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    resizer.setPointerCapture(event.pointerId);
+    this._drag = { column, startX: event.clientX, start: this._widths[column] };
+    for (const type of ['pointermove', 'pointerup', 'pointercancel']) {
+      resizer.addEventListener(type, this);
+    }
+    this.node.dataset.resizing = 'true';
+  }
+
+  private _onPointerMove(event: PointerEvent): void {
+    const drag = this._drag;
+    if (!drag || !this._widths) {
+      return;
+    }
+    const width = draggedWidth(drag.start, event.clientX - drag.startX);
+    this._userWidths[drag.column] = width;
+    this._widths[drag.column] = width;
+    this._dragged = true;
+    this._applyWidths();
+  }
+
+  private _endDrag(event: PointerEvent): void {
+    const resizer = event.target as HTMLElement;
+    for (const type of ['pointermove', 'pointerup', 'pointercancel']) {
+      resizer.removeEventListener(type, this);
+    }
+    if (resizer.hasPointerCapture(event.pointerId)) {
+      resizer.releasePointerCapture(event.pointerId);
+    }
+    this._drag = null;
+    delete this.node.dataset.resizing;
+    this._fit(); // the value column takes up what is left
   }
 
   private _trans: TranslationBundle;
+  private _labels = {} as Record<SortColumn, string>;
   private _status = document.createElement('div');
   private _filterBox = document.createElement('input');
   private _scroll = document.createElement('div');
   private _table = document.createElement('table');
+  private _colgroup = document.createElement('colgroup');
   private _body = document.createElement('tbody');
+  private _canvas: HTMLCanvasElement | null = null;
+  private _rows: TreeRow[] = [];
+  private _selectedId: string | null = null;
+  private _snapshot: IVariablesSnapshot | null = null;
+  private _widths: ColumnWidths | null = null;
+  private _userWidths: Partial<ColumnWidths> = {};
+  private _drag: { column: SortColumn; startX: number; start: number } | null =
+    null;
+  private _dragged = false;
   private _opened = new Signal<this, string>(this);
+  private _dataViewerRequested = new Signal<this, string>(this);
+}
+
+function isItem(
+  row: TreeRow
+): row is Extract<TreeRow, { kind: 'variable' | 'child' }> {
+  return row.kind === 'variable' || row.kind === 'child';
+}
+
+function isNavigable(row: TreeRow): boolean {
+  return isItem(row) || row.kind === 'more';
+}
+
+function hasTextSelection(): boolean {
+  const selection = window.getSelection();
+  return !!selection && !selection.isCollapsed;
 }
 
 export namespace VariablesPanel {
   export interface IOptions {
     model: VariablesModel;
+    tree: VariableTree;
     translator?: ITranslator;
   }
 }

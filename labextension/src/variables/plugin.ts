@@ -10,16 +10,19 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator } from '@jupyterlab/translation';
+import { copyIcon, tableRowsIcon } from '@jupyterlab/ui-components';
 
 import { variableIcon } from '../icons';
 import { ISidecar } from '../tokens';
 import { loadBundle } from '../translation';
+import { DataViewer } from './dataview';
 import { VariablesModel } from './model';
 import { VariablesPanel } from './panel';
+import { isTabular, VariableTree } from './tree';
 import { VariableView } from './view';
 
 /**
@@ -38,6 +41,25 @@ export namespace VariablesCommandIDs {
    * Args: `name` (the variable), `kernelId` (the followed kernel's by default).
    */
   export const open = 'sidecar:open-variable';
+  /**
+   * Args as `open`: a DataFrame, Series or 2-D array in the Data Viewer.
+   */
+  export const openData = 'sidecar:open-data-viewer';
+  /**
+   * Copy the value of the row selected in the Variables panel.
+   */
+  export const copyValue = 'sidecar:copy-variable-value';
+}
+
+/**
+ * Put a view in the main area; Notebook 7's notebook page keeps its main
+ * area for the notebook, so there the view goes to the bottom panel.
+ */
+function addToMain(app: JupyterFrontEnd, widget: MainAreaWidget): void {
+  app.shell.add(widget, 'main', { mode: 'split-right' });
+  if (!widget.isAttached) {
+    app.shell.add(widget, 'down');
+  }
 }
 
 /**
@@ -102,8 +124,10 @@ function activateVariables(
   const { restorer, palette, translator } = optional;
   const trans = loadBundle(translator);
   const model = new VariablesModel({ requests: sidecar.requests });
+  const tree = new VariableTree({ requests: sidecar.requests });
   const panel = new VariablesPanel({
     model,
+    tree,
     translator: translator ?? undefined
   });
   panel.id = VARIABLES_PANEL_ID;
@@ -115,16 +139,46 @@ function activateVariables(
   restorer?.add(panel, VARIABLES_PANEL_ID);
 
   followCurrentNotebook(tracker, model);
-  sidecar.variablesUpdated.connect((_, event) =>
-    model.handleVariablesUpdated(event.kernel_id)
-  );
+  const viewers = new Map<string, DataViewer>();
+  sidecar.variablesUpdated.connect((_, event) => {
+    model.handleVariablesUpdated(event.kernel_id);
+    for (const viewer of viewers.values()) {
+      if (viewer.kernelId === event.kernel_id) {
+        void viewer.refresh();
+      }
+    }
+  });
+  // The kernel runs code: open viewers of its variables are out of date
+  // until the server lists the variables again (variables_updated above).
+  model.executionStarted.connect((_, kernelId) => {
+    for (const viewer of viewers.values()) {
+      if (viewer.kernelId === kernelId) {
+        viewer.markStale();
+      }
+    }
+  });
 
   const views = new Map<string, VariableView>();
-  panel.opened.connect((_, name) => {
+  const run = (command: string, args: { name: string }): void => {
     app.commands
-      .execute(VariablesCommandIDs.open, { name })
+      .execute(command, args)
       .catch(reason => console.warn('jupyter-sidecar-ext:', reason));
-  });
+  };
+  panel.opened.connect((_, name) => run(VariablesCommandIDs.open, { name }));
+  panel.dataViewerRequested.connect((_, name) =>
+    run(VariablesCommandIDs.openData, { name })
+  );
+  /**
+   * The variable a command is about: its `name` argument, else the one of
+   * the row selected in the panel.
+   */
+  const target = (args: Record<string, unknown>) => {
+    const name =
+      typeof args.name === 'string' ? args.name : panel.selectedRow?.name;
+    const kernelId =
+      typeof args.kernelId === 'string' ? args.kernelId : model.kernelId;
+    return name && kernelId ? { name, kernelId } : null;
+  };
 
   app.commands.addCommand(VariablesCommandIDs.show, {
     label: trans.__('Show Variables'),
@@ -137,12 +191,11 @@ function activateVariables(
     caption: trans.__("Show a variable's rich view"),
     icon: variableIcon,
     execute: args => {
-      const name = typeof args.name === 'string' ? args.name : '';
-      const kernelId =
-        typeof args.kernelId === 'string' ? args.kernelId : model.kernelId;
-      if (!name || !kernelId) {
+      const found = target(args);
+      if (!found) {
         return;
       }
+      const { name, kernelId } = found;
       const id = VariableView.idFor(kernelId, name);
       let view = views.get(id);
       if (view && !view.isDisposed) {
@@ -157,10 +210,68 @@ function activateVariables(
         });
         views.set(id, view);
         view.disposed.connect(() => views.delete(id));
-        app.shell.add(view, 'main', { mode: 'split-right' });
+        addToMain(app, view);
       }
       app.shell.activateById(view.id);
     }
+  });
+  app.commands.addCommand(VariablesCommandIDs.openData, {
+    label: trans.__('Open in Data Viewer'),
+    caption: trans.__(
+      'Page through the rows of a DataFrame, Series or array, sorted by any column'
+    ),
+    icon: tableRowsIcon,
+    isVisible: args => {
+      const row = panel.selectedRow;
+      return (
+        typeof args.name === 'string' ||
+        (row?.kind === 'variable' && row.variable !== null && isTabular(row))
+      );
+    },
+    execute: args => {
+      const found = target(args);
+      if (!found) {
+        return;
+      }
+      const { name, kernelId } = found;
+      const id = DataViewer.idFor(kernelId, name);
+      let viewer = viewers.get(id);
+      if (viewer && !viewer.isDisposed) {
+        void viewer.refresh();
+      } else {
+        viewer = new DataViewer({
+          kernelId,
+          name,
+          requests: sidecar.requests,
+          translator: translator ?? undefined
+        });
+        viewers.set(id, viewer);
+        viewer.disposed.connect(() => viewers.delete(id));
+        addToMain(app, viewer);
+      }
+      app.shell.activateById(viewer.id);
+    }
+  });
+  app.commands.addCommand(VariablesCommandIDs.copyValue, {
+    label: trans.__('Copy Value'),
+    caption: trans.__('Copy the value of the selected variable'),
+    icon: copyIcon,
+    isEnabled: () => {
+      const kind = panel.selectedRow?.kind;
+      return kind === 'variable' || kind === 'child';
+    },
+    execute: () => panel.copySelectedValue()
+  });
+  const rows = `#${VARIABLES_PANEL_ID} tbody tr[aria-selected]`;
+  app.contextMenu.addItem({
+    command: VariablesCommandIDs.copyValue,
+    selector: rows,
+    rank: 1
+  });
+  app.contextMenu.addItem({
+    command: VariablesCommandIDs.openData,
+    selector: `#${VARIABLES_PANEL_ID} tbody tr[data-name]`,
+    rank: 2
   });
   palette?.addItem({
     command: VariablesCommandIDs.show,
