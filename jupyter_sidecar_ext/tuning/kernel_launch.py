@@ -5,9 +5,9 @@ ipykernel's iopub XPUB socket silently drops messages past ZMQ's default send hi
 busy kernels on few cores (README "How it works"; benchmarks/README.md, `load.py`). Kernels this
 server starts with the standard launch (`-m ipykernel_launcher` or `-m ipykernel`) run the same
 module through a `python -c` bootstrap (standard library and ipykernel only; `runpy`, as `-m`
-does) that sets the mark before ipykernel binds the socket and lowers the kernel's CPU priority
-(`kernel_nice`) before it starts a thread, so the server's loop still gets a CPU when kernels
-saturate every core (README "Performance"). Other commands are left as they are. The seam is
+does) that sets the mark before ipykernel binds the socket and, when asked (`kernel_nice`),
+lowers the kernel's CPU priority before it starts a thread, so kernels yield the CPU to the
+server. Other commands are left as they are. The seam is
 the per-kernel manager's public `format_kernel_cmd`, called at every start and restart: it is
 wrapped on each manager the `kernel_manager_factory` builds while the extension runs, and the
 factory is put back when it stops.
@@ -109,15 +109,15 @@ class KernelLaunch(LoggingConfigurable):
     )
 
     kernel_nice = Int(
-        5,
+        0,
         min=0,
         max=19,
         config=True,
-        help="Niceness added to ipykernel kernels this server starts, so the server's event "
-        "loop still gets a CPU when kernels saturate every core (it answers other users, "
-        "relays every kernel's output and records it). A kernel alone on the machine runs "
-        "as fast as before; kernels competing for a CPU with the server or other programs "
-        "yield to them. 0: the server's own priority.",
+        help="Niceness added to ipykernel kernels this server starts, so they yield the CPU "
+        "to the server (which answers other users, relays every kernel's output and records "
+        "it) and to other programs. A kernel alone on the machine runs as fast as before. "
+        "0 (default): the server's own priority. benchmarks/load.py measured no gain in the "
+        "server's answer times at 5 on 2 cores (README 'Performance').",
     )
 
     def __init__(self, kernel_manager: Any, **kwargs: Any) -> None:

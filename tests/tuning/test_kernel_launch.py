@@ -108,12 +108,25 @@ async def test_a_started_kernel_has_the_deeper_queue_and_a_plain_launch(
     assert facts["argv0"].endswith("ipykernel_launcher.py")
     assert facts["main"] == "__main__"
     assert facts["cwd_on_path"]
-    # below the server, and every thread of the kernel with it (Linux: niceness per thread)
-    assert facts["nice"] == os.nice(0) + 5
-    assert facts["thread_nices"] == [facts["nice"]]
+    assert facts["nice"] == os.nice(0)  # kernel_nice is opt-in
 
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
     assert (await _facts(sc_connect, kernel_id))["hwm"] == 100_000
+
+
+@pytest.mark.parametrize("jp_server_config", [{"KernelLaunch": {"kernel_nice": 5}}], indirect=True)
+async def test_kernel_nice_puts_every_kernel_thread_below_the_server(
+    sc_start_kernel: Any, sc_connect: Any, jp_fetch: Any
+) -> None:
+    """Set before any kernel thread starts (Linux keeps a niceness per thread), and again
+    for the process a restart launches."""
+    kernel_id = await sc_start_kernel()
+    for _ in range(2):
+        facts = await _facts(sc_connect, kernel_id)
+        assert facts["nice"] == os.nice(0) + 5
+        assert facts["thread_nices"] == [facts["nice"]]
+        assert facts["hwm"] == 100_000
+        await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
 
 
 @STOCK
