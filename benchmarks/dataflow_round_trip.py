@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import RATE_LIMITS_OFF, KernelSocket, Server, machine_info, scratch_dir
 from dataflow import realistic_notebook
-from variables import ms, p50, run_cell, tiny_round_trips
+from variables import interleaved_blocks, on_off_lines, run_cell
 
 TARGET = 1.02
 
@@ -50,22 +50,8 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         for server in (on, off):
             clients.append(await open_kernel(server, args.history, args.timeout))
         pacings = (("back to back", 0.0, args.block_tiny), ("paced 250 ms", 0.25, 3))
-        blocks: dict[tuple[str, str], list[list[float]]] = {}
-        for block in range(args.blocks):
-            pairs = [("on", clients[0]), ("off", clients[1])]
-            for name, client in pairs if block % 2 == 0 else pairs[::-1]:
-                for label, pause, count in pacings:
-                    times = await tiny_round_trips(client, count, pause, args.timeout)
-                    blocks.setdefault((label, name), []).append(times)
-        for label, _, _ in pacings:
-            on_all, off_all = blocks[(label, "on")], blocks[(label, "off")]
-            ratio = p50(on_all) / p50(off_all)
-            halves = [p50(on_all[k::2]) / p50(off_all[k::2]) for k in (0, 1)]
-            print(
-                f"tiny cell round trip p50, {label}: on {ms(p50(on_all))}, off "
-                f"{ms(p50(off_all))}, ratio {ratio:.3f} (even/odd blocks {halves[0]:.3f}/"
-                f"{halves[1]:.3f}; {sum(map(len, on_all))} cells each; target <= {TARGET})"
-            )
+        blocks = await interleaved_blocks(*clients, pacings, args.blocks, args.timeout)
+        print(*on_off_lines(blocks, pacings, "", f"; target <= {TARGET}"), sep="\n")
     finally:
         for client in clients:
             await client.close()

@@ -163,6 +163,44 @@ async def tiny_round_trips(client: KernelSocket, n: int, gap: float, timeout: fl
     return times
 
 
+Pacing = tuple[str, float, int]  # label, seconds between cells, cells per block
+Blocks = dict[tuple[str, str], list[list[float]]]  # (pacing label, "on"/"off") -> blocks
+
+
+async def interleaved_blocks(
+    on_client: KernelSocket,
+    off_client: KernelSocket,
+    pacings: Sequence[Pacing],
+    count: int,
+    timeout: float,
+) -> Blocks:
+    """Tiny round trips in `count` small blocks, order alternating per block, so load drifts
+    on a shared machine hit both servers alike."""
+    blocks: Blocks = {}
+    for block in range(count):
+        pairs = [("on", on_client), ("off", off_client)]
+        for name, client in pairs if block % 2 == 0 else pairs[::-1]:
+            for label, pause, cells in pacings:
+                times = await tiny_round_trips(client, cells, pause, timeout)
+                blocks.setdefault((label, name), []).append(times)
+    return blocks
+
+
+def on_off_lines(blocks: Blocks, pacings: Sequence[Pacing], prefix: str, note: str) -> list[str]:
+    """Per pacing: both p50s, their ratio, and the even/odd blocks' ratios (the noise)."""
+    lines = []
+    for label, _, _ in pacings:
+        on_all, off_all = blocks[(label, "on")], blocks[(label, "off")]
+        ratio = p50(on_all) / p50(off_all)
+        halves = [p50(on_all[k::2]) / p50(off_all[k::2]) for k in (0, 1)]
+        lines.append(
+            f"{prefix}tiny cell round trip p50, {label}: on {ms(p50(on_all))}, off "
+            f"{ms(p50(off_all))}, ratio {ratio:.3f} (even/odd blocks {halves[0]:.3f}/"
+            f"{halves[1]:.3f}; {sum(map(len, on_all))} cells each{note})"
+        )
+    return lines
+
+
 async def per_cell_ours(
     server: Server, kernel_id: str, client: KernelSocket, args: Any
 ) -> list[float]:
@@ -249,24 +287,8 @@ async def run(args: argparse.Namespace, base: Path) -> None:
             (f"paced {ms(args.pace)}", args.pace, args.block_paced),
             (f"colliding, paced {ms(collide)}", collide, args.block_tiny),
         )
-        # Fine interleaving (small blocks, order alternating) so load drifts on a shared
-        # machine hit both servers alike; per block, the p50 of each server.
-        blocks: dict[tuple[str, str], list[list[float]]] = {}
-        for block in range(args.blocks):
-            pairs = [("on", on_client), ("off", off_client)]
-            for name, client in pairs if block % 2 == 0 else pairs[::-1]:
-                for label, pause, count in pacings:
-                    times = await tiny_round_trips(client, count, pause, args.timeout)
-                    blocks.setdefault((label, name), []).append(times)
-        for label, _, _ in pacings:
-            on_all, off_all = blocks[(label, "on")], blocks[(label, "off")]
-            ratio = p50(on_all) / p50(off_all)
-            halves = [p50(on_all[k::2]) / p50(off_all[k::2]) for k in (0, 1)]
-            print(
-                f"(b) tiny cell round trip p50, {label}: on {ms(p50(on_all))}, off "
-                f"{ms(p50(off_all))}, ratio {ratio:.3f} (even/odd blocks {halves[0]:.3f}/"
-                f"{halves[1]:.3f}; {sum(map(len, on_all))} cells each)"
-            )
+        blocks = await interleaved_blocks(on_client, off_client, pacings, args.blocks, args.timeout)
+        print(*on_off_lines(blocks, pacings, "(b) ", ""), sep="\n")
         names = await namespace_size(on_client, args.timeout)
         print(f"(b) target <= 1.05 back to back and paced; kernel namespace now ~{names} names")
     finally:
