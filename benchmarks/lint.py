@@ -165,7 +165,11 @@ class LintServer:
         if users:  # requests name their user in X-Bench-User (the token still authenticates)
             (base / "bench_users.py").write_text(BENCH_USERS)
             extra = [*extra, "--ServerApp.identity_provider_class=bench_users.BenchUsers"]
-        self.server = Server(base, extra_args=extra)
+        self._start(Server(base, extra_args=extra), base if users else None)
+
+    def _start(self, server: Server, modules: Path | None) -> None:
+        """Start `server`, with `modules` (a dir of benchmark-only modules) on its path."""
+        self.server = server
         self.port = self.server.port
         self.token = self.server.token
         self.log_path = self.server.log_path
@@ -173,7 +177,7 @@ class LintServer:
         self.server.prepare()
         env = self.server.env()
         # absolute: the server runs in its root dir, where `PYTHONPATH=.` would mean nothing
-        paths = [str(base) if users else "", *env.get("PYTHONPATH", "").split(os.pathsep)]
+        paths = [str(modules or ""), *env.get("PYTHONPATH", "").split(os.pathsep)]
         env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in paths if p)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -88,26 +86,9 @@ class CheckServer(LintServer):
     def __init__(self, base: Path, extra: list[str]) -> None:
         (base / "lag_probe.py").write_text(LAG_PROBE)
         extensions = {"jupyter_sidecar_ext": True, "lag_probe": True}
-        self.server = Server(base, config={"ServerApp": {"jpserver_extensions": extensions}})
-        self.server.extra_args = list(extra)
-        self.port, self.token = self.server.port, self.server.token
-        self.log_path = self.server.log_path
-        self.command = self.server.command()
-        self.server.prepare()
-        env = self.server.env()
-        paths = [str(base), *env.get("PYTHONPATH", "").split(os.pathsep)]
-        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in paths if p)
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.command,
-                env=env,
-                cwd=self.server.root,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        server = Server(base, config={"ServerApp": {"jpserver_extensions": extensions}})
+        server.extra_args = list(extra)
+        self._start(server, base)
 
     def post(self, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         start = time.perf_counter()
