@@ -324,7 +324,8 @@ def sc_cell_finished(
     sc_registry: SidecarRegistry, sc_wait_until: Callable[..., Awaitable[None]]
 ) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Wait until a cell of a kernel's shadow notebook has ended (or reached one of the
-    given statuses) and return its REST form."""
+    given statuses), with its outputs (its idle seen: the reply can come before them), and
+    return its REST form."""
 
     async def finished(
         kernel_id: str,
@@ -335,7 +336,9 @@ def sc_cell_finished(
         def done() -> bool:
             sidecar = sc_registry.find(kernel_id)
             cell = None if sidecar is None else sidecar.notebook.get(cell_id)
-            return cell is not None and cell.status in statuses and cell.ended is not None
+            if cell is None or cell.status not in statuses or cell.ended is None:
+                return False
+            return cell.idle or cell.status == "aborted"  # aborted unsent: no idle comes
 
         await sc_wait_until(done, timeout=timeout, what=f"cell {cell_id} to finish")
         sidecar = sc_registry.find(kernel_id)

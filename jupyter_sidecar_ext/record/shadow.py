@@ -38,6 +38,7 @@ class ShadowCell(OutputArea):
         "execution_count",
         "gap",
         "id",
+        "idle",
         "input_request",
         "msg_id",
         "queued",
@@ -82,6 +83,9 @@ class ShadowCell(OutputArea):
         self.input_request: dict[str, Any] | None = None
         # it finished while no page of the kernel had a websocket open (set by the sidecar)
         self.unwatched = False
+        # its idle was seen, or none will come: no more outputs (the reply may come first:
+        # shell and iopub are separate sockets)
+        self.idle = False
         self._error_seen = False
 
     def __repr__(self) -> str:
@@ -241,6 +245,7 @@ class ShadowNotebook:
             if cell.stale:
                 continue
             cell.stale = True
+            cell.idle = True
             cell.input_request = None
             if cell.status in ("queued", "running"):
                 cell.status = "aborted"
@@ -379,6 +384,7 @@ class ShadowNotebook:
                 cell.started = now if cell.ended is None else min(now, cell.ended)
             return self._changed([cell])
         if state == "idle":
+            cell.idle = True
             cell.input_request = None
             if cell.status in FINAL_STATUSES:
                 if cell.ended is not None:

@@ -196,8 +196,16 @@ def test_reply_before_idle_decides(nb: ShadowNotebook) -> None:
     send(nb, "m1", ("status", BUSY), now=2.0)
     nb.handle_reply("m1", {"status": "error", "execution_count": 4}, now=3.0)
     assert (cell.status, cell.execution_count, cell.ended) == ("error", 4, 3.0)
+    assert not cell.idle  # its outputs may still be on their way
     assert send(nb, "m1", ("status", IDLE), now=4.0) == []
-    assert (cell.status, cell.ended) == ("error", 3.0)
+    assert (cell.status, cell.ended, cell.idle) == ("error", 3.0, True)
+
+
+def test_a_restart_leaves_nothing_to_wait_for(nb: ShadowNotebook) -> None:
+    cell = nb.add_request("m1", "x", now=1.0)
+    send(nb, "m1", ("status", BUSY), now=2.0)
+    nb.mark_restart(now=3.0)
+    assert (cell.status, cell.idle) == ("aborted", True)
 
 
 def test_idle_before_reply_then_reply_wins(nb: ShadowNotebook) -> None:

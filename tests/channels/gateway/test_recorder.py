@@ -199,6 +199,10 @@ async def test_a_cell_keeps_being_recorded_after_its_client_left(
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
+    recorder = recorder_of(sc_registry, kernel_id)
+    # Clients are let in before the recorder receives; were the last one to leave before it
+    # does, what still runs is marked `gap` (tests/tap/test_gateway_outages.py covers that).
+    await sc_wait_until(lambda: recorder.answered, what="the recorder to receive")
     await client.execute(SLOW_PRINTS.format(n=8, pause=0.1), cell_id="slow")
     await sc_wait_until(
         lambda: "0\n" in printed(cell_of(sc_registry, kernel_id, "slow")), what="first output"
