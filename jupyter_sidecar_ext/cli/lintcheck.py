@@ -9,7 +9,6 @@ cells counted, as in `--json`'s `cells[].index`); lines and columns are within t
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,8 +91,8 @@ def diagnose(source: Source, texts: list[str], finder: ConfigFinder, ruff: str) 
     """Diagnostics per text (CheckError, ConfigError when they cannot be had)."""
     spec = check_spec(finder, str(source.path.resolve()), ruff)
     if source.notebook is None:
-        return [asyncio.run(check_file(texts[0], spec))]
-    return asyncio.run(check_notebook(texts, spec))
+        return [check_file(texts[0], spec)]
+    return check_notebook(texts, spec)
 
 
 def check_path(path: Path, finder: ConfigFinder, ruff: str, fix: bool) -> Checked:

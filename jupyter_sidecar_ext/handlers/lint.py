@@ -19,7 +19,7 @@ from tornado import web
 
 from ..lint.config import ConfigError
 from ..lint.service import CheckError, LintBusy, LintService
-from ..schemas.api import Diagnostic, ErrorBody, LintedCell, LintRequest, LintResult
+from ..schemas.api import ErrorBody, LintedCell, LintRequest, LintResult
 from ..schemas.openapi import Operation
 from .base import SidecarHandler
 
@@ -58,6 +58,8 @@ class LintHandler(SidecarHandler):
             None if request.options is None else request.options.model_dump(exclude_unset=True)
         )
         client = self.client_key()
+        if not request.cells:  # what a client sends when it loads: start every worker now
+            service.warm_up()
         try:
             spec = await service.settings(request.path, request.tools, options, client)
             answer = service.engine.submit([cell.source for cell in request.cells], spec, client)
@@ -86,9 +88,11 @@ class LintHandler(SidecarHandler):
         self.write_model(LintResult.model_validate({"cells": cells, "tools": list(spec.tools)}))
 
     async def check(self, service: LintService, request: LintRequest) -> None:
-        """Diagnostics for the cells, the notebook checked as one program."""
+        """Diagnostics for the cells, the notebook checked as one program. They come back
+        from a check worker as JSON text per cell, in the shape of `Diagnostic`s
+        (tests/lint/test_check_pool.py holds them to it): this answer only wraps them."""
         try:
-            found = await service.check(request.path, [cell.source for cell in request.cells])
+            found = await service.check_json(request.path, [cell.source for cell in request.cells])
         except ConfigError as error:
             self.bad_request(str(error))
             return
@@ -96,18 +100,14 @@ class LintHandler(SidecarHandler):
             raise web.HTTPError(503, str(error)) from None
 
         def answer() -> str:
-            cells = [
-                LintedCell(
-                    id=cell.id,
-                    source=cell.source,
-                    changed=False,
-                    diagnostics=[Diagnostic.model_validate(d) for d in diagnostics],
-                )
+            cells = ", ".join(
+                f'{{"id": {json.dumps(cell.id)}, "source": {json.dumps(cell.source)}, '
+                f'"changed": false, "diagnostics": {diagnostics}}}'
                 for cell, diagnostics in zip(request.cells, found, strict=True)
-            ]
-            return json.dumps(LintResult(cells=cells).model_dump(mode="json", exclude_unset=True))
+            )
+            return f'{{"cells": [{cells}]}}'
 
-        # Hundreds of diagnostics take milliseconds to shape: not on the event loop.
+        # A big notebook's sources take milliseconds to encode: not on the event loop.
         text = await asyncio.to_thread(answer)
         self.set_header("Content-Type", "application/json")
         self.finish(text)

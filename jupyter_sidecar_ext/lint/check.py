@@ -1,20 +1,20 @@
 """Diagnostics for notebook cells from ruff's checker, the notebook checked as one program.
 
-ruff runs as a subprocess (never on the event loop; a bounded number at once, each with a
-deadline) on a notebook built from the request's cells in their order, so a name imported in
-one cell and used in another is neither unused nor undefined. Magics are masked first
-(lint/prepare.py). A syntax error anywhere stops all of ruff's rules, so cells that do not parse
-get their own diagnostics from a first run and are left out of a second one; names they mention
-are then never reported unused or undefined elsewhere (they may be defined or used there).
+This runs in a check worker process (lint/checkpool.py; and in the CLI), never in the
+server's: ruff is a subprocess with a deadline, on a notebook built from the request's cells
+in their order, so a name imported in one cell and used in another is neither unused nor
+undefined. Magics are masked first (lint/prepare.py). A syntax error anywhere stops all of
+ruff's rules, so cells that do not parse get their own diagnostics from a first run and are
+left out of a second one; names they mention are then never reported unused or undefined
+elsewhere (they may be defined or used there).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 import shutil
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +63,7 @@ def find_ruff(configured: str = "") -> str | None:
 
 
 def ruff_arguments(spec: CheckSpec) -> list[str]:
-    # JSON lines, not one JSON array: parsed one diagnostic at a time, no single long C call
-    # holds the GIL the event loop needs (json.loads of the whole output would).
-    arguments = ["check", "--output-format", "json-lines", "--no-cache", "--exit-zero", "--no-fix"]
+    arguments = ["check", "--output-format", "json", "--no-cache", "--exit-zero", "--no-fix"]
     if spec.config:
         arguments += ["--config", spec.config]
     else:
@@ -73,53 +71,38 @@ def ruff_arguments(spec: CheckSpec) -> list[str]:
     return [*arguments, "--stdin-filename", spec.filename, "-"]
 
 
-async def run_ruff(spec: CheckSpec, stdin: str) -> list[dict[str, Any]]:
-    """ruff's JSON diagnostics for `stdin`; CheckError when ruff cannot give them."""
+def run_ruff(spec: CheckSpec, stdin: str) -> list[dict[str, Any]]:
+    """ruff's JSON diagnostics for `stdin`; CheckError when ruff cannot give them (a
+    timeout stops it)."""
     try:
-        process = await asyncio.create_subprocess_exec(
-            spec.ruff,
-            *ruff_arguments(spec),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = subprocess.run(
+            [spec.ruff, *ruff_arguments(spec)],
+            input=stdin.encode(),
+            capture_output=True,
             cwd=spec.cwd,
+            timeout=spec.timeout,
         )
+    except subprocess.TimeoutExpired:
+        raise CheckError(f"checking timed out after {spec.timeout:g} s") from None
     except OSError as error:
         raise CheckError(f"cannot run ruff: {error.strerror or error}") from None
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin.encode()), spec.timeout)
-    except TimeoutError:
-        raise CheckError(f"checking timed out after {spec.timeout:g} s") from None
-    finally:
-        if process.returncode is None:  # timed out or cancelled: never leave it running
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
     if process.returncode != 0:
-        lines = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
+        err = process.stderr.decode(errors="replace")
+        lines = [line for line in err.splitlines() if line.strip()]
         errors = [line for line in lines if "error" in line.lower()]
         reason = (errors or lines or [""])[0]
         raise CheckError(f"ruff failed: {reason.strip()}" if reason else "ruff failed")
-    return await asyncio.to_thread(_parse_lines, out)
-
-
-def _parse_lines(out: bytes) -> list[dict[str, Any]]:
-    found = []
-    for line in out.splitlines():
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            raise CheckError("ruff gave no JSON") from None
-        if not isinstance(item, dict):
-            raise CheckError("ruff gave unexpected JSON")
-        found.append(item)
+    try:
+        found = json.loads(process.stdout)
+    except ValueError:
+        raise CheckError("ruff gave no JSON") from None
+    if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+        raise CheckError("ruff gave unexpected JSON")
     return found
 
 
 def notebook_json(texts: Sequence[str]) -> str:
-    """The cells as an .ipynb for ruff; encoded cell by cell (short C calls, see above)."""
+    """The cells as an .ipynb for ruff."""
     cells = ",".join(
         f'{{"cell_type":"code","id":"c{index}","metadata":{{}},"outputs":[],'
         f'"execution_count":null,"source":{json.dumps(text)}}}'
@@ -129,25 +112,23 @@ def notebook_json(texts: Sequence[str]) -> str:
     return f'{{"cells":[{cells}],"metadata":{metadata},"nbformat":4,"nbformat_minor":5}}'
 
 
-async def check_notebook(
+def check_notebook(
     sources: Sequence[str], spec: CheckSpec, cache: PreparedCache | None = None
 ) -> list[list[Diagnostic]]:
-    """Diagnostics for each cell of `sources` (in order), positions within the cells. The
-    Python-side work (masking, JSON both ways, mapping) runs in a thread, off the event loop;
+    """Diagnostics for each cell of `sources` (in order), positions within the cells;
     `cache` keeps prepared cells between checks (a re-check after an edit prepares one cell)."""
-    magics = spec.python_cell_magics
-    prepared = await asyncio.to_thread(_prepare_all, sources, magics, cache)
+    prepared = _prepare_all(sources, spec.python_cell_magics, cache)
     texts = [cell.text for cell in prepared]
-    found = await run_ruff(spec, await asyncio.to_thread(notebook_json, texts))
+    found = run_ruff(spec, notebook_json(texts))
     broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
     kept: list[dict[str, Any]] = []
     if broken:
         kept = [d for d in found if _cell_of(d) in broken]
         texts = ["" if i in broken else text for i, text in enumerate(texts)]
-        found = await run_ruff(spec, await asyncio.to_thread(notebook_json, texts))
+        found = run_ruff(spec, notebook_json(texts))
         unseen = {word for i in broken for word in _WORD.findall(sources[i])}
         found = [d for d in found if not _mentions(d, unseen)]
-    return await asyncio.to_thread(_answers, sources, prepared, [*kept, *found])
+    return _answers(sources, prepared, [*kept, *found])
 
 
 def _prepare_all(
@@ -172,11 +153,11 @@ def _answers(
     return answers
 
 
-async def check_file(text: str, spec: CheckSpec) -> list[Diagnostic]:
+def check_file(text: str, spec: CheckSpec) -> list[Diagnostic]:
     """Diagnostics for a whole .py file (no magics)."""
     cell = Prepared(text, [(n, 1) for n in range(1, len(text.splitlines()) + 2)])
     answers: list[list[Diagnostic]] = [[]]
-    for d in await run_ruff(spec, text):
+    for d in run_ruff(spec, text):
         _add(answers, [cell], [text], d)
     return answers[0]
 

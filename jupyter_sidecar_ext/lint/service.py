@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
+import json
 import logging
 import math
 import os
@@ -24,10 +25,10 @@ from typing import Any
 from traitlets import Bool, Enum, Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .check import CheckError, CheckSpec, Diagnostic, check_file, check_notebook, find_ruff
+from .check import CheckError, CheckSpec, Diagnostic, find_ruff
+from .checkpool import CheckPool
 from .config import ConfigError, ConfigFinder, build_spec, parse_tools
 from .format import RUFF, FormatSpec, Outcome, unchanged
-from .prepare import PreparedCache
 from .ruffconfig import check_spec, choose_tools, find_ruff_config
 from .scheduler import LintBusy, Scheduler
 
@@ -253,10 +254,10 @@ class LintService(LoggingConfigurable):
     prewarm = Bool(
         False,
         config=True,
-        help="Start the lint workers when the server starts, so the first lint is not slowed "
-        "by their start-up (about a second: they import black and isort). Otherwise they "
-        "start on the first lint request; a request with no cells starts them without "
-        "waiting (what a client does when it loads).",
+        help="Start the lint workers (and the check workers) when the server starts, so the "
+        "first lint is not slowed by their start-up (about a second: they import black and "
+        "isort). Otherwise they start on the first lint request; a request with no cells "
+        "starts them without waiting (what a client does when it loads).",
     )
     worker_nice = Int(
         5,
@@ -331,7 +332,8 @@ class LintService(LoggingConfigurable):
     check_concurrency = Int(
         2,
         config=True,
-        help="ruff processes running at once for checks; more requests wait their turn.",
+        help="Checks running at once, each in a check worker process of its own (which masks "
+        "the cells and runs ruff, off the server's process); more requests wait their turn.",
     )
 
     def __init__(self, root: str | Path | None = None, **kwargs: Any) -> None:
@@ -339,8 +341,7 @@ class LintService(LoggingConfigurable):
         super().__init__(**kwargs)
         self.finder = ConfigFinder(root)
         self.ruff = find_ruff(self.ruff_path)
-        self._check_slots = asyncio.Semaphore(max(1, self.check_concurrency))
-        self._prepared = PreparedCache(self.cache_entries)
+        self.checks = CheckPool(self.check_concurrency, self.cache_entries, self.log)
         self.engine = LintEngine(
             workers=self.workers,
             cache_entries=self.cache_entries,
@@ -355,11 +356,17 @@ class LintService(LoggingConfigurable):
     def start(self) -> None:
         """With `prewarm`, start the workers now (in the background: nothing waits for them)."""
         if self.prewarm:
-            self.engine.prewarm()
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Start the formatting workers, and the check workers when checks are available."""
+        self.engine.prewarm()
+        if self.ruff is not None:
+            self.checks.prewarm()
 
     async def stop(self) -> None:
         """Stop the workers (server shutdown)."""
-        await self.engine.shutdown()
+        await asyncio.gather(self.engine.shutdown(), self.checks.shutdown())
 
     async def settings(
         self, path: str | None, tools: Any, options: Any, client: Hashable = None
@@ -404,15 +411,17 @@ class LintService(LoggingConfigurable):
         return self.ruff is not None
 
     async def check(self, path: str | None, sources: list[str]) -> list[list[Diagnostic]]:
-        """Diagnostics per source (a notebook's cells, or whole files for a `.py` path);
+        """Diagnostics per source (see `check_json`)."""
+        return [json.loads(text) for text in await self.check_json(path, sources)]
+
+    async def check_json(self, path: str | None, sources: list[str]) -> list[str]:
+        """Diagnostics per source (a notebook's cells, or whole files for a `.py` path), each
+        as JSON text (a list, what the answer carries), computed in a check worker;
         ConfigError for a bad path or config, CheckError when ruff cannot run."""
         if self.ruff is None:
             raise CheckError("checking needs ruff, which is not installed on the server")
         spec = await asyncio.to_thread(self._check_spec, path, self.ruff)
-        async with self._check_slots:
-            if spec.filename.endswith(".py"):
-                return [await check_file(source, spec) for source in sources]
-            return await check_notebook(sources, spec, self._prepared)
+        return await self.checks.check(sources, spec)
 
     def _check_spec(self, path: str | None, ruff: str) -> CheckSpec:
         return check_spec(self.finder, path, ruff, self.check_timeout)

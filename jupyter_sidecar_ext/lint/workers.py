@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .checkjob import init_check_worker, run_check
 from .config import ConfigError, validate
 from .format import RUFF, FormatSpec, format_cell, format_python, init_worker
+from .prepare import PreparedCache
 from .rufffmt import format_cells_ruff
 
 READY = "ready"
@@ -49,9 +51,16 @@ class Report:
     seconds: float = 0.0
 
 
-def worker_main(conn: Connection, nice: int) -> None:
-    """A worker process: warm up, say READY, then answer chunks until told to stop (None)."""
-    init_worker(nice)
+def worker_main(conn: Connection, nice: int, check_cache: int | None = None) -> None:
+    """A worker process: warm up, say READY, then answer chunks until told to stop (None).
+    With `check_cache` (its prepared-cell cache's size) it is a check worker: it warms up
+    the masking instead of black and isort, and answers "check" jobs."""
+    if check_cache is None:
+        init_worker(nice)
+        prepared = None
+    else:
+        init_check_worker(nice)
+        prepared = PreparedCache(check_cache)
     conn.send(READY)
     while True:
         try:
@@ -61,6 +70,9 @@ def worker_main(conn: Connection, nice: int) -> None:
         if message is None:
             return
         kind, sources, spec = message
+        if kind == "check":
+            conn.send(run_check(sources, spec, prepared))
+            continue
         if kind == "validate":
             try:
                 validate(spec)
@@ -98,10 +110,12 @@ def main_hidden() -> Iterator[None]:
 
 class Worker:
     """One worker process and its pipe. `start` runs on the event loop (spawning touches
-    `sys.modules`); `run` blocks, in a thread of its own."""
+    `sys.modules`); `run` blocks, in a thread of its own. `check_cache`: a check worker
+    (see `worker_main`)."""
 
-    def __init__(self, nice: int) -> None:
+    def __init__(self, nice: int, check_cache: int | None = None) -> None:
         self.nice = nice
+        self.check_cache = check_cache
         self.process: Any = None  # a SpawnProcess
         self.conn: Connection | None = None
         self.ready = False
@@ -116,17 +130,20 @@ class Worker:
             return
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        process = context.Process(target=worker_main, args=(child, self.nice), daemon=True)
+        process = context.Process(
+            target=worker_main, args=(child, self.nice, self.check_cache), daemon=True
+        )
         with main_hidden():
             process.start()
         child.close()
         self.process, self.conn, self.ready = process, parent, False
 
-    def run(self, kind: str, sources: list[str], spec: FormatSpec, timeout: float) -> Report:
-        """Hand over one chunk and collect one result per cell, allowing each cell `timeout`
-        seconds from when the worker starts it. A hung cell kills this worker (only)."""
+    def run(self, kind: str, sources: list[str], spec: Any, timeout: float) -> Report:
+        """Hand over one chunk and collect one result per cell (one in all for "validate"
+        and "check"), allowing each `timeout` seconds from when the worker starts it. A hung
+        cell kills this worker (only)."""
         report = Report()
-        conn, expected = self.conn, 1 if kind == "validate" else len(sources)
+        conn, expected = self.conn, len(sources) if kind == "format" else 1
         if conn is None:
             report.stop = Stop.NO_START
             return report

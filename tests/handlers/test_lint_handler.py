@@ -15,6 +15,7 @@ from traitlets.config import Config
 
 from jupyter_sidecar_ext.lint.service import LintService
 from jupyter_sidecar_ext.pytest_plugin import SERVER_CONFIG
+from jupyter_sidecar_ext.schemas.api import LintResult
 
 MAX_CELLS = 300
 MAX_BYTES = 200_000
@@ -265,6 +266,23 @@ async def test_check_returns_diagnostics_per_cell(jp_fetch: Any) -> None:
     assert found[1] == [("F821", 2, 15)]
     assert found[2][0][0] == "invalid-syntax"
     assert answer[0]["diagnostics"][0]["fix"]["edits"][0]["location"] == {"line": 2, "column": 1}
+
+
+async def test_check_answer_is_what_its_model_writes(jp_fetch: Any) -> None:
+    """The handler wraps the check workers' JSON text as it is: byte for byte what the
+    answer's model (LintResult) gives, fixes, magics, syntax errors and skipped cells included."""
+    cells = [
+        {"id": "a", "source": "import os\nimport sys\nname = f'x'"},
+        {"id": "b\u00e9", "source": ["%matplotlib inline\n", "print(os.sep, nope, '\u00e9')"]},
+        {"id": "c", "source": "def f(:"},
+        {"id": "d", "source": "%%bash\necho hi"},
+    ]
+    body = json.dumps({"cells": cells, "check": True})
+    response = await jp_fetch("api", "sidecar", "lint", method="POST", body=body)
+    answer = json.loads(response.body)
+    assert sum(len(cell["diagnostics"]) for cell in answer["cells"]) >= 4
+    model = LintResult.model_validate(answer)
+    assert response.body.decode() == json.dumps(model.model_dump(mode="json", exclude_unset=True))
 
 
 async def test_check_uses_the_project_ruff_config(jp_fetch: Any, jp_root_dir: Path) -> None:

@@ -3,7 +3,6 @@ masked with positions mapped back, syntax errors kept to their cell, fixes, fail
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.skipif(RUFF is None, reason="ruff is not installed")
 
 def check(cells: list[str], **spec: Any) -> list[list[dict[str, Any]]]:
     assert RUFF is not None
-    return asyncio.run(check_notebook(cells, CheckSpec(RUFF, **spec)))
+    return check_notebook(cells, CheckSpec(RUFF, **spec))
 
 
 def codes(diagnostics: list[dict[str, Any]]) -> list[str]:
@@ -102,40 +101,48 @@ def test_fixes_applied_give_the_expected_source() -> None:
     assert apply_fixes(cells[1], found[1]) == "name = 'x'\nprint(name)"
 
 
-def test_project_config_is_used(tmp_path: Path) -> None:
+async def checks(service: LintService, *calls: tuple[str | None, list[str]]) -> list[Any]:
+    """The answers of `service.check` to each call in turn; then the service stops."""
+    try:
+        return [await service.check(path, cells) for path, cells in calls]
+    finally:
+        await service.stop()
+
+
+async def test_project_config_is_used(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.ruff.lint]\nselect = ["E501"]\n')
-    service = LintService(tmp_path)
     cells = ["import os\nx = '" + "a" * 100 + "'"]
-    default = asyncio.run(LintService(None).check(None, cells))
-    configured = asyncio.run(service.check("nb.ipynb", cells))
+    (default,) = await checks(LintService(None), (None, cells))
+    (configured,) = await checks(LintService(tmp_path), ("nb.ipynb", cells))
     assert codes(default[0]) == ["F401"]
     assert codes(configured[0]) == ["E501"]
     assert configured[0][0]["line"] == 2
 
 
-def test_per_file_ignores_match_the_notebook_path(tmp_path: Path) -> None:
+async def test_per_file_ignores_match_the_notebook_path(tmp_path: Path) -> None:
     (tmp_path / "ruff.toml").write_text(
         '[lint]\nselect = ["F"]\nper-file-ignores = {"scratch/*.ipynb" = ["F401"]}\n'
     )
     (tmp_path / "scratch").mkdir()
-    service = LintService(tmp_path)
-    assert codes(asyncio.run(service.check("scratch/a.ipynb", ["import os"]))[0]) == []
-    assert codes(asyncio.run(service.check("a.ipynb", ["import os"]))[0]) == ["F401"]
+    calls = [("scratch/a.ipynb", ["import os"]), ("a.ipynb", ["import os"])]
+    ignored, reported = await checks(LintService(tmp_path), *calls)
+    assert codes(ignored[0]) == []
+    assert codes(reported[0]) == ["F401"]
 
 
-def test_a_ruff_config_extending_outside_the_root_is_refused(tmp_path: Path) -> None:
+async def test_a_ruff_config_extending_outside_the_root_is_refused(tmp_path: Path) -> None:
     from jupyter_sidecar_ext.lint.config import ConfigError
 
     (tmp_path / "ruff.toml").write_text('extend = "../../elsewhere.toml"\n')
     with pytest.raises(ConfigError, match="outside the root"):
-        asyncio.run(LintService(tmp_path).check("a.ipynb", ["x = 1"]))
+        await checks(LintService(tmp_path), ("a.ipynb", ["x = 1"]))
 
 
-def test_missing_ruff_is_a_clear_error() -> None:
+async def test_missing_ruff_is_a_clear_error() -> None:
     service = LintService(None, ruff_path="/nonexistent/ruff")
     assert not service.can_check
     with pytest.raises(CheckError, match="needs ruff"):
-        asyncio.run(service.check(None, ["x = 1"]))
+        await checks(service, (None, ["x = 1"]))
 
 
 def test_a_slow_ruff_times_out_and_is_stopped(tmp_path: Path) -> None:
@@ -143,10 +150,10 @@ def test_a_slow_ruff_times_out_and_is_stopped(tmp_path: Path) -> None:
     slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
     slow.chmod(0o755)
     with pytest.raises(CheckError, match=r"timed out after 0\.2 s"):
-        asyncio.run(check_notebook(["x = 1"], CheckSpec(str(slow), timeout=0.2)))
+        check_notebook(["x = 1"], CheckSpec(str(slow), timeout=0.2))
 
 
-def test_a_failing_ruff_is_a_clear_error(tmp_path: Path) -> None:
+async def test_a_failing_ruff_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "ruff.toml").write_text('[lint]\nselect = ["NOT_A_RULE"]\n')
     with pytest.raises(CheckError, match="ruff failed"):
-        asyncio.run(LintService(tmp_path).check("a.ipynb", ["x = 1"]))
+        await checks(LintService(tmp_path), ("a.ipynb", ["x = 1"]))
