@@ -146,8 +146,9 @@ def _answers(
     for index, cell in enumerate(prepared):
         if cell.error:
             answers[index].append(_whole_cell(sources[index], "magic", cell.error))
+    mappers: dict[int, _Mapper] = {}
     for d in found:
-        _add(answers, prepared, sources, d)
+        _add(answers, prepared, sources, d, mappers)
     for diagnostics in answers:
         diagnostics.sort(key=lambda d: (d["line"], d["column"], d["code"]))
     return answers
@@ -157,8 +158,9 @@ def check_file(text: str, spec: CheckSpec) -> list[Diagnostic]:
     """Diagnostics for a whole .py file (no magics)."""
     cell = Prepared(text, [(n, 1) for n in range(1, len(text.splitlines()) + 2)])
     answers: list[list[Diagnostic]] = [[]]
+    mappers: dict[int, _Mapper] = {}
     for d in run_ruff(spec, text):
-        _add(answers, [cell], [text], d)
+        _add(answers, [cell], [text], d, mappers)
     return answers[0]
 
 
@@ -230,11 +232,14 @@ def _add(
     prepared: Sequence[Prepared],
     sources: Sequence[str],
     found: dict[str, Any],
+    mappers: dict[int, _Mapper],
 ) -> None:
     index = _cell_of(found)
     if not 0 <= index < len(answers):
         return
-    mapper = _Mapper(prepared[index], sources[index])
+    mapper = mappers.get(index)
+    if mapper is None:  # one per cell: it splits the cell's lines
+        mapper = mappers[index] = _Mapper(prepared[index], sources[index])
     line, column = mapper.start(found["location"])
     end_line, end_column = mapper.end(found["end_location"])
     code = str(found.get("code") or "invalid-syntax")

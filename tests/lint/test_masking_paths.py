@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from random import Random
 
 import pytest
 
@@ -78,3 +79,15 @@ def test_plain_magics_never_reach_ipython_tokenizer(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(magics, "_mask_with_ipython", refuse)
     masked = mask_magics("%matplotlib inline\nimport os\nif os:\n    !ls -la\nprint(os)")
     assert sorted(masked.magics.values()) == ["!ls -la", "%matplotlib inline"]
+
+
+def test_the_fast_first_test_agrees_with_the_patterns() -> None:
+    """`_may_hold_ipython` is `_MAYBE_MAGIC` or `_AUTOMAGIC`, split so it runs faster."""
+    pieces = ["%", "!", "?", ",", ";", "/", "=", " ", "\t", "\n", "\\", "\r", "x", "pip", "ls"]
+    pieces += ["cd", " install", "(", "a = ", "%%time", "obj?", "#"]
+    random = Random(17)
+    cases = [*TRICKY, *corpus_inputs(), ""]
+    cases += ["".join(random.choices(pieces, k=random.randint(1, 12))) for _ in range(20_000)]
+    for source in cases:
+        expected = bool(magics._MAYBE_MAGIC.search(source) or magics._AUTOMAGIC.search(source))
+        assert magics._may_hold_ipython(source) is expected, repr(source)
