@@ -89,8 +89,8 @@ def prepare(source: str, python_cell_magics: frozenset[str] = PYTHON_CELL_MAGICS
 
 
 class PreparedCache:
-    """Prepared cells by (source, Python cell magics), least recently used out first; shared
-    by the threads that prepare checks."""
+    """Prepared cells by (source, Python cell magics), least recently used out first; one per
+    check worker process (lint/checkjob.py), safe to share between threads too."""
 
     def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
