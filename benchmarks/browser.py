@@ -54,7 +54,7 @@ from browser_lab import (
     write_notebook,
 )
 from browser_report import Sample, print_rounds, print_table
-from common import machine_info, scratch_dir
+from common import machine_info, run_bounded
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 BENCH_NB = "bench.ipynb"
@@ -404,16 +404,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    with scratch_dir("browser_bench_", args) as base:
-        try:
-            return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
-        except (asyncio.TimeoutError, TimeoutError) as err:
-            print(f"\nABORTED: {err!r} (a wait or --max-seconds {args.max_seconds} ran out)")
-            return 2
-        except Exception as err:
-            print(f"\nABORTED: {err!r}")
-            return 2
+    return run_bounded("browser_bench_", parse_args(argv), run)
 
 
 if __name__ == "__main__":
