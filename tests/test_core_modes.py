@@ -293,9 +293,13 @@ async def test_http_execute_timeout_interrupts_and_the_kernel_stays_usable(
     sc_execute_error: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
+    # The timeout interrupts only a cell the kernel has started (else it is left to run,
+    # forever here): the kernel is up and idle first, and the timeout leaves room for the
+    # start on a loaded machine (it must elapse: each second is the test's own time).
+    await settled(sc_execute, kernel_id)
     body = {
         "code": blocking_cell(tmp_path / "never", announce=True),
-        "timeout": 1,
+        "timeout": 5,
         "cell_id": "slow",
     }
     code, message = await sc_execute_error(kernel_id, body)

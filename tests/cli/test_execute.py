@@ -86,8 +86,11 @@ async def test_json_and_file(
 
 
 async def test_timeout_and_errors(capsys: Capture, server_args: list[str], kernel_id: str) -> None:
+    # The timeout interrupts only a cell the kernel has started (else it is left to run): the
+    # kernel is up and idle first, and the timeout leaves room for the start under load.
+    assert (await run_cli(capsys, ExecuteApp, *server_args, kernel_id, "None"))[0] == 0
     code = "import time\nprint('started', flush=True)\ntime.sleep(60)"
-    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, code, "--timeout=1")
+    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, code, "--timeout=5")
     assert status == 1 and len(cli_errors(err)) == 1, err
     status, out, _ = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, "'usable'")
     assert status == 0 and out.endswith(": 'usable'\n")  # interrupted, not stuck
