@@ -15,7 +15,8 @@ async def test_three_websockets_share_one_subscription(
 ) -> None:
     kernel_id = await sc_start_kernel()
     clients = [await sc_connect(kernel_id, protocol) for protocol in ("v1", "v1", "legacy")]
-    msg_id = await clients[0].execute("print('to all')", cell_id="shared")
+    # one write, so one stream message: print's '\n' can leave on its own under load
+    msg_id = await clients[0].execute("print('to all\\n', end='')", cell_id="shared")
     for client in clients:
         replies = await client.collect(msg_id) if client is clients[0] else None
         if replies is None:  # the others see the iopub traffic too
