@@ -52,11 +52,11 @@ echo "== pytest"
 if [ "$#" = 0 ]; then
   echo "== restore browser tests with jupyter-server-documents instead of jupyter-collaboration"
   # Editable: the labextension built above is up to date, so jlpm does not build it again.
+  # Only what these tests need (the test extra would bring jupyter-collaboration along).
   python3 -m venv .venv-documents
   .venv-documents/bin/python -m pip install -q --upgrade pip
-  .venv-documents/bin/python -m pip install -q -e ".[test]"
-  .venv-documents/bin/python -m pip uninstall -q -y jupyter-collaboration jupyter-server-ydoc
-  .venv-documents/bin/python -m pip install -q "jupyter-server-documents==0.3.3"
+  .venv-documents/bin/python -m pip install -q -e . "pytest>=8" "pytest-jupyter[server]>=0.10" \
+    hypothesis "playwright>=1.50" "jupyter-server-documents==0.3.3"
   # Only the collaborative mode runs there (conftest skips the plain one).
   .venv-documents/bin/pytest tests/ui/test_restore.py -p no:cacheprovider
 fi
