@@ -37,6 +37,8 @@ SETUP_CODE = (
     "words = ['alpha', 'beta'] * 50\narray = np.ones((300, 20))\n'ready'"
 )
 STATES = ("closed", "panel", "grid")
+# --aa: the same rotation with everything closed in all three (the noise floor).
+AA_STATES = ("closed", "closed-b", "closed-c")
 PANEL_TAB = '.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="sidecar-variables"]'
 VIEWER_GRID = ".jp-SidecarDataViewer .jp-SidecarDataViewer-grid"
 
@@ -55,7 +57,7 @@ async def set_state(page: Page, state: str, timeout: float) -> None:
     """Put the page in `state` (not timed), then wait until it shows it."""
     await page.evaluate(CLOSE_ALL)
     await page.locator(VIEWER_GRID).wait_for(state="detached", timeout=timeout * 1000)
-    if state == "closed":
+    if state.startswith("closed"):
         await page.locator("#sidecar-variables").wait_for(state="hidden", timeout=timeout * 1000)
         return
     await page.evaluate("() => window.jupyterapp.commands.execute('sidecar:show-variables')")
@@ -70,10 +72,11 @@ async def set_state(page: Page, state: str, timeout: float) -> None:
 
 async def measure(page: Page, args: argparse.Namespace) -> dict[str, list[list[float]]]:
     """Per state, one list of round-trip ms per block."""
-    blocks: dict[str, list[list[float]]] = {state: [] for state in STATES}
+    states = AA_STATES if args.aa else STATES
+    blocks: dict[str, list[list[float]]] = {state: [] for state in states}
     for block in range(args.blocks):
-        shift = block % len(STATES)
-        for state in STATES[shift:] + STATES[:shift]:
+        shift = block % len(states)
+        for state in states[shift:] + states[:shift]:
             await set_state(page, state, args.timeout)
             times = []
             for run in range(args.warmup + args.runs):
@@ -88,11 +91,12 @@ async def measure(page: Page, args: argparse.Namespace) -> dict[str, list[list[f
 
 def report(blocks: dict[str, list[list[float]]]) -> bool:
     """The table; True when every ratio is within the target."""
-    pooled = {state: [ms for times in blocks[state] for ms in times] for state in STATES}
+    states = list(blocks)
+    pooled = {state: [ms for times in blocks[state] for ms in times] for state in states}
     closed = pooled["closed"]
     print(f"\n{'state':<8} {'runs':>5} {'p50 ms':>8} {'p99 ms':>8}  ratio p50 (block median)")
     fine = True
-    for state in STATES:
+    for state in states:
         p50, p99 = percentile(pooled[state], 50), percentile(pooled[state], 99)
         line = f"{state:<8} {len(pooled[state]):>5} {p50:>8.1f} {p99:>8.1f}"
         if state != "closed":
@@ -152,6 +156,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--runs", type=int, default=20, help="timed runs per state and block (20)")
     add("--warmup", type=int, default=2, help="untimed runs after each state change (2)")
     add("--quick", action="store_true", help="smoke run: 2 blocks of 3 runs")
+    add("--aa", action="store_true", help="all three states closed: the noise floor")
     add("--chromium", default="/usr/bin/chromium", help="Chromium executable")
     add("--timeout", type=float, default=60.0, help="per small wait (s)")
     add("--big-timeout", type=float, default=300.0, help="per page load or setup (s)")

@@ -184,7 +184,7 @@ class KernelSidecar(ChannelEvents):
     def identify(self, msg_id: str, cell_id: str) -> None:
         """The execution `msg_id`, recorded without a cell id (sent by a client the tap did
         not see, e.g. jupyter-server-documents' own kernel client), ran notebook cell
-        `cell_id` (collab/server_documents.py found it in the shared document)."""
+        `cell_id` (collab/cell_ids.py found it in the shared document)."""
         changed = self.notebook.identify(msg_id, cell_id)
         if changed:
             self._dirty.pop(msg_id, None)  # flushed under its new id
