@@ -22,8 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from browser import BENIGN_LOG, Side, open_notebook, timed_run
-from browser_lab import CHROMIUM_ARGS, PAGE_SCRIPT, Lab, wait_check, write_notebook
+from browser import BENIGN_LOG, open_side, timed_run
+from browser_lab import CHROMIUM_ARGS, Lab, add_page_options, wait_check, write_notebook
 from common import percentile, print_header, run_bounded
 from playwright.async_api import Page, async_playwright
 
@@ -128,12 +128,7 @@ async def run(args: argparse.Namespace, base: Path) -> int:
             browser = await pw.chromium.launch(
                 executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
             )
-            context = await browser.new_context(viewport={"width": 1440, "height": 900})
-            context.set_default_timeout(args.timeout * 1000)
-            await context.add_init_script(script=PAGE_SCRIPT)
-            page = await context.new_page()
-            side = Side(lab.name, lab, context, page)
-            await open_notebook(side, page, NOTEBOOK, args.big_timeout)
+            page = (await open_side(browser, lab, args, NOTEBOOK, width=1440)).page
             await timed_run(page, SETUP, "done", args, output="'ready'")
             await wait_check(page, "finished", args.big_timeout, index=SETUP)
             try:
@@ -161,13 +156,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--warmup", type=int, default=2, help="untimed runs after each state change (2)")
     add("--quick", action="store_true", help="smoke run: 2 blocks of 3 runs")
     add("--aa", action="store_true", help="all three states closed: the noise floor")
-    add("--chromium", default="/usr/bin/chromium", help="Chromium executable")
-    add("--timeout", type=float, default=60.0, help="per small wait (s)")
-    add("--big-timeout", type=float, default=300.0, help="per page load or setup (s)")
-    add("--stall", type=float, default=60.0, help="unused here (browser.timed_run's option)")
-    add("--start-timeout", type=float, default=180.0, help="server start (s)")
-    add("--max-seconds", type=float, default=3600.0, help="whole run bound (s)")
-    add("--keep", action="store_true", help="keep the temp dir (server log, screenshot)")
+    add_page_options(parser, big_timeout=300.0)
     args = parser.parse_args(argv)
     if args.quick:
         args.blocks, args.runs, args.warmup = 2, 3, 1

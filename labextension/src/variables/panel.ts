@@ -212,9 +212,10 @@ export class VariablesPanel extends Widget {
   private _onModelChanged(): void {
     const model = this.model;
     const snapshot = model.snapshot;
+    const newSnapshot = snapshot !== this._snapshot;
     if (this.tree.kernelId !== model.kernelId) {
       this.tree.setKernel(model.kernelId);
-    } else if (snapshot !== this._snapshot && snapshot !== null) {
+    } else if (newSnapshot && snapshot !== null) {
       void this.tree.reload(new Set(snapshot.variables.map(v => v.name)));
     }
     this._snapshot = snapshot;
@@ -222,9 +223,8 @@ export class VariablesPanel extends Widget {
     const { column, ascending } = model.sort;
     const shown = [model.state, model.filter, column, String(ascending)];
     const key = shown.join('\u0000');
-    if (key !== this._shownKey || snapshot !== this._shownSnapshot) {
+    if (key !== this._shownKey || newSnapshot) {
       this._shownKey = key;
-      this._shownSnapshot = snapshot;
       this._scheduleRows();
     }
   }
@@ -675,7 +675,6 @@ export class VariablesPanel extends Widget {
   private _snapshot: IVariablesSnapshot | null = null;
   // what the table was last scheduled for, and whether a rebuild is pending
   private _shownKey = '';
-  private _shownSnapshot: IVariablesSnapshot | null = null;
   private _rowsDirty = false;
   private _rowKeys: string[] = []; // of the rows in the table's DOM
   private _widths: ColumnWidths | null = null;
