@@ -40,6 +40,7 @@ from browser_lab import (
     UNFLUSHED,
     Lab,
     NotShown,
+    add_page_options,
     arm,
     bench_sources,
     command,
@@ -54,7 +55,7 @@ from browser_lab import (
     write_notebook,
 )
 from browser_report import Sample, print_rounds, print_table
-from common import machine_info, scratch_dir
+from common import machine_info, run_bounded
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 BENCH_NB = "bench.ipynb"
@@ -246,13 +247,20 @@ async def bench_open(side: Side, args: argparse.Namespace, problems: list[str]) 
         await page.close()
 
 
-async def open_side(browser: Browser, lab: Lab, args: argparse.Namespace) -> Side:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def open_side(
+    browser: Browser,
+    lab: Lab,
+    args: argparse.Namespace,
+    path: str = BENCH_NB,
+    width: int = 1280,
+) -> Side:
+    """A page of its own (timing script installed) with the notebook `path` open."""
+    context = await browser.new_context(viewport={"width": width, "height": 900})
     context.set_default_timeout(args.timeout * 1000)
     await context.add_init_script(script=PAGE_SCRIPT)
     page = await context.new_page()
     side = Side(lab.name, lab, context, page)
-    await open_notebook(side, page, BENCH_NB, args.big_timeout)
+    await open_notebook(side, page, path, args.big_timeout)
     return side
 
 
@@ -373,7 +381,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--flood-lines", type=int, default=100_000, help="(3) flushed lines of the flood cell")
     add("--key-interval", type=float, default=0.1, help="(3) pause after each key shows (s)")
     add("--quick", action="store_true", help="smoke run: 1 round, 5 runs, smaller cells")
-    add("--chromium", default="/usr/bin/chromium", help="Chromium executable")
     add("--keep-rate-limits", action="store_true", help="keep the servers' iopub rate limits")
     for flavour in ("ours", "stock"):
         add(
@@ -383,12 +390,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             metavar="KEY=VALUE",
             help=f"extra traitlets config for the {flavour} server (repeatable)",
         )
-    add("--timeout", type=float, default=60.0, help="per small wait (s)")
-    add("--big-timeout", type=float, default=600.0, help="per big cell or page load (s)")
-    add("--stall", type=float, default=60.0, help="(b), (3) give up after no new line for (s)")
-    add("--start-timeout", type=float, default=180.0, help="server start (s)")
-    add("--max-seconds", type=float, default=3600.0, help="whole run bound (s)")
-    add("--keep", action="store_true", help="keep the temp dir (server logs)")
+    add_page_options(parser, big_timeout=600.0)
     args = parser.parse_args(argv)
     if args.quick:  # smaller figures for the options left at their defaults
         quick = {"rounds": 1, "runs": 5, "warmup": 1, "flushed_lines": 2000, "lines": 5000}
@@ -404,16 +406,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    with scratch_dir("browser_bench_", args) as base:
-        try:
-            return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
-        except (asyncio.TimeoutError, TimeoutError) as err:
-            print(f"\nABORTED: {err!r} (a wait or --max-seconds {args.max_seconds} ran out)")
-            return 2
-        except Exception as err:
-            print(f"\nABORTED: {err!r}")
-            return 2
+    return run_bounded("browser_bench_", parse_args(argv), run)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ with `jupyter labextension disable --level=user`, whose user level is the tempor
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib.util
 import json
@@ -156,6 +157,20 @@ class Lab(Server):
     def url(self, path: str, workspace: str) -> str:
         """A notebook opened in a new, reset workspace, logged in with the token."""
         return f"{self.base_url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
+
+
+def add_page_options(parser: argparse.ArgumentParser, big_timeout: float) -> None:
+    """The options of every benchmark driving JupyterLab pages: the browser, the waits
+    (`--stall`: a lines check gives up after no new line for so long), the run's bound and
+    whether to keep the temp dir."""
+    add = parser.add_argument
+    add("--chromium", default="/usr/bin/chromium", help="Chromium executable")
+    add("--timeout", type=float, default=60.0, help="per small wait (s)")
+    add("--big-timeout", type=float, default=big_timeout, help="per big cell or page load (s)")
+    add("--stall", type=float, default=60.0, help="give up on lines after none new for (s)")
+    add("--start-timeout", type=float, default=180.0, help="server start (s)")
+    add("--max-seconds", type=float, default=3600.0, help="whole run bound (s)")
+    add("--keep", action="store_true", help="keep the temp dir (server logs, screenshots)")
 
 
 # -- in the page ------------------------------------------------------------------------------

@@ -172,6 +172,30 @@ def machine_info() -> list[str]:
     ]
 
 
+def print_header(title: str) -> None:
+    """A run's first lines: what it measures, the command that ran it, and the machine."""
+    print(f"== {title} ==")
+    print("command: " + shlex.join([sys.executable, *sys.argv]))
+    for line in machine_info():
+        print(line)
+
+
+def run_bounded(
+    prefix: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, Path], Awaitable[int]]
+) -> int:
+    """Run a benchmark in a scratch dir within `args.max_seconds`: its exit code, or 2
+    (with the reason printed) when a wait ran out or it failed."""
+    with scratch_dir(prefix, args) as base:
+        try:
+            return asyncio.run(asyncio.wait_for(run(args, base), args.max_seconds))
+        except (asyncio.TimeoutError, TimeoutError) as err:
+            print(f"\nABORTED: {err!r} (a wait or --max-seconds {args.max_seconds} ran out)")
+            return 2
+        except Exception as err:
+            print(f"\nABORTED: {err!r}")
+            return 2
+
+
 @contextlib.contextmanager
 def scratch_dir(prefix: str, args: argparse.Namespace | None = None) -> Iterator[Path]:
     """A temporary dir for the servers' dirs and logs, removed at the end unless `args.keep`

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common import RATE_LIMITS_OFF, KernelSocket, Server, machine_info, scratch_dir
+from common import RATE_LIMITS_OFF, KernelSocket, Server, print_header, scratch_dir
 from dataflow import realistic_notebook
 from variables import interleaved_blocks, on_off_lines, run_cell
 
@@ -37,10 +36,7 @@ async def open_kernel(server: Server, history: int, timeout: float) -> KernelSoc
 
 
 async def run(args: argparse.Namespace, base: Path) -> None:
-    print("== dataflow: tiny-cell round trip, dataflow on vs off ==")
-    print("command: " + shlex.join([sys.executable, *sys.argv]))
-    for line in machine_info():
-        print(line)
+    print_header("dataflow: tiny-cell round trip, dataflow on vs off")
     off_args = ["--SidecarApp.dataflow_enabled=False"]
     on = Server(base / "on", RATE_LIMITS_OFF, off_args if args.aa else [], name="on")
     off = Server(base / "off", RATE_LIMITS_OFF, off_args, name="off")

@@ -12,7 +12,7 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from traitlets import Bool, Type, default
 
 from .channels.base import KernelChannels
-from .collab import YDOC_SETTING, SharedDocumentWriter
+from .collab import ROOMS_SETTING, YDOC_SETTING, ServerExecutionCellIds, SharedDocumentWriter
 from .dataflow.service import DataflowService
 from .events import SCHEMA_FILES
 from .handlers import Services, make_handlers
@@ -197,6 +197,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
         self.dataflow = self._make_dataflow()
         self.registry.listen()
         self.shared_documents = self._make_shared_documents(event_logger)
+        self.server_execution_ids = self._make_server_execution_ids()
 
     def _make_shared_documents(self, event_logger: Any) -> SharedDocumentWriter | None:
         """With jupyter-collaboration (its server extension loaded and real-time
@@ -211,6 +212,19 @@ class SidecarApp(LegacySettings, ExtensionApp):
             return None
         writer.listen()
         return writer
+
+    def _make_server_execution_ids(self) -> ServerExecutionCellIds | None:
+        """With jupyter-server-documents (its rooms run cells through their own kernel
+        clients, unseen by the tap), executions are matched with their document cells
+        (collab/cell_ids.py)."""
+        assert self.serverapp is not None
+        settings = self.serverapp.web_app.settings
+        ydoc = settings.get(YDOC_SETTING)
+        if ydoc is None or settings.get(ROOMS_SETTING) is None or not _has_pycrdt():
+            return None
+        finder = ServerExecutionCellIds(self.registry, ydoc, parent=self)
+        finder.listen()
+        return finder
 
     def _channels_class(self) -> type[KernelChannels]:
         """Every kernel of a server in gateway mode is remote; every other one is local."""
@@ -269,6 +283,8 @@ class SidecarApp(LegacySettings, ExtensionApp):
             await self.dataflow.stop()
         if self.shared_documents is not None:
             await self.shared_documents.stop()
+        if self.server_execution_ids is not None:
+            await self.server_execution_ids.stop()
         await self.registry.stop()
         await self.memory_release.stop()
 

@@ -181,6 +181,15 @@ class KernelSidecar(ChannelEvents):
                 self._senders.popitem(last=False)
         self._changed([self.notebook.add_request(msg_id, code, cell_id)])
 
+    def identify(self, msg_id: str, cell_id: str) -> None:
+        """The execution `msg_id`, recorded without a cell id (sent by a client the tap did
+        not see, e.g. jupyter-server-documents' own kernel client), ran notebook cell
+        `cell_id` (collab/cell_ids.py found it in the shared document)."""
+        changed = self.notebook.identify(msg_id, cell_id)
+        if changed:
+            self._dirty.pop(msg_id, None)  # flushed under its new id
+            self._changed(changed)
+
     # -- clients (who shows an execution's outputs) ---------------------------------------------
 
     def client_opened(self, client: str) -> None:

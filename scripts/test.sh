@@ -4,6 +4,9 @@
 #   - .venv with the package and its test extras (builds the labextension with jlpm
 #     from the committed yarn.lock)
 #   - the labextension's eslint/prettier/stylelint checks and jest unit tests
+#   - on a full run (no pytest arguments), .venv-documents: the same with
+#     jupyter-server-documents instead of jupyter-collaboration (the two cannot be installed
+#     together), for the restore browser tests with that real-time collaboration backend
 # Works as root on a fresh machine; elsewhere it uses sudo for the one apt step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,3 +48,15 @@ if [ ! -f "$SIDECAR_JUPYTER_SERVER_SDIST" ]; then
 fi
 echo "== pytest"
 .venv/bin/pytest "$@"
+
+if [ "$#" = 0 ]; then
+  echo "== restore browser tests with jupyter-server-documents instead of jupyter-collaboration"
+  # Editable: the labextension built above is up to date, so jlpm does not build it again.
+  # Only what these tests need (the test extra would bring jupyter-collaboration along).
+  python3 -m venv .venv-documents
+  .venv-documents/bin/python -m pip install -q --upgrade pip
+  .venv-documents/bin/python -m pip install -q -e . "pytest>=8" "pytest-jupyter[server]>=0.10" \
+    hypothesis "playwright>=1.50" "jupyter-server-documents==0.3.3"
+  # Only the collaborative mode runs there (conftest skips the plain one).
+  .venv-documents/bin/pytest tests/ui/test_restore.py -p no:cacheprovider
+fi

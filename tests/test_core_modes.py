@@ -98,6 +98,7 @@ async def test_closing_the_websocket_mid_run_loses_nothing(
     sc_cell_finished: Any,
     sc_registry: Any,
     sc_wait_until: Any,
+    tmp_path: Path,
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, sc_mode.protocol)
@@ -106,10 +107,12 @@ async def test_closing_the_websocket_mid_run_loses_nothing(
         # Clients are let in before the recorder receives; were the last one to leave before
         # it does, what still runs is marked `gap` (tests/tap/test_gateway_outages.py).
         await sc_wait_until(lambda: channels.live, what="the recorder to receive")
+    # line 0, then the rest once the server counts no client: the cell must end unwatched
+    release = tmp_path / "release"
     code = (
-        "import time\n"
+        "import os, time\n"
         "print('line 0', flush=True)\n"
-        "time.sleep(0.5)\n"
+        f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.01)\n"
         "for i in range(1, 40):\n"
         "    print(f'line {i}', flush=True)\n"
         "    time.sleep(0.01)\n"
@@ -121,6 +124,9 @@ async def test_closing_the_websocket_mid_run_loses_nothing(
         if msg["header"]["msg_type"] == "stream" and msg["parent_header"]["msg_id"] == msg_id:
             break
     client.close()
+    sidecar = sc_registry.get(kernel_id)
+    await sc_wait_until(lambda: not sidecar._clients, what="the server to count no client")
+    release.touch()
 
     long = await sc_cell_finished(kernel_id, "long")  # no reply reaches anyone: the idle ends it
     text = "".join(f"line {i}\n" for i in range(40))
@@ -293,9 +299,13 @@ async def test_http_execute_timeout_interrupts_and_the_kernel_stays_usable(
     sc_execute_error: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
+    # The timeout interrupts only a cell the kernel has started (else it is left to run,
+    # forever here): the kernel is up and idle first, and the timeout leaves room for the
+    # start on a loaded machine (it must elapse: each second is the test's own time).
+    await settled(sc_execute, kernel_id)
     body = {
         "code": blocking_cell(tmp_path / "never", announce=True),
-        "timeout": 1,
+        "timeout": 5,
         "cell_id": "slow",
     }
     code, message = await sc_execute_error(kernel_id, body)

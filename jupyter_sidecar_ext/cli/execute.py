@@ -28,6 +28,10 @@ from .connection import read_connection_file
 from .render import ConsoleWriter
 
 OUTPUT_MESSAGES = frozenset({"stream", "execute_result", "display_data", "error"})
+# Seconds a kernel's heartbeat may stay silent before --existing calls the kernel dead: one
+# still starting answers none yet, and jupyter_client's 1 s said "Kernel died before replying
+# to kernel_info" when --existing followed the kernel's launch on a loaded machine.
+HEARTBEAT_GRACE = 30.0
 InputCallback = Callable[[str, bool], None]  # (prompt, password)
 
 
@@ -256,6 +260,7 @@ async def run_in_kernel(
         raise CLIError(f"no connection file {connection_file!r}: {error}") from None
     client = AsyncKernelClient(connection_file=path)
     client.load_connection_info(read_connection_file(path))
+    client.hb_channel.time_to_dead = min(timeout or HEARTBEAT_GRACE, HEARTBEAT_GRACE)
     notebook = ShadowNotebook()
     requested: list[str] = []
 

@@ -1,8 +1,10 @@
-"""Real-time collaboration (jupyter-collaboration): the server writes into shared notebook
-documents what the pages that went away would have."""
+"""Real-time collaboration (jupyter-collaboration, jupyter-server-documents): the server
+writes into shared notebook documents what the pages that went away would have, and
+matches executions run by the documents' own kernel clients with their cells."""
 
 from __future__ import annotations
 
+from .cell_ids import ROOMS_SETTING, ServerExecutionCellIds
 from .writer import YDOC_SETTING, SharedDocumentWriter
 
-__all__ = ["YDOC_SETTING", "SharedDocumentWriter"]
+__all__ = ["ROOMS_SETTING", "YDOC_SETTING", "ServerExecutionCellIds", "SharedDocumentWriter"]

@@ -236,6 +236,22 @@ class ShadowNotebook:
         self._evict()
         return self._changed([cell])
 
+    def identify(self, msg_id: str, cell_id: str) -> list[ShadowCell]:
+        """A request recorded under its msg_id (its cell id unknown: sent by another client)
+        turns out to be the run of the notebook cell `cell_id`: it is re-keyed, replacing an
+        earlier run of that cell as a new request would. Its old key leaves the store."""
+        cell = self._by_msg_id.get(msg_id)
+        if cell is None or cell.id != msg_id or cell_id == msg_id or cell.stale:
+            return []
+        del self._cells[msg_id]
+        old = self._cells.get(cell_id)
+        if old is not None:
+            self._forget(old)
+        cell.id = cell_id
+        self._cells[cell_id] = cell
+        self._evicted.append(msg_id)
+        return self._changed([cell])
+
     def mark_restart(self, now: float | None = None) -> list[ShadowCell]:
         """The kernel restarted: older cells become stale, unfinished ones aborted."""
         self.run += 1

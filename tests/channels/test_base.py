@@ -40,9 +40,8 @@ async def test_the_configured_class_makes_every_kernels_channels(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "v1")
     replies = await client.collect(await client.execute("print('through it')", cell_id="c"))
-    assert [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"] == [
-        "through it\n"
-    ]
+    texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
+    assert "".join(texts) == "through it\n"  # print's pieces may leave apart under load
     sidecar = sc_registry.find(kernel_id)
     assert isinstance(sidecar.channels, OwnChannels)
     cell = sidecar.notebook.get("c")

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_client.connect import write_connection_file
 from jupyter_client.manager import KernelManager
 
 from jupyter_sidecar_ext.cli.common import ServerCommand
@@ -86,8 +89,11 @@ async def test_json_and_file(
 
 
 async def test_timeout_and_errors(capsys: Capture, server_args: list[str], kernel_id: str) -> None:
+    # The timeout interrupts only a cell the kernel has started (else it is left to run): the
+    # kernel is up and idle first, and the timeout leaves room for the start under load.
+    assert (await run_cli(capsys, ExecuteApp, *server_args, kernel_id, "None"))[0] == 0
     code = "import time\nprint('started', flush=True)\ntime.sleep(60)"
-    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, code, "--timeout=1")
+    status, _, err = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, code, "--timeout=5")
     assert status == 1 and len(cli_errors(err)) == 1, err
     status, out, _ = await run_cli(capsys, ExecuteApp, *server_args, kernel_id, "'usable'")
     assert status == 0 and out.endswith(": 'usable'\n")  # interrupted, not stuck
@@ -112,6 +118,33 @@ def connection_file(tmp_path: Path) -> Iterator[Path]:
         yield path
     finally:
         manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def starting_kernel(tmp_path: Path) -> Iterator[Path]:
+    """The connection file of a kernel that takes seconds to start (its launcher waits 3 s
+    first, as a kernel on a loaded machine may take): it answers no heartbeat meanwhile."""
+    path = tmp_path / "kernel-starting.json"
+    write_connection_file(str(path))
+    launch = (
+        "import time; time.sleep(3); "
+        "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()"
+    )
+    process = subprocess.Popen([sys.executable, "-c", launch, "-f", str(path)])
+    try:
+        yield path
+    finally:
+        process.kill()
+        process.wait(30)
+
+
+async def test_existing_waits_for_a_kernel_still_starting(
+    capsys: Capture, starting_kernel: Path
+) -> None:
+    """jupyter_client's heartbeat says a kernel is dead after 1 s without an answer: right
+    after a launch, --existing failed with 'Kernel died before replying to kernel_info'."""
+    status, out, err = await run_cli(capsys, ExecuteApp, "--existing", str(starting_kernel), CODE)
+    assert status == 0 and out == "to stdout\nOut[1]: 42\n", cli_errors(err)
 
 
 async def test_existing_connection_file(capsys: Capture, connection_file: Path) -> None:

@@ -98,7 +98,8 @@ async def test_variables_table_json_and_one(
     deadline = loop.time() + 30
     while True:  # the snapshot is taken after the cell: poll the cache (bounded)
         response = await jp_fetch("api", "sidecar", "kernels", kernel_id, "variables")
-        if json.loads(response.body)["state"] == "ok":
+        payload = json.loads(response.body)
+        if payload["state"] == "ok" and payload["execution_count"] == 1:  # after the cell
             break
         assert loop.time() < deadline, "no variable snapshot"
         await asyncio.sleep(0.05)

@@ -128,10 +128,13 @@ async def test_timeout_interrupts_and_the_kernel_stays_usable(
     sc_execute_error: Any,
 ) -> None:
     kernel_id = await sc_start_kernel()
-    code, message = await sc_execute_error(
-        kernel_id,
-        json.dumps({"code": blocking_cell(tmp_path / "never"), "timeout": 1, "cell_id": "slow"}),
-    )
+    # The timeout interrupts only a cell the kernel has started, in its user code (else it is
+    # left to run, forever here): the kernel is up and idle first, the cell announces itself
+    # (a SIGINT before ipykernel's handler is in place is ignored), and the timeout leaves
+    # room for the start on a loaded machine (it must elapse: each second is the test's).
+    assert (await sc_execute(kernel_id, code="None"))["status"] == "ok"
+    body = {"code": blocking_cell(tmp_path / "never", announce=True), "timeout": 5}
+    code, message = await sc_execute_error(kernel_id, {**body, "cell_id": "slow"})
     assert code == 504
     assert "interrupted" in message
     assert (await sc_execute(kernel_id, code="'next'"))["status"] == "ok"

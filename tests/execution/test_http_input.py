@@ -142,4 +142,4 @@ async def test_the_page_answering_itself_clears_the_pending_input(
     )
     replies = await page.collect(msg_id)
     texts = [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
-    assert texts == ["hello Linus\n"]
+    assert "".join(texts) == "hello Linus\n"  # print's pieces may leave apart under load

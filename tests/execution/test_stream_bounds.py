@@ -35,7 +35,7 @@ for i in range({TOTAL // CHUNK}):
     sys.stdout.write(chunk)
     sys.stdout.flush()
     time.sleep(0.004)
-print("the end")
+sys.stdout.write("the end\\n")  # one write, one stream message: print's '\\n' can leave apart
 """
 BOUNDED = [{"SidecarRegistry": {"max_output_bytes": MAX_OUTPUT}}]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux /proc")

@@ -54,7 +54,8 @@ async def _run_two_cells(
     def finished() -> bool:
         notebook = sc_registry.find(kernel_id).notebook
         return all(
-            (cell := notebook.get(cid)) is not None and cell.ended is not None
+            # ended on its reply, with its outputs once its idle was seen (sc_cell_finished)
+            (cell := notebook.get(cid)) is not None and cell.ended is not None and cell.idle
             for cid in ("one", "two")
         )
 

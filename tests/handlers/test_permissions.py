@@ -153,7 +153,7 @@ async def test_each_route_needs_its_permission(
     def recorded() -> bool:
         sidecar = sc_registry.find(kernel_id)
         cell = None if sidecar is None else sidecar.notebook.get(msg_id)
-        return cell is not None and cell.status == "ok"
+        return cell is not None and cell.status == "ok" and cell.idle  # outputs too
 
     try:
         msg_id = client.execute(f"secret = {SECRET!r}\nprint(secret)")

@@ -188,6 +188,23 @@ def test_execute_input_from_a_client_we_did_not_intercept(nb: ShadowNotebook) ->
     ]  # fmt: skip
 
 
+def test_a_foreign_execution_identified_takes_its_cells_place(nb: ShadowNotebook) -> None:
+    nb.add_request("m0", "1 + 1", "c1")
+    send(nb, "m0", ("status", BUSY), ("status", IDLE))
+    nb.take_evicted()
+    send(nb, "foreign", ("execute_input", {"code": "1 + 1", "execution_count": 3}))
+    [cell] = nb.identify("foreign", "c1")
+    assert (cell.id, cell.msg_id) == ("c1", "foreign")
+    assert nb.get("c1") is cell and nb.get("foreign") is cell  # by id, and by msg_id
+    assert [c.id for c in nb.cells()] == ["c1"]  # the earlier run of c1 is replaced
+    assert nb.take_evicted() == ["foreign"]  # the store forgets the msg_id key
+    send(nb, "foreign", ("stream", {"name": "stdout", "text": "x"}), ("status", IDLE))
+    assert (cell.status, cell.outputs[0]["text"]) == ("ok", "x")
+    send(nb, "m0", ("stream", {"name": "stdout", "text": "late"}))  # the replaced run's
+    assert cell.outputs[0]["text"] == "x"
+    assert nb.identify("foreign", "c2") == []  # only executions known by msg_id alone
+
+
 # -- status, reply and idle ----------------------------------------------------------------
 
 

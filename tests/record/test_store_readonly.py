@@ -245,10 +245,12 @@ async def test_a_server_with_a_read_only_store_records_in_memory_then_catches_up
     await client.collect(await client.execute("print('writable')", cell_id="d"))
     await sc_cell_finished(kernel_id, "d")
 
-    def all_stored() -> bool:
+    def all_stored() -> bool:  # d's row is written again once its output follows its reply
         stored = stored_cells(path, kernel_id)
-        return sorted(stored) == ["a", "b", "c", "d"] and all(
-            c["status"] == "ok" for c in stored.values()
+        return (
+            sorted(stored) == ["a", "b", "c", "d"]
+            and all(c["status"] == "ok" for c in stored.values())
+            and bool(stored["d"]["outputs"])
         )
 
     await sc_wait_until(all_stored, timeout=30, what="the kept rows in the store")

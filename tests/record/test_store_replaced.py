@@ -88,9 +88,12 @@ async def run_and_wait_stored(
     await client.collect(await client.execute(f"print({cell_ids[-1]!r})", cell_id=cell_ids[-1]))
     await sc_cell_finished(kernel_id, cell_ids[-1])
 
-    def stored() -> bool:
+    def stored() -> bool:  # a row written at the reply is written again with the outputs
         cells = stored_cells(path, kernel_id)
-        return all(cells.get(cell_id, {}).get("status") == "ok" for cell_id in cell_ids)
+        return all(
+            cells.get(cell_id, {}).get("status") == "ok" and cells[cell_id]["outputs"]
+            for cell_id in cell_ids
+        )
 
     await wait(stored, timeout=30, what=f"cells {cell_ids} in the store")
 

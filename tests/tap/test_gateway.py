@@ -18,6 +18,7 @@ import tornado.websocket
 from jupyter_server.gateway import connections as server_relay
 from traitlets.config import Config
 
+from jupyter_sidecar_ext.channels.gateway import GatewayChannels
 from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
 from jupyter_sidecar_ext.registry import SidecarRegistry
 from jupyter_sidecar_ext.tap.gateway import GATEWAY_LOST, SidecarGatewayConnection
@@ -51,7 +52,8 @@ def gateway_connections(monkeypatch: pytest.MonkeyPatch) -> list[SidecarGatewayC
 
 
 async def run(client: KernelWebsocketClient, code: str) -> list[str]:
-    """Execute code over the websocket; the texts it printed."""
+    """Execute code over the websocket; the texts it printed (print's pieces may leave as
+    separate stream messages under load: join them)."""
     replies = await client.collect(await client.execute(code))
     return [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
 
@@ -83,7 +85,7 @@ async def test_a_gateway_kernel_runs_code_with_nodelay_on_both_hops(
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")  # the gateway relay forces legacy
-    assert await run(client, "print('hi')") == ["hi\n"]
+    assert "".join(await run(client, "print('hi')")) == "hi\n"
     (connection,) = gateway_connections
     browser, gateway = hop_sockets(connection)
     assert nodelay(browser)
@@ -99,7 +101,7 @@ async def test_nodelay_can_be_turned_off(
     """Off, both hops keep tornado's default (Nagle on): the setting is what turns it on."""
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
-    assert await run(client, "print('hi')") == ["hi\n"]
+    assert "".join(await run(client, "print('hi')")) == "hi\n"
     (connection,) = gateway_connections
     browser, gateway = hop_sockets(connection)
     assert not nodelay(browser)
@@ -121,7 +123,7 @@ async def test_gateway_kernels_are_recorded_without_errors(
     kernel_ids = [await sc_start_kernel(), await sc_start_kernel()]
     for kernel_id in kernel_ids:
         client = await sc_connect(kernel_id, "legacy")
-        assert await run(client, "print('hi')") == ["hi\n"]
+        assert "".join(await run(client, "print('hi')")) == "hi\n"
 
     def recorded(kernel_id: str) -> bool:
         sidecar = sc_registry.get(kernel_id)
@@ -295,13 +297,37 @@ async def test_queued_requests_of_a_client_that_left_run_over_the_recorder(
 
 
 async def test_the_kernels_list_shows_what_the_gateway_reports(
-    sc_start_kernel: Any, sc_connect: Any, jp_fetch: Any
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    jp_fetch: Any,
+    sc_registry: SidecarRegistry,
+    sc_wait_until: Any,
 ) -> None:
     """The server refreshes a gateway kernel's model only when it lists the gateway's
     kernels: the sidecar's list asks the gateway too, so states and connections agree."""
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
     await run(client, "print(1)")
+    # Each answer is a list of the gateway's at its moment: the kernel must be quiet for the
+    # two to agree. The recorder connects and nudges, and the variables snapshot after the
+    # cell asks over control, all beside the client (each a connection or a busy-idle pair).
+    channels = sc_registry.get(kernel_id).channels
+    assert isinstance(channels, GatewayChannels)
+    await sc_wait_until(lambda: channels.live, what="the recorder to receive")
+
+    async def quiet() -> bool:
+        variables = json.loads(
+            (await jp_fetch("api", "sidecar", "kernels", kernel_id, "variables")).body
+        )
+        listed = json.loads((await jp_fetch("api", "kernels")).body)  # asks the gateway
+        (model,) = [k for k in listed if k["id"] == kernel_id]
+        return variables["execution_count"] == 1 and model["execution_state"] == "idle"
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while not await quiet():
+        assert loop.time() < deadline, "the kernel never went quiet"
+        await asyncio.sleep(0.05)  # polling the gateway, as sc_wait_until polls state
     ours = json.loads((await jp_fetch("api", "sidecar", "kernels")).body)
     stock = json.loads((await jp_fetch("api", "kernels")).body)
     (mine,) = [k for k in ours if k["kernel_id"] == kernel_id]

@@ -17,7 +17,11 @@ from traitlets.config import Config
 from jupyter_sidecar_ext.pytest_plugin import blocking_cell, established_connections_to
 
 INSTALLED = {"ServerApp": {"jpserver_extensions": {"jupyter_sidecar_ext": True}}}
-CULLING = {"cull_idle_timeout": 2, "cull_interval": 1, "cull_busy": False}
+# The culler runs from the first kernel's start, culling nothing until a test lowers the
+# timeout (it is read at each round): a kernel still starting has no connection, so a short
+# one from the start could cull it before the test's websocket is in (a loaded machine).
+CULLING = {"cull_idle_timeout": 3600, "cull_interval": 1, "cull_busy": False}
+CULL_AFTER = 2
 
 
 def _config(track_activity: bool, **kernel_manager: Any) -> Config:
@@ -84,8 +88,14 @@ async def test_kernel_info_traffic_is_not_user_activity(
     kernel_id = await sc_start_kernel()
     kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
     client = await sc_connect(kernel_id, "v1")
+    start = kernel.last_activity
     await client.collect(await client.execute("1", cell_id="warm"))  # settle start-up
-    await sc_wait_until(lambda: kernel.execution_state == "idle", what="idle")
+    # the watcher saw the cell's idle (the stock one has a socket of its own, which can lag
+    # behind the client's: "idle" alone could still be the state before the cell)
+    await sc_wait_until(
+        lambda: kernel.last_activity != start and kernel.execution_state == "idle",
+        what="the watcher to see the cell end",
+    )
     before = kernel.last_activity
 
     await client.collect(await client.send("kernel_info_request", {}))
@@ -115,6 +125,7 @@ async def test_culler_culls_idle_kernels_and_spares_busy_ones(
     busy = manager.get_kernel(busy_id)
     await sc_wait_until(lambda: busy.execution_state == "busy", what="busy")
     client.close()
+    manager.cull_idle_timeout = CULL_AFTER
 
     # Started after the busy kernel's last activity: once it is culled for being idle,
     # the busy kernel has been idle-timed-out as long, and only its busy state spares it.

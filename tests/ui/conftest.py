@@ -4,7 +4,8 @@ Fixtures (prefix `sc_`):
 
 - `sc_lab_server` (session, two params): JupyterLab started from the current venv,
   isolated in temp dirs, with a method to stop and restart it on the same port and dirs;
-  once with real-time collaboration off ("plain"), once on ("collaborative").
+  once with real-time collaboration off ("plain"), once on ("collaborative": with
+  jupyter-collaboration, or in a venv with jupyter-server-documents instead, with that).
 - `sc_browser` (session): a Playwright persistent context on `/usr/bin/chromium`.
 - `sc_pages` (function): opens documents in new pages, each in a workspace of its own
   (`pages.Pages`; a test module overrides `sc_pages_class` to record more per page); on
@@ -41,8 +42,9 @@ from .harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PAGE_TIMEOUT_MS,
+    SERVER_DOCUMENTS,
     LabServer,
-    collaboration_installed,
+    collaboration_backend,
 )
 from .pages import Files, Pages
 
@@ -55,8 +57,14 @@ def sc_lab_server(
     every test that uses it runs twice: real-time collaboration off, then on (pytest
     groups the tests by mode, so each mode starts one server)."""
     collaborative = request.param == "collaborative"
-    if collaborative and not collaboration_installed():
+    backend = collaboration_backend()
+    if collaborative and backend is None:
         pytest.skip("jupyter-collaboration is not installed (pip install -e '.[test]')")
+    if not collaborative and backend == SERVER_DOCUMENTS:
+        pytest.skip(
+            "jupyter-server-documents is installed: it cannot be turned off, so this venv "
+            "runs the collaborative mode only (scripts/test.sh runs the others in .venv)"
+        )
     server = LabServer(base_dir=tmp_path_factory.mktemp("sc_lab"), collaborative=collaborative)
     server.start()
     try:

@@ -43,9 +43,19 @@ DEFAULT_USER_SETTINGS = {
 }
 
 
-def collaboration_installed() -> bool:
-    """Whether jupyter-collaboration's server extension is in this venv."""
-    return importlib.util.find_spec("jupyter_server_ydoc") is not None
+# The real-time collaboration backends the browser tests know; they cannot be installed
+# together (jupyter-server-documents needs jupyter-collaboration's front end < 4).
+JUPYTER_COLLABORATION = "jupyter-collaboration"
+SERVER_DOCUMENTS = "jupyter-server-documents"
+
+
+def collaboration_backend() -> str | None:
+    """Which real-time collaboration backend is in this venv (None: neither)."""
+    if importlib.util.find_spec("jupyter_server_ydoc") is not None:
+        return JUPYTER_COLLABORATION
+    if importlib.util.find_spec("jupyter_server_documents") is not None:
+        return SERVER_DOCUMENTS
+    return None
 
 
 def _free_port() -> int:
@@ -69,10 +79,16 @@ class LabServer:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     # More command-line options for `jupyter lab` (e.g. SidecarApp settings).
     extra_args: list[str] = field(default_factory=list)
-    # Real-time collaboration (jupyter-collaboration): pages share one document per file.
-    # Off, an installed jupyter-collaboration is turned off for the pages (disable_rtc).
+    # Real-time collaboration (jupyter-collaboration or jupyter-server-documents, whichever
+    # is installed): pages share one document per file. Off, an installed
+    # jupyter-collaboration is turned off for the pages (disable_rtc).
     collaborative: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def collaboration(self) -> str | None:
+        """The real-time collaboration backend the pages use (None: collaboration off)."""
+        return collaboration_backend() if self.collaborative else None
 
     @property
     def url(self) -> str:
@@ -183,10 +199,17 @@ class LabServer:
         return env
 
     def _collaboration_args(self) -> list[str]:
-        installed = collaboration_installed()
-        if self.collaborative and not installed:
+        backend = collaboration_backend()
+        if self.collaborative and backend is None:
             raise RuntimeError("jupyter-collaboration is not installed (the test extra has it)")
-        return ["--YDocExtension.disable_rtc=True"] if installed and not self.collaborative else []
+        if self.collaborative:
+            return []
+        if backend == SERVER_DOCUMENTS:
+            raise RuntimeError(
+                "jupyter-server-documents cannot be turned off for one server: the pages "
+                "run cells through it; real-time collaboration off runs in a venv without it"
+            )
+        return ["--YDocExtension.disable_rtc=True"] if backend is not None else []
 
     def start(self, timeout: float = SERVER_START_TIMEOUT) -> None:
         """Start the server and wait until `/api/status` answers."""

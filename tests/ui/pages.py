@@ -65,6 +65,27 @@ def wait_notebook_ready(page: Page) -> None:
     wait_kernel_idle(page)
 
 
+def open_notebook7(page: Page, server: LabServer, path: str) -> None:
+    """Open a notebook in Notebook 7's notebook page and wait until the page's kernel
+    websocket is connected (Notebook 7 has no status bar: the server tells). A run issued
+    earlier is the hold plugin's subject (test_run_before_ready.py); on a loaded machine
+    JupyterLab can answer one issued while the session is still being set up with a
+    "Select Kernel" dialog, which blocks the test."""
+    page.goto(server.lab_url(f"notebooks/{path}"))
+    code_cells(page).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+
+    def connected(answer: tuple[int, Any]) -> bool:
+        status, sessions = answer
+        kernels = [s.get("kernel") or {} for s in sessions if s.get("path") == path]
+        return status == 200 and any(k.get("connections", 0) >= 1 for k in kernels)
+
+    poll(
+        lambda: server.request("GET", "api/sessions"),
+        connected,
+        lambda answer: f"no connected kernel for {path}: {answer}",
+    )
+
+
 def open_notebook(page: Page, server: LabServer, prefix: str, path: str) -> None:
     """Open a notebook in a new workspace and wait until it can run cells."""
     goto_workspace(page, server, prefix, path)

@@ -33,6 +33,9 @@ from .pages import (
     run_cell,
     wait_kernel_idle,
 )
+from .pages import (
+    open_notebook7 as open_notebook7_page,
+)
 
 pytestmark = pytest.mark.ui
 
@@ -68,8 +71,7 @@ def open_lab(pages: Pages, server: LabServer, path: str) -> Page:
 
 def open_notebook7(pages: Pages, server: LabServer, path: str) -> Page:
     page = pages.new_page()
-    page.goto(server.lab_url(f"notebooks/{path}"))
-    code_cells(page).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+    open_notebook7_page(page, server, path)
     return page
 
 

@@ -27,6 +27,7 @@ from .pages import (
     code_cells,
     kernel_of,
     open_notebook,
+    open_notebook7,
     outputs,
     poll,
     prompt,
@@ -86,7 +87,7 @@ def open_page(pages: Pages, server: LabServer, path: str, *, notebook7: bool = F
     """A page of the notebook in JupyterLab (kernel idle) or in Notebook 7, commands there."""
     if notebook7:
         page = pages.new_page()
-        page.goto(server.lab_url(f"notebooks/{path}"))
+        open_notebook7(page, server, path)
     else:
         page = pages.new_page()
         open_notebook(page, server, "sc-dataflow", path)

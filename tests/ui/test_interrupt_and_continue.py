@@ -21,6 +21,7 @@ from .pages import (
     code_cells,
     kernel_of,
     open_notebook,
+    open_notebook7,
     outputs,
     poll,
     prompt,
@@ -77,9 +78,7 @@ def test_interrupt_the_running_cell_and_the_queue_goes_on(
     )
     page = sc_page
     if notebook7:
-        page.goto(sc_lab_server.lab_url(f"notebooks/{path}"))
-        # Run before the kernel is ready is fine: the labextension holds the runs.
-        code_cells(page).nth(2).wait_for()
+        open_notebook7(page, sc_lab_server, path)
     else:
         open_notebook(page, sc_lab_server, "sc-interrupt", path)
     run_all_three(page)

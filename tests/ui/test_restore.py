@@ -11,6 +11,9 @@ Every test runs with real-time collaboration off and on (`sc_lab_server`'s two m
 the pages of a notebook share one document, which the server fills for executions whose
 page is gone (pages put nothing back themselves): a page opened later shows what the
 document holds. (Autosave is off for the pages, so jupyter-collaboration saves nothing.)
+In a venv with jupyter-server-documents instead, "on" uses it: it runs cells itself and
+writes their outputs into the document (whether or not a page is open), and saves the
+document itself; the sidecar matches its executions with their cells (collab/cell_ids.py).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
-from .harness import LabServer
+from .harness import SERVER_DOCUMENTS, LabServer
 from .pages import (
     LOAD_TIMEOUT_MS,
     RUN_TIMEOUT_MS,
@@ -172,6 +175,15 @@ def wait_cell_done(server: LabServer, kernel_id: str, cell_id: str) -> dict[str,
     return dict(cell)
 
 
+def saved_lines(server: LabServer, notebook: NotebookFile) -> list[str]:
+    """The lines the file on disk holds for the cell (jupyter-server-documents saves one
+    stream output per message, the others one merged stream: the text is the same)."""
+    saved = nbformat.read(server.root_dir / notebook.path, as_version=4)
+    outputs = saved.cells[0].outputs
+    assert {output.output_type for output in outputs} == {"stream"}, outputs
+    return "".join("".join(output.text) for output in outputs).splitlines()
+
+
 def assert_recorded_everything(cell: dict[str, Any]) -> None:
     assert cell["status"] == "ok", cell
     assert [o["output_type"] for o in cell["outputs"]] == ["stream"], cell["outputs"]
@@ -264,6 +276,18 @@ def test_outputs_from_before_a_server_restart_are_offered(
     old_kernel = kernel_of(sc_lab_server, notebook.path)
     recorded = recorded_cell(sc_lab_server, old_kernel, notebook)
     sc_lab_server.restart()
+
+    if sc_lab_server.collaboration == SERVER_DOCUMENTS:
+        # jupyter-server-documents saves its documents itself (no setting turns that off):
+        # the file kept the cell as it ended, so nothing is missing and nothing is offered.
+        assert saved_lines(sc_lab_server, notebook) == EXPECTED_LINES
+        second = sc_pages.open(notebook.path)
+        expect_all_lines_once(second, recorded["execution_count"])
+        assert "written by the server" in restore_said(sc_pages, second, notebook.path)
+        expect(
+            second.locator(".jp-toast-message", has_text="earlier kernel session")
+        ).to_have_count(0)
+        return
 
     second = sc_pages.open(notebook.path)
     toast = second.locator(".jp-toast-message", has_text="earlier kernel session")
@@ -363,8 +387,7 @@ def test_outputs_already_shown_are_not_duplicated(
     expect_all_lines_once(first, recorded["execution_count"])
     first.keyboard.press("Control+s")
     first.locator(".jp-mod-dirty").wait_for(state="detached")  # saved: tab no longer dirty
-    saved = nbformat.read(sc_lab_server.root_dir / notebook.path, as_version=4)
-    assert "".join(saved.cells[0].outputs[0].text).splitlines() == EXPECTED_LINES
+    assert saved_lines(sc_lab_server, notebook) == EXPECTED_LINES
     first.close()
 
     second = sc_pages.open(notebook.path)

@@ -19,11 +19,10 @@ from playwright.sync_api import Locator, Page, Request, expect
 
 from .harness import LabServer
 from .pages import (
-    LOAD_TIMEOUT_MS,
     RUN_TIMEOUT_MS,
     Files,
-    code_cells,
     open_notebook,
+    open_notebook7,
     poll,
     prompt,
     run_cell,
@@ -68,8 +67,7 @@ def open_in(page: Page, server: LabServer, frontend: str, path: str) -> None:
     if frontend == "lab":
         open_notebook(page, server, "sc-explorer", path)
     else:
-        page.goto(server.lab_url(f"notebooks/{path}"))
-        code_cells(page).first.wait_for(timeout=LOAD_TIMEOUT_MS)
+        open_notebook7(page, server, path)
 
 
 def run_all(page: Page, count: int) -> None:

@@ -34,6 +34,7 @@ CELLS = ["a = 1", 's = "hello"', "big = list(range(1_000_000))"]
 # Run after the reload: the kernel stays busy (and the snapshot behind it) until the test
 # creates the flag file.
 SLOW_CELL = "import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.02)\nc = 3"
+QUIET_CELL = "1"  # changes no variable the panel lists
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def notebook(sc_files: Files) -> NotebookFile:
     """A notebook defining a, s and big, then a slow cell; its sessions end afterwards."""
     token = secrets.token_hex(4)
     release = sc_files.server.root_dir / f"release-{token}"
-    sources = [*CELLS, SLOW_CELL.format(flag=str(release))]
+    sources = [*CELLS, SLOW_CELL.format(flag=str(release)), QUIET_CELL]
     path = sc_files.notebook(
         "variables",
         *[("code", source) for source in sources],
@@ -177,3 +178,15 @@ def test_variables_panel_after_reload_runs_nothing(
     expect(cell_text(panel, "c", "value")).to_have_text("3")
     expect(panel).to_have_attribute("data-stale", "false")
     expect(panel).to_have_attribute("data-busy", "false")
+
+    # A cell that changes no listed variable: the status line follows the kernel, the
+    # table keeps its rows as they are (rebuilding them beside each run slowed the page).
+    rows = panel.locator("tbody tr")
+    rows.evaluate_all("trs => trs.forEach(tr => { tr.keptSinceMark = true; })")
+    run_cell(page, len(CELLS) + 1)
+    expect(prompt(page, len(CELLS) + 1)).to_have_text(f"[{len(CELLS) + 2}]:")
+    wait_snapshot(sc_lab_server, kernel_id, len(CELLS) + 2)
+    expect(panel).to_have_attribute("data-stale", "false")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert rows.evaluate_all("trs => trs.every(tr => tr.keptSinceMark === true)")
+    expect(rows).to_have_count(4)

@@ -14,18 +14,26 @@ from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
 from jupyter_sidecar_ext.events import VARIABLES_UPDATED_SCHEMA
-from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient
+from jupyter_sidecar_ext.pytest_plugin import KernelWebsocketClient, blocking_cell
 
 Fetch = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config: Config) -> Config:
-    """Short timeouts so slow-kernel paths are exercised in seconds."""
-    jp_server_config["VariablesService"] = Config(
-        {"timeout": 1.0, "backoff": 30.0, "debounce": 0.02}
-    )
+def jp_server_config(jp_server_config: Config, request: pytest.FixtureRequest) -> Config:
+    """A timeout a loaded machine's kernels keep to (a snapshot past it pauses refreshes for
+    the back-off, longer than a test waits); SLOW_PATHS tests take a short one instead."""
+    settings = {"timeout": 10.0, "backoff": 30.0, "debounce": 0.02}
+    settings.update(getattr(request, "param", {}).get("VariablesService", {}))
+    jp_server_config["VariablesService"] = Config(settings)
     return jp_server_config
+
+
+# A test that waits for the timeout to pass many times over: a short one, so that it takes
+# seconds (its outcome does not depend on it: see test_echo_kernel_is_unavailable).
+SLOW_PATHS = pytest.mark.parametrize(
+    "jp_server_config", [{"VariablesService": {"timeout": 1.0}}], indirect=True
+)
 
 
 async def get_variables(jp_fetch: Fetch, kernel_id: str) -> dict[str, Any]:
@@ -149,27 +157,20 @@ async def test_dataframe_shape_and_rich_html(
 
 
 async def test_get_answers_while_a_cell_runs(
-    jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any
+    jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any, tmp_path: Path
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id)
-    await run(client, "import time\nbefore = 1")
+    await run(client, "before = 1")
     await wait_variables(jp_fetch, kernel_id, at_count(1))
-    msg_id = await client.execute("time.sleep(3)\nafter = 2")
-    while True:  # the cell has started
-        msg = await client.receive()
-        assert msg is not None
-        if msg["header"]["msg_type"] == "execute_input":
-            break
+    release = tmp_path / "release"
+    msg_id = await client.execute(blocking_cell(release, announce=True, then="after = 2"))
+    await client.until_output(msg_id)  # the cell runs, until the test releases it
     payload = await get_variables(jp_fetch, kernel_id)
-    # the answer arrived while the cell still runs: no reply to it has come in yet
-    assert not any(
-        m["parent_header"].get("msg_id") == msg_id and m["header"]["msg_type"] == "execute_reply"
-        for m in client.received
-    )
     assert payload["state"] == "ok" and payload["kernel_busy"] is True
     assert "before" in by_name(payload) and "after" not in by_name(payload)
     assert payload["execution_count"] == 1
+    release.touch()
     await client.collect(msg_id)
     payload = await wait_variables(jp_fetch, kernel_id, at_count(2))
     assert "after" in by_name(payload)
@@ -193,14 +194,10 @@ async def test_snapshots_add_nothing_other_clients_see(
     assert reply["content"]["execution_count"] == cells + 1  # no execution but the user's
 
     await wait_variables(jp_fetch, kernel_id, at_count(cells + 1))
-    seen: list[dict[str, Any]] = []
-    while True:
-        try:
-            msg = await second.receive(timeout=0.5)
-        except asyncio.TimeoutError:
-            break
-        assert msg is not None
-        seen.append(msg)
+    # everything the kernel published before it answers a request of the second client's
+    # (iopub is one ordered stream), its own busy-idle pair included
+    await second.collect(await second.send("kernel_info_request", {}))
+    seen = [m for m in second.received if m["channel"] == "iopub"]
     inputs = [m for m in seen if m["header"]["msg_type"] == "execute_input"]
     assert len(inputs) == cells + 1
     assert [m["content"]["execution_count"] for m in inputs] == list(range(1, cells + 2))
@@ -240,14 +237,19 @@ async def test_large_objects_are_bounded(
     assert rich["data"]["text/plain"].startswith("['000',")
 
 
-async def test_hostile_reprs(jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any) -> None:
+async def test_hostile_reprs(
+    jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any, tmp_path: Path
+) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id)
+    release = tmp_path / "release"
     await run(
         client,
-        "import time\n"
+        "import os, time\n"
         "class Raises:\n    def __repr__(self):\n        raise ValueError('no repr')\n"
-        "class Sleeps:\n    def __repr__(self):\n        time.sleep(10)\n        return 'slept'\n"
+        "class Sleeps:\n    def __repr__(self):\n"
+        f"        while not os.path.exists({str(release)!r}):\n            time.sleep(0.01)\n"
+        "        return 'slept'\n"
         "bad = Raises()\nfine = 1",
     )
     payload = await wait_variables(jp_fetch, kernel_id, at_count(1))
@@ -256,10 +258,8 @@ async def test_hostile_reprs(jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: 
     assert "error" in rich and rich["data"]["text/plain"].startswith("<")
 
     await run(client, "slow = Sleeps()")
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    # the repr never returns until the end of the test: stale at the timeout, not after it
     payload = await wait_variables(jp_fetch, kernel_id, lambda p: p["stale"] and p["reason"])
-    assert loop.time() - started < 8  # marked stale at the timeout, not after the repr
     assert payload["state"] == "ok" and payload["execution_count"] == 1
     assert "fine" in by_name(payload) and "slow" not in by_name(payload)
     assert "__repr__" in payload["reason"]
@@ -271,6 +271,7 @@ async def test_hostile_reprs(jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: 
     # the shell was never blocked by it
     replies = await run(client, "still = 'responsive'")
     assert any(m["header"]["msg_type"] == "execute_reply" for m in replies)
+    release.touch()  # the kernel's control thread is free again
 
 
 @pytest.fixture
@@ -304,10 +305,12 @@ async def test_kernel_without_debugger_is_unavailable(
     assert info.value.code == 503
 
 
+@SLOW_PATHS
 async def test_echo_kernel_is_unavailable(
     jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any
 ) -> None:
-    """The echo kernel claims "debugger" (ipykernel's base class does) but drops the request."""
+    """The echo kernel claims "debugger" (ipykernel's base class does) but drops the request
+    (told from a slow answer by a kernel_info barrier, whatever the timeout)."""
     kernel_id = await sc_start_kernel("echo")
     client = await sc_connect(kernel_id)
     await client.collect(await client.execute("hello"))
@@ -355,7 +358,11 @@ async def test_restart_empties_the_snapshot(
 
 
 async def test_updates_are_pushed(
-    jp_fetch: Fetch, jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any
+    jp_fetch: Fetch,
+    jp_serverapp: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_wait_until: Callable[..., Awaitable[None]],
 ) -> None:
     events: list[dict[str, Any]] = []
 
@@ -368,15 +375,19 @@ async def test_updates_are_pushed(
     await run(client, "p = 1")
     await run(client, "q = 2")
     await wait_variables(jp_fetch, kernel_id, at_count(2))
-    await asyncio.sleep(0.1)
-    mine = [event for event in events if event["kernel_id"] == kernel_id]
-    assert mine[-1] == {
+    expected = {
         "kernel_id": kernel_id,
         "state": "ok",
         "execution_count": 2,
         "count": 2,
         "stale": False,
     }
+
+    def pushed() -> bool:  # listeners run in tasks of their own, after the snapshot
+        mine = [event for event in events if event["kernel_id"] == kernel_id]
+        return bool(mine) and mine[-1] == expected
+
+    await sc_wait_until(pushed, what="the snapshot's event")
     info = json.loads((await jp_fetch("api", "sidecar")).body)
     assert "variables" in info["features"]
 

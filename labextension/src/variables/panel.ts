@@ -4,7 +4,11 @@
  * resizable table whose rows expand into their children
  * ({@link VariableTree}).
  *
- * Plain DOM, rebuilt from the model on each change. Its state is on data and
+ * Plain DOM. The status line follows every model change at once; the table
+ * is rebuilt (and its columns fitted, which reads layout) at most once a frame,
+ * and only when what it shows changed: a kernel's busy/idle and execution
+ * count change the status alone, so they cost the page next to nothing while
+ * a cell runs. Its state is on data and
  * ARIA attributes (`data-state`, `data-busy`/`data-stale` on the panel,
  * `data-name` on variable rows, `aria-expanded`/`aria-selected`/`aria-level`
  * on rows, `aria-sort` on the sorted header) that the stylesheet styles.
@@ -30,7 +34,8 @@ import {
   INDENT,
   OPEN_DATA_WIDTH,
   PANEL_CLASS,
-  renderRow
+  renderRow,
+  rowKey
 } from './rowview';
 import { isTabular, TreeRow, VariableTree } from './tree';
 import type { IVariablesSnapshot, SortColumn } from './types';
@@ -69,9 +74,10 @@ export class VariablesPanel extends Widget {
       this._colgroup.append(col);
     }
     this.model.changed.connect(this._onModelChanged, this);
-    this.tree.changed.connect(this._render, this);
+    this.tree.changed.connect(this._scheduleRows, this);
     this.model.paused = true; // until shown: no requests for a closed panel
-    this._render();
+    this._renderFlags();
+    this._renderRows();
   }
 
   readonly model: VariablesModel;
@@ -150,7 +156,7 @@ export class VariablesPanel extends Widget {
       return;
     }
     this.model.changed.disconnect(this._onModelChanged, this);
-    this.tree.changed.disconnect(this._render, this);
+    this.tree.changed.disconnect(this._scheduleRows, this);
     Signal.clearData(this);
     super.dispose();
   }
@@ -192,18 +198,43 @@ export class VariablesPanel extends Widget {
     super.onBeforeDetach(msg);
   }
 
+  protected onUpdateRequest(msg: Message): void {
+    super.onUpdateRequest(msg);
+    if (this._rowsDirty) {
+      this._renderRows();
+    }
+  }
+
   /**
    * A new snapshot or kernel: the tree follows (reloading what is expanded).
+   * The table is rebuilt only when what it shows changed.
    */
   private _onModelChanged(): void {
-    const snapshot = this.model.snapshot;
-    if (this.tree.kernelId !== this.model.kernelId) {
-      this.tree.setKernel(this.model.kernelId);
-    } else if (snapshot !== this._snapshot && snapshot !== null) {
+    const model = this.model;
+    const snapshot = model.snapshot;
+    const newSnapshot = snapshot !== this._snapshot;
+    if (this.tree.kernelId !== model.kernelId) {
+      this.tree.setKernel(model.kernelId);
+    } else if (newSnapshot && snapshot !== null) {
       void this.tree.reload(new Set(snapshot.variables.map(v => v.name)));
     }
     this._snapshot = snapshot;
-    this._render();
+    this._renderFlags();
+    const { column, ascending } = model.sort;
+    const shown = [model.state, model.filter, column, String(ascending)];
+    const key = shown.join('\u0000');
+    if (key !== this._shownKey || newSnapshot) {
+      this._shownKey = key;
+      this._scheduleRows();
+    }
+  }
+
+  /**
+   * Rebuild the table on the next frame (several changes in one frame: once).
+   */
+  private _scheduleRows(): void {
+    this._rowsDirty = true;
+    this.update();
   }
 
   private _rowOf(target: HTMLElement): TreeRow | null {
@@ -395,13 +426,21 @@ export class VariablesPanel extends Widget {
     return head;
   }
 
-  private _render(): void {
+  /**
+   * The panel's state attributes and status line (cheap: no layout read).
+   */
+  private _renderFlags(): void {
     const model = this.model;
-    const state = model.state;
-    this.node.dataset.state = state;
+    this.node.dataset.state = model.state;
     this.node.dataset.busy = String(model.busy);
     this.node.dataset.stale = String(model.stale);
     this._renderStatus();
+  }
+
+  private _renderRows(): void {
+    this._rowsDirty = false;
+    const model = this.model;
+    const state = model.state;
     for (const header of this._table.tHead?.rows[0]?.cells ?? []) {
       const sorted = header.dataset.column === model.sort.column;
       if (sorted) {
@@ -421,6 +460,16 @@ export class VariablesPanel extends Widget {
     if (!this._rows.some(row => row.id === this._selectedId)) {
       this._selectedId = null;
     }
+    const keys = this._rows.map(row =>
+      rowKey(row, row.id === this._selectedId)
+    );
+    if (
+      keys.length === this._rowKeys.length &&
+      keys.every((key, i) => key === this._rowKeys[i])
+    ) {
+      return; // a new snapshot with the same rows (a cell that changed nothing)
+    }
+    this._rowKeys = keys;
     const trs = this._rows.map(row =>
       renderRow(row, row.id === this._selectedId, this._trans)
     );
@@ -624,6 +673,10 @@ export class VariablesPanel extends Widget {
   private _rows: TreeRow[] = [];
   private _selectedId: string | null = null;
   private _snapshot: IVariablesSnapshot | null = null;
+  // what the table was last scheduled for, and whether a rebuild is pending
+  private _shownKey = '';
+  private _rowsDirty = false;
+  private _rowKeys: string[] = []; // of the rows in the table's DOM
   private _widths: ColumnWidths | null = null;
   private _userWidths: Partial<ColumnWidths> = {};
   private _drag: { column: SortColumn; startX: number; start: number } | null =

@@ -22,6 +22,7 @@ import { loadBundle } from '../translation';
 import { DataViewer } from './dataview';
 import { VariablesModel } from './model';
 import { VariablesPanel } from './panel';
+import { QuietRefresh } from './quiet';
 import { isTabular, VariableTree } from './tree';
 import { VariableView } from './view';
 
@@ -55,6 +56,12 @@ export namespace VariablesCommandIDs {
  * Put a view in the main area; Notebook 7's notebook page keeps its main
  * area for the notebook, so there the view goes to the bottom panel.
  */
+/**
+ * Open Data Viewers read their rows again once their kernel started nothing
+ * for this long after the server listed its variables anew.
+ */
+const VIEWER_QUIET_MS = 400;
+
 function addToMain(app: JupyterFrontEnd, widget: MainAreaWidget): void {
   app.shell.add(widget, 'main', { mode: 'split-right' });
   if (!widget.isAttached) {
@@ -140,22 +147,22 @@ function activateVariables(
 
   followCurrentNotebook(tracker, model);
   const viewers = new Map<string, DataViewer>();
+  const viewersOf = (kernelId: string): DataViewer[] =>
+    Array.from(viewers.values()).filter(v => v.kernelId === kernelId);
+  const reread = new QuietRefresh(VIEWER_QUIET_MS, kernelId =>
+    viewersOf(kernelId).forEach(viewer => void viewer.refresh())
+  );
   sidecar.variablesUpdated.connect((_, event) => {
     model.handleVariablesUpdated(event.kernel_id);
-    for (const viewer of viewers.values()) {
-      if (viewer.kernelId === event.kernel_id) {
-        void viewer.refresh();
-      }
+    if (viewersOf(event.kernel_id).length) {
+      reread.updated(event.kernel_id);
     }
   });
   // The kernel runs code: open viewers of its variables are out of date
   // until the server lists the variables again (variables_updated above).
   model.executionStarted.connect((_, kernelId) => {
-    for (const viewer of viewers.values()) {
-      if (viewer.kernelId === kernelId) {
-        viewer.markStale();
-      }
-    }
+    viewersOf(kernelId).forEach(viewer => viewer.markStale());
+    reread.started(kernelId);
   });
 
   const views = new Map<string, VariableView>();

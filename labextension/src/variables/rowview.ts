@@ -76,6 +76,13 @@ export function noteText(row: TreeRow, trans: TranslationBundle): string {
   }
 }
 
+/**
+ * Everything a row's DOM is made from: rows with equal keys render alike.
+ */
+export function rowKey(row: TreeRow, selected: boolean): string {
+  return JSON.stringify([selected, row]);
+}
+
 export function renderRow(
   row: TreeRow,
   selected: boolean,

@@ -65,6 +65,17 @@ def recorder_of(registry: SidecarRegistry, kernel_id: str) -> GatewayRecorder:
     return sidecar.channels.recorder
 
 
+async def receiving_recorder(
+    registry: SidecarRegistry, kernel_id: str, wait: Wait
+) -> GatewayRecorder:
+    """The kernel's recorder once it receives: clients are let in before it does (a test
+    that drops, kills or counts its connection, or has the last client leave while a cell
+    runs, must not start before)."""
+    recorder = recorder_of(registry, kernel_id)
+    await wait(lambda: recorder.answered, what="the recorder to receive")
+    return recorder
+
+
 def cell_of(registry: SidecarRegistry, kernel_id: str, cell_id: str) -> dict[str, Any] | None:
     sidecar = registry.find(kernel_id)
     cell = None if sidecar is None else sidecar.notebook.get(cell_id)
@@ -158,7 +169,8 @@ async def test_a_cell_is_recorded_with_its_cell_id_outputs_and_reply(
     failed = await sc_cell_finished(kernel_id, "cell-b")
     assert failed["status"] == "error"
     assert failed["outputs"][0]["ename"] == "ZeroDivisionError"
-    assert recorder_of(sc_registry, kernel_id).connects == 1
+    # (outputs are recorded from the client's relay until the recorder receives)
+    assert (await receiving_recorder(sc_registry, kernel_id, sc_wait_until)).connects == 1
 
     notebook = json.loads((await jp_fetch("api", "sidecar", "kernels", kernel_id, "notebook")).body)
     assert [c["id"] for c in notebook["cells"]] == ["cell-a", "cell-b"]
@@ -199,10 +211,9 @@ async def test_a_cell_keeps_being_recorded_after_its_client_left(
 ) -> None:
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
-    recorder = recorder_of(sc_registry, kernel_id)
-    # Clients are let in before the recorder receives; were the last one to leave before it
-    # does, what still runs is marked `gap` (tests/tap/test_gateway_outages.py covers that).
-    await sc_wait_until(lambda: recorder.answered, what="the recorder to receive")
+    # were the last client to leave before the recorder receives, what still runs would be
+    # marked `gap` (tests/tap/test_gateway_outages.py covers that)
+    await receiving_recorder(sc_registry, kernel_id, sc_wait_until)
     await client.execute(SLOW_PRINTS.format(n=8, pause=0.1), cell_id="slow")
     await sc_wait_until(
         lambda: "0\n" in printed(cell_of(sc_registry, kernel_id, "slow")), what="first output"
@@ -255,7 +266,7 @@ async def test_a_dropped_recorder_connection_reconnects_and_marks_the_gap(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
     observer = await sc_connect(kernel_id, "legacy")
-    recorder = recorder_of(sc_registry, kernel_id)
+    recorder = await receiving_recorder(sc_registry, kernel_id, sc_wait_until)  # a link to drop
     held = asyncio.Event()
     connect = gateway_recorder.websocket_connect
 
@@ -312,11 +323,12 @@ async def test_a_killed_gateway_marks_the_gap_and_retires_its_dead_kernels(
     caplog.set_level(logging.DEBUG)
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
+    # connected before the kill: its reconnect attempts and its one warning are counted
+    recorder = await receiving_recorder(sc_registry, kernel_id, sc_wait_until)
     await client.execute(SLOW_PRINTS.format(n=600, pause=0.1), cell_id="long")
     await sc_wait_until(
         lambda: "0\n" in printed(cell_of(sc_registry, kernel_id, "long")), what="first output"
     )
-    recorder = recorder_of(sc_registry, kernel_id)
     sc_restartable_gateway.kill()
     await sc_wait_until(
         lambda: (cell_of(sc_registry, kernel_id, "long") or {}).get("gap") is True,
@@ -347,7 +359,8 @@ async def test_a_kernel_shut_down_behind_the_servers_back_is_retired(
     kernel_id = await sc_start_kernel()
     client = await sc_connect(kernel_id, "legacy")
     await client.collect(await client.execute("print(1)", cell_id="c"))
-    recorder = recorder_of(sc_registry, kernel_id)
+    # connected before the kernel goes: a first connection still opening would fail, retry
+    recorder = await receiving_recorder(sc_registry, kernel_id, sc_wait_until)
     request = urllib.request.Request(
         f"{sc_kernel_gateway.url}/api/kernels/{kernel_id}",
         method="DELETE",
@@ -386,6 +399,8 @@ async def test_a_kernel_the_gateway_restarts_on_its_own_ends_the_old_run(
     client = await sc_connect(kernel_id, "legacy")
     replies = await client.collect(await client.execute("import os; print(os.getpid())"))
     pid = int(next(m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"))
+    # its first connection made before the kill: the renewal is its second
+    recorder = await receiving_recorder(sc_registry, kernel_id, sc_wait_until)
     await client.execute(SLOW_PRINTS.format(n=600, pause=0.1), cell_id="doomed")
     await sc_wait_until(
         lambda: "0\n" in printed(cell_of(sc_registry, kernel_id, "doomed")), what="first output"
@@ -397,7 +412,6 @@ async def test_a_kernel_the_gateway_restarts_on_its_own_ends_the_old_run(
     # A restart soon after start gives the new process new ports; jupyter_server's open
     # connections keep their streams on the old ones, so the recorder opens a fresh one, and
     # receives again once the new process answers its nudge on it.
-    recorder = recorder_of(sc_registry, kernel_id)
     await sc_wait_until(
         lambda: recorder.connects == 2 and recorder.answered, what="the recorder's renewal"
     )

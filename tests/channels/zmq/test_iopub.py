@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from jupyter_sidecar_ext.channels.zmq.iopub import FanoutStream
-from jupyter_sidecar_ext.pytest_plugin import established_connections_to
+from jupyter_sidecar_ext.pytest_plugin import blocking_cell, established_connections_to
 
 
 async def test_three_websockets_share_one_subscription(
@@ -14,7 +15,8 @@ async def test_three_websockets_share_one_subscription(
 ) -> None:
     kernel_id = await sc_start_kernel()
     clients = [await sc_connect(kernel_id, protocol) for protocol in ("v1", "v1", "legacy")]
-    msg_id = await clients[0].execute("print('to all')", cell_id="shared")
+    # one write, so one stream message: print's '\n' can leave on its own under load
+    msg_id = await clients[0].execute("print('to all\\n', end='')", cell_id="shared")
     for client in clients:
         replies = await client.collect(msg_id) if client is clients[0] else None
         if replies is None:  # the others see the iopub traffic too
@@ -35,17 +37,17 @@ async def test_three_websockets_share_one_subscription(
 
 
 async def test_reconnect_replays_what_the_session_missed(
-    sc_start_kernel: Any, sc_connect: Any, sc_wait_until: Any, jp_serverapp: Any
+    sc_start_kernel: Any, sc_connect: Any, sc_wait_until: Any, jp_serverapp: Any, tmp_path: Path
 ) -> None:
     """The server buffers for the last session and replays on its reconnect (stock)."""
     kernel_id = await sc_start_kernel()
     session_id = uuid.uuid4().hex
     first = await sc_connect(kernel_id, "v1", session_id=session_id)
-    # 'start' in one write: print's two writes can leave as two stream messages under load,
-    # and the first client may then receive the newline before it closes
-    code = (
-        "import time\nprint('start\\n', end='', flush=True)\ntime.sleep(0.5)\n"
-        "for i in range(20):\n    print(i, flush=True)\n"
+    # 'started' (one write), then nothing until the first client is gone: what it prints
+    # once released can only reach the server's replay buffer
+    release = tmp_path / "release"
+    code = blocking_cell(
+        release, announce=True, then="for i in range(20):\n    print(i, flush=True)\n"
     )
     msg_id = await first.execute(code, cell_id="replayed")
     seen: list[str] = []
@@ -59,11 +61,12 @@ async def test_reconnect_replays_what_the_session_missed(
     await sc_wait_until(
         lambda: manager._kernel_connections.get(kernel_id) == 0, what="the websocket to close"
     )
+    release.touch()
 
     second = await sc_connect(kernel_id, "v1", session_id=session_id)
     replies = await second.collect(msg_id)
     seen += [m["content"]["text"] for m in replies if m["header"]["msg_type"] == "stream"]
-    assert "".join(seen) == "start\n" + "".join(f"{i}\n" for i in range(20))
+    assert "".join(seen) == "started\n" + "".join(f"{i}\n" for i in range(20))
 
 
 async def test_same_websocket_keeps_working_across_a_restart(

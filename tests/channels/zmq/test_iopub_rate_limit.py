@@ -35,7 +35,7 @@ async def test_rate_limit_applies_to_clients_not_to_the_recorder(
 
     def recorded() -> bool:
         cell = sc_registry.find(kernel_id).notebook.get("flood")
-        return cell is not None and cell.status == "ok"
+        return cell is not None and cell.status == "ok" and cell.idle  # outputs too
 
     await sc_wait_until(recorded, what="the flood to be recorded")
     (output,) = sc_registry.find(kernel_id).notebook.get("flood").outputs

@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""Issue 19's last target, in the browser: the tiny-cell round trip with the Variables panel
+open, and with a Data Viewer grid open, within 1.02x of both closed.
+
+One `jupyter lab` with the extension (browser_lab.Lab), one page in headless Chromium, a
+notebook whose kernel holds a 100,000 x 5 DataFrame and a few dozen other variables. In
+interleaved blocks, their order rotating, the page is put in one state (closed: right sidebar
+collapsed, no viewer; panel: the Variables tab shown; grid: the panel and a Data Viewer of
+the frame, split beside the notebook) and times Shift+Enter on `1` until the prompt shows
+`[n]:` and the result (browser.py's (a)). Every execution makes the panel re-read the
+kernel's variables and the grid mark itself stale: that is what the ratio prices.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/variables_browser.py [--quick] [--blocks N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from browser import BENIGN_LOG, open_side, timed_run
+from browser_lab import CHROMIUM_ARGS, Lab, add_page_options, wait_check, write_notebook
+from common import percentile, print_header, run_bounded
+from playwright.async_api import Page, async_playwright
+
+TARGET = 1.02
+NOTEBOOK = "variables.ipynb"
+TINY, SETUP = 0, 1
+SETUP_CODE = (
+    "import numpy as np\nimport pandas as pd\n"
+    "df = pd.DataFrame(np.arange(500_000).reshape(100_000, 5), columns=list('abcde'))\n"
+    "numbers = {f'n{i}': i for i in range(40)}\nglobals().update(numbers)\n"
+    "words = ['alpha', 'beta'] * 50\narray = np.ones((300, 20))\n"
+    # IPython's output cache off: thousands of `1` runs would add as many `_N` globals (every
+    # snapshot lists them: the round trip drifts) and warn at its 1000-entry limit.
+    "get_ipython().displayhook.cache_size = 0\n"
+    "'ready'"
+)
+STATES = ("closed", "panel", "grid")
+# --aa: the same rotation with everything closed in all three (the noise floor).
+AA_STATES = ("closed", "closed-b", "closed-c")
+PANEL_TAB = '.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="sidecar-variables"]'
+VIEWER_GRID = ".jp-SidecarDataViewer .jp-SidecarDataViewer-grid"
+
+CLOSE_ALL = """
+() => {
+  const app = window.jupyterapp;
+  for (const widget of Array.from(app.shell.widgets('main'))) {
+    if (widget.id.startsWith('sidecar-data-')) widget.dispose();
+  }
+  app.shell.collapseRight();
+}
+"""
+
+
+async def set_state(page: Page, state: str, timeout: float) -> None:
+    """Put the page in `state` (not timed), then wait until it shows it."""
+    await page.evaluate(CLOSE_ALL)
+    await page.locator(VIEWER_GRID).wait_for(state="detached", timeout=timeout * 1000)
+    if state.startswith("closed"):
+        await page.locator("#sidecar-variables").wait_for(state="hidden", timeout=timeout * 1000)
+        return
+    await page.evaluate("() => window.jupyterapp.commands.execute('sidecar:show-variables')")
+    panel = page.locator("#sidecar-variables")
+    await panel.get_by_text("df", exact=True).first.wait_for(timeout=timeout * 1000)
+    if state == "grid":
+        await page.evaluate(
+            "() => window.jupyterapp.commands.execute('sidecar:open-data-viewer', {name: 'df'})"
+        )
+        await page.locator(VIEWER_GRID).wait_for(timeout=timeout * 1000)
+
+
+async def measure(page: Page, args: argparse.Namespace) -> dict[str, list[list[float]]]:
+    """Per state, one list of round-trip ms per block."""
+    states = AA_STATES if args.aa else STATES
+    blocks: dict[str, list[list[float]]] = {state: [] for state in states}
+    for block in range(args.blocks):
+        shift = block % len(states)
+        for state in states[shift:] + states[:shift]:
+            await set_state(page, state, args.timeout)
+            times = []
+            for run in range(args.warmup + args.runs):
+                ms = await timed_run(page, TINY, "done", args, output="1")
+                if run >= args.warmup:
+                    times.append(ms)
+            blocks[state].append(times)
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"block {block + 1}/{args.blocks} done (loadavg {load})", flush=True)
+    return blocks
+
+
+def report(blocks: dict[str, list[list[float]]]) -> bool:
+    """The table; True when every ratio is within the target."""
+    states = list(blocks)
+    pooled = {state: [ms for times in blocks[state] for ms in times] for state in states}
+    closed = pooled["closed"]
+    print(f"\n{'state':<8} {'runs':>5} {'p50 ms':>8} {'p99 ms':>8}  ratio p50 (block median)")
+    fine = True
+    for state in states:
+        p50, p99 = percentile(pooled[state], 50), percentile(pooled[state], 99)
+        line = f"{state:<8} {len(pooled[state]):>5} {p50:>8.1f} {p99:>8.1f}"
+        if state != "closed":
+            ratio = p50 / percentile(closed, 50)
+            per_block = statistics.median(
+                statistics.median(times) / statistics.median(base)
+                for times, base in zip(blocks[state], blocks["closed"], strict=True)
+            )
+            verdict = "PASS" if ratio <= TARGET else "FAIL"
+            fine = fine and ratio <= TARGET
+            line += f"  {ratio:.3f} ({per_block:.3f}) target <= {TARGET} {verdict}"
+        print(line)
+    return fine
+
+
+async def run(args: argparse.Namespace, base: Path) -> int:
+    print_header("variables in the browser: tiny-cell round trip, panel / grid open vs closed")
+    lab = Lab(base, "ours", True, True, [])
+    print(f"{lab.name}: {lab.printable_command()}")
+    print(f"workload: {args.blocks} blocks x {args.runs} runs (+{args.warmup} warm-up) per state")
+    try:
+        await lab.start(args.start_timeout)
+        write_notebook(lab.root / NOTEBOOK, ["1", SETUP_CODE])
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
+            )
+            page = (await open_side(browser, lab, args, NOTEBOOK, width=1440)).page
+            await timed_run(page, SETUP, "done", args, output="'ready'")
+            await wait_check(page, "finished", args.big_timeout, index=SETUP)
+            try:
+                blocks = await measure(page, args)
+            except Exception:
+                await page.screenshot(path=base / "variables_browser.png", full_page=True)
+                args.keep = True
+                raise
+            await browser.close()
+        fine = report(blocks)
+    finally:
+        await lab.stop()
+        for problem in lab.log_problems(BENIGN_LOG)[:12]:
+            print("server log: " + problem[:300])
+    return 0 if fine else 1
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--blocks", type=int, default=10, help="interleaved blocks (default 10)")
+    add("--runs", type=int, default=20, help="timed runs per state and block (20)")
+    add("--warmup", type=int, default=2, help="untimed runs after each state change (2)")
+    add("--quick", action="store_true", help="smoke run: 2 blocks of 3 runs")
+    add("--aa", action="store_true", help="all three states closed: the noise floor")
+    add_page_options(parser, big_timeout=300.0)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.blocks, args.runs, args.warmup = 2, 3, 1
+    if min(args.blocks, args.runs) < 1 or args.warmup < 0:
+        parser.error("counts must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_bounded("variables_browser_", parse_args(argv), run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
