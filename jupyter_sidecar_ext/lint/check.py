@@ -117,10 +117,19 @@ def check_notebook(
 ) -> list[list[Diagnostic]]:
     """Diagnostics for each cell of `sources` (in order), positions within the cells;
     `cache` keeps prepared cells between checks (a re-check after an edit prepares one cell)."""
-    prepared = _prepare_all(sources, spec.python_cell_magics, cache)
+    magics = spec.python_cell_magics
+    prepared = _prepare_all(sources, magics, cache, check_parse=False)
     texts = [cell.text for cell in prepared]
     found = run_ruff(spec, notebook_json(texts))
     broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
+    # Cells masked on trust (no parse of their own) that do not parse: masked again, checked.
+    unchecked = [i for i in sorted(broken) if prepared[i].parse_unchecked]
+    for index in unchecked:
+        prepared[index] = _prepare_one(sources[index], magics, cache, check_parse=True)
+    if any(prepared[i].text != texts[i] for i in unchecked):
+        texts = [cell.text for cell in prepared]
+        found = run_ruff(spec, notebook_json(texts))
+        broken = {_cell_of(d) for d in found if d.get("code") == "invalid-syntax"}
     kept: list[dict[str, Any]] = []
     if broken:
         kept = [d for d in found if _cell_of(d) in broken]
@@ -132,11 +141,17 @@ def check_notebook(
 
 
 def _prepare_all(
-    sources: Sequence[str], magics: frozenset[str], cache: PreparedCache | None
+    sources: Sequence[str], magics: frozenset[str], cache: PreparedCache | None, check_parse: bool
 ) -> list[Prepared]:
+    return [_prepare_one(source, magics, cache, check_parse) for source in sources]
+
+
+def _prepare_one(
+    source: str, magics: frozenset[str], cache: PreparedCache | None, check_parse: bool
+) -> Prepared:
     if cache is None:
-        return [prepare(source, magics) for source in sources]
-    return [cache.prepare(source, magics) for source in sources]
+        return prepare(source, magics, check_parse)
+    return cache.prepare(source, magics, check_parse)
 
 
 def _answers(

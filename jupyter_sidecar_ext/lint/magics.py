@@ -46,6 +46,8 @@ _AUTOMAGIC_AFTER_NEWLINE = re.compile("\n" + _AUTOMAGIC_COMMAND)
 # logical line: what `_mask_simple` handles without IPython's tokenizer.
 _SIMPLE_ESCAPE = re.compile(r"([ \t]*)[%!]")
 _SIMPLE_ESCAPE_ANYWHERE = re.compile(r"^[ \t]*[%!]", re.MULTILINE)
+# What can carry a logical line on past a newline (brackets, strings, a backslash).
+_CARRIES_ON = re.compile(r"[()\[\]{}'\"\\]")
 # IPython itself gives up after this many transformations of one cell.
 MAX_MAGICS = 500
 _AST_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -89,6 +91,9 @@ class Masked:
     source: str
     nonce: str = ""
     magics: dict[str, str] = field(default_factory=dict)
+    # Masked without asking the parser whether it parses (`check_parse=False`): whoever
+    # parses it next must take a syntax error as "mask again with `check_parse=True`".
+    parse_unchecked: bool = False
 
     @property
     def line_pattern(self) -> re.Pattern[str]:
@@ -141,13 +146,17 @@ def _next_magic(lines: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def mask_magics(source: str) -> Masked:
-    """Replace every IPython line magic, shell escape and help request by a placeholder."""
+def mask_magics(source: str, check_parse: bool = True) -> Masked:
+    """Replace every IPython line magic, shell escape and help request by a placeholder.
+
+    `check_parse=False` is for a caller that parses the result anyway (ruff, in the lint
+    check): when every magic is a plain line that nothing before it can carry on into, the
+    quick path skips its own parse (the costly part of masking) and says so in the result."""
     if not _may_hold_ipython(source):
         return Masked(source)
     # First the quick path: when it succeeds the cell is not Python as it is (a `%` or `!`
     # statement never is), so asking the parser that first (a failed parse costs two) is moot.
-    quick = _mask_simple(source)
+    quick = _mask_simple(source, check_parse)
     if quick is not None:
         return quick
     if _parses(source):
@@ -167,13 +176,16 @@ def _may_hold_ipython(source: str) -> bool:
     )
 
 
-def _mask_simple(source: str) -> Masked | None:
+def _mask_simple(source: str, check_parse: bool = True) -> Masked | None:
     """The common case without IPython's tokenizer (which costs milliseconds per magic, as
     it tokenizes the whole cell again after each one): every IPython line of the cell is a
     one-line `%magic` or `!cmd`. The lines starting so are masked; the result counts only if
     it parses and each placeholder is a statement of its own at its line and indentation,
     which is exactly when IPython would have found those lines as escapes (not inside a string,
-    brackets or a continued line). Anything else (None) takes IPython's path."""
+    brackets or a continued line). Anything else (None) takes IPython's path. When no line
+    before the last escape has a bracket, a quote or a backslash, every escape starts a
+    logical line and so is a statement if the result parses: without `check_parse` that is
+    left to the caller's parser."""
     if not _SIMPLE_ESCAPE_ANYWHERE.search(source):
         return None
     lines = source.splitlines(keepends=True)
@@ -183,14 +195,18 @@ def _mask_simple(source: str) -> Masked | None:
     nonce = _new_nonce(source)
     magics: dict[str, str] = {}
     where: dict[str, tuple[int, int]] = {}
+    carried = False  # a line so far may carry a logical line on (see the docstring)
+    carried_into_escape = False
     for index, line in enumerate(lines):
         match = _SIMPLE_ESCAPE.match(line)
         if match is None:
+            carried = carried or bool(_CARRIES_ON.search(line.partition("#")[0]))
             continue
         body = line.rstrip()
         continues = index > 0 and lines[index - 1].rstrip("\r\n").endswith("\\")
         if body.endswith("\\") or continues or len(magics) >= MAX_MAGICS:
             return None  # a continued line: the AST cannot tell where its statement starts
+        carried_into_escape = carried
         indent = match.group(1)
         name = f"__sidecar_magic_{len(magics)}_{nonce}__"
         magics[name] = body[len(indent) :]
@@ -201,6 +217,8 @@ def _mask_simple(source: str) -> Masked | None:
     masked = "".join(lines)
     if not had_newline:
         masked = masked[:-1]
+    if not check_parse and not carried_into_escape:
+        return Masked(masked, nonce, magics, parse_unchecked=True)
     try:
         tree = compile(masked, "<cell>", "exec", _AST_FLAGS)
     except (SyntaxError, ValueError):

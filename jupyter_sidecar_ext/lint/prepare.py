@@ -32,6 +32,9 @@ class Prepared:
     magic_lines: set[int] = field(default_factory=set)  # 1-based lines of `text` that are magics
     skipped: str = ""  # why the cell is not checked at all (a %%bash cell...)
     error: str = ""  # a magic that could not be masked
+    # Masked without a parse of its own (lint/magics.py `check_parse`): if ruff finds a
+    # syntax error here, prepare the cell again with `check_parse=True`.
+    parse_unchecked: bool = False
 
     def to_cell(self, line: int) -> tuple[int, int]:
         """Cell lines (first, last) that ruff's `line` stands for."""
@@ -42,14 +45,18 @@ class Prepared:
         return last + 1, last + 1  # past the end: ruff's line after the last newline
 
 
-def prepare(source: str, python_cell_magics: frozenset[str] = PYTHON_CELL_MAGICS) -> Prepared:
-    """A cell ready for ruff (see the module docstring)."""
+def prepare(
+    source: str,
+    python_cell_magics: frozenset[str] = PYTHON_CELL_MAGICS,
+    check_parse: bool = True,
+) -> Prepared:
+    """A cell ready for ruff (see the module docstring); `check_parse` as in `mask_magics`."""
     magic = split_cell_magic(source)
     if magic is not None:
         if magic.name not in python_cell_magics:
             return Prepared("", skipped=f"%%{magic.name} cell")
         offset = magic.prefix.count("\n") + 1  # blank lines, then the %% header
-        body = prepare(magic.body, python_cell_magics)
+        body = prepare(magic.body, python_cell_magics, check_parse)
         header = [(n, 1) for n in range(1, offset + 1)]
         return Prepared(
             "\n" * offset + body.text,
@@ -57,9 +64,10 @@ def prepare(source: str, python_cell_magics: frozenset[str] = PYTHON_CELL_MAGICS
             {line + offset for line in body.magic_lines} | {offset},
             body.skipped,
             body.error,
+            body.parse_unchecked,
         )
     try:
-        masked = mask_magics(source)
+        masked = mask_magics(source, check_parse)
     except MaskError as error:
         return Prepared("", error=f"IPython magic: {error}")
     if not masked.magics:
@@ -85,7 +93,7 @@ def prepare(source: str, python_cell_magics: frozenset[str] = PYTHON_CELL_MAGICS
             span = 1
         lines.append((cell_line, span))
         cell_line += span
-    return Prepared("".join(text_lines), lines, magic_lines)
+    return Prepared("".join(text_lines), lines, magic_lines, parse_unchecked=masked.parse_unchecked)
 
 
 class PreparedCache:
@@ -100,14 +108,18 @@ class PreparedCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def prepare(self, source: str, python_cell_magics: frozenset[str]) -> Prepared:
+    def prepare(
+        self, source: str, python_cell_magics: frozenset[str], check_parse: bool = True
+    ) -> Prepared:
+        """`prepare`, cached; an unchecked entry does not answer a `check_parse` call (the
+        checked result replaces it)."""
         key = (source, python_cell_magics)
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None:
+            if hit is not None and not (check_parse and hit.parse_unchecked):
                 self._items.move_to_end(key)
                 return hit
-        prepared = prepare(source, python_cell_magics)
+        prepared = prepare(source, python_cell_magics, check_parse)
         if self.max_entries > 0:
             with self._lock:
                 self._items[key] = prepared

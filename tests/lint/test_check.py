@@ -84,6 +84,17 @@ def test_cell_magics_python_body_checked_others_skipped() -> None:
     assert found[1:] == [[], []]
 
 
+def test_a_cell_masked_without_its_own_parse_is_masked_again_when_ruff_cannot_parse_it() -> None:
+    """The quick masking leaves the parse to ruff (lint/magics.py `check_parse`): here it
+    masks only the `%` line, ruff finds the rest unparseable, and the cell is masked again
+    as IPython reads it (automagic `pip install`, `files = !ls`), with nothing lost."""
+    cells = ["import os", "%time x = 1\npip install black\nfiles = !ls\nprint(files, os, nope)"]
+    found = check(cells)
+    assert found[0] == []
+    assert codes(found[1]) == ["F821"]
+    assert (found[1][0]["line"], found[1][0]["column"]) == (4, 18)
+
+
 def test_a_syntax_error_stays_in_its_cell() -> None:
     cells = ["import os", "def f(:\n    return os", "y = 1\ny == None", "print(f)"]
     found = check(cells)

@@ -91,3 +91,29 @@ def test_the_fast_first_test_agrees_with_the_patterns() -> None:
     for source in cases:
         expected = bool(magics._MAYBE_MAGIC.search(source) or magics._AUTOMAGIC.search(source))
         assert magics._may_hold_ipython(source) is expected, repr(source)
+
+
+@pytest.mark.parametrize("source", [*TRICKY, *corpus_inputs()])
+def test_unchecked_masking_agrees_whenever_it_parses(source: str) -> None:
+    """Without `check_parse` the quick path skips its own parse only where the result is the
+    checked one as soon as it parses; where it does not parse, the caller masks again."""
+    try:
+        quick = mask_magics(source, check_parse=False)
+    except MaskError:
+        return
+    if not quick.parse_unchecked or magics._parses(quick.source):
+        assert normalized(quick) == normalized(mask_magics(source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["y = (1,\n!ls\n)", "x = '''\n%d\n'''", "a = 1 + \\\n%x", "f(a, # )\n%x\n)"],
+)
+def test_unchecked_masking_needs_nothing_carried_into_an_escape(source: str) -> None:
+    """A bracket, quote or backslash before an escape line may make it a continuation: the
+    parser decides there, as with `check_parse`."""
+    try:
+        quick = mask_magics(source, check_parse=False)
+    except MaskError:
+        return
+    assert not quick.parse_unchecked
