@@ -92,21 +92,16 @@ class DataflowService(LoggingConfigurable):
         flow = self._flow(sidecar)
         if not names or count is None or not flow.history:
             return
-        covered = [
-            i
-            for i, e in enumerate(flow.history)
-            if e.execution_count is not None
-            and e.execution_count <= count
-            and (since is None or e.execution_count > since)
-        ]
-        if not covered:
+        covered = _covered(flow.history, since, count)
+        if covered is None:
             return
-        last = flow.history[covered[-1]]
+        first, index = covered
+        last = flow.history[index]
         last.changed = last.changed | names
-        last.covers = covered[-1] - covered[0] + 1
+        last.covers = index - first + 1
         if flow.pending:
             return  # the rebuild when the analysis ends takes it in
-        self._tell(flow, flow.tracker.redefined(last, revealed(flow.history, covered[-1])))
+        self._tell(flow, flow.tracker.redefined(last, revealed(flow.history, index)))
 
     def _flow(self, sidecar: KernelSidecar) -> KernelFlow:
         flow = self._kernels.get(sidecar.kernel_id)
@@ -217,6 +212,24 @@ class DataflowService(LoggingConfigurable):
             self.log.debug("a planned cell waits for input (POST .../input): %s", error.msg_id)
         elif error is not None:
             self.log.warning("a planned cell could not run: %s", error)
+
+
+def _covered(history: list[Execution], since: int | None, count: int) -> tuple[int, int] | None:
+    """(first, last) index of the executions counted after `since` up to `count`. The
+    history of one kernel run is in count order, so this walks back from its end only as
+    far as the snapshot reaches (a snapshot follows every tiny execution: a walk over the
+    whole history, thousands of executions, would cost the next round trip)."""
+    first = last = None
+    for index in range(len(history) - 1, -1, -1):
+        executed = history[index].execution_count
+        if executed is None or executed > count:
+            continue
+        if since is not None and executed <= since:
+            break
+        first = index
+        if last is None:
+            last = index
+    return None if first is None or last is None else (first, last)
 
 
 async def _no_interrupt() -> None:

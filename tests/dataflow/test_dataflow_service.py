@@ -289,3 +289,24 @@ async def test_cells_analysed_in_threads(start: Any, jp_fetch: Fetch) -> None:
     await kernel.analysed()
     cells = {c["id"]: c for c in (await get_json(jp_fetch, kernel.id, "dataflow"))["cells"]}
     assert cells["b"]["uses"] == ["x"] and cells["b"]["analysed"]
+
+
+def test_a_snapshot_covers_the_executions_counted_in_its_range() -> None:
+    """`_covered` walks back from the history's end; it finds what a scan of the whole
+    history finds (counts may repeat: store_history=False; or be missing)."""
+    from jupyter_sidecar_ext.dataflow.graph import Execution
+    from jupyter_sidecar_ext.dataflow.service import _covered
+
+    counts = [1, 2, None, 3, 3, 4, None, 5, 7, 8, 8, 9]
+    history = [Execution(f"c{i}", n, "x", None, seq=i) for i, n in enumerate(counts)]
+    for since in [None, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]:
+        for count in range(0, 11):
+            scanned = [
+                i
+                for i, e in enumerate(history)
+                if e.execution_count is not None
+                and e.execution_count <= count
+                and (since is None or e.execution_count > since)
+            ]
+            expected = (scanned[0], scanned[-1]) if scanned else None
+            assert _covered(history, since, count) == expected, (since, count)
