@@ -5,12 +5,12 @@ ipykernel's iopub XPUB socket silently drops messages past ZMQ's default send hi
 busy kernels on few cores (README "How it works"; benchmarks/README.md, `load.py`). Kernels this
 server starts with the standard launch (`-m ipykernel_launcher` or `-m ipykernel`) run the same
 module through a `python -c` bootstrap (standard library and ipykernel only; `runpy`, as `-m`
-does) that sets the mark before ipykernel binds the socket and, when asked (`kernel_nice`),
-lowers the kernel's CPU priority before it starts a thread, so kernels yield the CPU to the
-server. Other commands are left as they are. The seam is
-the per-kernel manager's public `format_kernel_cmd`, called at every start and restart: it is
-wrapped on each manager the `kernel_manager_factory` builds while the extension runs, and the
-factory is put back when it stops.
+does) that sets the mark before ipykernel binds the socket and lowers the kernel's CPU
+priority (`kernel_nice`) before it starts a thread, so kernels yield the CPU to the server.
+Other commands are left as they are. The seam is the per-kernel manager's public
+`format_kernel_cmd`, called at every start and restart: it is wrapped on each manager the
+`kernel_manager_factory` builds while the extension runs, and the factory is put back when it
+stops.
 """
 
 from __future__ import annotations
@@ -61,7 +61,16 @@ _LOWER_PRIORITY = """
 def _lower_priority():
     import os
 
-    os.nice({nice})
+    niceness = os.nice({nice})
+    # Linux autogroups: a kernel leads a session of its own (jupyter_client starts it so),
+    # hence a scheduling group of its own, which the kernel's niceness does not touch; the
+    # group's does, and it is what the server's group is weighed against.
+    if os.getsid(0) == os.getpid():
+        try:
+            with open("/proc/self/autogroup", "w") as group:
+                group.write(str(niceness))
+        except OSError:
+            pass  # no autogroups here (another OS, a kernel built without them)
 
 
 _lower_priority()
@@ -109,15 +118,16 @@ class KernelLaunch(LoggingConfigurable):
     )
 
     kernel_nice = Int(
-        0,
+        5,
         min=0,
         max=19,
         config=True,
-        help="Niceness added to ipykernel kernels this server starts, so they yield the CPU "
-        "to the server (which answers other users, relays every kernel's output and records "
-        "it) and to other programs. A kernel alone on the machine runs as fast as before. "
-        "0 (default): the server's own priority. benchmarks/load.py measured no gain in the "
-        "server's answer times at 5 on 2 cores (README 'Performance').",
+        help="Niceness added to ipykernel kernels this server starts (and to their Linux "
+        "autogroup: each kernel leads a session of its own), so that busy kernels yield the "
+        "CPU to the server, which answers every user, relays every kernel's output and "
+        "records it. Only a machine short of CPU notices: a kernel alone runs as fast as "
+        "before, and under contention it gets less of the CPU than a program at the default "
+        "priority. 0: the server's own priority.",
     )
 
     def __init__(self, kernel_manager: Any, **kwargs: Any) -> None:

@@ -38,6 +38,9 @@ FACTS_CODE = (
     "    'cwd_on_path': '' in sys.path, 'nice': os.getpriority(os.PRIO_PROCESS, 0),\n"
     "    'thread_nices': sorted({os.getpriority(os.PRIO_PROCESS, t.native_id)\n"
     "        for t in threading.enumerate() if t.native_id}),\n"
+    "    'session_leader': os.getsid(0) == os.getpid(),\n"
+    "    'autogroup': open('/proc/self/autogroup').read()\n"
+    "        if os.path.exists('/proc/self/autogroup') else None,\n"
     "    }))\n"
 )
 
@@ -108,7 +111,7 @@ async def test_a_started_kernel_has_the_deeper_queue_and_a_plain_launch(
     assert facts["argv0"].endswith("ipykernel_launcher.py")
     assert facts["main"] == "__main__"
     assert facts["cwd_on_path"]
-    assert facts["nice"] == os.nice(0)  # kernel_nice is opt-in
+    assert facts["nice"] == os.nice(0) + 5  # kernel_nice's default
 
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
     assert (await _facts(sc_connect, kernel_id))["hwm"] == 100_000
@@ -125,6 +128,11 @@ async def test_kernel_nice_puts_every_kernel_thread_below_the_server(
         facts = await _facts(sc_connect, kernel_id)
         assert facts["nice"] == os.nice(0) + 5
         assert facts["thread_nices"] == [facts["nice"]]
+        # With Linux autogroups the kernel's session is a scheduling group of its own,
+        # weighed against the server's by the group's niceness: lowered too.
+        assert facts["session_leader"]
+        if facts["autogroup"] is not None:
+            assert facts["autogroup"].split()[-1] == str(facts["nice"])
         assert facts["hwm"] == 100_000
         await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
 
