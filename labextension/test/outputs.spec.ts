@@ -10,6 +10,7 @@ import {
   IPageCell,
   putRecorded,
   sameOutputs,
+  showsRun,
   updateDisplay,
   WIDGET_VIEW_MIME,
   withoutDeadViews
@@ -310,6 +311,31 @@ describe('putRecorded', () => {
     ]);
     expect(model.trusted).toBe(true);
     expect(trustedWhenAdded).toEqual([true]);
+  });
+});
+
+describe('showsRun', () => {
+  it('trusts a cell while a run of the live kernel goes on in it', () => {
+    for (const status of ['queued', 'running'] as const) {
+      expect(showsRun(page(), shadow({ status, execution_count: null }))).toBe(
+        true
+      );
+    }
+  });
+
+  it('trusts a finished run only where the page shows it', () => {
+    expect(showsRun(page({ executionCount: 3 }), shadow())).toBe(true);
+    expect(showsRun(page({ running: true }), shadow())).toBe(true);
+    expect(showsRun(page({ executionCount: 2 }), shadow())).toBe(false);
+    expect(showsRun(page(), shadow())).toBe(false);
+    expect(showsRun(page(), shadow({ execution_count: null }))).toBe(false);
+  });
+
+  it('never trusts a run of an earlier kernel, nor an edited cell', () => {
+    const shown = page({ executionCount: 3 });
+    expect(showsRun(shown, shadow({ stale: true }))).toBe(false);
+    expect(showsRun(shown, shadow({ source: 'print(2)' }))).toBe(false);
+    expect(showsRun(shown, { status: 'ok', execution_count: 3 })).toBe(true);
   });
 });
 

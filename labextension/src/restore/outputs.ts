@@ -154,6 +154,46 @@ export function putRecorded(
 }
 
 /**
+ * A run of the session's live kernel, as the record or an event tells it.
+ */
+export interface IKernelRun {
+  status: IShadowCell['status'];
+  execution_count: number | null;
+  stale?: boolean;
+  /**
+   * The code it ran (events do not carry it).
+   */
+  source?: string;
+}
+
+/**
+ * Whether a page cell of a shared document shows a run of the session's live
+ * kernel that another writer (another page, or the server itself with
+ * jupyter-server-documents) put there: the page then trusts the cell as the
+ * page that runs a cell does (JupyterLab trusts a cell when it runs it), so
+ * widget views render from the kernel's live widget state.
+ *
+ * A run still going shows its own outputs (a run clears the cell's old ones
+ * when it starts); a finished one only in the cell that shows its execution
+ * count (or still shows it running). A cell edited since (other source) is
+ * not trusted.
+ */
+export function showsRun(
+  page: Omit<IPageCell, 'outputs'>,
+  run: IKernelRun
+): boolean {
+  if (run.stale || (run.source !== undefined && run.source !== page.source)) {
+    return false;
+  }
+  return (
+    !FINAL_STATUSES.has(run.status) ||
+    page.running ||
+    (run.execution_count !== null &&
+      page.executionCount === run.execution_count)
+  );
+}
+
+/**
  * Widget views show the state of a widget model held by the kernel that made
  * them; the mime type of such a view.
  */

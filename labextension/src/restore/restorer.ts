@@ -16,7 +16,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { KernelFollower } from './follower';
 import { PendingInputs } from './input';
 import { OutputOffer } from './offer';
-import { decide, pageCell, putRecorded } from './outputs';
+import { decide, IKernelRun, pageCell, putRecorded, showsRun } from './outputs';
 import type { ICellChangedEvent } from '../tokens';
 import { remember } from '../utils';
 import {
@@ -150,6 +150,9 @@ export class NotebookRestorer implements IDisposable {
       if (FINAL_STATUSES.has(event.status)) {
         follower.settle(event.msg_id);
       }
+      if (this._enabled && this._shared) {
+        this._trustRun(event.cell_id, event);
+      }
       if (this._enabled && !follower.owns(event.msg_id)) {
         this._inputs.update(
           event.kernel_id,
@@ -210,6 +213,7 @@ export class NotebookRestorer implements IDisposable {
           recorded.add(shadow.id);
         }
         if (report.shared) {
+          this._trustRun(shadow.id, shadow);
           continue; // the server writes it into the shared document
         }
         if (follower.isFollowing(shadow.msg_id)) {
@@ -266,6 +270,28 @@ export class NotebookRestorer implements IDisposable {
       this._setState('synced');
       logReport(this._panel.context.localPath, report);
       this._restored.emit(report);
+    }
+  }
+
+  /**
+   * In a shared document, trust a cell that shows a run of the session's
+   * kernel another writer put there (see `showsRun`), in this page only;
+   * JupyterLab itself trusts only the cells this page runs.
+   */
+  private _trustRun(cellId: string, run: IKernelRun): void {
+    const model = [...(this._panel.content.model?.cells ?? [])].find(
+      cell => cell.id === cellId
+    );
+    if (
+      model &&
+      isCodeCellModel(model) &&
+      !model.outputs.trusted &&
+      showsRun(pageCell(model), run)
+    ) {
+      // Its outputs only: trusting the cell model would also mark the cell
+      // trusted in the document, and a file saved so would render dead widget
+      // views (their kernel gone) instead of their fallback once reopened.
+      model.outputs.trusted = true;
     }
   }
 
