@@ -194,6 +194,48 @@ export function showsRun(
 }
 
 /**
+ * Trust the outputs a page cell of a shared document shows, in this page only
+ * (the document and the file keep their trust: saved so, dead widget views
+ * would render once their kernel is gone, instead of their fallback).
+ *
+ * The outputs model trusts its outputs by creating them again, which the cell
+ * model writes back into the shared document as new outputs: racing the
+ * writer that fills them (the server, another page), that duplicates them. The
+ * cell model's writer (its `onOutputsChange`) is detached meanwhile; a model
+ * without it is left untrusted. Returns whether the outputs are trusted.
+ */
+export function trustShown(model: ICodeCellModel): boolean {
+  const outputs = model.outputs;
+  if (outputs.trusted) {
+    return true;
+  }
+  if (outputs.length === 0) {
+    outputs.trusted = true; // nothing to create again
+    return true;
+  }
+  const writer = (model as unknown as { onOutputsChange?: unknown })
+    .onOutputsChange;
+  if (typeof writer !== 'function') {
+    return false;
+  }
+  const slot = writer as OutputsSlot;
+  const detached = outputs.changed.disconnect(slot, model);
+  try {
+    outputs.trusted = true;
+  } finally {
+    if (detached) {
+      outputs.changed.connect(slot, model);
+    }
+  }
+  return true;
+}
+
+type OutputsSlot = (
+  sender: IOutputAreaModel,
+  args: IOutputAreaModel.ChangedArgs
+) => void;
+
+/**
  * Widget views show the state of a widget model held by the kernel that made
  * them; the mime type of such a view.
  */
