@@ -12,7 +12,13 @@ from jupyter_server.services.contents.fileio import FileManagerMixin
 from traitlets import Bool, Type, default
 
 from .channels.base import KernelChannels
-from .collab import ROOMS_SETTING, YDOC_SETTING, ServerExecutionCellIds, SharedDocumentWriter
+from .collab import (
+    ROOMS_SETTING,
+    YDOC_SETTING,
+    ServerExecutionCellIds,
+    ServerExecutionInput,
+    SharedDocumentWriter,
+)
 from .dataflow.service import DataflowService
 from .events import SCHEMA_FILES
 from .handlers import Services, make_handlers
@@ -198,6 +204,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
         self.registry.listen()
         self.shared_documents = self._make_shared_documents(event_logger)
         self.server_execution_ids = self._make_server_execution_ids()
+        self.server_execution_input = self._make_server_execution_input()
 
     def _make_shared_documents(self, event_logger: Any) -> SharedDocumentWriter | None:
         """With jupyter-collaboration (its server extension loaded and real-time
@@ -225,6 +232,16 @@ class SidecarApp(LegacySettings, ExtensionApp):
         finder = ServerExecutionCellIds(self.registry, ydoc, parent=self)
         finder.listen()
         return finder
+
+    def _make_server_execution_input(self) -> ServerExecutionInput | None:
+        """With jupyter-server-documents (its rooms run cells allowing no stdin), input()
+        in those cells asks through the sidecar (collab/stdin.py)."""
+        assert self.serverapp is not None
+        if self.serverapp.web_app.settings.get(ROOMS_SETTING) is None:
+            return None
+        adapter = ServerExecutionInput(self.registry, self.serverapp.kernel_manager, parent=self)
+        adapter.install()
+        return adapter
 
     def _channels_class(self) -> type[KernelChannels]:
         """Every kernel of a server in gateway mode is remote; every other one is local."""
@@ -275,6 +292,8 @@ class SidecarApp(LegacySettings, ExtensionApp):
     async def stop_extension(self) -> None:
         self.activity.uninstall()
         self.kernel_launch.uninstall()
+        if self.server_execution_input is not None:
+            self.server_execution_input.uninstall()
         if self.lint is not None:
             await self.lint.stop()
         if self.variables is not None:

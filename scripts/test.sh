@@ -56,7 +56,8 @@ if [ "$#" = 0 ]; then
   python3 -m venv .venv-documents
   .venv-documents/bin/python -m pip install -q --upgrade pip
   .venv-documents/bin/python -m pip install -q -e . "pytest>=8" "pytest-jupyter[server]>=0.10" \
-    hypothesis "playwright>=1.50" "jupyter-server-documents==0.3.3"
+    hypothesis "playwright>=1.50" "jupyter-server-documents==0.3.3" "ipywidgets>=8" tqdm
   # Only the collaborative mode runs there (conftest skips the plain one).
-  .venv-documents/bin/pytest tests/ui/test_restore.py -p no:cacheprovider
+  .venv-documents/bin/pytest tests/ui/test_restore.py tests/ui/test_restore_widgets.py \
+    tests/ui/test_restore_input.py -p no:cacheprovider
 fi

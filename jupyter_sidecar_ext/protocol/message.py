@@ -7,7 +7,8 @@ parts they need, when they need them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 DELIM = b"<IDS|MSG>"
@@ -17,6 +18,10 @@ MESSAGE_KEYS = ("header", "parent_header", "metadata", "content")
 
 def _loads(part: bytes | memoryview | str) -> Any:
     return json.loads(bytes(part) if isinstance(part, memoryview) else part)
+
+
+def _json_default(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class KernelMessage:
@@ -40,6 +45,15 @@ class KernelMessage:
             return None
         parts = msg_list[idx + 1 :]
         return cls(parts) if len(parts) >= 5 else None
+
+    @classmethod
+    def from_dict(cls, msg: Mapping[str, Any]) -> KernelMessage:
+        """A message a jupyter_client channel already decoded, encoded back (its dates as
+        ISO 8601 text, as on the wire)."""
+        parts = [b""] + [
+            json.dumps(msg.get(key) or {}, default=_json_default).encode() for key in MESSAGE_KEYS
+        ]
+        return cls(parts)
 
     @property
     def header(self) -> dict[str, Any]:

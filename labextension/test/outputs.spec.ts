@@ -10,11 +10,14 @@ import {
   IPageCell,
   putRecorded,
   sameOutputs,
+  showsRun,
+  trustShown,
   updateDisplay,
   WIDGET_VIEW_MIME,
   withoutDeadViews
 } from '../src/restore/outputs';
 import type { ICodeCellModel } from '@jupyterlab/cells';
+import { Signal } from '@lumino/signaling';
 import type { IShadowCell } from '../src/restore/types';
 
 /**
@@ -310,6 +313,86 @@ describe('putRecorded', () => {
     ]);
     expect(model.trusted).toBe(true);
     expect(trustedWhenAdded).toEqual([true]);
+  });
+});
+
+describe('showsRun', () => {
+  it('trusts a cell while a run of the live kernel goes on in it', () => {
+    for (const status of ['queued', 'running'] as const) {
+      expect(showsRun(page(), shadow({ status, execution_count: null }))).toBe(
+        true
+      );
+    }
+  });
+
+  it('trusts a finished run only where the page shows it', () => {
+    expect(showsRun(page({ executionCount: 3 }), shadow())).toBe(true);
+    expect(showsRun(page({ running: true }), shadow())).toBe(true);
+    expect(showsRun(page({ executionCount: 2 }), shadow())).toBe(false);
+    expect(showsRun(page(), shadow())).toBe(false);
+    expect(showsRun(page(), shadow({ execution_count: null }))).toBe(false);
+  });
+
+  it('never trusts a run of an earlier kernel, nor an edited cell', () => {
+    const shown = page({ executionCount: 3 });
+    expect(showsRun(shown, shadow({ stale: true }))).toBe(false);
+    expect(showsRun(shown, shadow({ source: 'print(2)' }))).toBe(false);
+    expect(showsRun(shown, { status: 'ok', execution_count: 3 })).toBe(true);
+  });
+});
+
+describe('trustShown', () => {
+  /**
+   * An outputs model that creates its outputs again to trust them (as
+   * JupyterLab's does), and a cell model writing its changes to the document.
+   */
+  class Outputs {
+    changed = new Signal<this, string>(this);
+    private _trusted = false;
+    constructor(public length: number) {}
+    get trusted(): boolean {
+      return this._trusted;
+    }
+    set trusted(value: boolean) {
+      this._trusted = value;
+      for (let i = 0; i < this.length; i++) {
+        this.changed.emit('set');
+      }
+    }
+  }
+  class Cell {
+    written: string[] = [];
+    constructor(public outputs: Outputs) {
+      outputs.changed.connect(this.onOutputsChange, this);
+    }
+    protected onOutputsChange(_: Outputs, change: string): void {
+      this.written.push(change);
+    }
+  }
+  const trust = (cell: Cell): boolean =>
+    trustShown(cell as unknown as ICodeCellModel);
+
+  it('trusts shown outputs without writing them into the document', () => {
+    const cell = new Cell(new Outputs(2));
+    const rendered: string[] = [];
+    cell.outputs.changed.connect((_, change) => rendered.push(change));
+    expect(trust(cell)).toBe(true);
+    expect(cell.outputs.trusted).toBe(true);
+    expect(cell.written).toEqual([]);
+    expect(rendered).toEqual(['set', 'set']); // the views render again
+    cell.outputs.changed.emit('add'); // and later changes are written again
+    expect(cell.written).toEqual(['add']);
+  });
+
+  it('leaves outputs untrusted when it cannot keep them out of the document', () => {
+    const outputs = new Outputs(1);
+    const model = { outputs } as unknown as ICodeCellModel;
+    expect(trustShown(model)).toBe(false);
+    expect(outputs.trusted).toBe(false);
+    const empty = new Outputs(0);
+    expect(trustShown({ outputs: empty } as unknown as ICodeCellModel)).toBe(
+      true
+    );
   });
 });
 

@@ -154,6 +154,88 @@ export function putRecorded(
 }
 
 /**
+ * A run of the session's live kernel, as the record or an event tells it.
+ */
+export interface IKernelRun {
+  status: IShadowCell['status'];
+  execution_count: number | null;
+  stale?: boolean;
+  /**
+   * The code it ran (events do not carry it).
+   */
+  source?: string;
+}
+
+/**
+ * Whether a page cell of a shared document shows a run of the session's live
+ * kernel that another writer (another page, or the server itself with
+ * jupyter-server-documents) put there: the page then trusts the cell as the
+ * page that runs a cell does (JupyterLab trusts a cell when it runs it), so
+ * widget views render from the kernel's live widget state.
+ *
+ * A run still going shows its own outputs (a run clears the cell's old ones
+ * when it starts); a finished one only in the cell that shows its execution
+ * count (or still shows it running). A cell edited since (other source) is
+ * not trusted.
+ */
+export function showsRun(
+  page: Omit<IPageCell, 'outputs'>,
+  run: IKernelRun
+): boolean {
+  if (run.stale || (run.source !== undefined && run.source !== page.source)) {
+    return false;
+  }
+  return (
+    !FINAL_STATUSES.has(run.status) ||
+    page.running ||
+    (run.execution_count !== null &&
+      page.executionCount === run.execution_count)
+  );
+}
+
+/**
+ * Trust the outputs a page cell of a shared document shows, in this page only
+ * (the document and the file keep their trust: saved so, dead widget views
+ * would render once their kernel is gone, instead of their fallback).
+ *
+ * The outputs model trusts its outputs by creating them again, which the cell
+ * model writes back into the shared document as new outputs: racing the
+ * writer that fills them (the server, another page), that duplicates them. The
+ * cell model's writer (its `onOutputsChange`) is detached meanwhile; a model
+ * without it is left untrusted. Returns whether the outputs are trusted.
+ */
+export function trustShown(model: ICodeCellModel): boolean {
+  const outputs = model.outputs;
+  if (outputs.trusted) {
+    return true;
+  }
+  if (outputs.length === 0) {
+    outputs.trusted = true; // nothing to create again
+    return true;
+  }
+  const writer = (model as unknown as { onOutputsChange?: unknown })
+    .onOutputsChange;
+  if (typeof writer !== 'function') {
+    return false;
+  }
+  const slot = writer as OutputsSlot;
+  const detached = outputs.changed.disconnect(slot, model);
+  try {
+    outputs.trusted = true;
+  } finally {
+    if (detached) {
+      outputs.changed.connect(slot, model);
+    }
+  }
+  return true;
+}
+
+type OutputsSlot = (
+  sender: IOutputAreaModel,
+  args: IOutputAreaModel.ChangedArgs
+) => void;
+
+/**
  * Widget views show the state of a widget model held by the kernel that made
  * them; the mime type of such a view.
  */

@@ -16,7 +16,15 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { KernelFollower } from './follower';
 import { PendingInputs } from './input';
 import { OutputOffer } from './offer';
-import { decide, pageCell, putRecorded } from './outputs';
+import { RunTrust } from './trust';
+import {
+  decide,
+  IKernelRun,
+  pageCell,
+  putRecorded,
+  showsRun,
+  trustShown
+} from './outputs';
 import type { ICellChangedEvent } from '../tokens';
 import { remember } from '../utils';
 import {
@@ -71,6 +79,13 @@ export class NotebookRestorer implements IDisposable {
     sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     void Promise.all([this._panel.context.ready, sessionContext.ready])
       .then(() => {
+        const model = this._panel.content.model;
+        if (!this.isDisposed && model) {
+          this._trust = new RunTrust(
+            model,
+            () => this._enabled && this._shared && this._follower !== null
+          );
+        }
         if (!this.isDisposed) {
           this._wire(sessionContext.session?.kernel ?? null);
           return this.sync('opened');
@@ -167,6 +182,7 @@ export class NotebookRestorer implements IDisposable {
     }
     this._isDisposed = true;
     this._wire(null);
+    this._trust?.dispose();
     this._inputs.hideAll();
     this._offer.dispose();
     Signal.clearData(this);
@@ -210,6 +226,9 @@ export class NotebookRestorer implements IDisposable {
           recorded.add(shadow.id);
         }
         if (report.shared) {
+          if (FINAL_STATUSES.has(shadow.status)) {
+            this._trustRun(cells.get(shadow.id), shadow);
+          }
           continue; // the server writes it into the shared document
         }
         if (follower.isFollowing(shadow.msg_id)) {
@@ -266,6 +285,23 @@ export class NotebookRestorer implements IDisposable {
       this._setState('synced');
       logReport(this._panel.context.localPath, report);
       this._restored.emit(report);
+    }
+  }
+
+  /**
+   * In a shared document, trust a cell that shows a finished run of the
+   * session's kernel another writer put there (see `showsRun`), in this page
+   * only: a page opened after the run started (`RunTrust` trusts runs from
+   * their start). Only once the document shows its count: a writer still
+   * filling the outputs would see them doubled.
+   */
+  private _trustRun(model: ICodeCellModel | undefined, run: IKernelRun): void {
+    if (
+      model &&
+      !model.outputs.trusted &&
+      showsRun({ ...pageCell(model), running: false }, run)
+    ) {
+      trustShown(model);
     }
   }
 
@@ -374,6 +410,7 @@ export class NotebookRestorer implements IDisposable {
   private _offer: OutputOffer;
   private _away: NotebookRestorer.IAway | null;
   private _inputs: PendingInputs;
+  private _trust: RunTrust | null = null;
   private _requests: RestoreRequests;
   private _state: RestoreState = 'syncing';
   private _isDisposed = false;
