@@ -4,11 +4,14 @@
  * resizable table whose rows expand into their children
  * ({@link VariableTree}).
  *
- * Plain DOM. The status line follows every model change at once; the table
- * is rebuilt (and its columns fitted, which reads layout) at most once a frame,
- * and only when what it shows changed: a kernel's busy/idle and execution
- * count change the status alone, so they cost the page next to nothing while
- * a cell runs. Its state is on data and
+ * Plain DOM. The status line and the table are written at most once a frame
+ * (the next one: Lumino's update request), and only when what they show
+ * changed; the table (rebuilt, then its columns fitted, which reads layout)
+ * only when its rows did. A kernel's busy/idle, its execution count and a
+ * snapshot that kept its rows (`rows_version`) change the status alone, so a
+ * cell that defines nothing costs the page one small write a frame, never
+ * inside the kernel message handlers that show the cell's result. Its state
+ * is on data and
  * ARIA attributes (`data-state`, `data-busy`/`data-stale` on the panel,
  * `data-name` on variable rows, `aria-expanded`/`aria-selected`/`aria-level`
  * on rows, `aria-sort` on the sorted header) that the stylesheet styles.
@@ -175,6 +178,7 @@ export class VariablesPanel extends Widget {
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.model.paused = false;
+    this._renderFlags(); // not written while hidden
     this._fit();
   }
 
@@ -200,30 +204,36 @@ export class VariablesPanel extends Widget {
 
   protected onUpdateRequest(msg: Message): void {
     super.onUpdateRequest(msg);
+    if (this._flagsDirty && this.isVisible) {
+      this._renderFlags();
+    }
     if (this._rowsDirty) {
       this._renderRows();
     }
   }
 
   /**
-   * A new snapshot or kernel: the tree follows (reloading what is expanded).
-   * The table is rebuilt only when what it shows changed.
+   * A new snapshot or kernel: the tree follows (reloading what is expanded,
+   * which may have changed below an unchanged preview). The status is
+   * written on the next frame; the table is rebuilt only when its rows or
+   * what it shows of them changed.
    */
   private _onModelChanged(): void {
     const model = this.model;
     const snapshot = model.snapshot;
-    const newSnapshot = snapshot !== this._snapshot;
+    const newRows = snapshot?.variables !== this._snapshot?.variables;
     if (this.tree.kernelId !== model.kernelId) {
       this.tree.setKernel(model.kernelId);
-    } else if (newSnapshot && snapshot !== null) {
+    } else if (snapshot !== this._snapshot && snapshot !== null) {
       void this.tree.reload(new Set(snapshot.variables.map(v => v.name)));
     }
     this._snapshot = snapshot;
-    this._renderFlags();
+    this._flagsDirty = true;
+    this.update();
     const { column, ascending } = model.sort;
     const shown = [model.state, model.filter, column, String(ascending)];
     const key = shown.join('\u0000');
-    if (key !== this._shownKey || newSnapshot) {
+    if (key !== this._shownKey || newRows) {
       this._shownKey = key;
       this._scheduleRows();
     }
@@ -427,13 +437,22 @@ export class VariablesPanel extends Widget {
   }
 
   /**
-   * The panel's state attributes and status line (cheap: no layout read).
+   * The panel's state attributes and status line, where they changed (no
+   * layout read).
    */
   private _renderFlags(): void {
+    this._flagsDirty = false;
     const model = this.model;
-    this.node.dataset.state = model.state;
-    this.node.dataset.busy = String(model.busy);
-    this.node.dataset.stale = String(model.stale);
+    const flags = {
+      state: model.state,
+      busy: String(model.busy),
+      stale: String(model.stale)
+    };
+    for (const [name, value] of Object.entries(flags)) {
+      if (this.node.dataset[name] !== value) {
+        this.node.dataset[name] = value;
+      }
+    }
     this._renderStatus();
   }
 
@@ -484,21 +503,40 @@ export class VariablesPanel extends Widget {
   }
 
   private _renderStatus(): void {
+    const parts = this._statusParts();
+    const key = JSON.stringify(parts);
+    if (key === this._statusKey) {
+      return; // as shown: no DOM write
+    }
+    this._statusKey = key;
+    this._status.replaceChildren(
+      ...parts.map(({ kind, text, title }) => {
+        const node = document.createElement('span');
+        node.className =
+          kind === 'message'
+            ? `${PANEL_CLASS}-message`
+            : `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
+        node.textContent = text;
+        if (kind !== 'message') {
+          node.title = title;
+        }
+        return node;
+      })
+    );
+  }
+
+  /**
+   * What the status line says: one message, then the badges.
+   */
+  private _statusParts(): { kind: string; text: string; title: string }[] {
     const model = this.model;
     const trans = this._trans;
-    const parts: HTMLElement[] = [];
+    const parts: { kind: string; text: string; title: string }[] = [];
     const badge = (kind: string, text: string, title = ''): void => {
-      const node = document.createElement('span');
-      node.className = `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
-      node.textContent = text;
-      node.title = title;
-      parts.push(node);
+      parts.push({ kind, text, title });
     };
     const message = (text: string): void => {
-      const node = document.createElement('span');
-      node.className = `${PANEL_CLASS}-message`;
-      node.textContent = text;
-      parts.push(node);
+      parts.push({ kind: 'message', text, title: '' });
     };
     const snapshot = model.snapshot;
     switch (model.state) {
@@ -544,7 +582,7 @@ export class VariablesPanel extends Widget {
           trans.__('The kernel ran code since these values were listed.')
       );
     }
-    this._status.replaceChildren(...parts);
+    return parts;
   }
 
   /**
@@ -676,6 +714,8 @@ export class VariablesPanel extends Widget {
   // what the table was last scheduled for, and whether a rebuild is pending
   private _shownKey = '';
   private _rowsDirty = false;
+  private _flagsDirty = false;
+  private _statusKey = '';
   private _rowKeys: string[] = []; // of the rows in the table's DOM
   private _widths: ColumnWidths | null = null;
   private _userWidths: Partial<ColumnWidths> = {};
