@@ -64,6 +64,16 @@ export class VariablesPanel extends Widget {
     this.node.append(header, this._status, this._filterBox, this._scroll);
     this._status.className = `${PANEL_CLASS}-status`;
     this._status.setAttribute('role', 'status');
+    this._message.className = `${PANEL_CLASS}-message`;
+    const badge = (node: HTMLElement, kind: string, text: string): void => {
+      node.className = `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
+      node.textContent = text;
+      node.hidden = true;
+    };
+    badge(this._busyBadge, 'busy', this._trans.__('busy'));
+    this._busyBadge.title = this._trans.__('The kernel is running code.');
+    badge(this._staleBadge, 'stale', this._trans.__('stale'));
+    this._status.append(this._message, this._busyBadge, this._staleBadge);
     this._filterBox.className = `${PANEL_CLASS}-filter jp-mod-styled`;
     this._filterBox.type = 'search';
     this._filterBox.placeholder = this._trans.__('Filter by name or type');
@@ -502,87 +512,59 @@ export class VariablesPanel extends Widget {
     this._fit();
   }
 
+  /**
+   * The status line: its message and badges are kept nodes whose text and
+   * `hidden` change where what they say changed (a cell's busy/idle toggles
+   * one badge: no nodes made, no translation looked up).
+   */
   private _renderStatus(): void {
-    const parts = this._statusParts();
-    const key = JSON.stringify(parts);
-    if (key === this._statusKey) {
-      return; // as shown: no DOM write
+    const model = this.model;
+    const snapshot = model.snapshot;
+    const state = model.state;
+    const reason = snapshot?.reason ?? '';
+    const counts = [snapshot?.variables.length ?? 0, snapshot?.count ?? -1];
+    const key = JSON.stringify([state, counts, model.error, reason]);
+    if (key !== this._statusKey) {
+      this._statusKey = key;
+      this._message.textContent = this._statusMessage();
+      this._staleBadge.title =
+        reason ||
+        this._trans.__('The kernel ran code since these values were listed.');
     }
-    this._statusKey = key;
-    this._status.replaceChildren(
-      ...parts.map(({ kind, text, title }) => {
-        const node = document.createElement('span');
-        node.className =
-          kind === 'message'
-            ? `${PANEL_CLASS}-message`
-            : `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
-        node.textContent = text;
-        if (kind !== 'message') {
-          node.title = title;
-        }
-        return node;
-      })
-    );
+    if (this._busyBadge.hidden === model.busy) {
+      this._busyBadge.hidden = !model.busy;
+    }
+    if (this._staleBadge.hidden === model.stale) {
+      this._staleBadge.hidden = !model.stale;
+    }
   }
 
-  /**
-   * What the status line says: one message, then the badges.
-   */
-  private _statusParts(): { kind: string; text: string; title: string }[] {
+  private _statusMessage(): string {
     const model = this.model;
     const trans = this._trans;
-    const parts: { kind: string; text: string; title: string }[] = [];
-    const badge = (kind: string, text: string, title = ''): void => {
-      parts.push({ kind, text, title });
-    };
-    const message = (text: string): void => {
-      parts.push({ kind: 'message', text, title: '' });
-    };
     const snapshot = model.snapshot;
     switch (model.state) {
       case 'no-kernel':
-        message(trans.__('No kernel: open a notebook with a running kernel.'));
-        break;
+        return trans.__('No kernel: open a notebook with a running kernel.');
       case 'loading':
-        message(trans.__('Loading variables…'));
-        break;
+        return trans.__('Loading variables…');
       case 'error':
-        message(trans.__('Cannot read variables: %1', model.error ?? ''));
-        break;
+        return trans.__('Cannot read variables: %1', model.error ?? '');
       case 'unavailable':
-        message(
-          trans.__(
-            'Variables are unavailable: %1',
-            snapshot?.reason || trans.__('the kernel cannot list them.')
-          )
+        return trans.__(
+          'Variables are unavailable: %1',
+          snapshot?.reason || trans.__('the kernel cannot list them.')
         );
-        break;
       case 'pending':
-        message(trans.__('Waiting for the kernel to list its variables…'));
-        break;
+        return trans.__('Waiting for the kernel to list its variables…');
       case 'ok': {
         const shown = snapshot?.variables.length ?? 0;
         const total = snapshot?.count ?? shown;
-        message(
-          total > shown
-            ? trans.__('%1 of %2 variables', shown, total)
-            : trans._n('%1 variable', '%1 variables', shown)
-        );
-        break;
+        return total > shown
+          ? trans.__('%1 of %2 variables', shown, total)
+          : trans._n('%1 variable', '%1 variables', shown);
       }
     }
-    if (model.busy) {
-      badge('busy', trans.__('busy'), trans.__('The kernel is running code.'));
-    }
-    if (model.stale) {
-      badge(
-        'stale',
-        trans.__('stale'),
-        snapshot?.reason ||
-          trans.__('The kernel ran code since these values were listed.')
-      );
-    }
-    return parts;
   }
 
   /**
@@ -702,6 +684,9 @@ export class VariablesPanel extends Widget {
   private _trans: TranslationBundle;
   private _labels = {} as Record<SortColumn, string>;
   private _status = document.createElement('div');
+  private _message = document.createElement('span');
+  private _busyBadge = document.createElement('span');
+  private _staleBadge = document.createElement('span');
   private _filterBox = document.createElement('input');
   private _scroll = document.createElement('div');
   private _table = document.createElement('table');
