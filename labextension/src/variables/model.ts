@@ -3,9 +3,11 @@
  * plus the panel's sort and filter.
  *
  * The snapshot is read from the server's cache (`GET .../variables`) when the
- * kernel changes and on each `variables_updated` event for that kernel. Nothing
- * is ever executed in the kernel: the server lists variables on the kernel's
- * control channel after each execution.
+ * kernel changes and on each `variables_updated` event for that kernel whose
+ * `rows_version` differs from the rows held (an event that keeps them only
+ * brings the count and freshness). Nothing is ever executed in the kernel:
+ * the server lists variables on the kernel's control channel after each
+ * execution.
  */
 
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
