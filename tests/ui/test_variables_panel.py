@@ -7,6 +7,7 @@ is the same before the reload and after the panel filled.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +186,8 @@ def test_variables_panel_after_reload_runs_nothing(
     rows = panel.locator("tbody tr")
     rows.evaluate_all("trs => trs.forEach(tr => { tr.keptSinceMark = true; })")
     reads: list[str] = []
-    page.on("request", lambda r: reads.append(r.url) if "/variables" in r.url else None)
+    variables_api = re.compile(r"/api/sidecar/kernels/[^/?]+/variables")
+    page.on("request", lambda r: reads.append(r.url) if variables_api.search(r.url) else None)
     run_cell(page, len(CELLS) + 1)
     expect(prompt(page, len(CELLS) + 1)).to_have_text(f"[{len(CELLS) + 2}]:")
     wait_snapshot(sc_lab_server, kernel_id, len(CELLS) + 2)
