@@ -7,8 +7,17 @@ notebook whose kernel holds a 100,000 x 5 DataFrame and a few dozen other variab
 interleaved blocks, their order rotating, the page is put in one state (closed: right sidebar
 collapsed, no viewer; panel: the Variables tab shown; grid: the panel and a Data Viewer of
 the frame, split beside the notebook) and times Shift+Enter on `1` until the prompt shows
-`[n]:` and the result (browser.py's (a)). Every execution makes the panel re-read the
-kernel's variables and the grid mark itself stale: that is what the ratio prices.
+`[n]:` and the result (browser.py's (a)). Every execution updates the panel's status line
+(and its snapshot, from the server's event) and marks the grid stale: that is what the
+ratio prices. A fourth state, closed again ("closed-b"), is the A/A control: its ratio is
+the noise floor of the same run.
+
+The verdict is the run ratio: the median over all runs of each run / closed's median in the
+same block (paired by block, so the machine's drift between blocks cancels out, with every
+run in the median), printed with a bootstrap 95% interval over blocks; the block ratio
+(median of the per-block median ratios) and the pooled p50 ratio are beside it. A run whose
+A/A control's interval is wider than the target's margin reports INCONCLUSIVE (exit 1).
+README has the figures; --save / --load keep and re-report the raw times.
 
     PYTHONPATH=. .venv/bin/python benchmarks/variables_browser.py [--quick] [--blocks N]
 """
@@ -16,10 +25,12 @@ kernel's variables and the grid mark itself stale: that is what the ratio prices
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from browser import BENIGN_LOG, open_side, timed_run
@@ -40,9 +51,10 @@ SETUP_CODE = (
     "get_ipython().displayhook.cache_size = 0\n"
     "'ready'"
 )
-STATES = ("closed", "panel", "grid")
-# --aa: the same rotation with everything closed in all three (the noise floor).
-AA_STATES = ("closed", "closed-b", "closed-c")
+STATES = ("closed", "closed-b", "panel", "grid")
+# --aa: the same rotation with everything closed in all four (the noise floor only).
+AA_STATES = ("closed", "closed-b", "closed-c", "closed-d")
+BOOTSTRAP = 2000
 PANEL_TAB = '.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="sidecar-variables"]'
 VIEWER_GRID = ".jp-SidecarDataViewer .jp-SidecarDataViewer-grid"
 
@@ -93,27 +105,86 @@ async def measure(page: Page, args: argparse.Namespace) -> dict[str, list[list[f
     return blocks
 
 
-def report(blocks: dict[str, list[list[float]]]) -> bool:
-    """The table; True when every ratio is within the target."""
-    states = list(blocks)
-    pooled = {state: [ms for times in blocks[state] for ms in times] for state in states}
-    closed = pooled["closed"]
-    print(f"\n{'state':<8} {'runs':>5} {'p50 ms':>8} {'p99 ms':>8}  ratio p50 (block median)")
+Blocks = list[list[float]]
+
+
+def block_ratio(times: Blocks, base: Blocks) -> float:
+    """The median over blocks of the state's median / the baseline's median, same block."""
+    return statistics.median(
+        statistics.median(mine) / statistics.median(theirs)
+        for mine, theirs in zip(times, base, strict=True)
+    )
+
+
+def run_ratio(times: Blocks, base: Blocks) -> float:
+    """The median over all runs of each run / the baseline's median in its block: paired by
+    block as block_ratio, but every run counts in the median, not one figure per block."""
+    return statistics.median(
+        ms / statistics.median(theirs)
+        for mine, theirs in zip(times, base, strict=True)
+        for ms in mine
+    )
+
+
+def interval(
+    statistic: Callable[[Blocks, Blocks], float], times: Blocks, base: Blocks, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap 95% interval of `statistic`, blocks resampled (pairs kept together)."""
+    rng = random.Random(seed)
+    count = len(times)
+    values = []
+    for _ in range(BOOTSTRAP):
+        picked = rng.choices(range(count), k=count)
+        values.append(statistic([times[k] for k in picked], [base[k] for k in picked]))
+    values.sort()
+    return values[int(0.025 * BOOTSTRAP)], values[int(0.975 * BOOTSTRAP) - 1]
+
+
+def report(blocks: dict[str, Blocks]) -> bool:
+    """The table; True when every state's verdict ratio is within the target (closed-*
+    states are the A/A floor, not judged)."""
+    pooled = {state: [ms for times in runs for ms in times] for state, runs in blocks.items()}
+    closed, closed_p50 = blocks["closed"], percentile(pooled["closed"], 50)
+    print(
+        f"\n{'state':<9} {'runs':>5} {'p50 ms':>7} {'p99 ms':>7} {'pooled':>7}"
+        "  run ratio (95% CI)      block ratio (95% CI)   verdict (run ratio)"
+    )
     fine = True
-    for state in states:
+    floors = []
+    for state, runs in blocks.items():
         p50, p99 = percentile(pooled[state], 50), percentile(pooled[state], 99)
-        line = f"{state:<8} {len(pooled[state]):>5} {p50:>8.1f} {p99:>8.1f}"
+        line = f"{state:<9} {len(pooled[state]):>5} {p50:>7.1f} {p99:>7.1f}"
         if state != "closed":
-            ratio = p50 / percentile(closed, 50)
-            per_block = statistics.median(
-                statistics.median(times) / statistics.median(base)
-                for times, base in zip(blocks[state], blocks["closed"], strict=True)
-            )
-            verdict = "PASS" if ratio <= TARGET else "FAIL"
-            fine = fine and ratio <= TARGET
-            line += f"  {ratio:.3f} ({per_block:.3f}) target <= {TARGET} {verdict}"
+            line += f" {p50 / closed_p50:>7.3f}"
+            for statistic in (run_ratio, block_ratio):
+                low, high = interval(statistic, runs, closed)
+                line += f"  {statistic(runs, closed):.3f} ({low:.3f}-{high:.3f})"
+            ratio = run_ratio(runs, closed)
+            if state.startswith("closed"):
+                line += "   A/A floor"
+                floors.append(interval(run_ratio, runs, closed))
+            else:
+                line += f"   <= {TARGET} {'PASS' if ratio <= TARGET else 'FAIL'}"
+                fine = fine and ratio <= TARGET
         print(line)
+    # A run whose own A/A control wanders past the target's margin cannot judge it.
+    if any(low < 1 / TARGET or high > TARGET for low, high in floors):
+        print(
+            f"\nINCONCLUSIVE: the A/A floor's 95% interval is wider than 1/{TARGET}-{TARGET}; "
+            "rerun on a quieter machine (or with more blocks)"
+        )
+        fine = False
+    print("\nblock ratios (block order):")
+    for state, runs in blocks.items():
+        if state != "closed":
+            pairs = zip(runs, closed, strict=True)
+            ratios = [block_ratio([mine], [theirs]) for mine, theirs in pairs]
+            print(f"  {state:<9} " + " ".join(f"{r:.3f}" for r in ratios))
     return fine
+
+
+def save(path: Path, blocks: dict[str, Blocks]) -> None:
+    path.write_text(json.dumps(blocks))
 
 
 async def run(args: argparse.Namespace, base: Path) -> int:
@@ -138,6 +209,8 @@ async def run(args: argparse.Namespace, base: Path) -> int:
                 args.keep = True
                 raise
             await browser.close()
+        if args.save:
+            save(Path(args.save), blocks)
         fine = report(blocks)
     finally:
         await lab.stop()
@@ -151,11 +224,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument
-    add("--blocks", type=int, default=10, help="interleaved blocks (default 10)")
+    add("--blocks", type=int, default=12, help="interleaved blocks (default 12)")
     add("--runs", type=int, default=20, help="timed runs per state and block (20)")
     add("--warmup", type=int, default=2, help="untimed runs after each state change (2)")
     add("--quick", action="store_true", help="smoke run: 2 blocks of 3 runs")
-    add("--aa", action="store_true", help="all three states closed: the noise floor")
+    add("--aa", action="store_true", help="all four states closed: the noise floor")
+    add("--save", metavar="FILE", help="write the run times per state and block (JSON)")
+    add("--load", metavar="FILE", help="only report the times a --save wrote")
     add_page_options(parser, big_timeout=300.0)
     args = parser.parse_args(argv)
     if args.quick:
@@ -166,7 +241,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_bounded("variables_browser_", parse_args(argv), run)
+    args = parse_args(argv)
+    if args.load:
+        return 0 if report(json.loads(Path(args.load).read_text())) else 1
+    return run_bounded("variables_browser_", args, run)
 
 
 if __name__ == "__main__":

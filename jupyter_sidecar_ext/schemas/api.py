@@ -276,6 +276,12 @@ class VariablesSnapshot(_Answer):
     count: int
     truncated: bool
     variables: list[Variable]
+    rows_version: str | None = Field(
+        default=None,
+        description="Changes whenever `variables`, `count` or `truncated` change (null: no "
+        "rows); the `variables_updated` event carries it, so a client holding these rows "
+        "can skip reading them again",
+    )
 
 
 class RichVariable(_Answer):

@@ -275,6 +275,11 @@ def _ndarray_shape(value: str) -> list[int] | None:
     return shape if shape else []
 
 
+def same_snapshot_rows(before: ParsedSnapshot, after: ParsedSnapshot) -> bool:
+    """Whether two snapshots list the same rows and count (compared at C speed)."""
+    return before.total == after.total and before.variables == after.variables
+
+
 def changed_names(before: ParsedSnapshot, after: ParsedSnapshot) -> frozenset[str]:
     """Names whose row (type or value preview) differs between two snapshots, new names
     and names gone included; when either snapshot was cut, only names in both count (a

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,13 +36,14 @@ from .inspect import (
     parse_cost,
     parse_variables,
     rich_view,
+    same_snapshot_rows,
 )
 
 # A trailing debounce never postpones a refresh by more than this (a long burst of cells).
 MAX_DEFER = 1.0
 MAX_BACKOFF = 600.0
 _NOTHING = {"state": "unavailable", "stale": False, "updated_at": None, "execution_count": None}
-_NOTHING |= {"kernel_busy": False, "count": 0, "truncated": False}
+_NOTHING |= {"kernel_busy": False, "count": 0, "truncated": False, "rows_version": None}
 # Answers estimated to parse within this many microseconds are parsed on the event loop.
 INLINE_PARSE_US = 1000.0
 
@@ -73,6 +75,8 @@ class KernelVariables:
         self.state = "pending"
         self.reason: str | None = None
         self.parsed = ParsedSnapshot()
+        # new whenever the rows change: a client holding this version's rows skips the GET
+        self.rows_version: str | None = None
         self.updated_at: float | None = None
         self.execution_count: int | None = None  # of the last execution the snapshot includes
         self.last_count = execution_count  # of the last user execution seen
@@ -97,6 +101,7 @@ class KernelVariables:
             "count": self.parsed.total,
             "truncated": self.parsed.truncated,
             "variables": self.parsed.variables,
+            "rows_version": self.rows_version,
         }
 
     @property
@@ -391,7 +396,7 @@ class VariablesService(LoggingConfigurable):
             # a kernel that never answered and dropped the request twice will not answer
             never = kv.updated_at is None and kv.dropped >= 2
             if error.unavailable or never:
-                kv.state, kv.parsed = "unavailable", ParsedSnapshot()
+                kv.state, kv.parsed, kv.rows_version = "unavailable", ParsedSnapshot(), None
                 self.log.info("variables of %s: %s", kv.sidecar.kernel_id, error.reason)
             elif not kv.capable or error.dropped:  # starting, restarting, or a first drop
                 self._pause(kv, error.reason, first=self.timeout)
@@ -402,6 +407,9 @@ class VariablesService(LoggingConfigurable):
             return
         elapsed = loop.time() - started
         previous = kv.parsed if kv.state == "ok" else None
+        same_rows = previous is not None and same_snapshot_rows(previous, parsed)
+        if not same_rows:
+            kv.rows_version = uuid.uuid4().hex[:16]
         since = kv.execution_count
         kv.state, kv.parsed, kv.failed, kv.reason, kv.dropped = "ok", parsed, False, None, 0
         kv.updated_at, kv.execution_count = time.time(), count
@@ -411,7 +419,8 @@ class VariablesService(LoggingConfigurable):
             kv.backoff = 0.0
         self._emit(kv)
         if previous is not None and self._snapshot_listeners:
-            self._tell(kv.sidecar, since, count, changed_names(previous, parsed))
+            names = frozenset() if same_rows else changed_names(previous, parsed)
+            self._tell(kv.sidecar, since, count, names)
 
     def add_snapshot_listener(self, listener: SnapshotListener) -> None:
         """Be told which names changed between consecutive snapshots (e.g. dataflow: a
@@ -478,5 +487,6 @@ class VariablesService(LoggingConfigurable):
                 "execution_count": kv.execution_count,
                 "count": kv.parsed.total,
                 "stale": kv.stale,
+                "rows_version": kv.rows_version,
             },
         )

@@ -99,7 +99,8 @@ export function asVariablesUpdated(
   if (emission.schema_id !== VARIABLES_UPDATED_SCHEMA) {
     return null;
   }
-  const { kernel_id, state, execution_count } = emission;
+  const { kernel_id, state, execution_count, count, stale, rows_version } =
+    emission;
   if (typeof kernel_id !== 'string') {
     return null;
   }
@@ -110,7 +111,10 @@ export function asVariablesUpdated(
         ? state
         : 'pending',
     execution_count:
-      typeof execution_count === 'number' ? execution_count : null
+      typeof execution_count === 'number' ? execution_count : null,
+    count: typeof count === 'number' ? count : null,
+    stale: typeof stale === 'boolean' ? stale : null,
+    rows_version: typeof rows_version === 'string' ? rows_version : null
   };
 }
 

@@ -118,6 +118,19 @@ export interface IVariablesUpdatedEvent {
   kernel_id: string;
   state: IVariablesSnapshot['state'];
   execution_count: number | null;
+  /**
+   * Variables that passed the server's filter (null: the server did not say).
+   */
+  count: number | null;
+  /**
+   * Whether the snapshot is behind the kernel (null: the server did not say).
+   */
+  stale: boolean | null;
+  /**
+   * The version of the snapshot's rows (null: none, or an older server):
+   * a page holding this version's rows needs not read them again.
+   */
+  rows_version: string | null;
 }
 
 /**

@@ -94,7 +94,25 @@ describe('server events', () => {
         execution_count: 4,
         count: 3
       })
-    ).toEqual({ kernel_id: 'k', state: 'ok', execution_count: 4 });
+    ).toEqual({
+      kernel_id: 'k',
+      state: 'ok',
+      execution_count: 4,
+      count: 3,
+      stale: null,
+      rows_version: null
+    });
+    expect(
+      asVariablesUpdated({
+        schema_id: VARIABLES_UPDATED_SCHEMA,
+        kernel_id: 'k',
+        state: 'ok',
+        execution_count: 4,
+        count: 3,
+        stale: false,
+        rows_version: 'v1'
+      })
+    ).toMatchObject({ stale: false, rows_version: 'v1' });
     expect(
       asVariablesUpdated({ schema_id: VARIABLES_UPDATED_SCHEMA, kernel_id: 1 })
     ).toBeNull();

@@ -1,7 +1,9 @@
 import type { Kernel } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
+import type { IVariablesUpdatedEvent } from '../src/tokens';
 import { VariablesModel } from '../src/variables/model';
+import { advancedSnapshot, sortedRows } from '../src/variables/snapshot';
 import type { IVariable, IVariablesSnapshot } from '../src/variables/types';
 
 /**
@@ -56,6 +58,24 @@ function snapshot(
       variable('a', { size: 100, shape: [2, 3] }),
       variable('c', { type: 'str' })
     ],
+    ...overrides
+  };
+}
+
+/**
+ * A `variables_updated` event; by default one that cannot vouch for the rows.
+ */
+function news(
+  kernelId: string,
+  overrides: Partial<IVariablesUpdatedEvent> = {}
+): IVariablesUpdatedEvent {
+  return {
+    kernel_id: kernelId,
+    state: 'ok',
+    execution_count: 3,
+    count: 3,
+    stale: false,
+    rows_version: null,
     ...overrides
   };
 }
@@ -156,9 +176,9 @@ describe('VariablesModel', () => {
     await model.refresh();
     server.calls = [];
     server.hold();
-    model.handleVariablesUpdated('other');
-    model.handleVariablesUpdated('k1');
-    model.handleVariablesUpdated('k1');
+    model.handleVariablesUpdated(news('other'));
+    model.handleVariablesUpdated(news('k1'));
+    model.handleVariablesUpdated(news('k1'));
     const pending = model.refresh();
     server.release();
     await pending;
@@ -173,7 +193,7 @@ describe('VariablesModel', () => {
     await model.refresh();
     server.calls = [];
     model.paused = true;
-    model.handleVariablesUpdated('k1');
+    model.handleVariablesUpdated(news('k1'));
     await model.refresh();
     expect(server.calls).toEqual([]);
     model.paused = false;
@@ -181,10 +201,105 @@ describe('VariablesModel', () => {
     expect(server.calls.length).toBeGreaterThan(0);
   });
 
+  it('takes an event that keeps the rows without reading them again', async () => {
+    server.answer = snapshot({ rows_version: 'v1', count: 3 });
+    model.setKernel(kernel.asConnection());
+    await model.refresh();
+    const rows = model.rows;
+    server.calls = [];
+    let changes = 0;
+    model.changed.connect(() => changes++);
+    kernel.announce(3);
+    expect(model.stale).toBe(true);
+    model.handleVariablesUpdated(news('k1', { rows_version: 'v1' }));
+    expect(server.calls).toEqual([]);
+    expect(changes).toBe(2); // the announce, then the event
+    expect(model.snapshot?.execution_count).toBe(3);
+    expect(model.stale).toBe(false);
+    expect(model.rows).toBe(rows); // nothing to sort or rebuild
+  });
+
+  it('reads again when the event cannot vouch for the rows', async () => {
+    server.answer = snapshot({ rows_version: 'v1' });
+    model.setKernel(kernel.asConnection());
+    await model.refresh();
+    for (const overrides of [
+      { rows_version: 'v2' },
+      { rows_version: 'v1', stale: true },
+      { rows_version: null }
+    ]) {
+      server.calls = [];
+      model.handleVariablesUpdated(news('k1', overrides));
+      await model.refresh();
+      expect(server.calls[0]).toBe('k1');
+    }
+    server.calls = [];
+    server.hold(); // a read in flight may hold newer rows: read again after it
+    const pending = model.refresh();
+    model.handleVariablesUpdated(news('k1', { rows_version: 'v1' }));
+    server.release();
+    await pending;
+    expect(server.calls).toEqual(['k1', 'k1']);
+  });
+
   it('drops the kernel when its connection is disposed', () => {
     model.setKernel(kernel.asConnection());
     kernel.disposed.emit();
     expect(model.kernelId).toBeNull();
     expect(model.state).toBe('no-kernel');
+  });
+});
+
+describe('advancedSnapshot', () => {
+  const held = snapshot({ rows_version: 'v1', count: 3, stale: false });
+
+  it('keeps the rows and takes the count and freshness of the event', () => {
+    const event = news('k1', { rows_version: 'v1', execution_count: 7 });
+    const advanced = advancedSnapshot(held, event);
+    expect(advanced).toEqual({
+      ...held,
+      stale: false,
+      reason: null,
+      execution_count: 7,
+      count: 3
+    });
+    expect(advanced?.variables).toBe(held.variables);
+  });
+
+  it('gives up unless the event vouches for the same fresh rows', () => {
+    const cases: Partial<IVariablesUpdatedEvent>[] = [
+      { rows_version: 'v2' },
+      { rows_version: null },
+      { rows_version: 'v1', stale: true },
+      { rows_version: 'v1', stale: null },
+      { rows_version: 'v1', state: 'pending' }
+    ];
+    for (const overrides of cases) {
+      expect(advancedSnapshot(held, news('k1', overrides))).toBeNull();
+    }
+    const event = news('k1', { rows_version: 'v1' });
+    expect(advancedSnapshot(null, event)).toBeNull();
+    expect(advancedSnapshot({ ...held, rows_version: null }, event)).toBeNull();
+    expect(advancedSnapshot({ ...held, state: 'pending' }, event)).toBeNull();
+    expect(
+      advancedSnapshot(held, news('k2', { rows_version: 'v1' }))
+    ).toBeNull();
+  });
+});
+
+describe('sortedRows', () => {
+  const rows = ['x10', 'x2', 'B', 'a'].map(name => variable(name));
+
+  it('sorts names as a person reads them', () => {
+    const sort = { column: 'name' as const, ascending: true };
+    expect(sortedRows(rows, '', sort).map(row => row.name)).toEqual([
+      'a',
+      'B',
+      'x2',
+      'x10'
+    ]);
+    expect(
+      sortedRows(rows, 'X', { ...sort, ascending: false }).map(r => r.name)
+    ).toEqual(['x10', 'x2']);
   });
 });

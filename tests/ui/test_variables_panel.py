@@ -7,6 +7,7 @@ is the same before the reload and after the panel filled.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,12 +182,17 @@ def test_variables_panel_after_reload_runs_nothing(
 
     # A cell that changes no listed variable: the status line follows the kernel, the
     # table keeps its rows as they are (rebuilding them beside each run slowed the page).
+    # Its snapshot kept its rows (the event's rows_version), so the page reads nothing again.
     rows = panel.locator("tbody tr")
     rows.evaluate_all("trs => trs.forEach(tr => { tr.keptSinceMark = true; })")
+    reads: list[str] = []
+    variables_api = re.compile(r"/api/sidecar/kernels/[^/?]+/variables")
+    page.on("request", lambda r: reads.append(r.url) if variables_api.search(r.url) else None)
     run_cell(page, len(CELLS) + 1)
     expect(prompt(page, len(CELLS) + 1)).to_have_text(f"[{len(CELLS) + 2}]:")
     wait_snapshot(sc_lab_server, kernel_id, len(CELLS) + 2)
     expect(panel).to_have_attribute("data-stale", "false")
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert rows.evaluate_all("trs => trs.every(tr => tr.keptSinceMark === true)")
+    assert reads == [], reads
     expect(rows).to_have_count(4)

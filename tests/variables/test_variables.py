@@ -375,12 +375,14 @@ async def test_updates_are_pushed(
     await run(client, "p = 1")
     await run(client, "q = 2")
     await wait_variables(jp_fetch, kernel_id, at_count(2))
+    snapshot = await get_variables(jp_fetch, kernel_id)
     expected = {
         "kernel_id": kernel_id,
         "state": "ok",
         "execution_count": 2,
         "count": 2,
         "stale": False,
+        "rows_version": snapshot["rows_version"],
     }
 
     def pushed() -> bool:  # listeners run in tasks of their own, after the snapshot
@@ -390,6 +392,28 @@ async def test_updates_are_pushed(
     await sc_wait_until(pushed, what="the snapshot's event")
     info = json.loads((await jp_fetch("api", "sidecar")).body)
     assert "variables" in info["features"]
+
+
+async def test_rows_version_changes_with_the_rows_only(
+    jp_fetch: Fetch, sc_start_kernel: Any, sc_connect: Any
+) -> None:
+    """A cell that changes no listed variable keeps the version (a client holding the rows
+    skips reading them again); one that changes a row or the count gets a new one."""
+    kernel_id = await sc_start_kernel()
+    client = await sc_connect(kernel_id)
+    await run(client, "p = 1")
+    first = await wait_variables(jp_fetch, kernel_id, at_count(1))
+    assert isinstance(first["rows_version"], str) and first["rows_version"]
+    await run(client, "1")  # its `_` names are not listed: the rows stay as they were
+    same = await wait_variables(jp_fetch, kernel_id, at_count(2))
+    assert same["variables"] == first["variables"]
+    assert same["rows_version"] == first["rows_version"]
+    await run(client, "p = 2")
+    changed = await wait_variables(jp_fetch, kernel_id, at_count(3))
+    assert changed["rows_version"] not in (None, first["rows_version"])
+    await run(client, "q = 3")
+    grown = await wait_variables(jp_fetch, kernel_id, at_count(4))
+    assert grown["count"] == 2 and grown["rows_version"] != changed["rows_version"]
 
 
 async def test_refuses_requests_without_credentials(jp_fetch: Fetch, sc_start_kernel: Any) -> None:

@@ -3,17 +3,20 @@
  * plus the panel's sort and filter.
  *
  * The snapshot is read from the server's cache (`GET .../variables`) when the
- * kernel changes and on each `variables_updated` event for that kernel. Nothing
- * is ever executed in the kernel: the server lists variables on the kernel's
- * control channel after each execution.
+ * kernel changes and on each `variables_updated` event for that kernel whose
+ * `rows_version` differs from the rows held (an event that keeps them only
+ * brings the count and freshness). Nothing is ever executed in the kernel:
+ * the server lists variables on the kernel's control channel after each
+ * execution.
  */
 
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { ISidecarRequests } from '../tokens';
+import type { ISidecarRequests, IVariablesUpdatedEvent } from '../tokens';
 import { errorMessage } from '../utils';
+import { advancedSnapshot, sortedRows } from './snapshot';
 import type {
   IVariable,
   IVariablesSnapshot,
@@ -139,26 +142,22 @@ export class VariablesModel implements IDisposable {
   }
 
   /**
-   * The snapshot's rows, filtered (substring of name or type, any case) and sorted.
+   * The snapshot's rows, filtered (substring of name or type, any case) and
+   * sorted; the same array until the rows, the filter or the sort change.
    */
   get rows(): IVariable[] {
-    const needle = this._filter.trim().toLowerCase();
-    const rows = (this._snapshot?.variables ?? []).filter(
-      row =>
-        !needle ||
-        row.name.toLowerCase().includes(needle) ||
-        row.type.toLowerCase().includes(needle)
-    );
-    const { column, ascending } = this._sort;
-    const sign = ascending ? 1 : -1;
-    return rows.sort((a, b) => {
-      const order = compareBy(column, a, b);
-      // Unknown shapes and sizes stay last whatever the direction.
-      if (order.unknown !== 0) {
-        return order.unknown;
-      }
-      return sign * order.value || a.name.localeCompare(b.name);
-    });
+    const variables = this._snapshot?.variables ?? [];
+    let memo = this._rowsMemo;
+    if (
+      memo?.variables !== variables ||
+      memo.filter !== this._filter ||
+      memo.sort !== this._sort
+    ) {
+      const rows = sortedRows(variables, this._filter, this._sort);
+      memo = { variables, filter: this._filter, sort: this._sort, rows };
+      this._rowsMemo = memo;
+    }
+    return memo.rows;
   }
 
   /**
@@ -183,12 +182,25 @@ export class VariablesModel implements IDisposable {
   }
 
   /**
-   * The server says a kernel's snapshot changed: read it again if it is ours.
+   * The server says a kernel's snapshot changed. If it is ours, the event
+   * alone brings the snapshot up to date when its rows did not change (no
+   * request, the same rows); else the snapshot is read again.
    */
-  handleVariablesUpdated(kernelId: string): void {
-    if (this._kernel && kernelId === this._kernel.id) {
-      void this.refresh();
+  handleVariablesUpdated(event: IVariablesUpdatedEvent): void {
+    if (!this._kernel || event.kernel_id !== this._kernel.id) {
+      return;
     }
+    const advanced =
+      this._inFlight || this._outdated
+        ? null // a read under way or owed: it may hold newer rows
+        : advancedSnapshot(this._snapshot, event);
+    if (!advanced) {
+      void this.refresh();
+      return;
+    }
+    this._snapshot = advanced;
+    this._error = null;
+    this._changed.emit();
   }
 
   /**
@@ -300,6 +312,12 @@ export class VariablesModel implements IDisposable {
   private _again = false;
   private _paused = false;
   private _outdated = false;
+  private _rowsMemo: {
+    variables: readonly IVariable[];
+    filter: string;
+    sort: ISort;
+    rows: IVariable[];
+  } | null = null;
   private _changed = new Signal<this, void>(this);
   private _executionStarted = new Signal<this, string>(this);
 }
@@ -311,40 +329,4 @@ export namespace VariablesModel {
      */
     requests: Pick<ISidecarRequests, 'variables'>;
   }
-}
-
-/**
- * Order of two rows on a column: `unknown` puts rows without a shape or
- * size after the others (0 when both or neither are known).
- */
-function compareBy(
-  column: SortColumn,
-  a: IVariable,
-  b: IVariable
-): { unknown: number; value: number } {
-  switch (column) {
-    case 'size':
-      return compareNumbers(a.size, b.size);
-    case 'shape':
-      return compareNumbers(elements(a.shape), elements(b.shape));
-    default:
-      return {
-        unknown: 0,
-        value: a[column].localeCompare(b[column], undefined, { numeric: true })
-      };
-  }
-}
-
-function compareNumbers(
-  a: number | null,
-  b: number | null
-): { unknown: number; value: number } {
-  if (a === null || b === null) {
-    return { unknown: (a === null ? 1 : 0) - (b === null ? 1 : 0), value: 0 };
-  }
-  return { unknown: 0, value: a - b };
-}
-
-function elements(shape: number[] | null): number | null {
-  return shape === null ? null : shape.reduce((product, n) => product * n, 1);
 }

@@ -4,11 +4,14 @@
  * resizable table whose rows expand into their children
  * ({@link VariableTree}).
  *
- * Plain DOM. The status line follows every model change at once; the table
- * is rebuilt (and its columns fitted, which reads layout) at most once a frame,
- * and only when what it shows changed: a kernel's busy/idle and execution
- * count change the status alone, so they cost the page next to nothing while
- * a cell runs. Its state is on data and
+ * Plain DOM. The status line and the table are written at most once a frame
+ * (the next one: Lumino's update request), and only when what they show
+ * changed; the table (rebuilt, then its columns fitted, which reads layout)
+ * only when its rows did. A kernel's busy/idle, its execution count and a
+ * snapshot that kept its rows (`rows_version`) change the status alone, so a
+ * cell that defines nothing costs the page one small write a frame, never
+ * inside the kernel message handlers that show the cell's result. Its state
+ * is on data and
  * ARIA attributes (`data-state`, `data-busy`/`data-stale` on the panel,
  * `data-name` on variable rows, `aria-expanded`/`aria-selected`/`aria-level`
  * on rows, `aria-sort` on the sorted header) that the stylesheet styles.
@@ -61,6 +64,16 @@ export class VariablesPanel extends Widget {
     this.node.append(header, this._status, this._filterBox, this._scroll);
     this._status.className = `${PANEL_CLASS}-status`;
     this._status.setAttribute('role', 'status');
+    this._message.className = `${PANEL_CLASS}-message`;
+    const badge = (node: HTMLElement, kind: string, text: string): void => {
+      node.className = `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
+      node.textContent = text;
+      node.hidden = true;
+    };
+    badge(this._busyBadge, 'busy', this._trans.__('busy'));
+    this._busyBadge.title = this._trans.__('The kernel is running code.');
+    badge(this._staleBadge, 'stale', this._trans.__('stale'));
+    this._status.append(this._message, this._busyBadge, this._staleBadge);
     this._filterBox.className = `${PANEL_CLASS}-filter jp-mod-styled`;
     this._filterBox.type = 'search';
     this._filterBox.placeholder = this._trans.__('Filter by name or type');
@@ -175,6 +188,7 @@ export class VariablesPanel extends Widget {
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.model.paused = false;
+    this._renderFlags(); // not written while hidden
     this._fit();
   }
 
@@ -200,30 +214,36 @@ export class VariablesPanel extends Widget {
 
   protected onUpdateRequest(msg: Message): void {
     super.onUpdateRequest(msg);
+    if (this._flagsDirty && this.isVisible) {
+      this._renderFlags();
+    }
     if (this._rowsDirty) {
       this._renderRows();
     }
   }
 
   /**
-   * A new snapshot or kernel: the tree follows (reloading what is expanded).
-   * The table is rebuilt only when what it shows changed.
+   * A new snapshot or kernel: the tree follows (reloading what is expanded,
+   * which may have changed below an unchanged preview). The status is
+   * written on the next frame; the table is rebuilt only when its rows or
+   * what it shows of them changed.
    */
   private _onModelChanged(): void {
     const model = this.model;
     const snapshot = model.snapshot;
-    const newSnapshot = snapshot !== this._snapshot;
+    const newRows = snapshot?.variables !== this._snapshot?.variables;
     if (this.tree.kernelId !== model.kernelId) {
       this.tree.setKernel(model.kernelId);
-    } else if (newSnapshot && snapshot !== null) {
+    } else if (snapshot !== this._snapshot && snapshot !== null) {
       void this.tree.reload(new Set(snapshot.variables.map(v => v.name)));
     }
     this._snapshot = snapshot;
-    this._renderFlags();
+    this._flagsDirty = true;
+    this.update();
     const { column, ascending } = model.sort;
     const shown = [model.state, model.filter, column, String(ascending)];
     const key = shown.join('\u0000');
-    if (key !== this._shownKey || newSnapshot) {
+    if (key !== this._shownKey || newRows) {
       this._shownKey = key;
       this._scheduleRows();
     }
@@ -427,13 +447,22 @@ export class VariablesPanel extends Widget {
   }
 
   /**
-   * The panel's state attributes and status line (cheap: no layout read).
+   * The panel's state attributes and status line, where they changed (no
+   * layout read).
    */
   private _renderFlags(): void {
+    this._flagsDirty = false;
     const model = this.model;
-    this.node.dataset.state = model.state;
-    this.node.dataset.busy = String(model.busy);
-    this.node.dataset.stale = String(model.stale);
+    const flags = {
+      state: model.state,
+      busy: String(model.busy),
+      stale: String(model.stale)
+    };
+    for (const [name, value] of Object.entries(flags)) {
+      if (this.node.dataset[name] !== value) {
+        this.node.dataset[name] = value;
+      }
+    }
     this._renderStatus();
   }
 
@@ -483,68 +512,59 @@ export class VariablesPanel extends Widget {
     this._fit();
   }
 
+  /**
+   * The status line: its message and badges are kept nodes whose text and
+   * `hidden` change where what they say changed (a cell's busy/idle toggles
+   * one badge: no nodes made, no translation looked up).
+   */
   private _renderStatus(): void {
     const model = this.model;
+    const snapshot = model.snapshot;
+    const state = model.state;
+    const reason = snapshot?.reason ?? '';
+    const counts = [snapshot?.variables.length ?? 0, snapshot?.count ?? -1];
+    const key = JSON.stringify([state, counts, model.error, reason]);
+    if (key !== this._statusKey) {
+      this._statusKey = key;
+      this._message.textContent = this._statusMessage();
+      this._staleBadge.title =
+        reason ||
+        this._trans.__('The kernel ran code since these values were listed.');
+    }
+    if (this._busyBadge.hidden === model.busy) {
+      this._busyBadge.hidden = !model.busy;
+    }
+    if (this._staleBadge.hidden === model.stale) {
+      this._staleBadge.hidden = !model.stale;
+    }
+  }
+
+  private _statusMessage(): string {
+    const model = this.model;
     const trans = this._trans;
-    const parts: HTMLElement[] = [];
-    const badge = (kind: string, text: string, title = ''): void => {
-      const node = document.createElement('span');
-      node.className = `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
-      node.textContent = text;
-      node.title = title;
-      parts.push(node);
-    };
-    const message = (text: string): void => {
-      const node = document.createElement('span');
-      node.className = `${PANEL_CLASS}-message`;
-      node.textContent = text;
-      parts.push(node);
-    };
     const snapshot = model.snapshot;
     switch (model.state) {
       case 'no-kernel':
-        message(trans.__('No kernel: open a notebook with a running kernel.'));
-        break;
+        return trans.__('No kernel: open a notebook with a running kernel.');
       case 'loading':
-        message(trans.__('Loading variables…'));
-        break;
+        return trans.__('Loading variables…');
       case 'error':
-        message(trans.__('Cannot read variables: %1', model.error ?? ''));
-        break;
+        return trans.__('Cannot read variables: %1', model.error ?? '');
       case 'unavailable':
-        message(
-          trans.__(
-            'Variables are unavailable: %1',
-            snapshot?.reason || trans.__('the kernel cannot list them.')
-          )
+        return trans.__(
+          'Variables are unavailable: %1',
+          snapshot?.reason || trans.__('the kernel cannot list them.')
         );
-        break;
       case 'pending':
-        message(trans.__('Waiting for the kernel to list its variables…'));
-        break;
+        return trans.__('Waiting for the kernel to list its variables…');
       case 'ok': {
         const shown = snapshot?.variables.length ?? 0;
         const total = snapshot?.count ?? shown;
-        message(
-          total > shown
-            ? trans.__('%1 of %2 variables', shown, total)
-            : trans._n('%1 variable', '%1 variables', shown)
-        );
-        break;
+        return total > shown
+          ? trans.__('%1 of %2 variables', shown, total)
+          : trans._n('%1 variable', '%1 variables', shown);
       }
     }
-    if (model.busy) {
-      badge('busy', trans.__('busy'), trans.__('The kernel is running code.'));
-    }
-    if (model.stale) {
-      badge(
-        'stale',
-        trans.__('stale'),
-        snapshot?.reason ||
-          trans.__('The kernel ran code since these values were listed.')
-      );
-    }
-    this._status.replaceChildren(...parts);
   }
 
   /**
@@ -664,6 +684,9 @@ export class VariablesPanel extends Widget {
   private _trans: TranslationBundle;
   private _labels = {} as Record<SortColumn, string>;
   private _status = document.createElement('div');
+  private _message = document.createElement('span');
+  private _busyBadge = document.createElement('span');
+  private _staleBadge = document.createElement('span');
   private _filterBox = document.createElement('input');
   private _scroll = document.createElement('div');
   private _table = document.createElement('table');
@@ -676,6 +699,8 @@ export class VariablesPanel extends Widget {
   // what the table was last scheduled for, and whether a rebuild is pending
   private _shownKey = '';
   private _rowsDirty = false;
+  private _flagsDirty = false;
+  private _statusKey = '';
   private _rowKeys: string[] = []; // of the rows in the table's DOM
   private _widths: ColumnWidths | null = null;
   private _userWidths: Partial<ColumnWidths> = {};

@@ -153,7 +153,7 @@ function activateVariables(
     viewersOf(kernelId).forEach(viewer => void viewer.refresh())
   );
   sidecar.variablesUpdated.connect((_, event) => {
-    model.handleVariablesUpdated(event.kernel_id);
+    model.handleVariablesUpdated(event);
     if (viewersOf(event.kernel_id).length) {
       reread.updated(event.kernel_id);
     }

@@ -244,6 +244,9 @@ export class VariableTree implements IDisposable {
    * were shown, at least one page).
    */
   async reload(names: ReadonlySet<string>): Promise<void> {
+    if (this._nodes.size === 0) {
+      return; // nothing expanded: nothing to read, the rows are as they were
+    }
     const reloads: Promise<void>[] = [];
     for (const [id, node] of [...this._nodes]) {
       if (!names.has(node.name)) {

@@ -58,6 +58,10 @@ export interface IVariablesSnapshot {
   count?: number;
   truncated?: boolean;
   variables: IVariable[];
+  /**
+   * Changes whenever `variables` or `count` change (older servers: absent).
+   */
+  rows_version?: string | null;
 }
 
 /**
