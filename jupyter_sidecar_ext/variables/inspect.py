@@ -284,8 +284,6 @@ def changed_names(before: ParsedSnapshot, after: ParsedSnapshot) -> frozenset[st
     """Names whose row (type or value preview) differs between two snapshots, new names
     and names gone included; when either snapshot was cut, only names in both count (a
     name past the cut is not a deletion)."""
-    if before.variables == after.variables:  # the usual case, compared at C speed
-        return frozenset()
     old = {row["name"]: (row.get("type"), row.get("value")) for row in before.variables}
     new = {row["name"]: (row.get("type"), row.get("value")) for row in after.variables}
     if before.truncated or after.truncated:
