@@ -5,8 +5,9 @@ ipykernel's iopub XPUB socket silently drops messages past ZMQ's default send hi
 busy kernels on few cores (README "How it works"; benchmarks/README.md, `load.py`). Kernels this
 server starts with the standard launch (`-m ipykernel_launcher` or `-m ipykernel`) run the same
 module through a `python -c` bootstrap (standard library and ipykernel only; `runpy`, as `-m`
-does) that sets the mark before ipykernel binds the socket and lowers the kernel's CPU
-priority (`kernel_nice`) before it starts a thread, so kernels yield the CPU to the server.
+does) that sets the mark before ipykernel binds the socket and, when asked (`kernel_nice`),
+lowers the kernel's CPU priority before it starts a thread, so kernels yield the CPU to the
+server.
 Other commands are left as they are. The seam is the per-kernel manager's public
 `format_kernel_cmd`, called at every start and restart: it is wrapped on each manager the
 `kernel_manager_factory` builds while the extension runs, and the factory is put back when it
@@ -118,7 +119,7 @@ class KernelLaunch(LoggingConfigurable):
     )
 
     kernel_nice = Int(
-        5,
+        0,
         min=0,
         max=19,
         config=True,
@@ -127,7 +128,9 @@ class KernelLaunch(LoggingConfigurable):
         "CPU to the server, which answers every user, relays every kernel's output and "
         "records it. Only a machine short of CPU notices: a kernel alone runs as fast as "
         "before, and under contention it gets less of the CPU than a program at the default "
-        "priority. 0: the server's own priority.",
+        "priority. 0 (default): the server's own priority. Measured at 5 on 2 cores (README "
+        "'How it works'): REST answers under 8 flooding kernels got faster, a cell flushing "
+        "lines to a client on the same machine slower.",
     )
 
     def __init__(self, kernel_manager: Any, **kwargs: Any) -> None:

@@ -111,7 +111,7 @@ async def test_a_started_kernel_has_the_deeper_queue_and_a_plain_launch(
     assert facts["argv0"].endswith("ipykernel_launcher.py")
     assert facts["main"] == "__main__"
     assert facts["cwd_on_path"]
-    assert facts["nice"] == os.nice(0) + 5  # kernel_nice's default
+    assert facts["nice"] == os.nice(0)  # kernel_nice is opt-in
 
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="")
     assert (await _facts(sc_connect, kernel_id))["hwm"] == 100_000
