@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from traitlets.config import LoggingConfigurable
-
+from .._managers import KernelManagerAdapter
 from ..protocol.message import KernelMessage
 from ..record.shadow import ShadowCell
 from ..registry import SidecarRegistry
@@ -32,37 +31,25 @@ _MAX_WAITING = 16
 InputHook = Callable[[str | None, dict[str, Any]], None]
 
 
-class ServerExecutionInput(LoggingConfigurable):
+class ServerExecutionInput(KernelManagerAdapter):
     """Lets cells that jupyter-server-documents runs read input through the sidecar."""
 
     def __init__(self, registry: SidecarRegistry, kernel_manager: Any, **kwargs: Any):
         """`kernel_manager` is the server's MultiKernelManager."""
-        super().__init__(**kwargs)
+        super().__init__(kernel_manager, **kwargs)
         self._registry = registry
-        self._manager = kernel_manager
-        self._factory: Callable[..., Any] | None = None
         self._classes: dict[type, type] = {}  # client class -> its forwarding subclass
         self._waiting: dict[str, list[KernelMessage]] = {}
 
-    def install(self) -> None:
+    def install(self) -> bool:
         """Take the kernel manager factory's place (kernels running already get the client
         class too), and apply input requests that came early."""
-        factory = getattr(self._manager, "kernel_manager_factory", None)
-        if self._factory is not None or not callable(factory):
-            return
-        self._factory = factory
-        self._manager.kernel_manager_factory = self._create
+        if not super().install():
+            return False
         for kernel_id in list(self._manager.list_kernel_ids()):
             self.adapt(self._manager.get_kernel(kernel_id))
         self._registry.add_cells_listener(self._on_cells)
-
-    def uninstall(self) -> None:
-        """Give the factory back, unless something else has replaced it meanwhile."""
-        if self._factory is None:
-            return
-        if self._manager.kernel_manager_factory == self._create:
-            self._manager.kernel_manager_factory = self._factory
-        self._factory = None
+        return True
 
     def adapt(self, kernel_manager: Any) -> None:
         """Make the kernel manager's clients forward input requests (see the module)."""
@@ -106,12 +93,6 @@ class ServerExecutionInput(LoggingConfigurable):
             return False
         sidecar.on_input_request(request)
         return True
-
-    def _create(self, *args: Any, **kwargs: Any) -> Any:
-        assert self._factory is not None, "installed"
-        kernel_manager = self._factory(*args, **kwargs)
-        self.adapt(kernel_manager)
-        return kernel_manager
 
 
 def forwarding_client(base: type[Any], on_input: InputHook) -> type:

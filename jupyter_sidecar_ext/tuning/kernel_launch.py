@@ -7,20 +7,18 @@ server starts with the standard launch (`-m ipykernel_launcher` or `-m ipykernel
 module through a `python -c` bootstrap (standard library and ipykernel only; `runpy`, as `-m`
 does) that sets the mark before ipykernel binds the socket and, when asked (`kernel_nice`),
 lowers the kernel's CPU priority before it starts a thread, so kernels yield the CPU to the
-server.
-Other commands are left as they are. The seam is the per-kernel manager's public
+server. Other commands are left as they are. The seam is the per-kernel manager's public
 `format_kernel_cmd`, called at every start and restart: it is wrapped on each manager the
-`kernel_manager_factory` builds while the extension runs, and the factory is put back when it
-stops.
+server creates while the extension runs (_managers.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from traitlets import Int
-from traitlets.config import LoggingConfigurable
+
+from .._managers import KernelManagerAdapter
 
 IPYKERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
 
@@ -102,9 +100,9 @@ def tuned_command(cmd: list[str], hwm: int | None, nice: int = 0) -> list[str]:
     return cmd
 
 
-class KernelLaunch(LoggingConfigurable):
-    """Wraps the kernel manager's factory so new kernel managers launch with a deeper queue
-    and a lower CPU priority (`c.KernelLaunch.*`)."""
+class KernelLaunch(KernelManagerAdapter):
+    """New kernel managers launch with a deeper queue and, when asked, a lower CPU priority
+    (`c.KernelLaunch.*`)."""
 
     iopub_hwm = Int(
         100_000,
@@ -133,33 +131,14 @@ class KernelLaunch(LoggingConfigurable):
         "lines to a client on the same machine slower.",
     )
 
-    def __init__(self, kernel_manager: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._manager = kernel_manager
-        self._factory: Callable[..., Any] | None = None
-
-    def install(self) -> None:
-        """Take the factory's place (a trait assignment on the manager instance), unless
-        there is nothing to tune."""
-        factory = getattr(self._manager, "kernel_manager_factory", None)
+    def install(self) -> bool:
+        """Take the factory's place, unless there is nothing to tune."""
         if self.iopub_hwm is None and not self.kernel_nice:
-            return
-        if self._factory is not None or not callable(factory):
-            return
-        self._factory = factory
-        self._manager.kernel_manager_factory = self._create
+            return False
+        return super().install()
 
-    def uninstall(self) -> None:
-        """Give the factory back, unless something else has replaced it meanwhile."""
-        if self._factory is None:
-            return
-        if self._manager.kernel_manager_factory == self._create:
-            self._manager.kernel_manager_factory = self._factory
-        self._factory = None
-
-    def _create(self, *args: Any, **kwargs: Any) -> Any:
-        assert self._factory is not None, "installed"
-        kernel_manager = self._factory(*args, **kwargs)
+    def adapt(self, kernel_manager: Any) -> None:
+        """Wrap the kernel manager's `format_kernel_cmd` (see the module)."""
         format_kernel_cmd = getattr(kernel_manager, "format_kernel_cmd", None)
         if callable(format_kernel_cmd):  # managers that launch nothing never call it
             hwm, nice, log = self.iopub_hwm, self.kernel_nice, self.log
@@ -172,4 +151,3 @@ class KernelLaunch(LoggingConfigurable):
                 return launched
 
             kernel_manager.format_kernel_cmd = format_tuned
-        return kernel_manager
