@@ -317,11 +317,12 @@ describe('putRecorded', () => {
 });
 
 describe('showsRun', () => {
-  it('trusts a cell while a run of the live kernel goes on in it', () => {
+  it('trusts a cell the document shows running a run of the live kernel', () => {
     for (const status of ['queued', 'running'] as const) {
-      expect(showsRun(page(), shadow({ status, execution_count: null }))).toBe(
-        true
-      );
+      const run = shadow({ status, execution_count: null });
+      expect(showsRun(page({ running: true }), run)).toBe(true);
+      // queued elsewhere than in the document: the cell may show older outputs
+      expect(showsRun(page({ executionCount: 2 }), run)).toBe(false);
     }
   });
 
@@ -334,7 +335,7 @@ describe('showsRun', () => {
   });
 
   it('never trusts a run of an earlier kernel, nor an edited cell', () => {
-    const shown = page({ executionCount: 3 });
+    const shown = page({ executionCount: 3, running: true });
     expect(showsRun(shown, shadow({ stale: true }))).toBe(false);
     expect(showsRun(shown, shadow({ source: 'print(2)' }))).toBe(false);
     expect(showsRun(shown, { status: 'ok', execution_count: 3 })).toBe(true);
@@ -343,56 +344,127 @@ describe('showsRun', () => {
 
 describe('trustShown', () => {
   /**
-   * An outputs model that creates its outputs again to trust them (as
-   * JupyterLab's does), and a cell model writing its changes to the document.
+   * An output model as JupyterLab's `OutputModel`: `trusted` is a plain
+   * property, `setData` says it changed.
+   */
+  class Output {
+    changed = new Signal<this, void>(this);
+    constructor(
+      public trusted: boolean,
+      public text = ''
+    ) {}
+    setData(_: object): void {
+      this.changed.emit();
+    }
+  }
+  type Change = { type: string; oldValues: Output[]; newValues: Output[] };
+  /**
+   * An outputs model as JupyterLab's `OutputAreaModel`: its `trusted` setter
+   * creates every output again, `_trusted` is the trust outputs are created
+   * with, and an output that changes is announced as set.
    */
   class Outputs {
-    changed = new Signal<this, string>(this);
-    private _trusted = false;
-    constructor(public length: number) {}
+    changed = new Signal<this, Change>(this);
+    items: Output[] = [];
+    _trusted = false;
+    constructor(texts: string[]) {
+      texts.forEach(text => this.add(text));
+    }
+    get length(): number {
+      return this.items.length;
+    }
+    get(index: number): Output {
+      return this.items[index];
+    }
+    add(text: string): void {
+      const item = new Output(this._trusted, text);
+      item.changed.connect(() => {
+        this.changed.emit({
+          type: 'set',
+          oldValues: [item],
+          newValues: [item]
+        });
+      });
+      this.items.push(item);
+      this.changed.emit({ type: 'add', oldValues: [], newValues: [item] });
+    }
     get trusted(): boolean {
       return this._trusted;
     }
     set trusted(value: boolean) {
       this._trusted = value;
-      for (let i = 0; i < this.length; i++) {
-        this.changed.emit('set');
-      }
+      this.items = this.items.map(old => {
+        const item = new Output(value, old.text);
+        this.changed.emit({ type: 'set', oldValues: [old], newValues: [item] });
+        return item;
+      });
     }
   }
+  /**
+   * A cell model writing the changes of its outputs to the document.
+   */
   class Cell {
     written: string[] = [];
     constructor(public outputs: Outputs) {
       outputs.changed.connect(this.onOutputsChange, this);
     }
-    protected onOutputsChange(_: Outputs, change: string): void {
-      this.written.push(change);
+    protected onOutputsChange(_: Outputs, change: Change): void {
+      this.written.push(change.type);
     }
   }
   const trust = (cell: Cell): boolean =>
     trustShown(cell as unknown as ICodeCellModel);
 
-  it('trusts shown outputs without writing them into the document', () => {
-    const cell = new Cell(new Outputs(2));
-    const rendered: string[] = [];
+  it('trusts the shown outputs in place, without writing them', () => {
+    const cell = new Cell(new Outputs(['line 0\n', 'line 1\n']));
+    const shown = [...cell.outputs.items];
+    const rendered: Change[] = [];
     cell.outputs.changed.connect((_, change) => rendered.push(change));
     expect(trust(cell)).toBe(true);
+    // the same output models (what follows them keeps following), trusted
+    expect(cell.outputs.items).toEqual(shown);
+    expect(cell.outputs.items.map(output => output.trusted)).toEqual([
+      true,
+      true
+    ]);
     expect(cell.outputs.trusted).toBe(true);
     expect(cell.written).toEqual([]);
-    expect(rendered).toEqual(['set', 'set']); // the views render again
-    cell.outputs.changed.emit('add'); // and later changes are written again
+    // the views render them again
+    expect(rendered.map(change => change.newValues[0])).toEqual(shown);
+    expect(
+      rendered.every(change => change.oldValues[0] === change.newValues[0])
+    ).toBe(true);
+    // later outputs are created trusted, and written again
+    cell.outputs.add('line 2\n');
+    expect(cell.outputs.get(2).trusted).toBe(true);
     expect(cell.written).toEqual(['add']);
   });
 
-  it('leaves outputs untrusted when it cannot keep them out of the document', () => {
-    const outputs = new Outputs(1);
-    const model = { outputs } as unknown as ICodeCellModel;
-    expect(trustShown(model)).toBe(false);
-    expect(outputs.trusted).toBe(false);
-    const empty = new Outputs(0);
-    expect(trustShown({ outputs: empty } as unknown as ICodeCellModel)).toBe(
-      true
-    );
+  it('leaves outputs untrusted when it cannot trust them in place', () => {
+    const unwritten = new Outputs(['a']);
+    expect(
+      trustShown({ outputs: unwritten } as unknown as ICodeCellModel)
+    ).toBe(false);
+    const withoutFlag = new Cell(new Outputs(['a']));
+    delete (withoutFlag.outputs as { _trusted?: boolean })._trusted;
+    expect(trust(withoutFlag)).toBe(false);
+    const readOnly = new Cell(new Outputs(['a']));
+    Object.defineProperty(readOnly.outputs.get(0), 'trusted', {
+      get: () => false
+    });
+    expect(trust(readOnly)).toBe(false);
+    for (const cell of [withoutFlag, readOnly]) {
+      expect(cell.outputs.get(0).trusted).toBe(false);
+      expect(cell.written).toEqual([]);
+    }
+    expect(unwritten.trusted).toBe(false);
+    expect(readOnly.outputs.trusted).toBe(false);
+  });
+
+  it('trusts a cell showing no output at once', () => {
+    const empty = new Cell(new Outputs([]));
+    expect(trust(empty)).toBe(true);
+    expect(empty.outputs.trusted).toBe(true);
   });
 });
 

@@ -118,12 +118,6 @@ def test_widgets_reopened_mid_run_render_and_follow(
     (a widget view waits for the kernel, busy with the cell, to send the widget's state:
     "Loading widget...", as in stock JupyterLab, never the text fallback); the bar follows
     live to 40/40 and the slider renders."""
-    if sc_lab_server.collaboration == SERVER_DOCUMENTS:
-        pytest.skip(
-            "open gap: with jupyter-server-documents a page trusts a run it did not start "
-            "only from the run's start or once it ended; trusting outputs shown mid-run "
-            "creates them again, and the page then stops following the run's stream"
-        )
     run_until_held(sc_pages, notebook).close()
 
     second = sc_pages.open(notebook.path)

@@ -7,6 +7,7 @@
 import type { ICodeCellModel } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import type { IOutputAreaModel } from '@jupyterlab/outputarea';
+import type { IOutputModel } from '@jupyterlab/rendermime';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { PartialJSONObject } from '@lumino/coreutils';
 
@@ -173,10 +174,12 @@ export interface IKernelRun {
  * page that runs a cell does (JupyterLab trusts a cell when it runs it), so
  * widget views render from the kernel's live widget state.
  *
- * A run still going shows its own outputs (a run clears the cell's old ones
- * when it starts); a finished one only in the cell that shows its execution
- * count (or still shows it running). A cell edited since (other source) is
- * not trusted.
+ * A cell the document shows running shows the outputs of its run (a run
+ * clears the cell's old ones when it starts); a finished run is also shown by
+ * the cell that shows its execution count. A run still going is trusted only
+ * where the document shows it running: queued elsewhere than in the document,
+ * the cell may still show older outputs. A cell edited since (other source)
+ * is not trusted.
  */
 export function showsRun(
   page: Omit<IPageCell, 'outputs'>,
@@ -186,9 +189,9 @@ export function showsRun(
     return false;
   }
   return (
-    !FINAL_STATUSES.has(run.status) ||
     page.running ||
-    (run.execution_count !== null &&
+    (FINAL_STATUSES.has(run.status) &&
+      run.execution_count !== null &&
       page.executionCount === run.execution_count)
   );
 }
@@ -198,11 +201,17 @@ export function showsRun(
  * (the document and the file keep their trust: saved so, dead widget views
  * would render once their kernel is gone, instead of their fallback).
  *
- * The outputs model trusts its outputs by creating them again, which the cell
- * model writes back into the shared document as new outputs: racing the
- * writer that fills them (the server, another page), that duplicates them. The
- * cell model's writer (its `onOutputsChange`) is detached meanwhile; a model
- * without it is left untrusted. Returns whether the outputs are trusted.
+ * The outputs model's `trusted` setter creates every output again: the cell
+ * model would write them into the shared document as new outputs (racing the
+ * writer that fills them, the server or another page: doubled outputs), and
+ * the output area would stop following the text later appended to the
+ * re-created stream (it follows a stream's text from the output it was
+ * added). The outputs are trusted in place instead: each output model, and
+ * the outputs model for those added from now on (JupyterLab's
+ * `OutputAreaModel._trusted`), then each output says it changed so that its
+ * views render again, trusted, with the cell model's writer (its
+ * `onOutputsChange`) detached meanwhile. A model without these parts is left
+ * untrusted. Returns whether the outputs are trusted.
  */
 export function trustShown(model: ICodeCellModel): boolean {
   const outputs = model.outputs;
@@ -215,13 +224,28 @@ export function trustShown(model: ICodeCellModel): boolean {
   }
   const writer = (model as unknown as { onOutputsChange?: unknown })
     .onOutputsChange;
-  if (typeof writer !== 'function') {
+  const area = outputs as unknown as { _trusted?: unknown };
+  const shown: TrustableOutput[] = [];
+  for (let i = 0; i < outputs.length; i++) {
+    shown.push(outputs.get(i) as TrustableOutput);
+  }
+  if (
+    typeof writer !== 'function' ||
+    typeof area._trusted !== 'boolean' ||
+    !shown.every(isTrustable)
+  ) {
     return false;
   }
   const slot = writer as OutputsSlot;
   const detached = outputs.changed.disconnect(slot, model);
   try {
-    outputs.trusted = true;
+    area._trusted = true;
+    for (const output of shown) {
+      output.trusted = true;
+    }
+    for (const output of shown) {
+      output.setData({}); // the output area renders it again
+    }
   } finally {
     if (detached) {
       outputs.changed.connect(slot, model);
@@ -234,6 +258,17 @@ type OutputsSlot = (
   sender: IOutputAreaModel,
   args: IOutputAreaModel.ChangedArgs
 ) => void;
+
+/**
+ * An output model whose `trusted` (read-only in its type) may be set: a plain
+ * writable property, as in JupyterLab's `OutputModel`.
+ */
+type TrustableOutput = Omit<IOutputModel, 'trusted'> & { trusted: boolean };
+
+function isTrustable(output: TrustableOutput): boolean {
+  const property = Object.getOwnPropertyDescriptor(output, 'trusted');
+  return property?.writable === true && typeof output.setData === 'function';
+}
 
 /**
  * Widget views show the state of a widget model held by the kernel that made

@@ -226,9 +226,7 @@ export class NotebookRestorer implements IDisposable {
           recorded.add(shadow.id);
         }
         if (report.shared) {
-          if (FINAL_STATUSES.has(shadow.status)) {
-            this._trustRun(cells.get(shadow.id), shadow);
-          }
+          this._trustRun(cells.get(shadow.id), shadow);
           continue; // the server writes it into the shared document
         }
         if (follower.isFollowing(shadow.msg_id)) {
@@ -289,18 +287,14 @@ export class NotebookRestorer implements IDisposable {
   }
 
   /**
-   * In a shared document, trust a cell that shows a finished run of the
-   * session's kernel another writer put there (see `showsRun`), in this page
-   * only: a page opened after the run started (`RunTrust` trusts runs from
-   * their start). Only once the document shows its count: a writer still
-   * filling the outputs would see them doubled.
+   * In a shared document, trust a cell that shows a run of the session's
+   * kernel another writer put there (see `showsRun`), finished or still going,
+   * in this page only: a page opened after the run started (`RunTrust` trusts
+   * runs from their start). The outputs are trusted in place (`trustShown`):
+   * the page keeps following what the writer appends.
    */
   private _trustRun(model: ICodeCellModel | undefined, run: IKernelRun): void {
-    if (
-      model &&
-      !model.outputs.trusted &&
-      showsRun({ ...pageCell(model), running: false }, run)
-    ) {
+    if (model && !model.outputs.trusted && showsRun(pageCell(model), run)) {
       trustShown(model);
     }
   }

@@ -9,8 +9,8 @@
  * views then show their text fallback. A run clears the cell's outputs when it
  * starts, so the cell's outputs are trusted while it shows none and is
  * running: every output of the run is then created trusted, in this page only
- * (nothing is written into the document: trusting outputs already shown would
- * create them again, and the writer filling them would see them doubled).
+ * (nothing is written into the document). A page opened mid-run trusts what
+ * the cell already shows at its synchronisation instead (`trustShown`).
  */
 
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
