@@ -39,7 +39,7 @@ echo "== labextension: lint and unit tests"
   jlpm lint:check
   jlpm test
 )
-echo "== jupyter_server's own tests, for tests/tap/test_jupyter_server_gateway_suite.py"
+echo "== jupyter_server's own tests, for tests/tap/test_jupyter_server_suites.py"
 # The sdist of the installed jupyter_server (its tests are not in the wheel), from PyPI.
 jsv="$(.venv/bin/python -c 'import jupyter_server; print(jupyter_server.__version__)')"
 export SIDECAR_JUPYTER_SERVER_SDIST="$PWD/.venv/sdist/jupyter_server-$jsv.tar.gz"

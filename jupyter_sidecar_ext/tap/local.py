@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from jupyter_client.jsonutil import json_default
+from jupyter_client.session import DELIM
 from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado.websocket import WebSocketClosedError
@@ -27,16 +28,12 @@ from ..protocol.frames import (
 )
 from ..protocol.message import KernelMessage
 from .base import SidecarTap
-
-CORK: int | None = getattr(socket, "TCP_CORK", None)  # Linux
+from .burst import FrameBurst, mark_retrieved
+from .ratelimit import IopubRateLimit
 
 log = logging.getLogger(__name__)
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    """A done callback: a failed write nobody awaits is no error (the client is gone)."""
-    if not future.cancelled():
-        future.exception()
+# What the iopub relay replaces; a subclass that overrides one of them keeps the server's path.
+STOCK_IOPUB_STEPS = ("_on_error", "_limit_rate", "_on_zmq_reply")
 
 
 class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
@@ -65,6 +62,9 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
         super().__init__(**kwargs)
         self._held: list[str] = []  # client messages held while the recorder reconnects
         self._release: asyncio.Future[None] | None = None
+        self._burst: FrameBurst | None = None  # frames of the iopub batch being handed out
+        self._relays_iopub = False  # iopub takes `_relay_iopub`, not the server's steps
+        self._iopub_limit: IopubRateLimit | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -82,43 +82,67 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
             stream.channel = channel
             self.channels[channel] = stream
         iopub = sidecar.iopub_stream()
-        iopub.batching = self._corked
+        iopub.batching = self._in_one_write
         self.channels["iopub"] = iopub
 
     @property
     def write_message(self) -> Callable[..., Any]:
         """The websocket's write, its failures marked as seen: when a page goes away (a
         ping timeout while output floods it), every write still on its way fails, nobody
-        awaits them, and asyncio would log each one ("Task exception was never retrieved")."""
+        awaits them, and asyncio would log each one ("Task exception was never retrieved").
+        Within a batch of iopub messages, writes are collected and go out together."""
         return self._write_quietly
 
     def _write_quietly(self, message: Any, binary: bool = False) -> Any:
+        burst = self._burst
+        if burst is not None:
+            burst.add(message, binary)
+            return None  # sent with the batch: nothing to wait for alone
         written = self.websocket_handler.write_message(message, binary=binary)
-        written.add_done_callback(_retrieved)
+        written.add_done_callback(mark_retrieved)
         return written
 
     @contextmanager
-    def _corked(self, size: int) -> Iterator[None]:
-        """Send a burst of iopub messages as few TCP segments: with TCP_NODELAY each
-        websocket frame would otherwise leave as its own packet. A single message goes
-        out at once, as before."""
-        sock = None
-        if size > 1 and CORK is not None and self.websocket_handler.ws_connection is not None:
-            sock = getattr(self.websocket_handler.ws_connection.stream, "socket", None)
-        if sock is None:
+    def _in_one_write(self, size: int) -> Iterator[None]:
+        """Send a batch of iopub messages as one write: with TCP_NODELAY each websocket
+        frame would otherwise leave as its own packet, each after its own system call.
+        A single message goes out at once, as before."""
+        protocol = self.websocket_handler.ws_connection
+        if size < 2 or self._burst is not None or not FrameBurst.fits(protocol):
             yield
             return
-        sock.setsockopt(socket.IPPROTO_TCP, CORK, 1)
+        self._burst = burst = FrameBurst(protocol)
         try:
             yield
         finally:
-            sock.setsockopt(socket.IPPROTO_TCP, CORK, 0)
+            self._burst = None
+            burst.write()
 
     def connect(self) -> Any:
         if self.tcp_nodelay and self.websocket_handler.ws_connection is not None:
             self.websocket_handler.set_nodelay(True)
+        self._relays_iopub = self._can_relay_iopub()
+        if self._relays_iopub and self.limit_rate:
+            limit = IopubRateLimit(
+                self.iopub_msg_rate_limit,
+                self.iopub_data_rate_limit,
+                self.rate_limit_window,
+                notice=self.write_stderr,
+                warn=self.log.warning,
+            )
+            self._iopub_limit = limit if limit.active else None
         self._count_open()
         return super().connect()
+
+    def _can_relay_iopub(self) -> bool:
+        """The relay does the server's iopub steps for v1 clients, tracebacks shown, while
+        no subclass changed those steps."""
+        stock = ZMQChannelsWebsocketConnection
+        return (
+            self.subprotocol == V1_SUBPROTOCOL
+            and bool(self.multi_kernel_manager.allow_tracebacks)
+            and all(getattr(type(self), step) is getattr(stock, step) for step in STOCK_IOPUB_STEPS)
+        )
 
     def disconnect(self) -> None:  # type: ignore[override]  # sync, as the server's own
         try:
@@ -189,10 +213,14 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
             self.log.debug("jupyter_sidecar_ext: client gone before a server message")
 
     def handle_outgoing_message(self, stream: Any, outgoing_msg: list[Any]) -> None:
-        super().handle_outgoing_message(stream, outgoing_msg)
         channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
         if channel == "iopub":
+            if self._relays_iopub:
+                self._relay_iopub(stream, outgoing_msg)
+            else:
+                super().handle_outgoing_message(stream, outgoing_msg)
             return
+        super().handle_outgoing_message(stream, outgoing_msg)
         sidecar = self._sidecar
         if sidecar is not None:  # its number is not an iopub message lost (protocol/numbers.py)
             sidecar.note_kernel_message()
@@ -208,3 +236,22 @@ class SidecarKernelConnection(SidecarTap, ZMQChannelsWebsocketConnection):
                 sidecar.on_input_request(msg)  # kept on the cell: a reopened page can answer
         except (ValueError, TypeError):
             self.log.debug("jupyter_sidecar_ext: undecodable kernel message ignored")
+
+    def _relay_iopub(self, stream: Any, outgoing_msg: list[Any]) -> None:
+        """The server's iopub steps for a v1 client (rate limit, closed-stream check,
+        framing), without decoding what it passes on untouched."""
+        try:
+            parts = outgoing_msg[outgoing_msg.index(DELIM) + 2 :]
+        except ValueError:  # not a Jupyter message: the server's own handling
+            super().handle_outgoing_message(stream, outgoing_msg)
+            return
+        limit = self._iopub_limit
+        if limit is not None and limit.drops(parts, time.monotonic()):
+            return
+        if isinstance(stream, str):
+            stream = self.channels[stream]
+        if stream.closed():
+            self.log.warning("zmq message arrived on closed channel")
+            self.disconnect()
+            return
+        self.write_message(serialize_msg_to_ws_v1(parts, "iopub"), binary=True)

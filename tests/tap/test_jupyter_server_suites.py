@@ -1,6 +1,9 @@
-"""jupyter_server's own gateway tests (`tests/test_gateway.py` of its sdist, against a mocked
-gateway) with the extension loaded: what stock promises in gateway mode, e.g. that a kernel
-websocket is accepted while the gateway's side is slow, must hold with the extension too.
+"""jupyter_server's own tests with the extension loaded: its gateway tests (`tests/test_gateway.py`
+of its sdist, against a mocked gateway) and its kernel tests (`tests/services/kernels/`: the
+kernel REST API, websocket connections, buffering and replay across reconnects, restarts,
+culling). What stock promises there, e.g. that a kernel websocket is accepted while the
+gateway's side is slow or that a reconnecting page gets what it missed, must hold with the
+extension too (it serves those websockets).
 
 Upstream's suite rather than a port: it is the contract of the installed server version,
 kept by its maintainers, and it needs no gateway process. scripts/test.sh downloads the
@@ -26,11 +29,22 @@ CONFTEST = """
 import pytest
 
 
+def with_extension(config):
+    server_app = config.setdefault("ServerApp", {})
+    server_app.setdefault("jpserver_extensions", {})["jupyter_sidecar_ext"] = True
+    return config
+
+
 @pytest.fixture
 def jp_configurable_serverapp(jp_server_config, jp_configurable_serverapp):
-    server_app = jp_server_config.setdefault("ServerApp", {})
-    server_app.setdefault("jpserver_extensions", {})["jupyter_sidecar_ext"] = True
-    return jp_configurable_serverapp
+    with_extension(jp_server_config)
+
+    def configured(*args, **kwargs):
+        if kwargs.get("config") is not None:  # a test's own config replaces the fixture's
+            with_extension(kwargs["config"])
+        return jp_configurable_serverapp(*args, **kwargs)
+
+    return configured
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +72,8 @@ def upstream_sdist() -> Path:
     return sdist
 
 
-def test_jupyter_servers_gateway_tests_pass_with_the_extension_loaded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suite", ["test_gateway.py", "services/kernels"])
+def test_jupyter_servers_tests_pass_with_the_extension_loaded(suite: str, tmp_path: Path) -> None:
     sdist = upstream_sdist()
     with tarfile.open(sdist) as archive:
         members = [m for m in archive.getmembers() if "/tests/" in m.name]
@@ -68,11 +83,12 @@ def test_jupyter_servers_gateway_tests_pass_with_the_extension_loaded(tmp_path: 
     package_root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package_root), str(tests.parent)])}
     # Upstream's filterwarnings=error turns tornado 6.6 deprecations of its own test code
-    # into failures that are not the extension's.
+    # into failures that are not the extension's; its `flaky` marker (a rerun plugin) is
+    # declared without the plugin: no reruns here.
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    command += ["-o", "filterwarnings=", str(tests / "test_gateway.py")]
+    command += ["-o", "filterwarnings=", "-o", "markers=flaky", str(tests / suite)]
     result = subprocess.run(
-        command, cwd=tests.parent, env=env, capture_output=True, text=True, timeout=600
+        command, cwd=tests.parent, env=env, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
