@@ -198,22 +198,36 @@ async def test_a_kernel_the_sidecar_cannot_take_keeps_the_server_watcher(
     await sc_wait_until(lambda: established_connections_to(port) == 1, what="server watcher")
 
 
-async def test_a_flood_stamps_last_activity_once_per_batch_not_per_message(
-    jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any, sc_wait_until: Any
+async def test_messages_handed_out_in_one_loop_turn_stamp_last_activity_once(
+    jp_serverapp: Any, sc_start_kernel: Any
 ) -> None:
     """Two traitlets set per iopub message cost a tenth of the server's CPU under flooding
     kernels; a batch handed out in one loop turn stamps once, after it."""
+    import asyncio
+    import logging
+
+    from jupyter_sidecar_ext.protocol.message import KernelMessage
+    from jupyter_sidecar_ext.tuning.activity import KernelActivity
+
+    manager = jp_serverapp.kernel_manager
     kernel_id = await sc_start_kernel()
-    kernel = jp_serverapp.kernel_manager.get_kernel(kernel_id)
-    client = await sc_connect(kernel_id, "v1")
-    await client.collect(await client.execute("1", cell_id="warm"))
+    kernel = manager.get_kernel(kernel_id)
+    activity = KernelActivity(manager, kernel_id, logging.getLogger("test"))
     stamps: list[Any] = []
     kernel.observe(lambda change: stamps.append(change["new"]), "last_activity")
-    code = "for i in range(3000):\n    print(i, flush=True)\n"
-    replies = await client.collect(await client.execute(code, cell_id="flood"))
-    await sc_wait_until(lambda: kernel.execution_state == "idle", what="idle after the flood")
-    await sc_wait_until(lambda: kernel.last_activity == stamps[-1], what="the last stamp")
-    assert len(replies) > 3000
-    assert 0 < len(stamps) < len(replies) / 2
-    assert stamps == sorted(stamps)
-    assert jp_serverapp.kernel_manager.last_kernel_activity == kernel.last_activity
+    parent = {"msg_id": "run", "msg_type": "execute_request"}
+    batch = [
+        KernelMessage.from_dict(
+            {"header": {"msg_type": "stream"}, "parent_header": parent, "content": {"text": "x"}}
+        )
+        for _ in range(100)
+    ]
+    for msg in batch:
+        activity.record(msg)
+    assert stamps == []  # not per message
+    await asyncio.sleep(0)  # the end of the loop turn
+    assert len(stamps) == 1
+    assert manager.last_kernel_activity == kernel.last_activity == stamps[0]
+    activity.record(batch[0])  # the next batch stamps again
+    await asyncio.sleep(0)
+    assert len(stamps) == 2 and stamps[1] >= stamps[0]
