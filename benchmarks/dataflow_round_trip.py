@@ -6,9 +6,12 @@ for `SidecarApp.dataflow_enabled`, one kernel each with a history of `--history`
 realistic notebook's, from dataflow.py) run first, then times `1` round trips (send ->
 execute_reply AND idle) in small interleaved blocks, back to back and paced 250 ms, order
 alternating per block so load drift hits both alike. `--aa` runs dataflow off on both (the
-noise floor). Run from the repository root:
+noise floor). `--cpu` accounts CPU instead of timing: per round trip, the CPU time each
+server process (all its threads) and its kernel spent, over blocks of back-to-back cells each
+followed by a pause in which the work they deferred (event batches, snapshots) lands: stable
+where wall-clock ratios on a shared machine are not. Run from the repository root:
 
-    PYTHONPATH=. .venv/bin/python benchmarks/dataflow_round_trip.py [--blocks 20] [--aa]
+    PYTHONPATH=. .venv/bin/python benchmarks/dataflow_round_trip.py [--blocks 20] [--aa] [--cpu]
 """
 
 from __future__ import annotations
@@ -19,11 +22,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common import RATE_LIMITS_OFF, KernelSocket, Server, print_header, scratch_dir
+from common import (
+    RATE_LIMITS_OFF,
+    KernelSocket,
+    Server,
+    child_pids,
+    cpu_ns,
+    print_header,
+    scratch_dir,
+)
 from dataflow import realistic_notebook
-from variables import interleaved_blocks, on_off_lines, run_cell
+from variables import interleaved_blocks, on_off_lines, run_cell, tiny_round_trips
 
 TARGET = 1.02
+# After each CPU block: the event flush (50 ms), the variables snapshot (20 ms debounce, then
+# the control round trip) and the store's writes the block caused land before it is read.
+SETTLE = 0.3
 
 
 async def open_kernel(server: Server, history: int, timeout: float) -> KernelSocket:
@@ -45,6 +59,10 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         await asyncio.gather(on.start(args.start_timeout), off.start(args.start_timeout))
         for server in (on, off):
             clients.append(await open_kernel(server, args.history, args.timeout))
+        if args.cpu:
+            cpu = await cpu_blocks((on, off), clients, args.blocks, args.block_tiny, args.timeout)
+            print(*cpu_lines(cpu), sep="\n")
+            return
         pacings = (("back to back", 0.0, args.block_tiny), ("paced 250 ms", 0.25, 3))
         blocks = await interleaved_blocks(*clients, pacings, args.blocks, args.timeout)
         print(*on_off_lines(blocks, pacings, "", f"; target <= {TARGET}"), sep="\n")
@@ -52,6 +70,54 @@ async def run(args: argparse.Namespace, base: Path) -> None:
         for client in clients:
             await client.close()
         await asyncio.gather(on.stop(), off.stop(), return_exceptions=True)
+
+
+CpuBlocks = dict[tuple[str, str], list[float]]  # (process, "on"/"off") -> µs per round trip
+
+
+async def cpu_blocks(
+    servers: tuple[Server, Server],
+    clients: list[KernelSocket],
+    blocks: int,
+    cells: int,
+    timeout: float,
+) -> CpuBlocks:
+    """Per block and side, server and kernel CPU µs per round trip of `cells` back-to-back
+    tiny cells and the SETTLE after them; order alternating per block, as for timings."""
+    kernels = {server.name: child_pids(server.pid) for server in servers}
+    found: CpuBlocks = {}
+    pairs = list(zip(servers, clients, strict=True))
+    for block in range(blocks):
+        for server, client in pairs if block % 2 == 0 else pairs[::-1]:
+            server_0 = cpu_ns(server.pid)
+            kernel_0 = sum(cpu_ns(pid) for pid in kernels[server.name])
+            await tiny_round_trips(client, cells, 0.0, timeout)
+            await asyncio.sleep(SETTLE)
+            kernel = sum(cpu_ns(pid) for pid in kernels[server.name]) - kernel_0
+            found.setdefault(("server", server.name), []).append(
+                (cpu_ns(server.pid) - server_0) / cells / 1000
+            )
+            found.setdefault(("kernel", server.name), []).append(kernel / cells / 1000)
+    return found
+
+
+def cpu_lines(blocks: CpuBlocks) -> list[str]:
+    """Per process: mean µs per round trip on and off, the difference, and the difference
+    in the even and odd blocks (the noise)."""
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    lines = []
+    for process in ("server", "kernel"):
+        on, off = blocks[(process, "on")], blocks[(process, "off")]
+        halves = [mean(on[k::2]) - mean(off[k::2]) for k in (0, 1)]
+        lines.append(
+            f"{process} CPU per round trip: on {mean(on):.0f} µs, off {mean(off):.0f} µs, "
+            f"on - off {mean(on) - mean(off):+.0f} µs (even/odd blocks {halves[0]:+.0f}/"
+            f"{halves[1]:+.0f}; ratio {mean(on) / mean(off):.3f}; {len(on)} blocks each)"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--start-timeout", type=float, default=90.0)
     parser.add_argument("--aa", action="store_true", help="A/A: dataflow off on both")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="CPU µs per round trip of each server and kernel instead of timings "
+        "(--block-tiny cells per block; 50 or more recommended)",
+    )
     args = parser.parse_args(argv)
     with scratch_dir("dataflow_bench_") as base:
         asyncio.run(asyncio.wait_for(run(args, base), 1800))
