@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .._tz import isoformat
 from .analysis import CellNames
 
 
@@ -23,11 +24,15 @@ class Execution:
     cell_id: str
     execution_count: int | None
     source: str
-    at: str | None
+    ended: float | None  # epoch seconds; `at` formats it only when a reason is shown
     names: CellNames | None = None
     changed: frozenset[str] = field(default_factory=frozenset)
     covers: int = 0
     seq: int = 0  # its position in the kernel run, counted from 1 (tracker.py)
+
+    @property
+    def at(self) -> str | None:
+        return None if self.ended is None else isoformat(self.ended)
 
     @property
     def static_defines(self) -> frozenset[str]:

@@ -1,13 +1,16 @@
 """DataflowService: follows every kernel's executions and snapshots to keep its dataflow.
 
-Told of each finished user execution by the registry, it records (cell id, count, source,
-time) in the kernel's history after the message that announced it has gone on (call_soon:
-nothing on the kernel->client path) and analyses the source (analysis.py; in a thread past
-`inline_max_chars`). Told by the variables service which names a snapshot shows changed, it
-records them on the last execution the snapshot covers (tracker.revealed decides what the
-code did not explain). Staleness is updated incrementally (tracker.py) and set on the shadow
-cells whose staleness changed, so it reaches REST, the store and the `cell_changed` events
-like any other change.
+Told of each finished user execution by the registry, it only notes it (on the
+kernel->client path: the idle that announced it is being handed out, and the execute_reply
+may be next in the loop) and takes the noted ones in, in one batch, `record_delay` later:
+by then the client has its answer, and a burst of cells costs one pass. Taking one in
+records (cell id, count, source, time) in the kernel's history and analyses the source
+(analysis.py; in a thread past `inline_max_chars`). Every reader (graph, plan, a snapshot)
+takes the noted executions in first, so it sees what it would have seen without the delay.
+Told by the variables service which names a snapshot shows changed, it records them on the
+last execution the snapshot covers (tracker.revealed decides what the code did not explain).
+Staleness is updated incrementally (tracker.py) and set on the shadow cells whose staleness
+changed, so it reaches REST, the store and the `cell_changed` events like any other change.
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Int
+from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
-from .._tz import isoformat
 from ..execution.http import HttpExecution, InputPending
 from ..record.shadow import ShadowCell
 from ..registry import SidecarRegistry
@@ -58,18 +60,31 @@ class DataflowService(LoggingConfigurable):
         config=True,
         help="Executions remembered per kernel run; the oldest are forgotten first.",
     )
+    record_delay = Float(
+        0.05,
+        config=True,
+        help="Seconds after an execution ends before it is taken into the dataflow (with "
+        "the others that ended meanwhile): none of it runs before the client has its reply. "
+        "Reads (REST, plans, snapshots) take pending executions in first.",
+    )
 
     def __init__(self, registry: SidecarRegistry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._registry = registry
         self._kernels: dict[str, KernelFlow] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._noted: list[tuple[KernelSidecar, ShadowCell, int]] = []
+        self._take_in: asyncio.TimerHandle | None = None
 
     def listen(self) -> None:
         """Follow user executions (call at init); snapshots come through on_snapshot."""
         self._registry.add_execution_listener(self.on_executed)
 
     async def stop(self) -> None:
+        if self._take_in is not None:
+            self._take_in.cancel()
+            self._take_in = None
+        self._noted.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -78,19 +93,37 @@ class DataflowService(LoggingConfigurable):
 
     def on_executed(self, sidecar: KernelSidecar, execution_count: int | None) -> None:
         """Registry listener, on the kernel->client path: find the cell (one lookup by
-        msg_id) and schedule the rest."""
+        msg_id) and note it; the rest waits for `take_in`."""
         msg_id = sidecar.last_executed
         cell = None if msg_id is None else sidecar.notebook.by_msg_id(msg_id)
         if cell is not None and execution_count is not None:
-            asyncio.get_running_loop().call_soon(self._record, sidecar, cell, execution_count)
+            self._noted.append((sidecar, cell, execution_count))
+            if self._take_in is None:
+                loop = asyncio.get_running_loop()
+                self._take_in = loop.call_later(self.record_delay, self.take_in)
+
+    def take_in(self) -> None:
+        """Record the executions noted since the last time, in the order they ended."""
+        if self._take_in is not None:
+            self._take_in.cancel()
+            self._take_in = None
+        noted, self._noted = self._noted, []
+        for sidecar, cell, execution_count in noted:
+            try:  # one failing record must not lose the others
+                self._record(sidecar, cell, execution_count)
+            except Exception:
+                self.log.exception("dataflow: recording an execution failed")
 
     def on_snapshot(
         self, sidecar: KernelSidecar, since: int | None, count: int | None, names: frozenset[str]
     ) -> None:
         """Variables-service listener: `names` changed in the executions after `since` up
         to `count` (the snapshot's range)."""
+        if not names:
+            return  # nothing to credit (the usual case: the rows are the same)
+        self.take_in()
         flow = self._flow(sidecar)
-        if not names or count is None or not flow.history:
+        if count is None or not flow.history:
             return
         covered = _covered(flow.history, since, count)
         if covered is None:
@@ -117,9 +150,8 @@ class DataflowService(LoggingConfigurable):
         if cell.run != sidecar.notebook.run:
             return  # the kernel restarted meanwhile
         flow = self._flow(sidecar)
-        ended = None if cell.ended is None else isoformat(cell.ended)
         flow.seq += 1
-        execution = Execution(cell.id, execution_count, cell.source, ended, seq=flow.seq)
+        execution = Execution(cell.id, execution_count, cell.source, cell.ended, seq=flow.seq)
         flow.history.append(execution)
         if len(flow.history) > self.max_history:
             del flow.history[: len(flow.history) - self.max_history]
@@ -162,6 +194,7 @@ class DataflowService(LoggingConfigurable):
 
     def graph(self, sidecar: KernelSidecar) -> Graph:
         """The dataflow of the kernel's recorded cells (from the current run)."""
+        self.take_in()
         return build(self._flow(sidecar).history)
 
     async def plan(
@@ -177,6 +210,7 @@ class DataflowService(LoggingConfigurable):
             notebook = await asyncio.to_thread(Notebook, cells)
         if direction == "downstream":
             return notebook.downstream(target)
+        self.take_in()
         flow = self._flow(sidecar)
         stale = flow.tracker.stale_cells()
         ran = {execution.cell_id: execution.source for execution in flow.history}

@@ -160,6 +160,42 @@ async def test_exec_is_seen_through_the_snapshot(start: Any, jp_serverapp: Any) 
     assert [r["cell_id"] for r in kernel.stale_because("b")] == ["c"]
 
 
+# Executions wait this long to be taken in: only a reader (or a snapshot) takes them sooner.
+TAKEN_IN_LATE = pytest.mark.parametrize(
+    "jp_server_config", [{"DataflowService": {"record_delay": 600.0}}], indirect=True
+)
+
+
+@TAKEN_IN_LATE
+async def test_a_reader_takes_noted_executions_in_first(start: Any, jp_fetch: Fetch) -> None:
+    """An ended execution is only noted on the kernel->client path, and taken in
+    `record_delay` later; a read does not wait for that."""
+    kernel = await start()
+    await kernel.run("a", "x = 1")
+    await kernel.run("b", "y = x + 1")
+    await kernel.run("a", "x = 2")
+    service, sidecar = kernel.service, kernel.registry.find(kernel.id)
+    assert sidecar is not None
+    await kernel.until(lambda: len(service._noted) == 3, "three executions noted")
+    assert service._flow(sidecar).history == [] and kernel.stale_because("b") == []
+    cells = {c["id"]: c for c in (await get_json(jp_fetch, kernel.id, "dataflow"))["cells"]}
+    assert [r["cell_id"] for r in cells["b"]["stale_because"]] == ["a"]
+    assert [r["cell_id"] for r in kernel.stale_because("b")] == ["a"]  # set on the cell too
+    assert service._noted == [] and len(service._flow(sidecar).history) == 3
+
+
+@TAKEN_IN_LATE
+async def test_a_snapshot_takes_noted_executions_in_first(start: Any, jp_serverapp: Any) -> None:
+    """The snapshot's changes are credited to executions it covers: they must be recorded."""
+    kernel = await start()
+    await kernel.run("f", "data = [1]\ndef grow():\n    data.append(2)")
+    await kernel.run("g", "total = len(data)")
+    await kernel.snapshot_at(jp_serverapp)
+    await kernel.run("h", "grow()")
+    await kernel.until(lambda: bool(kernel.stale_because("g")), "g to be stale")
+    assert [r["cell_id"] for r in kernel.stale_because("g")] == ["h"]
+
+
 NOTEBOOK = [
     {"id": "load", "source": "raw = list(range(5))"},
     {"id": "clean", "source": "clean = [v for v in raw if v]"},

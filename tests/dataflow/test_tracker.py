@@ -31,7 +31,7 @@ def random_history(seed: int) -> list[Execution]:
     history = []
     for seq in range(1, rng.randint(2, 40)):
         source = random_source(rng)
-        execution = Execution(rng.choice(CELLS), seq, source, f"t{seq}", analyze(source), seq=seq)
+        execution = Execution(rng.choice(CELLS), seq, source, float(seq), analyze(source), seq=seq)
         if rng.random() < 0.3:  # a snapshot after it shows hidden changes
             execution.changed = frozenset(rng.sample(NAMES, rng.randint(1, 2)))
             execution.covers = rng.randint(1, 3)
