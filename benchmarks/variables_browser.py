@@ -19,7 +19,8 @@ run in the median), printed with a bootstrap 95% interval over blocks; the block
 A/A control's interval is wider than the target's margin reports INCONCLUSIVE (exit 1).
 Beside it, not judged: the CPU ms per run of the server, the kernel, Chromium's renderers and
 the page's main thread over the same timed runs (cpu_account.py), each state against closed
-paired by block: they tell where an extra cost comes from. README has the figures; --save / --load keep and re-report the raw times.
+paired by block: they tell where an extra cost comes from. README has the figures; --save /
+--load keep and re-report the raw times.
 
     PYTHONPATH=. .venv/bin/python benchmarks/variables_browser.py [--quick] [--blocks N]
 """
