@@ -17,7 +17,10 @@ same block (paired by block, so the machine's drift between blocks cancels out, 
 run in the median), printed with a bootstrap 95% interval over blocks; the block ratio
 (median of the per-block median ratios) and the pooled p50 ratio are beside it. A run whose
 A/A control's interval is wider than the target's margin reports INCONCLUSIVE (exit 1).
-README has the figures; --save / --load keep and re-report the raw times.
+Beside it, not judged: the CPU ms per run of the server, the kernel, Chromium's renderers and
+the page's main thread over the same timed runs (cpu_account.py), each state against closed
+paired by block: they tell where an extra cost comes from. README has the figures; --save /
+--load keep and re-report the raw times.
 
     PYTHONPATH=. .venv/bin/python benchmarks/variables_browser.py [--quick] [--blocks N]
 """
@@ -36,6 +39,7 @@ from pathlib import Path
 from browser import BENIGN_LOG, open_side, timed_run
 from browser_lab import CHROMIUM_ARGS, Lab, add_page_options, wait_check, write_notebook
 from common import percentile, print_header, run_bounded
+from cpu_account import FIGURES, CpuAccount
 from playwright.async_api import Page, async_playwright
 
 TARGET = 1.02
@@ -86,23 +90,36 @@ async def set_state(page: Page, state: str, timeout: float) -> None:
         await page.locator(VIEWER_GRID).wait_for(timeout=timeout * 1000)
 
 
-async def measure(page: Page, args: argparse.Namespace) -> dict[str, list[list[float]]]:
-    """Per state, one list of round-trip ms per block."""
+Cpu = dict[str, dict[str, list[float]]]  # state -> figure -> CPU ms per run, one per block
+
+
+async def measure(
+    page: Page, account: CpuAccount, args: argparse.Namespace
+) -> tuple[dict[str, list[list[float]]], Cpu]:
+    """Per state, one list of round-trip ms per block, and each figure's CPU ms per run over
+    the same timed runs, one figure per block."""
     states = AA_STATES if args.aa else STATES
     blocks: dict[str, list[list[float]]] = {state: [] for state in states}
+    cpu: Cpu = {state: {figure: [] for figure in FIGURES} for state in states}
     for block in range(args.blocks):
         shift = block % len(states)
         for state in states[shift:] + states[:shift]:
             await set_state(page, state, args.timeout)
+            for _ in range(args.warmup):
+                await timed_run(page, TINY, "done", args, output="1")
             times = []
-            for run in range(args.warmup + args.runs):
-                ms = await timed_run(page, TINY, "done", args, output="1")
-                if run >= args.warmup:
-                    times.append(ms)
+            before = await account.sample()
+            for _ in range(args.runs):
+                times.append(await timed_run(page, TINY, "done", args, output="1"))
+            spent = account.spent_ms_per_run(before, await account.sample(), args.runs)
             blocks[state].append(times)
+            for figure, ms in spent.items():
+                cpu[state][figure].append(ms)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"block {block + 1}/{args.blocks} done (loadavg {load})", flush=True)
-    return blocks
+    if account.gone:
+        print(f"({account.gone} processes exited between two samples: their last CPU is lost)")
+    return blocks, cpu
 
 
 Blocks = list[list[float]]
@@ -183,8 +200,44 @@ def report(blocks: dict[str, Blocks]) -> bool:
     return fine
 
 
-def save(path: Path, blocks: dict[str, Blocks]) -> None:
-    path.write_text(json.dumps(blocks))
+def report_cpu(cpu: Cpu) -> None:
+    """CPU ms per run of each process group and of the page's main thread, per state (median
+    over blocks), and each state against closed: the median over blocks of the block's ratio
+    with its bootstrap 95% interval, and the extra ms per run. Not the verdict (the target is
+    the round trip), but much steadier under other load: it tells where extra cost is."""
+    states = list(cpu)
+    print("\nCPU ms per run (median over blocks); ratio to closed, paired by block (95% CI)")
+    print(f"{'figure':<12} " + " ".join(f"{state:>9}" for state in states))
+    for figure in FIGURES:
+        cells = " ".join(f"{statistics.median(cpu[state][figure]):>9.2f}" for state in states)
+        print(f"{figure:<12} {cells}")
+    for state in states[1:]:
+        print(f"\n{state} / closed")
+        for figure in FIGURES:
+            mine = [[ms] for ms in cpu[state][figure]]
+            base = [[ms] for ms in cpu["closed"][figure]]
+            if min(ms for [ms] in base) <= 0:
+                continue
+            low, high = interval(block_ratio, mine, base)
+            extra = statistics.median(m - b for [m], [b] in zip(mine, base, strict=True))
+            print(
+                f"  {figure:<12} {block_ratio(mine, base):.3f} ({low:.3f}-{high:.3f})"
+                f"  {extra:+.2f} ms/run"
+            )
+
+
+def save(path: Path, blocks: dict[str, Blocks], cpu: Cpu) -> None:
+    path.write_text(json.dumps({"times": blocks, "cpu": cpu}))
+
+
+def load(path: Path) -> bool:
+    """Report a --save again (older saves hold the times only)."""
+    saved = json.loads(path.read_text())
+    if "times" not in saved:
+        return report(saved)
+    fine = report(saved["times"])
+    report_cpu(saved["cpu"])
+    return fine
 
 
 async def run(args: argparse.Namespace, base: Path) -> int:
@@ -200,18 +253,20 @@ async def run(args: argparse.Namespace, base: Path) -> int:
                 executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
             )
             page = (await open_side(browser, lab, args, NOTEBOOK, width=1440)).page
+            account = await CpuAccount.attach(lab.pid, page)
             await timed_run(page, SETUP, "done", args, output="'ready'")
             await wait_check(page, "finished", args.big_timeout, index=SETUP)
             try:
-                blocks = await measure(page, args)
+                blocks, cpu = await measure(page, account, args)
             except Exception:
                 await page.screenshot(path=base / "variables_browser.png", full_page=True)
                 args.keep = True
                 raise
             await browser.close()
         if args.save:
-            save(Path(args.save), blocks)
+            save(Path(args.save), blocks, cpu)
         fine = report(blocks)
+        report_cpu(cpu)
     finally:
         await lab.stop()
         for problem in lab.log_problems(BENIGN_LOG)[:12]:
@@ -243,7 +298,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.load:
-        return 0 if report(json.loads(Path(args.load).read_text())) else 1
+        return 0 if load(Path(args.load)) else 1
     return run_bounded("variables_browser_", args, run)
 
 
