@@ -32,6 +32,9 @@ OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
 DEFAULT_DELAY = 1.0  # seconds after the last request
 DEFAULT_MAX_WAIT = 10.0  # seconds after the first pending request, however many follow
 DEFAULT_GROWTH = 64 * 2**20  # RSS growth since the last release that makes an execution ask
+# Seconds from an execution's end to the growth check: off the kernel->client path (the
+# execute_reply and idle of a tiny cell reach the client first), once for a burst of cells.
+CHECK_AFTER = 0.05
 
 # The process's resident set size in bytes, or None where it cannot be read.
 ResidentSize = Callable[[], int | None]
@@ -103,6 +106,7 @@ class MemoryReleaser(LoggingConfigurable):
         self._running: asyncio.Future[None] | None = None
         self._again = False  # a request became due while a trim was running
         self._stopped = False
+        self._check: asyncio.TimerHandle | None = None  # the growth check after executions
         self._idle = asyncio.Event()  # nothing pending, nothing running
         self._idle.set()
 
@@ -138,8 +142,21 @@ class MemoryReleaser(LoggingConfigurable):
         self._idle.clear()
 
     def after_execution(self, *_: object) -> None:
-        """An execution finished (a registry execution listener): ask for a release if
-        the server grew by `growth` since the last one."""
+        """An execution finished (a registry execution listener): check the server's
+        growth a moment later (reading RSS costs about as much as the rest of the server's
+        work on a tiny cell's reply)."""
+        if self.trim is None or self._stopped or self._check is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: check now
+            self.check_growth()
+            return
+        self._check = loop.call_later(CHECK_AFTER, self.check_growth)
+
+    def check_growth(self) -> None:
+        """Ask for a release if the server grew by `growth` since the last one."""
+        self._check = None
         if self.trim is None or self._stopped:
             return
         rss = self.resident()
@@ -198,9 +215,10 @@ class MemoryReleaser(LoggingConfigurable):
         self._stopped = True
         self._again = False
         self._first_request = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for handle in (self._timer, self._check):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._check = None
         if self._running is not None:
             await asyncio.wait({self._running})
         self._idle.set()

@@ -166,10 +166,32 @@ async def test_an_execution_asks_for_a_release_only_once_the_server_grew() -> No
     for calls, steps in enumerate(rounds, start=1):
         for mib, asks in steps:
             rss.value = mib * MIB
-            releaser.after_execution()
+            releaser.check_growth()
             assert releaser.pending == asks, (mib, asks)
         await releaser.wait_idle()
         assert trim.calls == calls
+
+
+async def test_a_burst_of_executions_checks_the_growth_once_a_moment_later() -> None:
+    reads = 0
+    read = asyncio.Event()
+
+    def resident() -> int:
+        nonlocal reads
+        reads += 1
+        read.set()
+        return 100 * MIB
+
+    releaser = MemoryReleaser(CountingTrim(), log=LOG, resident=resident)
+    for _ in range(50):
+        releaser.after_execution()
+    assert reads == 0  # nothing on the replies' path
+    await asyncio.wait_for(read.wait(), 10)
+    assert reads == 1  # one check for the burst
+    releaser.after_execution()
+    check = releaser._check
+    await releaser.stop()
+    assert check is not None and check.cancelled()
 
 
 async def test_without_a_trim_function_requests_do_nothing() -> None:
@@ -251,7 +273,11 @@ async def test_release_memory_off_releases_nothing(
 
 
 async def test_an_execution_after_the_server_grew_releases_memory(
-    jp_serverapp: Any, sc_start_kernel: Any, sc_connect: Any, monkeypatch: pytest.MonkeyPatch
+    jp_serverapp: Any,
+    sc_start_kernel: Any,
+    sc_connect: Any,
+    sc_wait_until: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     releaser = sidecar_app(jp_serverapp).memory_release
     trim, rss = CountingTrim(), Resident(100)
@@ -259,9 +285,10 @@ async def test_an_execution_after_the_server_grew_releases_memory(
     monkeypatch.setattr(releaser, "resident", rss)
     client = await sc_connect(await sc_start_kernel(), "v1")
     await client.collect(await client.execute("x = 1"))
+    await sc_wait_until(lambda: releaser._baseline is not None, what="the growth check")
     assert not releaser.pending
     rss.value = 500 * MIB  # a burst of output grew the server
     await client.collect(await client.execute("print('after the burst')"))
-    assert releaser.pending
+    await sc_wait_until(lambda: releaser.pending, what="a release asked for")
     await asyncio.wait_for(releaser.wait_idle(), 60)
     assert trim.calls == 1
