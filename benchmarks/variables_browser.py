@@ -40,7 +40,7 @@ from browser import BENIGN_LOG, open_side, timed_run
 from browser_lab import CHROMIUM_ARGS, Lab, add_page_options, wait_check, write_notebook
 from common import percentile, print_header, run_bounded
 from cpu_account import FIGURES, CpuAccount
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, Playwright, async_playwright
 
 TARGET = 1.02
 NOTEBOOK = "variables.ipynb"
@@ -240,6 +240,20 @@ def load(path: Path) -> bool:
     return fine
 
 
+async def open_page(pw: Playwright, lab: Lab, args: argparse.Namespace) -> Page:
+    """Headless Chromium on the benchmark notebook (wide: the panel and a grid fit)."""
+    browser = await pw.chromium.launch(
+        executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
+    )
+    return (await open_side(browser, lab, args, NOTEBOOK, width=1440)).page
+
+
+async def run_setup(page: Page, args: argparse.Namespace) -> None:
+    """The setup cell: the frame and the other variables, in the kernel."""
+    await timed_run(page, SETUP, "done", args, output="'ready'")
+    await wait_check(page, "finished", args.big_timeout, index=SETUP)
+
+
 async def run(args: argparse.Namespace, base: Path) -> int:
     print_header("variables in the browser: tiny-cell round trip, panel / grid open vs closed")
     lab = Lab(base, "ours", True, True, [])
@@ -249,20 +263,15 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         await lab.start(args.start_timeout)
         write_notebook(lab.root / NOTEBOOK, ["1", SETUP_CODE])
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
-            )
-            page = (await open_side(browser, lab, args, NOTEBOOK, width=1440)).page
+            page = await open_page(pw, lab, args)
             account = await CpuAccount.attach(lab.pid, page)
-            await timed_run(page, SETUP, "done", args, output="'ready'")
-            await wait_check(page, "finished", args.big_timeout, index=SETUP)
+            await run_setup(page, args)
             try:
                 blocks, cpu = await measure(page, account, args)
             except Exception:
                 await page.screenshot(path=base / "variables_browser.png", full_page=True)
                 args.keep = True
                 raise
-            await browser.close()
         if args.save:
             save(Path(args.save), blocks, cpu)
         fine = report(blocks)

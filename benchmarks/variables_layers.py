@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import variables_browser as vb
-from browser import open_side, timed_run
-from browser_lab import CHROMIUM_ARGS, Lab, add_page_options, wait_check, write_notebook
+from browser import timed_run
+from browser_lab import Lab, add_page_options, write_notebook
 from common import print_header, run_bounded
 from playwright.async_api import CDPSession, async_playwright
 
@@ -43,12 +43,8 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         await lab.start(args.start_timeout)
         write_notebook(lab.root / vb.NOTEBOOK, ["1", vb.SETUP_CODE])
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
-            )
-            page = (await open_side(browser, lab, args, vb.NOTEBOOK, width=1440)).page
-            await timed_run(page, vb.SETUP, "done", args, output="'ready'")
-            await wait_check(page, "finished", args.big_timeout, index=vb.SETUP)
+            page = await vb.open_page(pw, lab, args)
+            await vb.run_setup(page, args)
             cdp = await page.context.new_cdp_session(page)
             changed = asyncio.Event()
             latest: list[list[dict[str, Any]]] = [[]]
@@ -69,7 +65,6 @@ async def run(args: argparse.Namespace, base: Path) -> int:
                 print(f"\n{state}: {len(layers)} layers")
                 for layer in layers:
                     print("  " + await describe(cdp, layer))
-            await browser.close()
     finally:
         await lab.stop()
     return 0
