@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
 from pathlib import Path
@@ -12,9 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.services.contents.fileio import FileManagerMixin
 from traitlets import Bool, Type, default
 
-from .channels.base import ChannelsFactory, KernelChannels
-from .channels.zmq.channels import ZmqChannels
-from .channels.zmq.turns import ReadTurns
+from .channels.base import KernelChannels
 from .collab import (
     ROOMS_SETTING,
     YDOC_SETTING,
@@ -186,7 +183,7 @@ class SidecarApp(LegacySettings, ExtensionApp):
         self.registry = SidecarRegistry(
             serverapp.kernel_manager,
             event_logger,
-            self._channels_factory(),
+            self._channels_class(),
             execution_queue=self.execution_queue,
             resolve_path=self._session_path,
             store=self.store,
@@ -255,14 +252,6 @@ class SidecarApp(LegacySettings, ExtensionApp):
             "type[KernelChannels]",
             self.remote_channels_class if remote else self.local_channels_class,
         )
-
-    def _channels_factory(self) -> ChannelsFactory:
-        """The channels class; local kernels' subscriptions share one reading budget per
-        loop turn (channels/zmq/turns.py)."""
-        channels = self._channels_class()
-        if issubclass(channels, ZmqChannels):
-            return functools.partial(channels, turns=ReadTurns())
-        return channels
 
     def _use_connection_class(self, configured: type) -> None:
         """Serve kernel websockets through SidecarKernelConnection.

@@ -12,7 +12,6 @@ from ..base import ChannelEvents, KernelChannels, ShellChannel
 from ..control import ControlChannel
 from .iopub import FanoutStream, IopubSubscription
 from .shell import SidecarShell
-from .turns import ReadTurns
 
 NUDGE_INTERVAL = 0.25  # seconds between kernel_info nudges until iopub answers
 
@@ -21,16 +20,11 @@ class ZmqChannels(KernelChannels):
     """A local kernel's channels (see the module doc)."""
 
     def __init__(
-        self,
-        kernel_id: str,
-        kernel_manager: Any,
-        events: ChannelEvents,
-        log: logging.Logger,
-        turns: ReadTurns | None = None,
+        self, kernel_id: str, kernel_manager: Any, events: ChannelEvents, log: logging.Logger
     ) -> None:
         super().__init__(kernel_id, kernel_manager, events, log)
         self._iopub = IopubSubscription(
-            kernel_manager, self._on_iopub, lambda _: events.note_kernel_message(), turns
+            kernel_manager, self._on_iopub, lambda _: events.note_kernel_message()
         )
         self._shell = SidecarShell(
             kernel_manager, events.on_shell_reply, log, on_input=events.on_input_request

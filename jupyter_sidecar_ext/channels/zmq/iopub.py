@@ -21,7 +21,6 @@ from typing import Any
 import zmq
 
 from ...protocol.message import KernelMessage
-from .turns import ReadTurns
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,8 @@ class IopubSubscription:
         kernel_manager: Any,
         on_message: MessageCallback,
         on_hidden: MessageCallback | None = None,
-        turns: ReadTurns | None = None,
     ) -> None:
         self._km = kernel_manager
-        self._turns = turns  # the loop-turn share of all kernels' reading (turns.py)
         self._on_message = on_message
         self._on_hidden = on_hidden
         self._hidden: dict[str, float] = {}  # msg_id -> until when (monotonic)
@@ -109,8 +106,8 @@ class IopubSubscription:
         self._sock = sock
         self._loop = asyncio.get_running_loop()
         self._fd = sock.getsockopt(zmq.FD)
-        self._loop.add_reader(self._fd, self._readable)
-        self._loop.call_soon(self._readable)  # the FD is edge-triggered: look once now
+        self._loop.add_reader(self._fd, self._read)
+        self._loop.call_soon(self._read)  # the FD is edge-triggered: look once now
 
     def stream(self) -> FanoutStream:
         """A new stand-in iopub stream for one websocket connection."""
@@ -126,8 +123,6 @@ class IopubSubscription:
         self._fanout.clear()
 
     def _close_socket(self) -> None:
-        if self._turns is not None:
-            self._turns.cancel(self._read_more)
         if self._loop is not None and self._fd is not None:
             self._loop.remove_reader(self._fd)
         if self._sock is not None and not self._sock.closed:
@@ -141,19 +136,6 @@ class IopubSubscription:
     def _detach(self, stream: FanoutStream) -> None:
         if stream in self._fanout:
             self._fanout.remove(stream)
-
-    def _readable(self) -> None:
-        """The socket may hold messages: read them, in turn with the other kernels."""
-        if self._turns is not None:
-            self._turns.request(self._read_more)
-        elif self._read_more() and self._loop is not None:
-            self._loop.call_soon(self._readable)
-
-    def _read_more(self) -> bool:
-        """Read a batch; whether it was a full one (more may be waiting: ZMQ's FD only
-        signals new edges, so the reader must come back on its own)."""
-        limit = self._batch_limit
-        return self._read() == limit and not self.closed
 
     def _read(self) -> int:
         """Drain up to a batch from the socket and dispatch it; returns messages read."""
@@ -177,6 +159,9 @@ class IopubSubscription:
             log.warning("iopub socket error: %s", error)
         finally:
             self._reading = False
+        # ZMQ's FD only signals new edges: if we stopped early, come back on our own.
+        if len(batch) == limit and self._loop is not None:
+            self._loop.call_soon(self._read)
         return len(batch)
 
     def hide(self, msg_id: str) -> None:
