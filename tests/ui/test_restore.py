@@ -175,11 +175,15 @@ def wait_cell_done(server: LabServer, kernel_id: str, cell_id: str) -> dict[str,
     return dict(cell)
 
 
+def saved_cell(server: LabServer, notebook: NotebookFile) -> Any:
+    """The cell as the file on disk holds it."""
+    return nbformat.read(server.root_dir / notebook.path, as_version=4).cells[0]
+
+
 def saved_lines(server: LabServer, notebook: NotebookFile) -> list[str]:
     """The lines the file on disk holds for the cell (jupyter-server-documents saves one
     stream output per message, the others one merged stream: the text is the same)."""
-    saved = nbformat.read(server.root_dir / notebook.path, as_version=4)
-    outputs = saved.cells[0].outputs
+    outputs = saved_cell(server, notebook).outputs
     assert {output.output_type for output in outputs} == {"stream"}, outputs
     return "".join("".join(output.text) for output in outputs).splitlines()
 
@@ -355,7 +359,19 @@ def test_an_edited_cell_is_not_overwritten(
     back into that cell."""
     start_in_a_page(sc_pages, notebook).close()
     notebook.release()
-    recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
+    recorded = recorded_cell(sc_lab_server, kernel_of(sc_lab_server, notebook.path), notebook)
+    if sc_lab_server.collaboration == SERVER_DOCUMENTS:
+        # jupyter-server-documents saves the document itself, ~0.5 s after a change: a save
+        # of the ended cell still to come would write the old code back over the edit below.
+        poll(
+            lambda: saved_cell(sc_lab_server, notebook),
+            lambda cell: (
+                cell.execution_count == recorded["execution_count"]
+                and "".join("".join(o.get("text", "")) for o in cell.outputs).splitlines()
+                == EXPECTED_LINES
+            ),
+            lambda cell: f"the ended cell was never saved: {cell}",
+        )
 
     # The cell's code changes on disk (e.g. edited by another client, then saved).
     file = sc_lab_server.root_dir / notebook.path
