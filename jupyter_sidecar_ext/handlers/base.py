@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -19,6 +20,10 @@ from ..sidecar import KernelSidecar
 from ..variables.service import VariablesService
 
 M = TypeVar("M", bound=BaseModel)
+
+# Seconds a request that sends to the kernel waits for its recorder to receive (a kernel just
+# started, or restarting) before a 503.
+READY_WAIT = 10.0
 
 
 @dataclass
@@ -134,6 +139,17 @@ class SidecarHandler(APIHandler):
         if sidecar is None and kernel_id not in self.kernel_manager:
             raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
         return sidecar
+
+    async def until_receiving(self, sidecar: KernelSidecar) -> None:
+        """Wait, up to READY_WAIT, until the sidecar receives the kernel's iopub, before
+        sending the kernel anything of ours: what it publishes before that is never seen (a
+        cell's outputs and idle: the cell would never finish). 503 when it does not."""
+        if sidecar.receiving:
+            return
+        try:
+            await asyncio.wait_for(sidecar.until_receiving(), READY_WAIT)
+        except asyncio.TimeoutError:
+            raise web.HTTPError(503, f"Kernel {sidecar.kernel_id} is not ready") from None
 
     async def stored_or_404(self, kernel_id: str) -> dict[str, Any]:
         """A kernel's notebook from the store (kernels of earlier server runs)."""

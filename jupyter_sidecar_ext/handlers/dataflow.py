@@ -108,6 +108,7 @@ class RunPlanHandler(_DataflowBase):
         sidecar, request, plan = planned
         if not sidecar.alive:
             raise web.HTTPError(409, f"Kernel {kernel_id} is shut down")
+        await self.until_receiving(sidecar)  # a kernel just started: its subscription first
         cells = [PlanCell(cell.id, cell.source) for cell in request.cells]
         queued = self._service().run(sidecar, cells, plan)
         payload = {"kernel_id": kernel_id, "target": request.target}

@@ -28,7 +28,6 @@ from ..sidecar import KernelSidecar
 from .base import SidecarHandler
 
 NDJSON = "application/x-ndjson"
-READY_WAIT = 10.0  # seconds to wait for a restarting kernel's recorder before a 503
 
 
 def input_pending_body(kernel_id: str, pending: InputPending) -> InputPendingBody:
@@ -152,11 +151,7 @@ class ExecuteHandler(SidecarHandler):
             raise web.HTTPError(404, f"Kernel not found: {kernel_id}")
         if not sidecar.alive:
             raise web.HTTPError(409, f"Kernel {kernel_id} is shut down")
-        if not sidecar.receiving:  # restarting: give it a moment, then say so
-            try:
-                await asyncio.wait_for(sidecar.until_receiving(), READY_WAIT)
-            except asyncio.TimeoutError:
-                raise web.HTTPError(503, f"Kernel {kernel_id} is not ready") from None
+        await self.until_receiving(sidecar)
         if not sidecar.channels.connected:
             # e.g. a gateway kernel's shell channel is its recorder's websocket: reconnecting
             raise web.HTTPError(503, f"The connection to kernel {kernel_id} is down")

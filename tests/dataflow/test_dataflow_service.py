@@ -4,6 +4,7 @@ REST routes (GET .../dataflow, POST .../plan, POST .../run)."""
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -227,6 +228,34 @@ async def test_run_queues_the_plan(start: Any, jp_fetch: Fetch, sc_cell_finished
     report = await sc_cell_finished(kernel.id, "report")
     assert report["status"] == "ok"
     assert report["outputs"][0]["text"] == "10\n"
+    assert report["msg_id"] == queued["cells"][-1]["msg_id"]
+
+
+async def test_a_run_waits_until_the_kernel_is_heard(
+    start: Any, jp_fetch: Fetch, jp_serverapp: Any, sc_cell_finished: Any, monkeypatch: Any
+) -> None:
+    """Nothing is sent before the sidecar receives the kernel's iopub (a kernel just started,
+    or restarting): what the kernel publishes before is never seen, and a cell missing its
+    idle never finishes. Meanwhile a run waits, then answers 503 with nothing queued."""
+    kernel = await start()
+    sidecar = kernel.registry.find(kernel.id)
+    assert sidecar is not None
+    process = jp_serverapp.kernel_manager.get_kernel(kernel.id).provisioner.process
+    body = {"cells": NOTEBOOK, "target": "report", "direction": "upstream"}
+    monkeypatch.setattr("jupyter_sidecar_ext.handlers.base.READY_WAIT", 0.2)
+    process.send_signal(signal.SIGSTOP)  # it answers no nudge
+    try:
+        sidecar.channels.follow_restart()  # receiving again once a nudge is answered
+        code, message = await refused(jp_fetch, kernel.id, "run", json.dumps(body))
+        assert (code, message) == (503, f"Kernel {kernel.id} is not ready")
+        assert sidecar.notebook.get("load") is None and not sidecar.executor.queue.running
+    finally:
+        process.send_signal(signal.SIGCONT)
+    monkeypatch.setattr("jupyter_sidecar_ext.handlers.base.READY_WAIT", 60.0)
+    sidecar.channels.follow_restart()
+    queued = await post_json(jp_fetch, kernel.id, "run", body)  # waits for the nudge's answer
+    report = await sc_cell_finished(kernel.id, "report")
+    assert (report["status"], report["outputs"][0]["text"]) == ("ok", "10\n")
     assert report["msg_id"] == queued["cells"][-1]["msg_id"]
 
 
