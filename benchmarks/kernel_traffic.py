@@ -26,6 +26,7 @@ import math
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -610,6 +611,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start-timeout", type=float, default=90.0, help="server start (s)")
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="whole run bound (s)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs)")
+    parser.add_argument(
+        "--spinner",
+        action="store_true",
+        help="keep one CPU busy at nice 19 during the run, so no core sits idle (an idle "
+        "virtual CPU wakes slowly: see benchmarks/README.md on (c))",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds = min(args.rounds, 1)
@@ -694,6 +701,13 @@ async def diagnose(sides: Sequence[Side]) -> None:
                 print(f"{server.name} GET {path} failed: {err!r}")
 
 
+def start_spinner() -> subprocess.Popen[bytes]:
+    """A busy loop at the lowest priority: it takes only CPU time nobody else wants, and no
+    core of the machine goes idle meanwhile."""
+    loop = [sys.executable, "-c", "while True: pass"]
+    return subprocess.Popen(["nice", "-n", "19", *loop])
+
+
 async def run(args: argparse.Namespace, base: Path) -> int:
     print("== kernel traffic: stock jupyter_server vs jupyter_server + jupyter_sidecar_ext ==")
     print("command: " + shlex.join([sys.executable, *sys.argv]))
@@ -715,12 +729,14 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         f"(c) {args.messages} flushed lines; (b), (c) x {args.reps} per round; "
         f"warmup {args.warmup}; "
         f"rate limits {'kept' if args.keep_rate_limits else 'off on both'}; "
-        f"client TCP_NODELAY {args.client_nodelay}"
+        f"client TCP_NODELAY {args.client_nodelay}; "
+        f"{'a nice 19 spinner running' if args.spinner else 'no spinner'}"
     )
     sys.stdout.flush()
 
     sides: list[Side] = []
     ok = False
+    spinner = start_spinner() if args.spinner else None
     try:
         await asyncio.gather(*(s.start(args.start_timeout) for s in servers))
         for line in await check_flavours(stock, ours, args.aa):
@@ -747,6 +763,9 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         print_rounds(sides[0].sample, sides[1].sample)
         ok = True
     finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
         if not ok:
             await diagnose(sides)
         for side in sides:
