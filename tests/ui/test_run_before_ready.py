@@ -5,6 +5,11 @@ JupyterLab (and Notebook 7) ignore a run issued while the notebook's session is 
 kernel is ready. To press before the kernel is ready whatever the machine's speed, the
 page's request that creates the session (`POST api/sessions`) is held by the test until both
 cells were run; the cells show `[*]` meanwhile, then run in order.
+
+The runs are pressed once the page names the kernel it is starting (the toolbar's kernel
+name): before that, for the first moments of the page, JupyterLab's executor does not
+schedule a run at all but starts a kernel itself and runs the cell once it has one (no `[*]`
+meanwhile: nothing the extension can see, README "Where users are").
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ pytestmark = pytest.mark.ui
 SESSIONS = re.compile(r"/api/sessions/?(\?.*)?$")
 FIRST = "import time\nstarted = time.time()\nprint('first ran')"
 SECOND = "print('second ran', started > 0)"
+KERNEL_NAME = re.compile(r"Python 3|python3")  # its display name, or its name before the specs
 
 
 class SessionGate:
@@ -78,6 +84,8 @@ def test_shift_enter_before_the_kernel_is_ready_runs_both_in_order(
     gate = SessionGate(page)
     opener(page, sc_lab_server, path)
     code_cells(page).nth(1).wait_for(timeout=LOAD_TIMEOUT_MS)
+    kernel_name = page.locator(".jp-NotebookPanel .jp-Toolbar-kernelName")
+    expect(kernel_name).to_have_text(KERNEL_NAME, timeout=LOAD_TIMEOUT_MS)
     run_cell(page, 0)  # Shift+Enter runs the first, the second becomes active
     page.keyboard.press("Shift+Enter")
     # Held, shown as waiting at once, though no kernel can take them yet.
