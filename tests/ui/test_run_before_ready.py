@@ -8,8 +8,8 @@ cells were run; the cells show `[*]` meanwhile, then run in order.
 
 The runs are pressed once the page names the kernel it is starting (the toolbar's kernel
 name): before that, for the first moments of the page, JupyterLab's executor does not
-schedule a run at all but starts a kernel itself and runs the cell once it has one (no `[*]`
-meanwhile: nothing the extension can see, README "Where users are").
+schedule a run at all: it first starts a kernel itself and runs the cell if that gives it one
+(no `[*]` meanwhile: nothing the extension can see; README "Outputs never lost in JupyterLab").
 """
 
 from __future__ import annotations
