@@ -193,6 +193,13 @@ def machine_info() -> list[str]:
     ]
 
 
+def start_spinner() -> subprocess.Popen[bytes]:
+    """A busy loop at the lowest priority: it takes only CPU time nobody else wants, and no
+    core of the machine goes idle meanwhile (an idle virtual CPU wakes slowly)."""
+    loop = [sys.executable, "-c", "while True: pass"]
+    return subprocess.Popen(["nice", "-n", "19", *loop])
+
+
 def print_header(title: str) -> None:
     """A run's first lines: what it measures, the command that ran it, and the machine."""
     print(f"== {title} ==")

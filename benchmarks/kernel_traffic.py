@@ -26,7 +26,6 @@ import math
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from common import (
     machine_info,
     percentile,
     scratch_dir,
+    start_spinner,
 )
 from jupyter_client.session import Session
 from jupyter_server.services.kernels.connection.base import (
@@ -699,13 +699,6 @@ async def diagnose(sides: Sequence[Side]) -> None:
                 print(f"{server.name} GET {path}: {json.dumps(body)[:600]}")
             except Exception as err:
                 print(f"{server.name} GET {path} failed: {err!r}")
-
-
-def start_spinner() -> subprocess.Popen[bytes]:
-    """A busy loop at the lowest priority: it takes only CPU time nobody else wants, and no
-    core of the machine goes idle meanwhile."""
-    loop = [sys.executable, "-c", "while True: pass"]
-    return subprocess.Popen(["nice", "-n", "19", *loop])
 
 
 async def run(args: argparse.Namespace, base: Path) -> int:
