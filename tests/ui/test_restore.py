@@ -180,12 +180,17 @@ def saved_cell(server: LabServer, notebook: NotebookFile) -> Any:
     return nbformat.read(server.root_dir / notebook.path, as_version=4).cells[0]
 
 
+def stream_lines(outputs: list[Any]) -> list[str]:
+    """The lines of a cell's stream outputs (jupyter-server-documents saves one stream
+    output per message, the others one merged stream: the text is the same)."""
+    return "".join("".join(output.get("text", "")) for output in outputs).splitlines()
+
+
 def saved_lines(server: LabServer, notebook: NotebookFile) -> list[str]:
-    """The lines the file on disk holds for the cell (jupyter-server-documents saves one
-    stream output per message, the others one merged stream: the text is the same)."""
+    """The lines the file on disk holds for the cell, all in stream outputs."""
     outputs = saved_cell(server, notebook).outputs
     assert {output.output_type for output in outputs} == {"stream"}, outputs
-    return "".join("".join(output.text) for output in outputs).splitlines()
+    return stream_lines(outputs)
 
 
 def assert_recorded_everything(cell: dict[str, Any]) -> None:
@@ -367,8 +372,7 @@ def test_an_edited_cell_is_not_overwritten(
             lambda: saved_cell(sc_lab_server, notebook),
             lambda cell: (
                 cell.execution_count == recorded["execution_count"]
-                and "".join("".join(o.get("text", "")) for o in cell.outputs).splitlines()
-                == EXPECTED_LINES
+                and stream_lines(cell.outputs) == EXPECTED_LINES
             ),
             lambda cell: f"the ended cell was never saved: {cell}",
         )
