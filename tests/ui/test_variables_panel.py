@@ -36,6 +36,32 @@ CELLS = ["a = 1", 's = "hello"', "big = list(range(1_000_000))"]
 # creates the flag file.
 SLOW_CELL = "import os, time\nwhile not os.path.exists({flag!r}):\n    time.sleep(0.02)\nc = 3"
 QUIET_CELL = "1"  # changes no variable the panel lists
+# Records, for each time a busy or stale badge showed, how long the panel had been busy or
+# stale by then (ms): a badge shows only once its condition held for a moment (300 ms), so a
+# quick cell shows none. The panel's data-busy/data-stale follow the model at once.
+BADGES_WATCH = """panel => {
+  panel.badgeShows = [];
+  const since = { busy: null, stale: null };
+  const kindOf = node =>
+    node.classList.contains('jp-SidecarVariables-busy') ? 'busy'
+      : node.classList.contains('jp-SidecarVariables-stale') ? 'stale' : null;
+  new MutationObserver(records => {
+    const now = performance.now();
+    for (const record of records) {
+      const name = record.attributeName;
+      if (record.target === panel && (name === 'data-busy' || name === 'data-stale')) {
+        const kind = name.slice(5);
+        since[kind] = panel.dataset[kind] === 'true' ? (since[kind] ?? now) : null;
+      } else if (name === 'hidden' && kindOf(record.target) && record.oldValue !== null) {
+        const kind = kindOf(record.target);
+        panel.badgeShows.push(since[kind] === null ? -1 : now - since[kind]);
+      }
+    }
+  }).observe(panel, {
+    attributes: true, attributeOldValue: true, subtree: true,
+    attributeFilter: ['data-busy', 'data-stale', 'hidden'],
+  });
+}"""
 
 
 @dataclass(frozen=True)
@@ -183,8 +209,11 @@ def test_variables_panel_after_reload_runs_nothing(
     # A cell that changes no listed variable: the status line follows the kernel, the
     # table keeps its rows as they are (rebuilding them beside each run slowed the page).
     # Its snapshot kept its rows (the event's rows_version), so the page reads nothing again.
+    # Nor do its busy and stale badges show: they wait until they held for a moment (a
+    # quick cell would make them flicker, a layout and a paint beside each run).
     rows = panel.locator("tbody tr")
     rows.evaluate_all("trs => trs.forEach(tr => { tr.keptSinceMark = true; })")
+    panel.evaluate(BADGES_WATCH)
     reads: list[str] = []
     variables_api = re.compile(r"/api/sidecar/kernels/[^/?]+/variables")
     page.on("request", lambda r: reads.append(r.url) if variables_api.search(r.url) else None)
@@ -195,4 +224,6 @@ def test_variables_panel_after_reload_runs_nothing(
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert rows.evaluate_all("trs => trs.every(tr => tr.keptSinceMark === true)")
     assert reads == [], reads
+    shows = panel.evaluate("panel => panel.badgeShows")
+    assert all(held >= 290 for held in shows), shows
     expect(rows).to_have_count(4)

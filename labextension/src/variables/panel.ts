@@ -8,10 +8,11 @@
  * (the next one: Lumino's update request), and only when what they show
  * changed; the table (rebuilt, then its columns fitted, which reads layout)
  * only when its rows did. A kernel's busy/idle, its execution count and a
- * snapshot that kept its rows (`rows_version`) change the status alone, so a
- * cell that defines nothing costs the page one small write a frame, never
- * inside the kernel message handlers that show the cell's result. Its state
- * is on data and
+ * snapshot that kept its rows (`rows_version`) change the status alone, and
+ * its busy and stale badges show only once they held for a moment
+ * ({@link DelayedBadge}), so a quick cell that defines nothing changes
+ * nothing on screen, and no write is ever made inside the kernel message
+ * handlers that show the cell's result. Its state is on data and
  * ARIA attributes (`data-state`, `data-busy`/`data-stale` on the panel,
  * `data-name` on variable rows, `aria-expanded`/`aria-selected`/`aria-level`
  * on rows, `aria-sort` on the sorted header) that the stylesheet styles.
@@ -28,6 +29,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { loadBundle } from '../translation';
+import { DelayedBadge } from './badge';
 import { ColumnWidths, COLUMNS, draggedWidth, fitColumns } from './columns';
 import type { VariablesModel } from './model';
 import { nodeId } from './paths';
@@ -46,6 +48,12 @@ import type { IVariablesSnapshot, SortColumn } from './types';
 /**
  * Horizontal padding of a cell, and what a header adds (sort arrow, edge).
  */
+/**
+ * How long the kernel must stay busy, or the values stale, before the status
+ * line says so (a quick cell changes nothing on screen).
+ */
+const BADGE_DELAY_MS = 300;
+
 const CELL_PADDING = 14;
 const HEADER_EXTRA = 18;
 
@@ -65,15 +73,23 @@ export class VariablesPanel extends Widget {
     this._status.className = `${PANEL_CLASS}-status`;
     this._status.setAttribute('role', 'status');
     this._message.className = `${PANEL_CLASS}-message`;
-    const badge = (node: HTMLElement, kind: string, text: string): void => {
+    const badge = (kind: string, text: string): DelayedBadge => {
+      const node = document.createElement('span');
       node.className = `${PANEL_CLASS}-badge ${PANEL_CLASS}-${kind}`;
       node.textContent = text;
-      node.hidden = true;
+      return new DelayedBadge(node, BADGE_DELAY_MS, () => {
+        this._flagsDirty = true;
+        this.update();
+      });
     };
-    badge(this._busyBadge, 'busy', this._trans.__('busy'));
-    this._busyBadge.title = this._trans.__('The kernel is running code.');
-    badge(this._staleBadge, 'stale', this._trans.__('stale'));
-    this._status.append(this._message, this._busyBadge, this._staleBadge);
+    this._busyBadge = badge('busy', this._trans.__('busy'));
+    this._busyBadge.node.title = this._trans.__('The kernel is running code.');
+    this._staleBadge = badge('stale', this._trans.__('stale'));
+    this._status.append(
+      this._message,
+      this._busyBadge.node,
+      this._staleBadge.node
+    );
     this._filterBox.className = `${PANEL_CLASS}-filter jp-mod-styled`;
     this._filterBox.type = 'search';
     this._filterBox.placeholder = this._trans.__('Filter by name or type');
@@ -170,6 +186,8 @@ export class VariablesPanel extends Widget {
     }
     this.model.changed.disconnect(this._onModelChanged, this);
     this.tree.changed.disconnect(this._scheduleRows, this);
+    this._busyBadge.dispose();
+    this._staleBadge.dispose();
     Signal.clearData(this);
     super.dispose();
   }
@@ -527,16 +545,12 @@ export class VariablesPanel extends Widget {
     if (key !== this._statusKey) {
       this._statusKey = key;
       this._message.textContent = this._statusMessage();
-      this._staleBadge.title =
+      this._staleBadge.node.title =
         reason ||
         this._trans.__('The kernel ran code since these values were listed.');
     }
-    if (this._busyBadge.hidden === model.busy) {
-      this._busyBadge.hidden = !model.busy;
-    }
-    if (this._staleBadge.hidden === model.stale) {
-      this._staleBadge.hidden = !model.stale;
-    }
+    this._busyBadge.set(model.busy);
+    this._staleBadge.set(model.stale);
   }
 
   private _statusMessage(): string {
@@ -685,8 +699,8 @@ export class VariablesPanel extends Widget {
   private _labels = {} as Record<SortColumn, string>;
   private _status = document.createElement('div');
   private _message = document.createElement('span');
-  private _busyBadge = document.createElement('span');
-  private _staleBadge = document.createElement('span');
+  private _busyBadge: DelayedBadge;
+  private _staleBadge: DelayedBadge;
   private _filterBox = document.createElement('input');
   private _scroll = document.createElement('div');
   private _table = document.createElement('table');
