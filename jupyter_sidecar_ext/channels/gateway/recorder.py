@@ -39,6 +39,12 @@ ChannelReply = Callable[[str, KernelMessage], None]
 NUDGE_INTERVAL = 0.5
 # Nudges per connection before giving up on an answer (a hung kernel is not nudged forever).
 NUDGE_LIMIT = 60
+# After a restart notice: nudges left unanswered on the fresh websocket before it is renewed
+# again, and how many times. jupyter_client's restarter tells clients `restarting` before it
+# restarts the kernel, so a websocket opened at once can get its streams on the old process's
+# ports, and a restart soon after start gives the new process new ones.
+RENEW_AFTER_NUDGES = 10
+RENEWALS = 5
 # After a shutdown_reply, how many times the gateway is asked whether the kernel is gone.
 GONE_CHECKS = 5
 
@@ -92,6 +98,7 @@ class GatewayRecorder:
         self._v1 = True
         self._closed = False
         self._renew = False  # the open websocket is closed on purpose, to open a fresh one
+        self._renewals = 0  # fresh websockets left to open until one is answered (restarts)
         self._task: asyncio.Task[None] | None = None
         self._receiving = asyncio.Event()
         self._nudges: set[str] = set()
@@ -305,8 +312,13 @@ class GatewayRecorder:
         """Send kernel_info_request on control until iopub answers one: the gateway's side
         of a new websocket may take a moment to receive, and its answer also proves the
         kernel is there. Then, after an outage, send the shell probe."""
-        for _ in range(NUDGE_LIMIT):
+        for sent in range(NUDGE_LIMIT):
             if self._ws is not ws or self._closed:
+                return
+            if sent == RENEW_AFTER_NUDGES and self._renewals > 0:
+                self._renewals -= 1
+                self._log.debug("gateway kernel %s: no answer since its restart", self.kernel_id)
+                self._reconnect()
                 return
             msg = self._session.msg("kernel_info_request", {})
             self._nudges.add(msg["header"]["msg_id"])
@@ -337,6 +349,7 @@ class GatewayRecorder:
         parent = msg.parent_msg_id
         if parent is not None and parent in self._nudges:
             self._nudges.clear()
+            self._renewals = 0
             self._receiving.set()
             self._nudged.set()
             self._after_nudge()
@@ -391,6 +404,7 @@ class GatewayRecorder:
         if state == "restarting":
             self._log.info("the gateway restarted kernel %s", self.kernel_id)
             self._on_restarting()
+            self._renewals = RENEWALS
             self._reconnect()
         elif state == "dead":
             self._check_gone()
@@ -399,7 +413,8 @@ class GatewayRecorder:
         """Open a fresh websocket: the gateway's restarter may have given the new kernel
         process new ports (it does when a kernel dies soon after starting), and a
         jupyter_server connection keeps the ZMQ streams it opened on the old ones; a new
-        connection opens them on the current ports."""
+        connection opens them on the current ports. Its restart notice comes before the
+        restart, so a fresh websocket that hears nothing is renewed again (RENEWALS)."""
         if self._ws is not None:
             self._renew = True
             self._ws.close()
