@@ -3,13 +3,13 @@
 open, and with a Data Viewer grid open, within 1.02x of both closed.
 
 One `jupyter lab` with the extension (browser_lab.Lab), headless Chromium, a notebook whose
-kernel holds a 100,000 x 5 DataFrame and a few dozen other variables. Each block opens the
-notebook in a new page (JupyterLab's page slows down with every execution it shows, stock
-too, so one page for the whole run drifts) and visits every state `runs / stride` times, the
-order rotating from visit to visit; a visit puts the page in its state (closed: right
-sidebar collapsed, no viewer; panel: the Variables tab shown; grid: the panel and a Data
-Viewer of the frame, split beside the notebook) and times `stride` runs of Shift+Enter on
-`1` until the prompt shows `[n]:` and the result (browser.py's (a)). Every execution updates
+kernel holds a 100,000 x 5 DataFrame and a few dozen other variables. Each block restarts
+the kernel and opens the notebook in a new page (both slow down with every execution: see
+fresh_page) and visits every state `runs / stride` times, the order rotating from visit to
+visit; a visit puts the page in its state (closed: right sidebar collapsed, no viewer;
+panel: the Variables tab shown; grid: the panel and a Data Viewer of the frame, split beside
+the notebook) and times `stride` runs of Shift+Enter on `1` until the prompt shows `[n]:`
+and the result (browser.py's (a)). Every execution updates
 the panel's snapshot (from the server's event) and marks the grid stale: that is what the
 ratio prices. A fourth state, closed again ("closed-b"), is the A/A control: its ratio is
 the noise floor of the same run.

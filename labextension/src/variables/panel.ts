@@ -46,14 +46,14 @@ import { isTabular, TreeRow, VariableTree } from './tree';
 import type { IVariablesSnapshot, SortColumn } from './types';
 
 /**
- * Horizontal padding of a cell, and what a header adds (sort arrow, edge).
- */
-/**
  * How long the kernel must stay busy, or the values stale, before the status
  * line says so (a quick cell changes nothing on screen).
  */
 const BADGE_DELAY_MS = 300;
 
+/**
+ * Horizontal padding of a cell, and what a header adds (sort arrow, edge).
+ */
 const CELL_PADDING = 14;
 const HEADER_EXTRA = 18;
 
