@@ -200,6 +200,13 @@ def start_spinner() -> subprocess.Popen[bytes]:
     return subprocess.Popen(["nice", "-n", "19", *loop])
 
 
+def stop_spinner(spinner: subprocess.Popen[bytes] | None) -> None:
+    """End a start_spinner() loop, if one runs."""
+    if spinner is not None:
+        spinner.kill()
+        spinner.wait()
+
+
 def print_header(title: str) -> None:
     """A run's first lines: what it measures, the command that ran it, and the machine."""
     print(f"== {title} ==")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import zmq
-from common import print_header, start_spinner
+from common import print_header, start_spinner, stop_spinner
 from jupyter_client import BlockingKernelClient, KernelManager
 from kernel_traffic import messages_code
 
@@ -152,9 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for kernel in kernels:
             kernel.close()
-        if spinner is not None:
-            spinner.kill()
-            spinner.wait()
+        stop_spinner(spinner)
     first = statistics.median(times[marks[0]])
     for hwm in marks:
         median = statistics.median(times[hwm])

@@ -42,6 +42,7 @@ from common import (
     percentile,
     scratch_dir,
     start_spinner,
+    stop_spinner,
 )
 from jupyter_client.session import Session
 from jupyter_server.services.kernels.connection.base import (
@@ -756,9 +757,7 @@ async def run(args: argparse.Namespace, base: Path) -> int:
         print_rounds(sides[0].sample, sides[1].sample)
         ok = True
     finally:
-        if spinner is not None:
-            spinner.kill()
-            spinner.wait()
+        stop_spinner(spinner)
         if not ok:
             await diagnose(sides)
         for side in sides:
